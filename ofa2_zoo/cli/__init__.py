@@ -1,0 +1,64 @@
+"""The ``ofa2`` command line: a thin typer layer over the Python API.
+
+Each pipeline stage has its own command module exposing ``register(app)``. User errors
+(:class:`~ofa2_zoo.errors.Ofa2Error`) end with a one-line reason and exit code 2, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+from rich.console import Console
+
+from ..errors import Ofa2Error
+
+# One module per command group, in pipeline order.
+COMMAND_MODULES = ("arch", "profile", "train", "search", "front", "package", "publish", "run")
+
+err_console = Console(stderr=True)
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="ofa2",
+        help="Search Once-for-All supernets for Pareto fronts per hardware profile, and package "
+             "and publish them as timm models.",
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        add_completion=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+            continue
+        module.register(app)
+    return app
+
+
+def main(argv: list[str] | None = None) -> None:
+    app = build_app()
+    try:
+        app(args=argv, prog_name="ofa2", standalone_mode=False)
+    except Ofa2Error as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors carry their own exit code
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Exit):
+            sys.exit(exc.exit_code)
+        raise
+    sys.exit(0)

@@ -1,0 +1,1 @@
+"""The supernet stage: elastic network, checkpoint import, extraction, BN re-calibration."""

@@ -1,0 +1,111 @@
+"""The static sub-network as a timm ``MobileNetV3``, and timm's ``ofa2_subnet`` entrypoint.
+
+An OFA sub-network *is* a MobileNetV3, so we build timm's own class from block strings
+instead of a hand-written static network: ``features_only``, ``forward_intermediates``,
+TorchScript/FX tracing and timm's export tooling then work without extra code.
+
+``timm.create_model("ofa2_subnet", arch=..., space=...)`` builds one; in a ``config.json``
+the same two arguments live in ``model_args``, so ``local-dir:`` and ``hf-hub:`` loading work.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any, Mapping
+
+from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from timm.layers import get_act_layer
+from timm.models import build_model_with_cfg, register_model
+from timm.models._efficientnet_blocks import SqueezeExcite
+from timm.models._efficientnet_builder import decode_arch_def, round_channels
+from timm.models._registry import generate_default_cfgs
+from timm.models.mobilenetv3 import MobileNetV3, MobileNetV3Features
+from torch import nn
+
+from ..space import ArchSpec, SearchSpace, resolve_space
+
+__all__ = ["block_strings", "subnet_kwargs", "create_subnet", "ofa2_subnet", "default_cfgs"]
+
+
+def block_strings(arch: ArchSpec, space: SearchSpace) -> list[list[str]]:
+    """timm arch-definition strings, one list per stage (first block, elastic stages, head)."""
+    nre = lambda act: "_nre" if act == "relu" else ""  # noqa: E731
+    stages = [[f"ds_r1_k3_s{space.first_block_stride}_e1_c{space.first_block_width}{nre(space.first_block_act)}"]]
+    for b in space.blocks:
+        if b.position >= arch.d[b.stage]:
+            continue
+        if b.position == 0:
+            stages.append([])
+        k, e = arch.ks[b.index], arch.e[b.index]
+        ratio = space.mid_channels(b.in_channels, e) / b.in_channels  # OFA's exact mid/in
+        se = "_se0.25" if b.use_se else ""
+        stages[-1].append(f"ir_r1_k{k}_s{b.stride}_e{ratio!r}_c{b.out_channels}{se}{nre(b.act)}")
+    stages.append([f"cn_r1_k1_s1_c{space.final_expand_width}"])
+    return stages
+
+
+def subnet_kwargs(arch: ArchSpec, space: SearchSpace) -> dict[str, Any]:
+    """Keyword arguments of timm's ``MobileNetV3`` that express ``arch`` exactly."""
+    return dict(
+        block_args=decode_arch_def(block_strings(arch, space)),
+        num_classes=space.num_classes,
+        in_chans=space.in_chans,
+        stem_size=space.stem_width,
+        fix_stem=True,
+        num_features=space.feature_mix_width,
+        head_bias=False,
+        head_norm=False,
+        round_chs_fn=partial(round_channels, multiplier=0),  # widths are final already
+        act_layer=get_act_layer("hard_swish"),
+        norm_layer=partial(nn.BatchNorm2d, momentum=space.bn_momentum, eps=space.bn_eps),
+        se_layer=partial(SqueezeExcite, gate_layer="hard_sigmoid", force_act_layer=nn.ReLU,
+                         rd_round_fn=round_channels),
+        drop_rate=space.dropout,
+    )
+
+
+def _cfg(**kwargs: Any) -> dict[str, Any]:
+    return {
+        "url": "", "num_classes": 1000, "input_size": (3, 224, 224), "pool_size": (1, 1),
+        "crop_pct": 0.875, "interpolation": "bilinear", "mean": IMAGENET_DEFAULT_MEAN,
+        "std": IMAGENET_DEFAULT_STD, "first_conv": "conv_stem", "classifier": "classifier",
+        "license": "mit", **kwargs,
+    }
+
+
+default_cfgs = generate_default_cfgs({"ofa2_subnet": _cfg()})
+
+
+def create_subnet(arch: ArchSpec | Mapping[str, Any] | str, space: SearchSpace | Mapping[str, Any] | str | None = None,
+                  pretrained: bool = False, variant: str = "ofa2_subnet", **kwargs: Any) -> nn.Module:
+    """Build the static sub-network ``arch`` of ``space`` through timm's model builder."""
+    space = resolve_space(space)
+    arch = ArchSpec.parse(arch, space)
+    model_kwargs = subnet_kwargs(arch, space)
+    model_kwargs.update(kwargs)
+    if "pretrained_cfg" not in kwargs:
+        overlay = dict(model_kwargs.pop("pretrained_cfg_overlay", None) or {})
+        overlay.setdefault("input_size", (space.in_chans, arch.r, arch.r))
+        overlay.setdefault("num_classes", space.num_classes)
+        model_kwargs["pretrained_cfg_overlay"] = overlay
+    model_cls, kwargs_filter, features_cls = MobileNetV3, None, False
+    if model_kwargs.pop("features_only", False):
+        model_cls, features_cls = MobileNetV3Features, True
+        kwargs_filter = ("num_classes", "num_features", "head_conv", "head_bias", "head_norm", "global_pool")
+    model = build_model_with_cfg(model_cls, variant, pretrained, pretrained_strict=not features_cls,
+                                 kwargs_filter=kwargs_filter, **model_kwargs)
+    model.ofa2_arch = arch
+    model.ofa2_space = space
+    return model
+
+
+@register_model
+def ofa2_subnet(pretrained: bool = False, arch: Any = None, space: Any = None, **kwargs: Any) -> nn.Module:
+    """A sub-network of an OFA MobileNetV3 supernet.
+
+    ``arch``: an arch dict (``ks/e/d/r``), its JSON or its string form; ``space``: a registered
+    space name (default ``ofa_mbv3_w1.2``) or a full space dict (as written in ``config.json``).
+    """
+    if arch is None:
+        raise TypeError("ofa2_subnet needs arch=... (an OFA arch dict, JSON or arch string)")
+    return create_subnet(arch, space, pretrained=pretrained, **kwargs)
