@@ -1,0 +1,1 @@
+"""The objectives stage: accuracy (predicted or measured), efficiency counts, latency."""
