@@ -83,7 +83,7 @@ def create_subnet(arch: ArchSpec | Mapping[str, Any] | str, space: SearchSpace |
     arch = ArchSpec.parse(arch, space)
     model_kwargs = subnet_kwargs(arch, space)
     model_kwargs.update(kwargs)
-    if "pretrained_cfg" not in kwargs:
+    if model_kwargs.get("pretrained_cfg") is None:
         overlay = dict(model_kwargs.pop("pretrained_cfg_overlay", None) or {})
         overlay.setdefault("input_size", (space.in_chans, arch.r, arch.r))
         overlay.setdefault("num_classes", space.num_classes)
