@@ -43,22 +43,11 @@ def build_app() -> typer.Typer:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``ofa2`` console script."""
     app = build_app()
     try:
-        app(args=argv, prog_name="ofa2", standalone_mode=False)
+        # Standalone mode: click/typer handle --help, usage errors (exit 2) and Ctrl-C.
+        app(args=argv, prog_name="ofa2")
     except Ofa2Error as exc:
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except typer.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        raise
-    sys.exit(0)

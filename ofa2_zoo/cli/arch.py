@@ -1,0 +1,76 @@
+"""``ofa2 arch``: inspect, validate and sample architecture specs of a search space."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..objectives.efficiency import efficiency_model
+from ..space import ArchSpec, get_space, list_spaces
+
+console = Console()
+app = typer.Typer(help="Inspect, validate and sample sub-network architectures.", no_args_is_help=True)
+
+SPACE_HELP = "Search space: " + ", ".join(list_spaces()) + " (or another registered space)."
+
+
+@app.command("show")
+def show(
+    arch: str = typer.Argument(..., help="Arch as an OFA dict in JSON ('{\"ks\": [...], \"e\": [...], \"d\": [...], "
+                                         "\"r\": [224]}'), an arch string (r224-d4444...), or @FILE with JSON."),
+    space: str = typer.Option("ofa_mbv3_w1.2", "--space", "-s", help=SPACE_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
+) -> None:
+    """Validate ARCH, print its canonical form, gene vector, MACs and parameter count."""
+    sp = get_space(space)
+    if arch.startswith("@"):
+        from pathlib import Path
+
+        from ..errors import ArchError
+
+        path = Path(arch[1:])
+        if not path.is_file():
+            raise ArchError(f"arch file {path} does not exist")
+        arch = path.read_text()
+    spec = ArchSpec.parse(arch, sp)
+    em = efficiency_model(sp)
+    genes = sp.archs_to_genes([spec])
+    info = {"space": sp.name, "arch": spec.to_dict(), "string": spec.to_string(), "genes": genes[0].tolist(),
+            "macs_m": float(em.macs_genes(genes)[0]) / 1e6, "params_m": float(em.params_genes(genes)[0]) / 1e6}
+    if as_json:
+        print(json.dumps(info))
+        return
+    table = Table(show_header=False, box=None)
+    for key, value in info.items():
+        table.add_row(f"[bold]{key}[/]", str(round(value, 3) if isinstance(value, float) else value))
+    console.print(table)
+
+
+@app.command("sample")
+def sample(
+    n: int = typer.Argument(5, min=1, help="How many architectures."),
+    space: str = typer.Option("ofa_mbv3_w1.2", "--space", "-s", help=SPACE_HELP),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+) -> None:
+    """Print N uniformly random canonical architectures, one arch string per line."""
+    for spec in get_space(space).sample(n, seed):
+        print(spec.to_string())
+
+
+@app.command("spaces")
+def spaces() -> None:
+    """List the registered search spaces."""
+    table = Table("name", "stages x blocks", "kernels", "expands", "depths", "resolutions", "networks/res.")
+    for name in list_spaces():
+        sp = get_space(name)
+        res = sp.resolutions
+        table.add_row(name, f"{sp.n_stages}x{sp.max_depth}", str(list(sp.ks_choices)), str(list(sp.expand_choices)),
+                      str(list(sp.depth_choices)), f"{res[0]}..{res[-1]} ({len(res)})", f"{sp.size():.2e}")
+    console.print(table)
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="arch")
