@@ -1,0 +1,32 @@
+"""The original OFA implementation (PyPI package ``ofa``) as a test oracle."""
+
+import pytest
+import torch
+
+ofa_networks = pytest.importorskip("ofa.imagenet_classification.elastic_nn.networks",
+                                   reason="the `ofa` package (test oracle) is not installed")
+
+
+def ofa_supernet(width: float, num_classes: int = 1000):
+    return ofa_networks.OFAMobileNetV3(n_classes=num_classes, dropout_rate=0, width_mult=width,
+                                       ks_list=[3, 5, 7], expand_ratio_list=[3, 4, 6], depth_list=[2, 3, 4])
+
+
+@torch.no_grad()
+def randomise(net: torch.nn.Module, seed: int = 0) -> None:
+    """Random values for every float tensor, BN statistics and kernel-transform matrices
+    included, so that no part of the computation can hide behind an identity init."""
+    g = torch.Generator().manual_seed(seed)
+    for name, t in net.state_dict().items():
+        if not t.dtype.is_floating_point:
+            continue
+        if name.endswith("running_var"):
+            t.copy_(torch.rand(t.shape, generator=g) + 0.5)
+        elif name.endswith("_matrix"):
+            t.copy_(torch.eye(t.shape[0]) + 0.2 * torch.randn(t.shape, generator=g))
+        else:
+            t.copy_(torch.randn(t.shape, generator=g) * 0.2)
+
+
+def set_ofa_active(net, arch) -> None:
+    net.set_active_subnet(ks=list(arch.ks), e=list(arch.e), d=list(arch.d))

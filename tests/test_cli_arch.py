@@ -1,0 +1,45 @@
+"""The CLI turns user errors into one line and exit code 2, never a traceback."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from ofa2_zoo.cli import main
+
+
+def run(*args):
+    with pytest.raises(SystemExit) as exc:
+        main(list(args))
+    return exc.value.code
+
+
+def test_show_valid_arch(capsys):
+    assert run("arch", "show", "--json", "r192-d32222-k755x33xx37xx55xx55xx-e366x46xx66xx36xx33xx") == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["arch"]["d"] == [3, 2, 2, 2, 2] and len(info["genes"]) == 46 and info["macs_m"] > 0
+
+
+@pytest.mark.parametrize("arch,message", [
+    ("x", "not an arch string"),
+    ('{"ks": [3], "e": [3], "d": [2], "r": 224}', "'ks' has 1 values"),
+    ("r100-d44444-k" + "7" * 20 + "-e" + "6" * 20, "resolution 100 is not allowed"),
+    ("@/nonexistent/arch.json", "does not exist"),
+])
+def test_bad_arch_is_one_line_exit_2(capsys, arch, message):
+    assert run("arch", "show", arch) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_unknown_space_and_usage_errors(capsys):
+    assert run("arch", "show", "x", "--space", "nope") == 2
+    assert "unknown search space 'nope'" in capsys.readouterr().err
+    assert run("arch", "shw") == 2
+
+
+def test_console_script_help():
+    out = subprocess.run([sys.executable, "-m", "ofa2_zoo", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "arch" in out.stdout
