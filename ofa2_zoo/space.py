@@ -288,7 +288,7 @@ class SearchSpace:
         d_pos = {v: i for i, v in enumerate(self.depth_choices)}
         r_pos = {v: i for i, v in enumerate(self.resolutions)}
         for i, a in enumerate(archs):
-            a = ArchSpec.from_dict(a.to_dict(), space=self) if not isinstance(a, ArchSpec) else a
+            a = a if isinstance(a, ArchSpec) else ArchSpec.parse(a, self)
             try:
                 rows[i] = ([ks_pos[k] for k in a.ks] + [e_pos[e] for e in a.e]
                            + [d_pos[d] for d in a.d] + [r_pos[a.r]])

@@ -69,7 +69,8 @@ def extract_subnet(net: ElasticMobileNetV3, arch: ArchSpec | dict | str, **kwarg
     state = subnet_state_dict(net, arch)
     if kwargs["num_classes"] != net.num_classes:  # a new head: keep timm's fresh classifier
         state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
-        model.load_state_dict(state, strict=False)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        assert not unexpected and all(k.startswith("classifier.") for k in missing), (missing, unexpected)
     else:
         model.load_state_dict(state, strict=True)
     model.train(net.training)
