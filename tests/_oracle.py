@@ -30,3 +30,18 @@ def randomise(net: torch.nn.Module, seed: int = 0) -> None:
 
 def set_ofa_active(net, arch) -> None:
     net.set_active_subnet(ks=list(arch.ks), e=list(arch.e), d=list(arch.d))
+
+
+def ofa_tutorial_module(name: str):
+    """Load ``ofa/tutorial/<name>.py`` by path: the package's __init__ imports `gdown` and
+    downloads, which tests must not need."""
+    import importlib.util
+    from pathlib import Path
+
+    import ofa
+
+    path = Path(ofa.__file__).parent / "tutorial" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"_ofa_tutorial_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

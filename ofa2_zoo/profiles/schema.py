@@ -84,6 +84,7 @@ class ProfileSpec(_Strict):
     resolutions: list[int] = Field(..., min_length=1)
     objectives: list[str] = Field(..., min_length=2)
     constraints: dict[str, Constraint] = {}
+    reference_point: dict[str, float] = Field({}, description="hypervolume reference point, natural units")
     latency: Latency
     measurement: Optional[Measurement] = None
     export: list[Literal["onnx", "tensorrt-fp16", "tensorrt-int8"]] = ["onnx"]
@@ -100,9 +101,9 @@ class ProfileSpec(_Strict):
             raise ValueError("objectives must not repeat")
         return v
 
-    @field_validator("constraints")
+    @field_validator("constraints", "reference_point")
     @classmethod
-    def _known_constraints(cls, v: dict[str, Constraint]) -> dict[str, Constraint]:
+    def _known_constraints(cls, v: dict) -> dict:
         bad = [o for o in v if o not in OBJECTIVES]
         if bad:
             raise ValueError(f"constraint on unknown objective(s) {bad}; choose from {list(OBJECTIVES)}")
