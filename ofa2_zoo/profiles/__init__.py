@@ -37,7 +37,11 @@ def profile_dirs() -> list[Path]:
         dirs.append(Path(os.environ["OFA2_PROFILES"]))
     here = Path(__file__).resolve()
     dirs += [here.parents[2] / "hardware_profiles", here.parents[1] / "hardware_profiles"]
-    return [d for d in dirs if d.is_dir()]
+    unique: dict[Path, Path] = {}
+    for d in dirs:
+        if d.is_dir():
+            unique.setdefault(d.resolve(), d)
+    return list(unique.values())
 
 
 def list_profiles() -> list[str]:
