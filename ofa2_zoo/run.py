@@ -1,0 +1,77 @@
+"""``ofa2 run``: the whole pipeline on one profile — search, save the front, package it.
+
+With no arguments it runs on the embedded default (the small digits supernet shipped in the
+wheel, its fitted accuracy predictor and the ``digits-cpu`` profile), fully offline.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .errors import Ofa2Error
+from .front import Front, plot_front
+from .profiles import load_profile
+from .search import search
+from .supernet import load_supernet
+
+DEFAULT_PROFILE = "digits-cpu"
+
+
+@dataclass
+class RunResult:
+    front: Front
+    front_dir: Path
+    package_dir: Path
+    seconds: dict[str, float]
+
+
+def run_pipeline(out_dir: str | os.PathLike, *, profile: str = DEFAULT_PROFILE, algorithm: str = "nsga2",
+                 population: int = 50, generations: int = 40, seed: int = 1, members: int | None = None,
+                 weights: str | None = None, data: str | None = None, assets: str | os.PathLike | None = None,
+                 on_stage: Callable[[str], None] | None = None,
+                 search_progress: Callable[[int, int, float], None] | None = None) -> RunResult:
+    """Search ``profile`` and package its front under ``out_dir`` (``front/`` and ``package/``)."""
+    from .package import package_front
+
+    out = Path(out_dir)
+    say = on_stage or (lambda s: None)
+    seconds: dict[str, float] = {}
+    prof = load_profile(profile, assets)
+    if prof.spec.latency.source == "lut":
+        try:
+            prof.table_files()
+        except Ofa2Error:
+            if prof.measurement is None or prof.measurement.backend == "tensorrt":
+                raise
+            from .profiles.build import build_lut
+
+            say(f"measuring the lookup table of {prof.id} on this machine (first run only)")
+            t0 = time.perf_counter()
+            build_lut(prof, calibration_archs=0)
+            seconds["build_lut"] = time.perf_counter() - t0
+            prof = load_profile(profile, assets)
+    if weights is None:
+        weights = "embedded" if prof.spec.supernet.startswith("ofa2_") else "official"
+    net = load_supernet(prof.spec.supernet, weights=weights, assets=assets)
+    if data is None:
+        from .embedded import embedded_dataset
+
+        data = embedded_dataset(prof.spec.supernet)
+    say(f"searching {prof.id} with {algorithm} (population {population}, {generations} generations)")
+    t0 = time.perf_counter()
+    front = search(prof, algorithm=algorithm, population=population, generations=generations, seed=seed,
+                   assets=assets, supernet_sha256=net.weights_sha256, progress=search_progress)
+    seconds["search"] = time.perf_counter() - t0
+    front_dir = out / "front"
+    front.save(front_dir)
+    plot_front(front, front_dir / "front.png", numbered=list(range(len(front.members))))
+    say(f"packaging {members or prof.spec.package.members} members of {len(front.members)}")
+    t0 = time.perf_counter()
+    result = package_front(front_dir, out / "package", supernet=net, data=data, members=members, assets=assets,
+                           profile=prof)
+    seconds["package"] = time.perf_counter() - t0
+    return RunResult(front, front_dir, result.path, seconds)
