@@ -1,39 +1,50 @@
-"""Latency lookup tables: operator keys, readers, and vectorised network latency.
+"""Latency lookup tables: operator keys, readers/writer, and vectorised network latency.
 
 Operators are named with OFA's key scheme, e.g.
 ``expanded_conv-input:10x10x136-output:10x10x136-expand:408-kernel:3-stride:1-idskip:1-se:1-hs:1``
 (shapes are H x W x C), plus ``Conv`` (stem), ``Conv_1`` (final expand), ``AvgPool2D``,
 ``Conv_2`` (feature mix) and ``Logits``. A network's latency is the sum of its stem, first
-block, every active block and the head entries (OFA's rule).
+block, every active block and the head entries (OFA's summation rule).
 
 Because a block's operator depends only on (block, kernel, expand, resolution), a table is
-compiled once per space into an array ``T[block, k_idx, e_idx, r_idx]`` plus the fixed parts
-per resolution, and a population's latency is one numpy gather.
+compiled once per space into an array ``blocks[block, k_idx, e_idx, r_idx]`` plus the fixed
+part per resolution; a population's latency is then one numpy gather over its gene matrix.
 
-Our own table format (``ofa2-json``) is JSON::
+Our own table format (``ofa2-json``, format id ``ofa2-lut/1``) is one JSON file::
 
-    {"format": "ofa2-lut/1", "unit": "ms", "space": "<space name>",
-     "measurement": {"backend": ..., "batch_size": ..., "precision": ..., "threads": ...,
-                     "warmup": ..., "repeats": ...},
-     "machine": {"cpu": ..., "cores": ..., "os": ..., "onnxruntime": ..., "torch": ...},
-     "created": "<ISO date>",
-     "entries": {"<operator key>": {"median": ms, "iqr": ms, "n": repeats}}}
+    {"format": "ofa2-lut/1",
+     "unit": "ms",                        # every number below is milliseconds
+     "space": "<search space name>", "resolutions": [...], "profile": "<profile id>",
+     "shapes": "...",                     # how to read the shapes inside the keys
+     "measurement": {"backend", "batch_size", "precision", "threads", "warmup", "repeats", "rounds"},
+     "machine": {"cpu", "cores", "os", "python", "torch", "onnxruntime", ...},
+     "created": "<ISO 8601 UTC time>",
+     "entries": {"<operator key>": {"median": ms, "iqr": ms, "n": timed calls}},
+     "calibration": null | {"scale", "per_block", "offset", "archs", "seed", "before", "after"}}
+
+``median`` is what predictions use; ``iqr`` (inter-quartile range) is the spread of the
+timed calls. ``calibration`` (optional) maps the raw sum to whole-network latency as
+``scale * sum + per_block * active_blocks + offset`` (see :mod:`.build`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import yaml
 
-from ..errors import Ofa2Error
+from .._io import write_json_atomic
+from ..errors import ArchError, Ofa2Error
 from ..space import SearchSpace, conv_out_size
 
 FORMAT = "ofa2-lut/1"
+SHAPES_NOTE = ("operator keys give input/output shapes as HxWxC of one image; measured at "
+               "measurement.batch_size images per call")
 
 
 class LookupTableError(Ofa2Error, KeyError):
@@ -56,7 +67,7 @@ class Op:
     idskip: int = 0
     se: int = 0
     hs: int = 0
-    first_block: bool = False  # OFA's fixed first block (expand 1); not part of the key
+    first_block: bool = False  # OFA's fixed first block (expand 1, depthwise-separable); not in the key
 
     @property
     def key(self) -> str:
@@ -113,79 +124,161 @@ def all_ops(space: SearchSpace) -> dict[str, Op]:
     return ops
 
 
-class LatencyTable:
-    """Operator latencies (ms) by key, compiled per space for vectorised lookups."""
+@dataclass(frozen=True)
+class CompiledTable:
+    """A table laid out for one space: ``blocks[b, k_idx, e_idx, r_idx]`` and ``fixed[r_idx]`` in ms."""
 
-    def __init__(self, entries: Mapping[str, float], source: str, meta: Mapping | None = None):
-        self.entries = dict(entries)
+    space: SearchSpace
+    blocks: np.ndarray
+    fixed: np.ndarray
+
+    def latency_genes(self, genes: np.ndarray) -> np.ndarray:
+        """OFA's summation rule for a whole ``(N, n_genes)`` gene matrix: one gather, no Python loop."""
+        g = check_genes(self.space, genes)
+        s = self.space
+        nb, ns = s.n_blocks, s.n_stages
+        nk, ne, nr = self.blocks.shape[1:]
+        r = g[:, -1]
+        depth = np.asarray(s.depth_choices)[g[:, 2 * nb:2 * nb + ns]]
+        active = (np.arange(s.max_depth)[None, None, :] < depth[:, :, None]).reshape(len(g), nb)
+        base = np.arange(nb) * (nk * ne * nr)
+        idx = base + (g[:, :nb] * ne + g[:, nb:2 * nb]) * nr + r[:, None]
+        per_block = np.take(self.blocks.reshape(-1), idx)
+        return np.where(active, per_block, 0.0).sum(axis=1) + self.fixed[r]
+
+
+def check_genes(space: SearchSpace, genes: Any) -> np.ndarray:
+    """``genes`` as an int64 ``(N, n_genes)`` matrix, with a clear error when it does not fit ``space``."""
+    g = np.asarray(genes)
+    if g.ndim == 1:
+        g = g[None, :]
+    if g.ndim != 2 or g.shape[1] != space.n_genes:
+        raise ArchError(f"expected a gene matrix of shape (N, {space.n_genes}) for space {space.name!r}, "
+                        f"got shape {tuple(np.shape(genes))}")
+    if g.dtype.kind not in "iu":
+        if g.dtype.kind != "f" or not np.array_equal(g, np.round(g)):
+            raise ArchError(f"genes must be integer indices into the choice lists, got dtype {g.dtype}")
+    g = g.astype(np.int64, copy=False)
+    if len(g) and ((g < 0).any() or (g > space.gene_upper_bounds).any()):
+        bad = np.argwhere((g < 0) | (g > space.gene_upper_bounds))[0]
+        raise ArchError(f"gene {bad[1]} of row {bad[0]} is {g[tuple(bad)]}, outside "
+                        f"[0, {space.gene_upper_bounds[bad[1]]}] for space {space.name!r}")
+    return g
+
+
+class LatencyTable:
+    """Operator latencies (ms) by key, with the table's metadata; compiled per space for lookups.
+
+    OFA's tables are per resolution (``by_resolution``): the same operator key can appear in
+    two files with different measurements (a 7x7 stage-5 block occurs at 208 and at 224), and
+    OFA's estimator reads the file of the network's resolution. Our own tables measure every
+    key once (``entries``), whatever network it sits in.
+    """
+
+    def __init__(self, entries: Mapping[str, float] | None, source: str, meta: Mapping | None = None,
+                 by_resolution: Mapping[int, tuple[str, Mapping[str, float]]] | None = None):
+        self.entries = dict(entries or {})
+        self.by_resolution = {int(r): (src, dict(e)) for r, (src, e) in (by_resolution or {}).items()}
         self.source = source
         self.meta = dict(meta or {})
 
-    def lookup(self, key: str) -> float:
+    @property
+    def calibration(self) -> dict | None:
+        return self.meta.get("calibration") or None
+
+    def with_calibration(self, calibration: dict | None) -> "LatencyTable":
+        """The same entries with another calibration (``None``: the raw additive sum)."""
+        table = LatencyTable(self.entries, self.source, {**self.meta, "calibration": calibration})
+        table.by_resolution = self.by_resolution
+        return table
+
+    def lookup(self, key: str, r: int | None = None) -> float:
+        """Latency of operator ``key`` inside a network at resolution ``r``."""
+        source, entries = self.source, self.entries
+        if self.by_resolution:
+            if r not in self.by_resolution:
+                raise LookupTableError(f"lookup table {self.source} has no table for resolution {r} "
+                                       f"(it has {sorted(self.by_resolution)})")
+            source, entries = self.by_resolution[r]
         try:
-            return self.entries[key]
+            return entries[key]
         except KeyError:
-            raise LookupTableError(f"lookup table {self.source} has no entry for operator {key!r}; "
-                                   "rebuild it for this space (ofa2 profile build-lut)") from None
+            raise LookupTableError(f"lookup table {source} has no entry for operator {key!r}; "
+                                   "the table was built for another space or resolution "
+                                   "(rebuild it: ofa2 profile build-lut PROFILE)") from None
 
-    def compile(self, space: SearchSpace, calibrated: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """``(T[block, k_idx, e_idx, r_idx], fixed[r_idx])`` in ms for ``space``.
+    def compile(self, space: SearchSpace, calibrated: bool = True) -> CompiledTable:
+        """The table laid out for ``space``; with ``calibrated``, the table's calibration is folded in.
 
-        With ``calibrated`` and a calibration in the table, the linear correction
-        ``scale * sum + offset`` is folded into both arrays (the sum stays one gather).
+        A calibration ``scale * sum + per_block * active_blocks + offset`` stays one gather:
+        every block entry becomes ``scale * t + per_block`` and the fixed part ``scale * f + offset``.
         """
         nr = len(space.resolutions)
-        table = np.zeros((space.n_blocks, len(space.ks_choices), len(space.expand_choices), nr))
+        blocks = np.zeros((space.n_blocks, len(space.ks_choices), len(space.expand_choices), nr))
         fixed = np.zeros(nr)
         for ri, r in enumerate(space.resolutions):
-            fixed[ri] = sum(self.lookup(op.key) for op in fixed_ops(space, r))
+            fixed[ri] = sum(self.lookup(op.key, r) for op in fixed_ops(space, r))
             for b, ki, ei, op in block_ops(space, r):
-                table[b, ki, ei, ri] = self.lookup(op.key)
-        cal = self.meta.get("calibration") if calibrated else None
+                blocks[b, ki, ei, ri] = self.lookup(op.key, r)
+        cal = self.calibration if calibrated else None
         if cal:
-            table, fixed = table * cal["scale"], fixed * cal["scale"] + cal["offset"]
-        return table, fixed
+            blocks = blocks * cal["scale"] + cal.get("per_block", 0.0)
+            fixed = fixed * cal["scale"] + cal["offset"]
+        return CompiledTable(space, blocks, fixed)
 
     # ------------------------------------------------------------------ readers / writer
     @classmethod
     def from_ofa_yaml(cls, files: Mapping[int, Path]) -> "LatencyTable":
         """OFA's per-resolution YAML tables (``{count, mean, std}`` per key; the mean is used)."""
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-        entries: dict[str, float] = {}
+        by_resolution = {}
         for r, path in sorted(files.items()):
             try:
                 data = yaml.load(Path(path).read_text(), Loader=loader)
-            except yaml.YAMLError as exc:
-                raise LookupTableError(f"{path}: not a valid YAML lookup table: {exc}") from None
+            except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+                raise LookupTableError(f"{path}: not a readable YAML lookup table: {exc}") from None
             if not isinstance(data, dict):
-                raise LookupTableError(f"{path}: expected a mapping of operator keys")
+                raise LookupTableError(f"{path}: expected a mapping of operator keys to {{count, mean, std}}")
+            entries = {}
             for key, value in data.items():
-                if not isinstance(value, dict) or "mean" not in value:
-                    raise LookupTableError(f"{path}: entry {key!r} has no 'mean'")
+                if not isinstance(value, dict) or not _is_number(value.get("mean")):
+                    raise LookupTableError(f"{path}: entry {key!r} has no numeric 'mean'")
                 entries[key] = float(value["mean"])
-        return cls(entries, source=", ".join(str(p) for p in files.values()), meta={"format": "ofa-yaml"})
+            by_resolution[r] = (str(path), entries)
+        return cls(None, source=", ".join(str(p) for p in files.values()), meta={"format": "ofa-yaml"},
+                   by_resolution=by_resolution)
 
     @classmethod
     def from_json(cls, path: str | Path) -> "LatencyTable":
+        """Our ``ofa2-lut/1`` JSON table (see the module docstring)."""
         path = Path(path)
         try:
             data = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise LookupTableError(f"{path}: not a readable ofa2 lookup table: {exc}") from None
         if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("entries"), dict):
-            raise LookupTableError(f"{path}: not an {FORMAT} table (expected keys format, entries, ...)")
+            raise LookupTableError(f"{path}: not an {FORMAT} table (expected keys format, unit, entries, ...)")
         if data.get("unit") != "ms":
             raise LookupTableError(f"{path}: unit must be 'ms', got {data.get('unit')!r}")
-        try:
-            entries = {k: float(v["median"]) for k, v in data["entries"].items()}
-        except (TypeError, KeyError, ValueError):
-            raise LookupTableError(f"{path}: every entry needs a numeric 'median'") from None
+        entries = {}
+        for key, v in data["entries"].items():
+            if not isinstance(v, dict) or not _is_number(v.get("median")) or v["median"] < 0:
+                raise LookupTableError(f"{path}: entry {key!r} needs a non-negative numeric 'median' (ms)")
+            entries[key] = float(v["median"])
+        cal = data.get("calibration")
+        if cal is not None and not (isinstance(cal, dict) and all(_is_number(cal.get(k)) for k in ("scale", "offset"))):
+            raise LookupTableError(f"{path}: 'calibration' needs numeric 'scale' and 'offset'")
         meta = {k: v for k, v in data.items() if k != "entries"}
         return cls(entries, source=str(path), meta=meta)
 
 
-def network_latency(table: np.ndarray, fixed: np.ndarray, decoded: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Vectorised OFA summation rule over a decoded population (see SearchSpace.decode)."""
-    b = np.arange(table.shape[0])[None, :]
-    per_block = table[b, decoded["ks_idx"], decoded["e_idx"], decoded["r_idx"][:, None]]
-    return (per_block * decoded["active"]).sum(axis=1) + fixed[decoded["r_idx"]]
+def write_table(path: str | Path, header: Mapping[str, Any], entries: Mapping[str, Mapping[str, float]]) -> Path:
+    """Write an ``ofa2-lut/1`` table atomically (sorted keys: stable diffs and checksums)."""
+    data = {**header, "format": FORMAT, "unit": "ms", "shapes": SHAPES_NOTE,
+            "entries": {k: dict(entries[k]) for k in sorted(entries)}}
+    write_json_atomic(path, data)
+    return Path(path)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)

@@ -1,14 +1,21 @@
 """Latency measurement backends: onnxruntime (CPU), torch eager, TensorRT (optional).
 
-Every measurement runs ``warmup`` untimed calls, then ``repeats`` timed calls with a fixed
-thread count, and reports the median and the inter-quartile range in milliseconds. Whole
-networks are timm sub-networks; single operators (for lookup tables) are the same timm
-building blocks the packaged networks are made of.
+A backend turns a module and an input shape into a *runner*: a no-argument callable that
+performs one inference (for TensorRT it waits for the GPU). Timing runs ``warmup`` untimed
+calls, then ``repeats`` timed calls with a fixed thread count, and reports the median and the
+inter-quartile range in milliseconds. With ``rounds > 1`` the timed calls of several runners
+are interleaved in rounds, so a burst of load from another process on a shared machine
+spreads over all of them instead of skewing whichever was being timed at that moment.
+
+Whole networks are timm sub-networks (:func:`~ofa2_zoo.supernet.create_subnet`); single
+operators (for lookup tables) are the same timm building blocks the networks are made of.
+Weights are random: latency does not depend on their values.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
 import platform
 import statistics
@@ -27,6 +34,8 @@ from ..supernet.subnet import create_subnet
 from .lut import Op
 from .schema import Measurement
 
+Runner = Callable[[], object]
+
 
 class BackendUnavailable(Ofa2Error, RuntimeError):
     """The requested measurement backend cannot run on this machine."""
@@ -39,20 +48,39 @@ class Timing:
     n: int
 
 
-def _time(fn: Callable[[], object], warmup: int, repeats: int) -> Timing:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t0) * 1e3)
-    q = np.percentile(times, [25, 75])
-    return Timing(statistics.median(times), float(q[1] - q[0]), repeats)
+def _summary(times: Sequence[float]) -> Timing:
+    q1, q3 = np.percentile(times, [25, 75])
+    return Timing(float(statistics.median(times)), float(q3 - q1), len(times))
 
 
+def time_calls(fn: Runner, warmup: int, repeats: int) -> Timing:
+    """Median and IQR (ms) of ``repeats`` timed calls after ``warmup`` untimed ones."""
+    return time_interleaved([fn], warmup, repeats, rounds=1)[0]
+
+
+_time = time_calls  # older name, kept for callers outside this package
+
+
+def time_interleaved(fns: Sequence[Runner], warmup: int, repeats: int, rounds: int = 1) -> list[Timing]:
+    """Time several runners in ``rounds`` interleaved passes (``repeats`` calls each in total)."""
+    for fn in fns:
+        for _ in range(warmup):
+            fn()
+    per_round = max(1, math.ceil(repeats / max(1, rounds)))
+    times: list[list[float]] = [[] for _ in fns]
+    clock = time.perf_counter
+    for _ in range(max(1, rounds)):
+        for fn, out in zip(fns, times):
+            for _ in range(per_round):
+                t0 = clock()
+                fn()
+                out.append((clock() - t0) * 1e3)
+    return [_summary(t) for t in times]
+
+
+# ---------------------------------------------------------------------------- backends
 def onnx_bytes(module: nn.Module, shape: tuple[int, ...]) -> bytes:
-    """Export ``module`` (eval mode) to ONNX opset 17 in memory."""
+    """Export ``module`` (eval mode) to ONNX opset 17 in memory (static shapes)."""
     buf = io.BytesIO()
     with torch.no_grad():
         torch.onnx.export(module.eval(), (torch.zeros(shape),), buf, opset_version=17, dynamo=False,
@@ -60,48 +88,133 @@ def onnx_bytes(module: nn.Module, shape: tuple[int, ...]) -> bytes:
     return buf.getvalue()
 
 
-def measure_module(module: nn.Module, shape: tuple[int, ...], m: Measurement) -> Timing:
-    """Time one forward pass of ``module`` on an input of ``shape`` with backend ``m``."""
-    x = torch.randn(shape)
-    if m.backend == "onnxruntime":
-        import onnxruntime as ort
+def tensorrt_unavailable_reason() -> str | None:
+    """Why TensorRT cannot measure here, or ``None`` when it can."""
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError:
+        return "the tensorrt Python package is not installed (pip install 'ofa2-zoo[tensorrt]')"
+    if not torch.cuda.is_available():
+        return "no CUDA GPU is visible on this machine"
+    return None
 
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = m.threads
-        so.inter_op_num_threads = 1
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        sess = ort.InferenceSession(onnx_bytes(module, shape), so, providers=["CPUExecutionProvider"])
-        feed = {"input": x.numpy()}
-        return _time(lambda: sess.run(None, feed), m.warmup, m.repeats)
-    if m.backend == "torch":
+
+def _onnxruntime_runner(module: nn.Module, shape: tuple[int, ...], m: Measurement) -> Runner:
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = m.threads
+    so.inter_op_num_threads = 1
+    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(onnx_bytes(module, shape), so, providers=["CPUExecutionProvider"])
+    feed = {"input": torch.randn(shape, generator=torch.Generator().manual_seed(0)).numpy()}
+    return partial(sess.run, None, feed)
+
+
+def _torch_runner(module: nn.Module, shape: tuple[int, ...], m: Measurement) -> Runner:
+    module = module.eval()
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
+
+    def run() -> object:
         prev = torch.get_num_threads()
         torch.set_num_threads(m.threads)
-        module = module.eval()
         try:
             with torch.inference_mode():
-                return _time(lambda: module(x), m.warmup, m.repeats)
+                return module(x)
         finally:
             torch.set_num_threads(prev)
-    if m.backend == "tensorrt":
-        from ..package.tensorrt import tensorrt_latency  # optional extra; raises BackendUnavailable
 
-        return tensorrt_latency(onnx_bytes(module, shape), shape, m)
-    raise BackendUnavailable(f"unknown backend {m.backend!r}")
+    return run
+
+
+def _tensorrt_runner(module: nn.Module, shape: tuple[int, ...], m: Measurement) -> Runner:
+    """Build a TensorRT engine from the module's ONNX graph (fp16/fp32) and run it on the GPU."""
+    reason = tensorrt_unavailable_reason()
+    if reason:
+        raise BackendUnavailable(f"tensorrt backend unavailable: {reason}")
+    if m.precision == "int8":
+        raise BackendUnavailable("tensorrt int8 latency tables need calibration images; measure fp16 instead")
+    import tensorrt as trt
+
+    logger = trt.Logger(trt.Logger.ERROR)
+    builder = trt.Builder(logger)
+    explicit = 0 if int(trt.__version__.split(".")[0]) >= 10 else \
+        1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+    network = builder.create_network(explicit)
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(onnx_bytes(module, shape)):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise BackendUnavailable(f"TensorRT cannot parse the ONNX graph: {errors}")
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, 1 << 30)
+    if m.precision == "fp16":
+        config.set_flag(trt.BuilderFlag.FP16)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise BackendUnavailable("TensorRT failed to build an engine (see its log)")
+    engine = trt.Runtime(logger).deserialize_cuda_engine(serialized)
+    context = engine.create_execution_context()
+    buffers = []
+    for i in range(engine.num_io_tensors):
+        name = engine.get_tensor_name(i)
+        dtype = torch.from_numpy(np.empty(0, dtype=trt.nptype(engine.get_tensor_dtype(name)))).dtype
+        buf = torch.zeros(tuple(context.get_tensor_shape(name)), dtype=dtype, device="cuda")
+        context.set_tensor_address(name, int(buf.data_ptr()))
+        buffers.append(buf)
+    stream = torch.cuda.Stream()
+
+    def run() -> None:
+        context.execute_async_v3(stream.cuda_stream)
+        stream.synchronize()
+
+    run.keepalive = (engine, context, buffers, stream)  # the engine must outlive the runner
+    return run
+
+
+_BACKENDS = {"onnxruntime": _onnxruntime_runner, "torch": _torch_runner, "tensorrt": _tensorrt_runner}
+
+
+def make_runner(module: nn.Module, shape: tuple[int, ...], m: Measurement) -> Runner:
+    """A callable that runs one inference of ``module`` on an input of ``shape`` with backend ``m``."""
+    if m.backend not in _BACKENDS:
+        raise BackendUnavailable(f"unknown backend {m.backend!r}; choose from {sorted(_BACKENDS)}")
+    return _BACKENDS[m.backend](module, shape, m)
+
+
+def measure_module(module: nn.Module, shape: tuple[int, ...], m: Measurement) -> Timing:
+    """Time one forward pass of ``module`` on an input of ``shape`` with backend ``m``."""
+    return time_calls(make_runner(module, shape, m), m.warmup, m.repeats)
+
+
+# ---------------------------------------------------------------------------- networks
+def arch_input_shape(arch: ArchSpec, space: SearchSpace, m: Measurement) -> tuple[int, int, int, int]:
+    return (m.batch_size, space.in_chans, arch.r, arch.r)
 
 
 def measure_arch(arch: ArchSpec, space: SearchSpace, m: Measurement) -> Timing:
-    """End-to-end latency of one sub-network (random weights: latency does not depend on them)."""
-    model = create_subnet(arch, space)
-    return measure_module(model, (m.batch_size, space.in_chans, arch.r, arch.r), m)
+    """End-to-end latency of one sub-network."""
+    return measure_module(create_subnet(arch, space), arch_input_shape(arch, space, m), m)
 
 
-def measure_archs(archs: Sequence[ArchSpec], space: SearchSpace, m: Measurement) -> np.ndarray:
-    """Median latency (ms) of each arch, measuring each distinct network once."""
-    cache: dict[ArchSpec, float] = {}
-    for a in archs:
-        if a not in cache:
-            cache[a] = measure_arch(a, space, m).median_ms
-    return np.array([cache[a] for a in archs])
+def measure_archs(archs: Sequence[ArchSpec], space: SearchSpace, m: Measurement, *, chunk: int = 10,
+                  progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """Median latency (ms) of each arch; each distinct network is measured once.
+
+    Networks are prepared ``chunk`` at a time and timed interleaved over ``m.rounds`` rounds.
+    """
+    distinct = list(dict.fromkeys(archs))
+    result: dict[ArchSpec, float] = {}
+    for start in range(0, len(distinct), chunk):
+        part = distinct[start:start + chunk]
+        runners = [make_runner(create_subnet(a, space), arch_input_shape(a, space, m), m) for a in part]
+        for a, t in zip(part, time_interleaved(runners, m.warmup, m.repeats, m.rounds)):
+            result[a] = t.median_ms
+        del runners
+        if progress:
+            progress(len(result), len(distinct))
+    return np.array([result[a] for a in archs], dtype=float)
 
 
 # ---------------------------------------------------------------------------- operators
@@ -124,6 +237,8 @@ def op_module(op: Op, space: SearchSpace) -> nn.Module:
         return nn.Sequential(nn.Conv2d(cin, cout, 1, bias=False), hswish())
     if op.kind == "Logits":
         return nn.Sequential(nn.Flatten(1), nn.Linear(cin, cout))
+    if op.kind != "expanded_conv":
+        raise ValueError(f"unknown operator kind {op.kind!r}")
     act = hswish if op.hs else relu
     if op.first_block:
         return DepthwiseSeparableConv(cin, cout, 3, stride=op.stride, act_layer=act, norm_layer=norm,
@@ -140,6 +255,7 @@ def op_input_shape(op: Op, batch: int) -> tuple[int, ...]:
 
 
 def machine_info() -> dict:
+    """What a measured table or report was measured on."""
     import onnxruntime
 
     cpu = platform.processor() or platform.machine()
@@ -151,5 +267,14 @@ def machine_info() -> dict:
                     break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "os": platform.platform(), "python": platform.python_version(),
+    info = {"cpu": cpu, "cores": os.cpu_count(), "os": platform.platform(), "python": platform.python_version(),
             "torch": torch.__version__, "onnxruntime": onnxruntime.__version__}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    try:
+        import tensorrt
+
+        info["tensorrt"] = tensorrt.__version__
+    except ImportError:
+        pass
+    return info

@@ -2,7 +2,8 @@
 
 A profile says which supernet and resolutions a device uses, which objectives a search
 optimises, where latency comes from (a lookup table, or measuring each network), how to
-measure on the device, what to export and how many front members to package.
+measure on the device, what to export, how many front members to package and how its Hub
+repositories are named. Unknown keys are errors (a typo must not silently drop a setting).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 OBJECTIVES = ("top1", "latency_ms", "macs_m", "params_m")
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
 
 class _Strict(BaseModel):
@@ -27,11 +29,15 @@ class Measurement(_Strict):
     threads: int = Field(1, ge=1, le=256)
     warmup: int = Field(10, ge=0, le=10_000)
     repeats: int = Field(50, ge=1, le=100_000)
+    rounds: int = Field(1, ge=1, le=1000, description="interleaved passes the repeats are split into")
 
     @model_validator(mode="after")
     def _precision_fits_backend(self) -> "Measurement":
+        if self.rounds > self.repeats:
+            raise ValueError(f"rounds ({self.rounds}) cannot exceed repeats ({self.repeats}); lower rounds")
         if self.backend != "tensorrt" and self.precision != "fp32":
-            raise ValueError(f"precision {self.precision} needs backend tensorrt; {self.backend} runs fp32")
+            raise ValueError(f"precision {self.precision} needs backend tensorrt; {self.backend} runs fp32 "
+                             "(set precision: fp32 or backend: tensorrt)")
         return self
 
 
@@ -41,14 +47,21 @@ class Table(_Strict):
     format: Literal["ofa-yaml", "ofa2-json"]
     asset_prefix: Optional[str] = Field(None, description="ofa-yaml: folder of the official tables, e.g. note10")
     path: Optional[str] = Field(None, description="ofa2-json: table file, relative to the profile")
-    sha256: Optional[str] = Field(None, pattern=r"^[0-9a-f]{64}$")
+    sha256: Optional[str] = Field(None, pattern=SHA256_PATTERN)
 
     @model_validator(mode="after")
     def _where(self) -> "Table":
-        if self.format == "ofa-yaml" and not self.asset_prefix:
-            raise ValueError("format ofa-yaml needs asset_prefix (the official folder, e.g. note10)")
-        if self.format == "ofa2-json" and not self.path:
-            raise ValueError("format ofa2-json needs path (the table file, relative to the profile)")
+        if self.format == "ofa-yaml":
+            if not self.asset_prefix:
+                raise ValueError("format ofa-yaml needs asset_prefix (the official folder, e.g. note10)")
+            if self.path or self.sha256:
+                raise ValueError("format ofa-yaml reads official assets (checksums pinned in ofa2_zoo.assets); "
+                                 "remove path/sha256 or use format ofa2-json")
+        if self.format == "ofa2-json":
+            if not self.path:
+                raise ValueError("format ofa2-json needs path (the table file, relative to the profile)")
+            if self.asset_prefix:
+                raise ValueError("asset_prefix is only for format ofa-yaml; remove it")
         return self
 
 
@@ -59,13 +72,24 @@ class Latency(_Strict):
     @model_validator(mode="after")
     def _table_for_lut(self) -> "Latency":
         if self.source == "lut" and self.table is None:
-            raise ValueError("source lut needs a table")
+            raise ValueError("source lut needs a table (add latency.table with format and path/asset_prefix)")
+        if self.source == "measure" and self.table is not None:
+            raise ValueError("source measure measures every network and uses no table; remove latency.table "
+                             "or use source lut")
         return self
 
 
 class Constraint(_Strict):
     max: Optional[float] = None
     min: Optional[float] = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Constraint":
+        if self.max is None and self.min is None:
+            raise ValueError("a constraint needs max and/or min")
+        if self.max is not None and self.min is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}; swap them")
+        return self
 
 
 class Package(_Strict):
@@ -91,6 +115,13 @@ class ProfileSpec(_Strict):
     package: Package = Package()
     hub: Hub
 
+    @field_validator("resolutions")
+    @classmethod
+    def _distinct_resolutions(cls, v: list[int]) -> list[int]:
+        if len(set(v)) != len(v):
+            raise ValueError("resolutions must not repeat; list each once")
+        return sorted(v)
+
     @field_validator("objectives")
     @classmethod
     def _known_objectives(cls, v: list[str]) -> list[str]:
@@ -98,7 +129,7 @@ class ProfileSpec(_Strict):
         if bad:
             raise ValueError(f"unknown objective(s) {bad}; choose from {list(OBJECTIVES)}")
         if len(set(v)) != len(v):
-            raise ValueError("objectives must not repeat")
+            raise ValueError("objectives must not repeat; list each once")
         return v
 
     @field_validator("constraints", "reference_point")
@@ -106,13 +137,18 @@ class ProfileSpec(_Strict):
     def _known_constraints(cls, v: dict) -> dict:
         bad = [o for o in v if o not in OBJECTIVES]
         if bad:
-            raise ValueError(f"constraint on unknown objective(s) {bad}; choose from {list(OBJECTIVES)}")
+            raise ValueError(f"unknown objective(s) {bad}; choose from {list(OBJECTIVES)}")
         return v
 
     @model_validator(mode="after")
     def _consistent(self) -> "ProfileSpec":
         if self.latency.source == "measure" and self.measurement is None:
-            raise ValueError("latency source 'measure' needs a measurement section")
+            raise ValueError("latency source 'measure' needs a measurement section (backend, threads, ...)")
         if any(e.startswith("tensorrt") for e in self.export) and self.device_class != "gpu":
-            raise ValueError("tensorrt exports need device_class gpu")
+            raise ValueError("tensorrt exports need device_class gpu; remove them from export")
+        if self.measurement is not None and self.measurement.backend == "tensorrt" and self.device_class != "gpu":
+            raise ValueError("measurement backend tensorrt needs device_class gpu")
+        if self.latency.source == "measure" and "latency_ms" not in self.objectives \
+                and "latency_ms" not in self.constraints:
+            raise ValueError("latency source 'measure' is only useful with latency_ms in objectives or constraints")
         return self

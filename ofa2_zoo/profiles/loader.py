@@ -1,0 +1,343 @@
+"""Finding, validating and binding hardware profiles.
+
+``load_profile("note10", assets=...)`` reads ``hardware_profiles/note10.yaml`` (or any YAML
+path), validates it against :mod:`.schema`, binds it to its search space and returns a
+:class:`HardwareProfile` whose ``latency(archs)`` / ``latency_genes(genes)`` give
+milliseconds for whole populations at once. Every problem with a profile is one
+:class:`ProfileError` line naming the file, the field and the fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import yaml
+from pydantic import ValidationError
+
+from ..assets import cache_dir, resolve_asset, sha256_file
+from ..errors import Ofa2Error
+from ..space import ArchSpec, SearchSpace, get_space
+from . import schema
+from .lut import CompiledTable, LatencyTable
+from .schema import ProfileSpec
+
+
+class ProfileError(Ofa2Error, ValueError):
+    """A hardware profile is malformed, missing, or points at missing/corrupt data."""
+
+
+# ---------------------------------------------------------------------------- finding
+def profile_dirs() -> list[Path]:
+    """Where named profiles are looked up, in order.
+
+    ``$OFA2_PROFILES`` (a folder of your own profiles), the source checkout's top-level
+    ``hardware_profiles/`` and the copy installed inside the package
+    (``ofa2_zoo/hardware_profiles``, shipped as package data).
+    """
+    here = Path(__file__).resolve()
+    dirs = [Path(os.environ["OFA2_PROFILES"]).expanduser()] if os.environ.get("OFA2_PROFILES") else []
+    dirs += [here.parents[2] / "hardware_profiles", here.parents[1] / "hardware_profiles"]
+    unique: dict[Path, Path] = {}
+    for d in dirs:
+        if d.is_dir():
+            unique.setdefault(d.resolve(), d)
+    return list(unique.values())
+
+
+def list_profiles() -> list[str]:
+    """Ids of every named profile (the ``<id>.yaml`` files in :func:`profile_dirs`)."""
+    return sorted({p.stem for d in profile_dirs() for p in d.glob("*.yaml")})
+
+
+def find_profile(name: str | os.PathLike) -> Path:
+    """The YAML file of a profile id, or ``name`` itself when it is a path to a YAML file."""
+    p = Path(name)
+    if p.suffix in (".yaml", ".yml") or os.sep in str(name):
+        if not p.is_file():
+            raise ProfileError(f"profile file {p} does not exist")
+        return p
+    for d in profile_dirs():
+        candidate = d / f"{name}.yaml"
+        if candidate.is_file():
+            return candidate
+    raise ProfileError(f"unknown hardware profile {str(name)!r}; known: {', '.join(list_profiles()) or 'none'} "
+                       "(or pass the path of a profile YAML file)")
+
+
+# ---------------------------------------------------------------------------- errors
+_SECTIONS: dict[str, type] = {"": schema.ProfileSpec, "latency": schema.Latency, "latency.table": schema.Table,
+                              "measurement": schema.Measurement, "package": schema.Package, "hub": schema.Hub}
+_PATTERN_FIX = {
+    "id": "use lowercase letters, digits and '-' (the file is then named <id>.yaml)",
+    "latency.table.sha256": "give 64 lowercase hex digits, as printed by `sha256sum FILE`",
+    "hub.repo_prefix": "use letters, digits, '.', '_' or '-' (a Hub repo name)",
+}
+_TYPE_FIX = {
+    "missing": "add it",
+    "int_type": "give a whole number", "int_parsing": "give a whole number", "int_from_float": "give a whole number",
+    "float_type": "give a number", "float_parsing": "give a number",
+    "string_type": "give a text value", "bool_type": "give true or false",
+    "list_type": "give a YAML list, e.g. [160, 176, 192]",
+    "dict_type": "give a YAML mapping (key: value lines)", "model_type": "give a YAML mapping (key: value lines)",
+    "literal_error": "use one of the listed values",
+    "greater_than_equal": "raise the value", "greater_than": "raise the value",
+    "less_than_equal": "lower the value", "less_than": "lower the value",
+    "too_short": "add entries", "too_long": "remove entries",
+}
+
+
+def _section_key(loc: tuple) -> str:
+    parts = [str(p) for p in loc if not isinstance(p, int)]
+    if len(parts) == 2 and parts[0] == "constraints":
+        return "constraints.*"
+    return ".".join(parts)
+
+
+def _format_validation_error(path: Path, exc: ValidationError) -> str:
+    """One line: file, field, what is wrong, how to fix it (the first error of the file)."""
+    err = exc.errors()[0]
+    loc = tuple(err["loc"])
+    where = ".".join(str(x) for x in loc) or "(top level)"
+    msg = err["msg"].removeprefix("Value error, ")
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        parent = _section_key(loc[:-1])
+        model = schema.Constraint if parent == "constraints.*" else _SECTIONS.get(parent)
+        allowed = f" (allowed here: {', '.join(model.model_fields)})" if model else ""
+        return f"{path}: field '{where}': unknown field; remove it or fix its spelling{allowed}"
+    if kind == "value_error":
+        return f"{path}: field '{where}': {msg}"
+    if kind == "string_pattern_mismatch":
+        fix = _PATTERN_FIX.get(_section_key(loc), "match the pattern")
+    else:
+        fix = _TYPE_FIX.get(kind, "see docs/readme/30-profiles.md for the allowed values")
+    got = "" if kind == "missing" else f", got {_short(err.get('input'))}"
+    return f"{path}: field '{where}': {msg}{got} (fix: {fix})"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# ---------------------------------------------------------------------------- the profile
+@dataclass(frozen=True)
+class PackagePlan:
+    """What ``ofa2 package`` produces for a profile's front."""
+
+    members: int
+    export: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HubNaming:
+    """Hub repository names of a profile's published fronts (contract: ``ofa2-<profile>-front[-<k>]``)."""
+
+    repo_prefix: str
+
+    def member_repo(self, namespace: str, k: int) -> str:
+        return f"{namespace}/{self.repo_prefix}-front-{k}"
+
+    def front_repo(self, namespace: str) -> str:
+        return f"{namespace}/{self.repo_prefix}-front"
+
+
+class HardwareProfile:
+    """A validated profile bound to its search space and latency source."""
+
+    def __init__(self, spec: ProfileSpec, path: Path, assets: str | os.PathLike | None = None):
+        self.spec, self.path, self.assets = spec, Path(path), assets
+        self.sha256 = sha256_file(path)
+        try:
+            base = get_space(spec.supernet)
+        except Ofa2Error as exc:
+            raise ProfileError(f"{path}: field 'supernet': {exc} (fix: use a registered space name)") from None
+        try:
+            self.space: SearchSpace = base.restrict(resolutions=spec.resolutions)
+        except Ofa2Error as exc:
+            raise ProfileError(f"{path}: field 'resolutions': {exc}") from None
+
+    def __repr__(self) -> str:
+        return f"HardwareProfile(id={self.id!r}, space={self.space.name!r}, latency={self.latency_source!r})"
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def device_class(self) -> str:
+        return self.spec.device_class
+
+    @property
+    def description(self) -> str:
+        return self.spec.description
+
+    @property
+    def objectives(self) -> list[str]:
+        return list(self.spec.objectives)
+
+    @property
+    def constraints(self) -> dict[str, dict[str, float]]:
+        return {k: v.model_dump(exclude_none=True) for k, v in self.spec.constraints.items()}
+
+    @property
+    def measurement(self) -> schema.Measurement | None:
+        return self.spec.measurement
+
+    @property
+    def latency_source(self) -> str:
+        """``lut`` (lookup table) or ``measure`` (every network measured on this machine)."""
+        return self.spec.latency.source
+
+    @property
+    def package(self) -> PackagePlan:
+        return PackagePlan(self.spec.package.members, tuple(self.spec.export))
+
+    @property
+    def hub(self) -> HubNaming:
+        return HubNaming(self.spec.hub.repo_prefix)
+
+    @property
+    def timm_prefix(self) -> str:
+        return "ofa2_" + self.id.replace("-", "_")
+
+    def timm_name(self, k: int) -> str:
+        """timm model name of front member ``k`` (0 = fastest)."""
+        return f"{self.timm_prefix}_front_{k}"
+
+    # ------------------------------------------------------------------ table files
+    def table_path(self) -> Path:
+        """Where this profile's ``ofa2-json`` table is read from (and built to by default).
+
+        Next to the profile (``latency.table.path``), else in the cache
+        (``$OFA2_CACHE/luts/<id>/``) where ``build-lut`` writes when the profile's folder is
+        read-only (an installed package).
+        """
+        t = self.spec.latency.table
+        if t is None or t.format != "ofa2-json":
+            raise ProfileError(f"profile {self.id} has no ofa2-json lookup table (latency source "
+                               f"{self.latency_source}{', format ' + t.format if t else ''})")
+        beside = (self.path.parent / t.path).resolve()
+        cached = cache_dir() / "luts" / self.id / Path(t.path).name
+        if not beside.is_file() and cached.is_file():
+            return cached
+        return beside
+
+    def table_files(self) -> list[Path]:
+        """The lookup-table file(s) behind this profile, checked against their sha256."""
+        t = self.spec.latency.table
+        if t is None:
+            return []
+        if t.format == "ofa-yaml":
+            try:
+                return [resolve_asset(f"{t.asset_prefix}/{r}_lookup_table.yaml", self.assets)
+                        for r in self.space.resolutions]
+            except Ofa2Error as exc:
+                raise ProfileError(f"{self.path}: field 'latency.table.asset_prefix': {exc}") from None
+        path = self.table_path()
+        if not path.is_file():
+            raise ProfileError(f"{self.path}: field 'latency.table.path': table {path} does not exist "
+                               f"(fix: {self._build_hint()})")
+        if t.sha256 and sha256_file(path) != t.sha256:
+            raise ProfileError(f"{self.path}: field 'latency.table.sha256': {path} has sha256 {sha256_file(path)}, "
+                               f"the profile pins {t.sha256} (fix: restore the shipped table, or put the new "
+                               "table's sha256 in the profile if you rebuilt it on purpose)")
+        return [path]
+
+    def _build_hint(self) -> str:
+        m = self.measurement
+        if m is None:
+            return "give the path of an existing table"
+        hint = f"build it by measuring on the device: ofa2 profile build-lut {self.id}"
+        if m.backend == "tensorrt":
+            from .measure import tensorrt_unavailable_reason
+
+            reason = tensorrt_unavailable_reason()
+            hint += " on a machine with an NVIDIA GPU and TensorRT" + (f"; not possible here: {reason}" if reason
+                                                                         else "")
+        return hint
+
+    @cached_property
+    def lut_sha256(self) -> str | None:
+        """sha256 of the lookup table (of the concatenated per-resolution sha256s for OFA's tables)."""
+        files = self.table_files()
+        if not files:
+            return None
+        if len(files) == 1:
+            return sha256_file(files[0])
+        return hashlib.sha256("".join(sha256_file(f) for f in files).encode()).hexdigest()
+
+    @cached_property
+    def table(self) -> LatencyTable:
+        t = self.spec.latency.table
+        if t is None:
+            raise ProfileError(f"profile {self.id} measures latency per network; it has no lookup table")
+        files = self.table_files()
+        if t.format == "ofa-yaml":
+            return LatencyTable.from_ofa_yaml(dict(zip(self.space.resolutions, files)))
+        return LatencyTable.from_json(files[0])
+
+    @cached_property
+    def compiled(self) -> CompiledTable:
+        """The table laid out for vectorised lookups (calibration folded in when the table has one)."""
+        return self.table.compile(self.space)
+
+    def reload(self) -> "HardwareProfile":
+        """Forget the cached table (after ``build-lut`` wrote a new one)."""
+        for name in ("table", "compiled", "lut_sha256"):
+            self.__dict__.pop(name, None)
+        return self
+
+    # ------------------------------------------------------------------ latency
+    def latency_genes(self, genes: np.ndarray) -> np.ndarray:
+        """Latency in ms of every arch of an ``(N, n_genes)`` gene matrix over ``self.space``."""
+        if self.latency_source == "measure":
+            from .measure import measure_archs
+
+            return measure_archs(self.space.genes_to_archs(genes), self.space, self.measurement)
+        return self.compiled.latency_genes(genes)
+
+    def latency(self, archs: Sequence[ArchSpec | dict | str]) -> np.ndarray:
+        """Latency in ms of each arch (ArchSpec, OFA dict or arch string), validated against the space."""
+        if isinstance(archs, (ArchSpec, dict, str)):
+            archs = [archs]
+        return self.latency_genes(self.space.archs_to_genes(archs))
+
+    def describe(self) -> dict:
+        d = self.spec.model_dump(exclude_none=True)
+        d["file"] = str(self.path)
+        d["sha256"] = self.sha256
+        return d
+
+
+def load_profile(name: str | os.PathLike | HardwareProfile, assets: str | os.PathLike | None = None) -> HardwareProfile:
+    """Load a named profile (``hardware_profiles/<name>.yaml``) or a profile YAML path."""
+    if isinstance(name, HardwareProfile):
+        return name
+    path = find_profile(name)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{path}: cannot read the profile: {exc}") from None
+    except yaml.YAMLError as exc:
+        line = f" (line {exc.problem_mark.line + 1})" if getattr(exc, "problem_mark", None) else ""
+        raise ProfileError(f"{path}: not valid YAML{line}: {getattr(exc, 'problem', None) or exc} "
+                           "(fix: check indentation and 'key: value' syntax)") from None
+    if not isinstance(data, dict):
+        raise ProfileError(f"{path}: a profile must be a YAML mapping of fields (id, device_class, supernet, ...), "
+                           f"got {type(data).__name__}")
+    try:
+        spec = ProfileSpec.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError(_format_validation_error(path, exc)) from None
+    if path.stem != spec.id:
+        raise ProfileError(f"{path}: field 'id': {spec.id!r} does not match the file name "
+                           f"(fix: name the file {spec.id}.yaml or set id: {path.stem})")
+    return HardwareProfile(spec, path, assets)

@@ -1,0 +1,263 @@
+"""Hardware profiles: loading, the Note10 tables, OFA's summation rule and vectorised latency."""
+
+from __future__ import annotations
+
+import json
+import types
+
+import numpy as np
+import pytest
+import yaml
+
+from ofa2_zoo import ArchSpec, ArchError
+from ofa2_zoo.profiles import HardwareProfile, LatencyTable, list_profiles, load_profile
+from ofa2_zoo.profiles.lut import FORMAT, all_ops, block_ops, fixed_ops
+
+from _profiles_helpers import ASSETS, TINY, needs_assets
+
+
+@pytest.fixture(scope="module")
+def note10() -> HardwareProfile:
+    if not (ASSETS / "note10").is_dir():
+        pytest.skip("../shared/ofa-assets (official OFA files) is not beside the checkout")
+    return load_profile("note10", assets=ASSETS)
+
+
+# ---------------------------------------------------------------------------- Note10 acceptance
+@needs_assets
+def test_note10_largest_and_smallest_match_ofa(note10):
+    s = note10.space
+    lat = note10.latency([s.largest(224), s.smallest(224), s.smallest(160)])
+    assert lat == pytest.approx([92.4, 17.8, 9.9], abs=0.05)  # what OFA's estimator gives (see below)
+    assert isinstance(lat, np.ndarray) and lat.dtype == float
+
+
+@needs_assets
+def test_note10_profile_facts(note10):
+    assert note10.id == "note10" and note10.device_class == "mobile"
+    assert note10.space.name == "ofa_mbv3_w1.2" and note10.space.resolutions == (160, 176, 192, 208, 224)
+    assert note10.objectives == ["latency_ms", "top1"]
+    assert len(note10.sha256) == 64 and len(note10.lut_sha256) == 64
+    assert note10.timm_name(3) == "ofa2_note10_front_3"
+    assert note10.hub.member_repo("org", 2) == "org/ofa2-note10-front-2"
+    assert note10.hub.front_repo("org") == "org/ofa2-note10-front"
+    assert note10.package.members >= 1 and "onnx" in note10.package.export
+
+
+@needs_assets
+def test_note10_tables_cover_every_operator_of_the_space(note10):
+    for r in note10.space.resolutions:
+        _, entries = note10.table.by_resolution[r]
+        space = note10.space.restrict(resolutions=[r])
+        assert not [k for k in all_ops(space) if k not in entries]
+
+
+@needs_assets
+def test_note10_reads_each_resolutions_own_file(note10):
+    """A key can occur in two files with different values (7x7 stage-5 blocks at 208 and 224)."""
+    shared = [k for k in note10.table.by_resolution[208][1] if k in note10.table.by_resolution[224][1]]
+    differing = [k for k in shared if note10.table.lookup(k, 208) != note10.table.lookup(k, 224)]
+    assert differing
+
+
+@needs_assets
+def test_latency_accepts_dicts_strings_and_a_single_arch(note10):
+    a = note10.space.sample(1, 3)[0]
+    ref = note10.latency([a])
+    assert note10.latency([a.to_dict()]) == pytest.approx(ref)
+    assert note10.latency([a.to_string()]) == pytest.approx(ref)
+    assert note10.latency(a) == pytest.approx(ref)
+
+
+@needs_assets
+def test_vectorised_latency_equals_summing_keys_one_arch_at_a_time(note10):
+    """The compiled gather must equal a plain per-arch walk over the operator keys."""
+    s = note10.space
+    genes = s.sample_genes(40, 7)
+    fast = note10.latency_genes(genes)
+    for g, value in zip(genes, fast):
+        arch = s.genes_to_archs(g[None])[0]
+        _, entries = note10.table.by_resolution[arch.r]
+        slow = sum(entries[op.key] for op in fixed_ops(s, arch.r))
+        for b, ki, ei, op in block_ops(s, arch.r):
+            if b in arch.active_blocks() and s.ks_choices[ki] == arch.ks[b] and s.expand_choices[ei] == arch.e[b]:
+                slow += entries[op.key]
+        assert value == pytest.approx(slow, rel=1e-12)
+
+
+@needs_assets
+def test_inactive_genes_do_not_change_latency(note10):
+    s = note10.space
+    genes = s.sample_genes(200, 11)
+    noisy = genes.copy()
+    rng = np.random.default_rng(0)
+    inactive = ~s.decode(genes)["active"]
+    nb = s.n_blocks
+    noisy[:, :nb][inactive] = rng.integers(0, len(s.ks_choices), inactive.sum())
+    noisy[:, nb:2 * nb][inactive] = rng.integers(0, len(s.expand_choices), inactive.sum())
+    assert np.array_equal(note10.latency_genes(noisy), note10.latency_genes(genes))
+
+
+@needs_assets
+def test_bad_genes_are_rejected_with_a_clear_error(note10):
+    s = note10.space
+    with pytest.raises(ArchError, match=r"shape \(N, 46\)"):
+        note10.latency_genes(np.zeros((2, 45), int))
+    bad = s.sample_genes(3, 0)
+    bad[1, -1] = 9
+    with pytest.raises(ArchError, match="gene 45 of row 1 is 9"):
+        note10.latency_genes(bad)
+    with pytest.raises(ArchError, match="integer"):
+        note10.latency_genes(s.sample_genes(2, 0) + 0.5)
+    assert note10.latency_genes(np.zeros((0, 46), int)).shape == (0,)
+
+
+# ---------------------------------------------------------------------------- OFA's estimator (oracle)
+def _ofa_tutorial_latency_table(monkeypatch):
+    pytest.importorskip("ofa", reason="the `ofa` package (test oracle) is not installed")
+    from _oracle import ofa_tutorial_module
+
+    mod = ofa_tutorial_module("latency_table")
+    # OFA calls yaml.load(fp) without a Loader (an error in PyYAML 6): give it a safe one.
+    monkeypatch.setattr(mod, "yaml", types.SimpleNamespace(load=lambda fp: yaml.load(fp, Loader=yaml.CSafeLoader)))
+    table = object.__new__(mod.LatencyTable)
+    table.latency_tables = {r: mod.LatencyEstimator(url=str(ASSETS / "note10" / f"{r}_lookup_table.yaml"))
+                            for r in (160, 176, 192, 208, 224)}
+    return table
+
+
+@needs_assets
+def test_matches_ofa_tutorial_estimator_on_random_archs(note10, monkeypatch):
+    oracle = _ofa_tutorial_latency_table(monkeypatch)
+    s = note10.space
+    archs = s.sample(150, 2024) + [s.largest(224), s.smallest(224), s.smallest(160)]
+    ours = note10.latency(archs)
+    theirs = np.array([oracle.predict_efficiency(a.to_dict()) for a in archs])
+    np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
+@needs_assets
+def test_matches_ofa_efficiency_predictor_on_real_network_configs(note10, monkeypatch):
+    """OFA's MBv3LatencyTable walks the active network's config (channels from the real net)."""
+    pytest.importorskip("ofa", reason="the `ofa` package (test oracle) is not installed")
+    from ofa.nas.efficiency_predictor import latency_lookup_table as llt
+    from _oracle import ofa_supernet
+
+    monkeypatch.setattr(llt, "yaml", types.SimpleNamespace(load=lambda fp: yaml.load(fp, Loader=yaml.CSafeLoader)))
+    tables = {r: llt.MBv3LatencyTable(url=str(ASSETS / "note10" / f"{r}_lookup_table.yaml"))
+              for r in note10.space.resolutions}
+    net = ofa_supernet(1.2)
+    archs = note10.space.sample(6, 5)
+    theirs = []
+    for a in archs:
+        net.set_active_subnet(ks=list(a.ks), e=list(a.e), d=list(a.d))
+        theirs.append(tables[a.r].predict_network_latency_given_config(net.get_active_net_config(), a.r))
+    np.testing.assert_allclose(note10.latency(archs), theirs, rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------- summation rule by hand
+# Every operator of TINY at resolution 16, with a distinct power of two as its latency, so a
+# wrong or missing term changes the sum in a way no other combination of terms can.
+TINY_KEYS_16 = {
+    "Conv-input:16x16x1-output:8x8x8": 1,
+    "expanded_conv-input:8x8x8-output:8x8x8-expand:8-kernel:3-stride:1-idskip:1-se:0-hs:0": 2,
+    # stage 0 (stride 2, relu, no SE), block 0 (8 -> 16) and block 1 (16 -> 16)
+    "expanded_conv-input:8x8x8-output:4x4x16-expand:16-kernel:3-stride:2-idskip:0-se:0-hs:0": 4,
+    "expanded_conv-input:8x8x8-output:4x4x16-expand:32-kernel:3-stride:2-idskip:0-se:0-hs:0": 8,
+    "expanded_conv-input:8x8x8-output:4x4x16-expand:16-kernel:5-stride:2-idskip:0-se:0-hs:0": 16,
+    "expanded_conv-input:8x8x8-output:4x4x16-expand:32-kernel:5-stride:2-idskip:0-se:0-hs:0": 32,
+    "expanded_conv-input:4x4x16-output:4x4x16-expand:32-kernel:3-stride:1-idskip:1-se:0-hs:0": 64,
+    "expanded_conv-input:4x4x16-output:4x4x16-expand:64-kernel:3-stride:1-idskip:1-se:0-hs:0": 128,
+    "expanded_conv-input:4x4x16-output:4x4x16-expand:32-kernel:5-stride:1-idskip:1-se:0-hs:0": 256,
+    "expanded_conv-input:4x4x16-output:4x4x16-expand:64-kernel:5-stride:1-idskip:1-se:0-hs:0": 512,
+    # stage 1 (stride 1, h_swish, SE), block 0 (16 -> 24) and block 1 (24 -> 24)
+    "expanded_conv-input:4x4x16-output:4x4x24-expand:32-kernel:3-stride:1-idskip:0-se:1-hs:1": 1024,
+    "expanded_conv-input:4x4x16-output:4x4x24-expand:64-kernel:3-stride:1-idskip:0-se:1-hs:1": 2048,
+    "expanded_conv-input:4x4x16-output:4x4x24-expand:32-kernel:5-stride:1-idskip:0-se:1-hs:1": 4096,
+    "expanded_conv-input:4x4x16-output:4x4x24-expand:64-kernel:5-stride:1-idskip:0-se:1-hs:1": 8192,
+    "expanded_conv-input:4x4x24-output:4x4x24-expand:48-kernel:3-stride:1-idskip:1-se:1-hs:1": 16384,
+    "expanded_conv-input:4x4x24-output:4x4x24-expand:96-kernel:3-stride:1-idskip:1-se:1-hs:1": 32768,
+    "expanded_conv-input:4x4x24-output:4x4x24-expand:48-kernel:5-stride:1-idskip:1-se:1-hs:1": 65536,
+    "expanded_conv-input:4x4x24-output:4x4x24-expand:96-kernel:5-stride:1-idskip:1-se:1-hs:1": 131072,
+    "Conv_1-input:4x4x24-output:4x4x32": 1 << 18,
+    "AvgPool2D-input:4x4x32-output:1x1x32": 1 << 19,
+    "Conv_2-input:1x1x32-output:1x1x40": 1 << 20,
+    "Logits-input:1x1x40-output:10": 1 << 21,
+}
+HEAD = 1 + 2 + (1 << 18) + (1 << 19) + (1 << 20) + (1 << 21)
+
+
+def test_operator_keys_follow_ofas_scheme():
+    space = TINY.restrict(resolutions=[16])
+    assert set(all_ops(space)) == set(TINY_KEYS_16)
+
+
+@pytest.mark.parametrize("arch, expected", [
+    # stage 0 depth 1 (k5 e4 -> 32), stage 1 depth 2 (k3 e2 -> 1024, k5 e2 -> 65536)
+    ({"ks": [5, 3, 3, 5], "e": [4, 2, 2, 2], "d": [1, 2], "r": [16]}, HEAD + 32 + 1024 + 65536),
+    # the genes of skipped blocks (stage 0 block 1, stage 1 block 1) must not count
+    ({"ks": [3, 5, 5, 5], "e": [2, 4, 4, 4], "d": [1, 1], "r": [16]}, HEAD + 4 + 8192),
+    ({"ks": [3, 5, 3, 3], "e": [2, 4, 2, 4], "d": [2, 2], "r": [16]}, HEAD + 4 + 512 + 1024 + 32768),
+])
+def test_summation_rule_on_a_hand_computed_case(tmp_path, arch, expected):
+    space = TINY.restrict(resolutions=[16])
+    yaml_file = tmp_path / "16_lookup_table.yaml"
+    yaml_file.write_text(yaml.safe_dump({k: {"count": 3, "mean": float(v), "std": 0.0}
+                                         for k, v in TINY_KEYS_16.items()}))
+    json_file = tmp_path / "tiny.json"
+    json_file.write_text(json.dumps({"format": FORMAT, "unit": "ms",
+                                     "entries": {k: {"median": v, "iqr": 0, "n": 1} for k, v in TINY_KEYS_16.items()}}))
+    genes = space.archs_to_genes([ArchSpec.from_dict(arch, space)])
+    for table in (LatencyTable.from_ofa_yaml({16: yaml_file}), LatencyTable.from_json(json_file)):
+        assert table.compile(space).latency_genes(genes)[0] == expected
+
+
+def test_calibration_is_folded_into_the_gather():
+    space = TINY.restrict(resolutions=[16])
+    cal = {"scale": 2.0, "per_block": 0.5, "offset": 3.0}
+    table = LatencyTable({k: float(v) for k, v in TINY_KEYS_16.items()}, "mem", {"calibration": cal})
+    genes = space.archs_to_genes([ArchSpec.from_dict({"ks": [5, 3, 3, 5], "e": [4, 2, 2, 2], "d": [1, 2],
+                                                      "r": [16]}, space)])
+    raw = HEAD + 32 + 1024 + 65536
+    assert table.compile(space, calibrated=False).latency_genes(genes)[0] == raw
+    assert table.compile(space).latency_genes(genes)[0] == pytest.approx(2 * raw + 0.5 * 3 + 3.0)
+
+
+# ---------------------------------------------------------------------------- shipped profiles
+def test_shipped_profiles_are_listed():
+    names = list_profiles()
+    for required in ("note10", "cpu-onnxruntime", "cpu-torch", "gpu-tensorrt-fp16"):
+        assert required in names
+
+
+@pytest.mark.parametrize("name", ["note10", "cpu-onnxruntime", "cpu-torch", "gpu-tensorrt-fp16"])
+def test_shipped_profiles_load_and_name_their_space(name):
+    p = load_profile(name)
+    assert p.id == name and p.space.resolutions == tuple(p.spec.resolutions)
+    assert p.timm_prefix == "ofa2_" + name.replace("-", "_")
+
+
+def test_cpu_onnxruntime_table_is_shipped_with_machine_and_date():
+    p = load_profile("cpu-onnxruntime")
+    meta = p.table.meta
+    assert meta["unit"] == "ms" and meta["space"] == "ofa_mbv3_w1.0" and meta["measurement"]["backend"] == "onnxruntime"
+    assert meta["machine"]["cpu"] and meta["created"]
+    assert p.lut_sha256 == p.spec.latency.table.sha256
+    lat = p.latency([p.space.smallest(160), p.space.largest(224)])
+    assert 0 < lat[0] < lat[1]
+
+
+def test_tensorrt_profile_without_a_table_says_it_needs_a_gpu():
+    from ofa2_zoo.profiles import ProfileError
+
+    p = load_profile("gpu-tensorrt-fp16")
+    if p.table_path().is_file():
+        pytest.skip("a measured TensorRT table is present")
+    with pytest.raises(ProfileError, match="build-lut gpu-tensorrt-fp16 on a machine with an NVIDIA GPU"):
+        p.latency([p.space.largest(224)])
+
+
+def test_top_level_api_exports():
+    import ofa2_zoo
+
+    assert ofa2_zoo.load_profile is load_profile and ofa2_zoo.HardwareProfile is HardwareProfile
