@@ -1,0 +1,187 @@
+"""Malformed profiles: one clear line naming the file, the field and the fix."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from ofa2_zoo.cli import main
+from ofa2_zoo.profiles import LatencyTable, LookupTableError, ProfileError, load_profile
+from ofa2_zoo.profiles.lut import FORMAT, all_ops
+
+from _profiles_helpers import TINY, profile_dict, write_profile
+
+
+def _set(d: dict, dotted: str, value) -> dict:
+    d = copy.deepcopy(d)
+    *parents, last = dotted.split(".")
+    node = d
+    for p in parents:
+        node = node[p]
+    if value is _DELETE:
+        del node[last]
+    else:
+        node[last] = value
+    return d
+
+
+_DELETE = object()
+
+# (change, field named in the message, words of the fix or reason)
+MALFORMED = [
+    ("device", "tpu", "device", "unknown field; remove it or fix its spelling (allowed here: id, device_class"),
+    ("measurement.thread", 2, "measurement.thread", "allowed here: backend, batch_size"),
+    ("latency.table.sha", "0" * 64, "latency.table.sha", "allowed here: format, asset_prefix, path, sha256"),
+    ("hub", _DELETE, "hub", "Field required (fix: add it)"),
+    ("device_class", "tpu", "device_class", "'gpu', 'cpu' or 'mobile', got 'tpu' (fix: use one of the listed"),
+    ("resolutions", "160", "resolutions", "fix: give a YAML list"),
+    ("measurement.repeats", "many", "measurement.repeats", "fix: give a whole number"),
+    ("measurement.warmup", 2.5, "measurement.warmup", "fix: give a whole number"),
+    ("id", "Tiny_CPU", "id", "fix: use lowercase letters, digits and '-'"),
+    ("objectives", ["latency_ms", "speed"], "objectives", "unknown objective(s) ['speed']; choose from"),
+    ("objectives", ["latency_ms"], "objectives", "fix: add entries"),
+    ("objectives", ["latency_ms", "latency_ms"], "objectives", "must not repeat"),
+    ("resolutions", [16, 16], "resolutions", "must not repeat"),
+    ("latency.table", _DELETE, "latency", "source lut needs a table"),
+    ("latency.table.path", _DELETE, "latency.table", "format ofa2-json needs path"),
+    ("latency.table.format", "csv", "latency.table.format", "'ofa-yaml' or 'ofa2-json'"),
+    ("latency.table.sha256", "abc", "latency.table.sha256", "64 lowercase hex digits"),
+    ("measurement.precision", "fp16", "measurement", "precision fp16 needs backend tensorrt"),
+    ("measurement.rounds", 100, "measurement", "rounds (100) cannot exceed repeats (6)"),
+    ("measurement.backend", "openvino", "measurement.backend", "'onnxruntime', 'torch' or 'tensorrt'"),
+    ("export", ["onnx", "tensorrt-fp16"], "(top level)", "tensorrt exports need device_class gpu"),
+    ("constraints", {"latency_ms": {"min": 5, "max": 1}}, "constraints.latency_ms", "swap them"),
+    ("constraints", {"energy": {"max": 1}}, "constraints", "unknown objective(s) ['energy']"),
+    ("constraints", {"latency_ms": {"max": 1, "maxi": 2}}, "constraints.latency_ms.maxi", "allowed here: max, min"),
+    ("package.members", 0, "package.members", "greater than or equal to 1"),
+    ("hub.repo_prefix", "bad name!", "hub.repo_prefix", "a Hub repo name"),
+    ("latency", {"source": "measure", "table": {"format": "ofa2-json", "path": "x.json"}}, "latency",
+     "remove latency.table or use source lut"),
+]
+
+
+@pytest.mark.parametrize("dotted, value, field, fix", MALFORMED, ids=[f"{m[0]}={m[1]!r}"[:40] for m in MALFORMED])
+def test_malformed_profile_names_file_field_and_fix(tmp_path, dotted, value, field, fix):
+    path = write_profile(tmp_path, _set(profile_dict(), dotted, value), name="tiny-cpu")
+    with pytest.raises(ProfileError) as exc:
+        load_profile(path)
+    msg = str(exc.value)
+    assert msg.startswith(f"{path}: field '{field}'"), msg
+    assert fix in msg, msg
+    assert "\n" not in msg
+
+
+def test_resolution_outside_the_space(tmp_path):
+    path = write_profile(tmp_path, profile_dict(resolutions=[16, 17]))
+    with pytest.raises(ProfileError, match=r"field 'resolutions': resolutions \[17\] are not in space"):
+        load_profile(path)
+
+
+def test_unknown_supernet(tmp_path):
+    path = write_profile(tmp_path, profile_dict(supernet="ofa_mbv3_w9"))
+    with pytest.raises(ProfileError, match="field 'supernet': unknown search space 'ofa_mbv3_w9'.*fix: use a regis"):
+        load_profile(path)
+
+
+def test_id_must_match_the_file_name(tmp_path):
+    path = write_profile(tmp_path, profile_dict(), name="other-name")
+    with pytest.raises(ProfileError, match="field 'id': 'tiny-cpu' does not match the file name "
+                                           r"\(fix: name the file tiny-cpu.yaml or set id: other-name\)"):
+        load_profile(path)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("id: [unclosed\n", r"not valid YAML \(line \d+\).*fix: check indentation"),
+    ("- just\n- a list\n", "a profile must be a YAML mapping of fields .* got list"),
+    ("", "a profile must be a YAML mapping .* got NoneType"),
+])
+def test_not_a_yaml_mapping(tmp_path, text, message):
+    path = write_profile(tmp_path, text, name="tiny-cpu")
+    with pytest.raises(ProfileError, match=message):
+        load_profile(path)
+
+
+def test_unknown_profile_name_and_missing_file(tmp_path):
+    with pytest.raises(ProfileError, match="unknown hardware profile 'no-such-device'; known: .*note10"):
+        load_profile("no-such-device")
+    with pytest.raises(ProfileError, match="does not exist"):
+        load_profile(tmp_path / "absent.yaml")
+
+
+# ---------------------------------------------------------------------------- table files
+def _write_table(folder, entries, **extra):
+    path = folder / "luts" / "tiny-cpu.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"format": FORMAT, "unit": "ms", "entries": entries, **extra}))
+    return path
+
+
+def _full_entries():
+    return {k: {"median": 0.01 * (i + 1), "iqr": 0.0, "n": 5} for i, k in enumerate(all_ops(TINY))}
+
+
+def test_missing_table_file_names_the_field_and_how_to_build_it(tmp_path):
+    p = load_profile(write_profile(tmp_path, profile_dict()))
+    with pytest.raises(ProfileError, match=r"field 'latency.table.path': table .*tiny-cpu.json does not exist "
+                                           r"\(fix: build it by measuring on the device: ofa2 profile build-lut"):
+        p.latency(TINY.sample(2, 0))
+
+
+def test_checksum_mismatch(tmp_path):
+    table = _write_table(tmp_path, _full_entries())
+    data = profile_dict()
+    data["latency"]["table"]["sha256"] = "0" * 64
+    p = load_profile(write_profile(tmp_path, data))
+    with pytest.raises(ProfileError, match=r"field 'latency.table.sha256': .*tiny-cpu.json has sha256 [0-9a-f]{64}, "
+                                           "the profile pins 0{64} .fix: restore the shipped table"):
+        p.latency(TINY.sample(2, 0))
+    import hashlib
+
+    data["latency"]["table"]["sha256"] = hashlib.sha256(table.read_bytes()).hexdigest()
+    assert load_profile(write_profile(tmp_path, data)).latency(TINY.sample(2, 0)).shape == (2,)
+
+
+def test_missing_table_entry_names_the_operator_key(tmp_path):
+    entries = _full_entries()
+    gone = "expanded_conv-input:4x4x24-output:4x4x24-expand:96-kernel:5-stride:1-idskip:1-se:1-hs:1"
+    del entries[gone]
+    _write_table(tmp_path, entries)
+    p = load_profile(write_profile(tmp_path, profile_dict(resolutions=[16])))
+    with pytest.raises(LookupTableError) as exc:
+        p.latency(TINY.restrict(resolutions=[16]).sample(2, 0))
+    assert f"has no entry for operator '{gone}'" in str(exc.value)
+    assert "ofa2 profile build-lut" in str(exc.value)
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "not a readable ofa2 lookup table"),
+    (json.dumps({"format": "other", "entries": {}}), "not an ofa2-lut/1 table"),
+    (json.dumps({"format": FORMAT, "unit": "s", "entries": {}}), "unit must be 'ms', got 's'"),
+    (json.dumps({"format": FORMAT, "unit": "ms", "entries": {"Conv-x": {"mean": 1}}}),
+     "entry 'Conv-x' needs a non-negative numeric 'median'"),
+    (json.dumps({"format": FORMAT, "unit": "ms", "entries": {}, "calibration": {"scale": "x"}}),
+     "'calibration' needs numeric 'scale' and 'offset'"),
+])
+def test_corrupt_table_files(tmp_path, content, message):
+    path = tmp_path / "t.json"
+    path.write_text(content)
+    with pytest.raises(LookupTableError, match=message):
+        LatencyTable.from_json(path)
+
+
+def test_corrupt_ofa_yaml_table(tmp_path):
+    path = tmp_path / "160_lookup_table.yaml"
+    path.write_text("Conv-input:160x160x3-output:80x80x24: {count: 1, std: 0.1}\n")
+    with pytest.raises(LookupTableError, match="entry 'Conv-input:160x160x3-output:80x80x24' has no numeric 'mean'"):
+        LatencyTable.from_ofa_yaml({160: path})
+
+
+def test_cli_prints_one_line_and_exits_2(tmp_path, capsys):
+    path = write_profile(tmp_path, profile_dict(device_class="tpu"))
+    with pytest.raises(SystemExit) as exc:
+        main(["profile", "show", str(path)])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "field 'device_class'" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
