@@ -1,0 +1,129 @@
+"""The real images packaging needs: BN re-calibration, ONNX parity and measured accuracy.
+
+A data source is a dataset name or image folder understood by
+:func:`ofa2_zoo.training.data.get_dataset` (``"digits"`` is the embedded default), or any
+callable ``(split, resolution) -> Dataset`` of ``(image tensor, label)`` pairs. Every member
+has its own input resolution, so datasets are built per resolution.
+
+Calibration uses a fixed, seeded subset of the training split (OFA's procedure: about 2,000
+images, batch 200), in a fixed order, so re-packaging gives the same BN statistics.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Union
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from .errors import PackageError
+
+DataSource = Union[str, os.PathLike, Callable[[str, int], Dataset]]
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """What the cards and ``pretrained_cfg`` say about the data."""
+
+    name: str  # shown to people
+    dataset_id: str  # the id in the card's ``datasets:`` / model-index
+    in_chans: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    class_names: tuple[str, ...] | None
+    interpolation: str = "bilinear"
+    crop_pct: float = 1.0
+    license: str | None = None
+
+
+def _meta_value(ds: Any, key: str) -> Any:
+    for holder in (getattr(ds, "meta", None), getattr(ds, "metadata", None), ds):
+        if holder is None:
+            continue
+        if isinstance(holder, dict) and key in holder:
+            return holder[key]
+        if not isinstance(holder, dict) and hasattr(holder, key):
+            return getattr(holder, key)
+    return None
+
+
+def _base(ds: Dataset) -> Dataset:
+    while isinstance(ds, Subset):
+        ds = ds.dataset
+    return ds
+
+
+def open_split(data: DataSource, split: str, resolution: int) -> Dataset:
+    """The ``split`` ("train" or "val") of ``data`` at ``resolution``."""
+    if callable(data):
+        ds = data(split, resolution)
+    else:
+        try:
+            from ..training.data import get_dataset
+        except ImportError as exc:  # pragma: no cover - the training stage ships with the package
+            raise PackageError(f"cannot open data {data!r}: {exc}") from None
+        ds = get_dataset(os.fspath(data), split, resolution)
+    if len(ds) == 0:
+        raise PackageError(f"the {split} split of {data!r} is empty")
+    return ds
+
+
+def data_info(data: DataSource, ds: Dataset, *, dataset_id: str | None = None) -> DataInfo:
+    """Describe ``data`` from the dataset's metadata (mean, std, channels, class names)."""
+    base = _base(ds)
+    x, _ = base[0]
+    in_chans = int(_meta_value(base, "in_chans") or x.shape[0])
+    mean = _meta_value(base, "mean")
+    std = _meta_value(base, "std")
+    if mean is None or std is None:
+        raise PackageError(f"data {data!r} does not say its normalisation (mean/std): the packaged pretrained_cfg "
+                           "needs them so that timm users preprocess images the same way")
+    names = _meta_value(base, "class_names") or _meta_value(base, "classes")
+    name = _meta_value(base, "name") or (data if isinstance(data, str) else type(base).__name__)
+    return DataInfo(
+        name=str(name), dataset_id=str(dataset_id or _meta_value(base, "dataset_id") or name), in_chans=in_chans,
+        mean=tuple(float(v) for v in mean), std=tuple(float(v) for v in std),
+        class_names=tuple(str(c) for c in names) if names is not None else None,
+        interpolation=str(_meta_value(base, "interpolation") or "bilinear"),
+        crop_pct=float(_meta_value(base, "crop_pct") or 1.0),
+        license=_meta_value(base, "license"))
+
+
+def calibration_subset(ds: Dataset, num_images: int, seed: int) -> Subset:
+    """A fixed pseudo-random subset of ``num_images`` images (all of them if fewer)."""
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randperm(len(ds), generator=g)[:num_images]
+    return Subset(ds, idx.tolist())
+
+
+def loader(ds: Dataset, batch_size: int) -> DataLoader:
+    """Batches in a fixed order (no shuffling, no worker processes: deterministic)."""
+    return DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=0)
+
+
+def calibration_batches(data: DataSource, resolution: int, num_images: int, batch_size: int = 200,
+                        seed: int = 0) -> Iterator[torch.Tensor]:
+    """Image batches of the fixed calibration subset of the training split."""
+    ds = calibration_subset(open_split(data, "train", resolution), num_images, seed)
+    for images, _ in loader(ds, batch_size):
+        yield images
+
+
+def first_images(ds: Dataset, n: int, batch_size: int = 256) -> torch.Tensor:
+    """The first ``n`` images of ``ds`` as one tensor (parity check input)."""
+    ds = Subset(ds, range(min(n, len(ds))))
+    return torch.cat([x for x, _ in loader(ds, batch_size)])
+
+
+@torch.no_grad()
+def top1_accuracy(model: torch.nn.Module, ds: Dataset, batch_size: int = 256) -> tuple[float, int]:
+    """Top-1 accuracy (%) of ``model`` in eval mode on every image of ``ds``, and the image count."""
+    model = model.eval()
+    correct = seen = 0
+    for images, labels in loader(ds, batch_size):
+        pred = model(images.float()).argmax(1)
+        correct += int((pred == torch.as_tensor(labels)).sum())
+        seen += len(images)
+    return 100.0 * correct / seen, seen

@@ -1,0 +1,483 @@
+"""``package_front``: turn a searched front into timm model folders, cards and exports.
+
+For each selected member: extract the sub-network from the supernet, re-estimate its
+BatchNorm statistics on real training images, write ``model.safetensors`` and
+``config.json`` (timm's Hub layout), load the folder back through timm's ``local-dir:``
+loader, measure its top-1 accuracy on the validation split, export ``model.onnx`` and
+check it against PyTorch on real images, optionally build a TensorRT engine, then plot and
+write the model card. Plus the front-level folder (``front.json``, ``front.png``, index card)
+and ``package.json`` (contract 4).
+
+Everything is written to a temporary folder beside ``out_dir`` and moved into place only when
+every member passed; any failure removes it, so there is never a partial package. Outputs
+are deterministic for fixed inputs on one machine: safetensors with fixed metadata, ONNX
+without timestamps, JSON with sorted keys, PNGs without dates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import safetensors.torch
+import timm
+import torch
+from torch.utils.data import Subset
+
+from .. import __version__
+from ..front import Front
+from ..profiles import HardwareProfile, load_profile
+from ..supernet import ElasticMobileNetV3, load_supernet, recalibrate_bn
+from . import cards, tensorrt
+from .data import DataInfo, DataSource, calibration_subset, data_info, first_images, loader, open_split, top1_accuracy
+from .errors import PackageError, ParityError
+from .manifest import MANIFEST_NAME, PACKAGE_FORMAT, PackageManifest, read_manifest, timm_name
+from .onnx_export import (DEFAULT_ATOL, DEFAULT_RTOL, INPUT_NAME, ONNX_OPSET, OUTPUT_NAME, check_parity,
+                          export_onnx_bytes)
+from .plots import plot_package_front
+
+ProgressFn = Callable[[str, int, int], None]  # (what is happening, members done, members total)
+STEPS = ("extract", "calibrate", "save", "evaluate", "onnx_export", "parity", "tensorrt", "card")
+
+
+@dataclass
+class MemberTiming:
+    """Wall time (s) of each packaging step of one member (not written into the package)."""
+
+    k: int
+    steps: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def total(self) -> float:
+        return sum(self.steps.values())
+
+
+@dataclass
+class PackageResult:
+    path: Path
+    manifest: PackageManifest
+    timings: list[MemberTiming]
+
+
+@dataclass(frozen=True)
+class PackageOptions:
+    """Settings of one packaging run (recorded in package.json where they affect the output)."""
+
+    members: int | None = None
+    calib_images: int = 2000
+    calib_batch: int = 200
+    seed: int = 0
+    parity_images: int = 1000
+    parity_atol: float = DEFAULT_ATOL
+    parity_rtol: float = DEFAULT_RTOL
+    eval_images: int | None = None  # None: the whole validation split
+    measure_latency: bool = False
+    tensorrt: str | Sequence[str] = "auto"  # "auto" (the profile's exports), "off", or precisions
+    tensorrt_max_batch: int = 32
+    license: str = "mit"
+    dataset_id: str | None = None
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+@contextlib.contextmanager
+def _timed(timing: MemberTiming, step: str):
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        timing.steps[step] = timing.steps.get(step, 0.0) + time.perf_counter() - t0
+
+
+# ---------------------------------------------------------------------------- inputs
+def _load_supernet(front: Front, supernet: ElasticMobileNetV3 | None, weights: str | os.PathLike | None,
+                   assets: str | os.PathLike | None) -> ElasticMobileNetV3:
+    if supernet is None:
+        if weights is None:
+            try:
+                from ..embedded import embedded_weights_path
+
+                embedded_weights_path(front.space.name)
+                weights = "embedded"
+            except (ImportError, Exception):
+                raise PackageError(f"the front was searched on supernet {front.supernet.get('id')!r}; pass its "
+                                   "weights (weights='official', 'embedded' or a file path)") from None
+        supernet = load_supernet(front.space, weights=weights, assets=assets)
+    if supernet.space.n_genes != front.space.n_genes or supernet.space.stage_widths != front.space.stage_widths:
+        raise PackageError(f"supernet of space {supernet.space.name!r} does not match the front's space "
+                           f"{front.space.name!r}")
+    want = front.supernet.get("sha256")
+    have = getattr(supernet, "weights_sha256", None)
+    if want and have and want != have:
+        raise PackageError(f"the front was searched with supernet weights sha256 {want[:12]}…, "
+                           f"these weights have {have[:12]}…; package with the weights the search used")
+    return supernet.eval()
+
+
+def _selected(front: Front, members: int | None, profile: HardwareProfile) -> list[int]:
+    if not front.members:
+        raise PackageError("the front has no members")
+    k = members if members is not None else profile.spec.package.members
+    if k < 1:
+        raise PackageError(f"members must be at least 1, got {k}")
+    return front.select(k)
+
+
+def _tensorrt_precisions(option: str | Sequence[str], profile: HardwareProfile) -> list[str]:
+    if option == "off":
+        return []
+    if option == "auto":
+        return [e.split("-", 1)[1] for e in profile.spec.export if e.startswith("tensorrt-")]
+    precisions = [option] if isinstance(option, str) else list(option)
+    bad = [p for p in precisions if p not in tensorrt.PRECISIONS]
+    if bad:
+        raise PackageError(f"unknown TensorRT precision(s) {bad}; choose from {list(tensorrt.PRECISIONS)}, "
+                           "'auto' or 'off'")
+    return precisions
+
+
+def _prepare_out(out_dir: Path) -> None:
+    if out_dir.exists():
+        if not out_dir.is_dir():
+            raise PackageError(f"{out_dir} exists and is not a folder")
+        if any(out_dir.iterdir()) and not (out_dir / MANIFEST_NAME).is_file():
+            raise PackageError(f"{out_dir} is a non-empty folder that is not an ofa2 package; refusing to replace it")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _move_into_place(tmp: Path, out_dir: Path) -> None:
+    """Replace ``out_dir`` by ``tmp`` with renames (the old package is kept until the new one is in)."""
+    old = None
+    if out_dir.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+        old.rmdir()
+        os.replace(out_dir, old)
+    try:
+        os.replace(tmp, out_dir)
+    except OSError:
+        if old is not None:
+            os.replace(old, out_dir)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------- one member
+def pretrained_cfg(info: DataInfo, space_num_classes: int, resolution: int, profile: HardwareProfile,
+                   license: str) -> dict[str, Any]:
+    """timm's ``pretrained_cfg`` for a member: input size, normalisation, crop, labels."""
+    cfg = {
+        "input_size": [info.in_chans, resolution, resolution], "interpolation": info.interpolation,
+        "crop_pct": info.crop_pct, "crop_mode": "center", "mean": list(info.mean), "std": list(info.std),
+        "num_classes": space_num_classes, "pool_size": [1, 1], "first_conv": "conv_stem",
+        "classifier": "classifier", "license": license, "fixed_input_size": False,
+        "description": f"ofa2-zoo front member for hardware profile {profile.id}",
+    }
+    if info.class_names is not None and len(info.class_names) == space_num_classes:
+        cfg["label_names"] = list(info.class_names)
+    return cfg
+
+
+def _member_config(front: Front, arch, cfg: dict[str, Any]) -> dict[str, Any]:
+    return {"architecture": "ofa2_subnet", "num_classes": front.space.num_classes,
+            "num_features": front.space.feature_mix_width, "global_pool": "avg",
+            "model_args": {"arch": arch.to_dict(), "space": front.space.to_dict()}, "pretrained_cfg": cfg}
+
+
+def _save_weights(model: torch.nn.Module, path: Path) -> None:
+    # One metadata key only: safetensors writes metadata in hash-map order, which varies between
+    # processes, so a second key would make re-packaging non-byte-identical. The arch is in config.json.
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    path.write_bytes(safetensors.torch.save(state, metadata={"format": "pt"}))
+
+
+# ---------------------------------------------------------------------------- main entry
+def package_front(front_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
+                  supernet: ElasticMobileNetV3 | None = None, weights: str | os.PathLike | None = None,
+                  data: DataSource | None = None, members: int | None = None, assets: str | os.PathLike | None = None,
+                  profile: str | HardwareProfile | None = None, progress: ProgressFn | None = None,
+                  **options: Any) -> PackageResult:
+    """Package the front in ``front_dir`` (its ``front.json``) into ``out_dir``.
+
+    ``supernet``/``weights``: the trained supernet the search used (an instance, or weights for
+    :func:`~ofa2_zoo.load_supernet`; the embedded supernet when there is one for the space).
+    ``data``: dataset name or image folder (or a ``(split, resolution) -> Dataset`` callable)
+    for BN re-calibration (training split), ONNX parity and measured accuracy (validation
+    split). ``members``: how many members to package, spread along the front (default: the
+    profile's ``package.members``). Further options: see :class:`PackageOptions`.
+    """
+    try:
+        opts = PackageOptions(members=members, **options)
+    except TypeError as exc:
+        raise PackageError(f"bad packaging option: {exc}") from None
+    front_path = Path(front_dir)
+    front = Front.load(front_path)
+    front_file = front_path / "front.json" if front_path.is_dir() else front_path
+    prof = load_profile(profile or front.profile_id, assets)
+    if prof.id != front.profile_id:
+        raise PackageError(f"the front belongs to profile {front.profile_id!r}, not {prof.id!r}")
+    if data is None:
+        raise PackageError("packaging needs real images for BN re-calibration and the ONNX parity check: "
+                           "pass data (a dataset name such as 'digits', or an image folder)")
+    out = Path(out_dir).resolve()
+    _prepare_out(out)
+    selected = _selected(front, opts.members, prof)
+    trt_precisions = _tensorrt_precisions(opts.tensorrt, prof)
+    net = _load_supernet(front, supernet, weights, assets)
+    notify = progress or (lambda what, done, total: None)
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        timings, rows, infos = [], [], {}
+        for k, fi in enumerate(selected):
+            timing = MemberTiming(k)
+            row, info = _package_member(front, prof, net, data, opts, k, fi, len(selected), selected, tmp, timing,
+                                        trt_precisions, lambda what: notify(f"member {k}: {what}", k, len(selected)))
+            timings.append(timing)
+            rows.append(row)
+            infos[k] = info
+        notify("front folder", len(selected), len(selected))
+        manifest = _write_front(front, front_file, prof, net, opts, selected, rows, infos[0], tmp)
+        _move_into_place(tmp, out)
+    except BaseException as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(exc, ParityError):
+            raise ParityError(f"{exc}; packaging stopped and nothing was written to {out}") from None
+        raise
+    notify("done", len(selected), len(selected))
+    return PackageResult(out, manifest, timings)
+
+
+def _package_member(front: Front, prof: HardwareProfile, net: ElasticMobileNetV3, data: DataSource,
+                    opts: PackageOptions, k: int, fi: int, n_members: int, selected: list[int], root: Path,
+                    timing: MemberTiming, trt_precisions: list[str], say: Callable[[str], None]):
+    member = front.members[fi]
+    arch, r = member.arch, member.arch.r
+    name = timm_name(prof.id, k)
+    folder_rel = f"members/front_{k}"
+    folder = root / folder_rel
+    folder.mkdir(parents=True)
+
+    say("extract")
+    with _timed(timing, "extract"):
+        train = open_split(data, "train", r)
+        val = open_split(data, "val", r)
+        info = data_info(data, train, dataset_id=opts.dataset_id)
+        if info.in_chans != front.space.in_chans:
+            raise PackageError(f"data {info.name!r} has {info.in_chans} channel(s), the space expects "
+                               f"{front.space.in_chans}")
+        model = net.extract(arch)
+    say("BN re-calibration")
+    with _timed(timing, "calibrate"):
+        calib = calibration_subset(train, opts.calib_images, opts.seed)
+        n_calib = recalibrate_bn(model, loader(calib, opts.calib_batch), num_images=opts.calib_images)
+        model.eval()
+    say("save")
+    with _timed(timing, "save"):
+        cfg = pretrained_cfg(info, front.space.num_classes, r, prof, opts.license)
+        _save_weights(model, folder / "model.safetensors")
+        _write_json(folder / "config.json", _member_config(front, arch, cfg))
+        # From here on we test what users get: the folder loaded through timm's own loader.
+        shipped = timm.create_model(f"local-dir:{folder}", pretrained=True).eval()
+    say("evaluate")
+    with _timed(timing, "evaluate"):
+        eval_ds = val if opts.eval_images is None else Subset(val, range(min(opts.eval_images, len(val))))
+        top1, n_eval = top1_accuracy(shipped, eval_ds)
+    say("ONNX export")
+    with _timed(timing, "onnx_export"):
+        onnx_bytes = export_onnx_bytes(shipped, (1, info.in_chans, r, r))
+        (folder / "model.onnx").write_bytes(onnx_bytes)
+    say("ONNX parity")
+    with _timed(timing, "parity"):
+        images = first_images(val, opts.parity_images)
+        report = check_parity(shipped, folder / "model.onnx", images, atol=opts.parity_atol, rtol=opts.parity_rtol)
+        if not report.passed:
+            raise ParityError(f"ONNX parity check failed for member {k} ({name}, {arch.to_string()}): "
+                              f"{report.describe()}")
+    latency_measured = None
+    if opts.measure_latency:
+        latency_measured = _measure_latency(shipped, (info.in_chans, r), prof)
+    with _timed(timing, "tensorrt"):
+        trt_status, trt_settings = _tensorrt(folder, trt_precisions, (info.in_chans, r, r), prof, opts, data, r, say)
+
+    say("model card")
+    with _timed(timing, "card"):
+        plot_package_front(front, selected, folder / "front.png", highlight=k, title=f"{name} on the {prof.id} front")
+        context = _member_context(front, prof, net, opts, info, k, n_members, name, folder_rel, arch, member,
+                                  top1, n_eval, n_calib, report, latency_measured, trt_status, trt_settings)
+        data_card = cards.card_data(model_name=name, license=opts.license, datasets=[info.dataset_id],
+                                    tags=_tags(prof, front), accuracy=context["accuracy"])
+        (folder / "README.md").write_text(cards.render_card("member", data_card, context))
+
+    files = {p.name: _sha256(p) for p in sorted(folder.iterdir()) if p.is_file()}
+    measured = {"top1": round(top1, 4), "top1_images": n_eval, "top1_split": "val", "top1_dataset": info.name,
+                "calibration_images": n_calib}
+    if latency_measured:
+        measured["latency"] = latency_measured
+    row = {"k": k, "name": name, "folder": folder_rel, "front_index": fi, "arch": arch.to_dict(),
+           "objectives": dict(member.objectives), "measured": measured, "files": files,
+           "parity": report.to_dict(), "tensorrt": trt_status}
+    return row, info
+
+
+def _measure_latency(model: torch.nn.Module, chw: tuple[int, int], prof: HardwareProfile) -> dict[str, Any] | None:
+    """Latency with the profile's measurement settings (onnxruntime/torch here; TensorRT needs a GPU)."""
+    from ..profiles.measure import BackendUnavailable, machine_info, measure_module
+    from ..profiles.schema import Measurement
+
+    m = prof.measurement or Measurement(backend="onnxruntime")
+    c, r = chw
+    try:
+        t = measure_module(model, (m.batch_size, c, r, r), m)
+    except BackendUnavailable:
+        return None
+    return {"median_ms": round(t.median_ms, 4), "iqr_ms": round(t.iqr_ms, 4), "backend": m.backend,
+            "batch": m.batch_size, "precision": m.precision, "threads": m.threads, "repeats": t.n,
+            "machine": machine_info()["cpu"]}
+
+
+def _tensorrt(folder: Path, precisions: list[str], input_shape: tuple[int, int, int], prof: HardwareProfile,
+              opts: PackageOptions, data: DataSource, r: int, say: Callable[[str], None]):
+    opt_batch = prof.measurement.batch_size if prof.measurement else 1
+    precision = precisions[0] if precisions else "fp16"
+    command = tensorrt.trtexec_command(input_shape, precision, opt_batch, opts.tensorrt_max_batch)
+    if not precisions:
+        exports = ", ".join(prof.spec.export)
+        return {"built": False, "precision": None, "engine": None, "command": command,
+                "reason": f"profile {prof.id} does not ask for one (exports: {exports})"}, None
+    reason = tensorrt.unavailable_reason()
+    if reason:
+        return {"built": False, "precision": precision, "engine": None, "command": command,
+                "reason": f"it could not be built where this package was made: {reason}"}, None
+    built = None
+    for p in precisions:
+        say(f"TensorRT {p} engine")
+        calibration = None
+        if p == "int8":
+            from .data import calibration_batches
+
+            calibration = calibration_batches(data, r, min(opts.calib_images, 512), batch_size=32, seed=opts.seed)
+        build = tensorrt.build_member_engine(folder, p, opt_batch=opt_batch, max_batch=opts.tensorrt_max_batch,
+                                             calibration=calibration)
+        built = built or build
+    return {"built": True, "precision": built.precision, "engine": built.engine, "reason": None,
+            "command": tensorrt.trtexec_command(input_shape, built.precision, opt_batch, opts.tensorrt_max_batch)}, \
+        built.to_dict()
+
+
+def _tags(prof: HardwareProfile, front: Front) -> list[str]:
+    return ["image-classification", "timm", "ofa2-zoo", "once-for-all", "mobilenetv3", "pareto-front",
+            f"profile-{prof.id}", f"device-{prof.device_class}"]
+
+
+def _provenance(front: Front, prof: HardwareProfile, net: ElasticMobileNetV3) -> dict[str, Any]:
+    return {
+        "front_version_id": front.version_id, "algorithm": front.algorithm.get("name"), "seed": front.seed,
+        "evaluations": front.evaluations, "supernet_id": front.supernet.get("id") or front.space.name,
+        "supernet_sha256": getattr(net, "weights_sha256", None) or front.supernet.get("sha256"),
+        "weights_id": getattr(net, "weights_id", None) or "unknown",
+        "accuracy_id": front.accuracy.get("id"), "accuracy_sha256": front.accuracy.get("sha256"),
+        "accuracy_source": front.accuracy.get("source"),
+        "profile_sha256": front.profile.get("sha256"), "lut_sha256": front.profile.get("lut_sha256"),
+        "package_version": __version__,
+    }
+
+
+def _accuracy(front: Front, info: DataInfo, value_front: float | None, top1: float, n_eval: int) -> dict[str, Any]:
+    meta = front.objective_meta.get("top1")
+    acc_front = None
+    if meta is not None and value_front is not None:
+        acc_front = {"value": value_front, "source": meta["source"], "by": front.accuracy.get("id"),
+                     "dataset": info.name, "dataset_id": info.dataset_id, "split": "val"}
+    return {"measured": {"value": top1, "n_images": n_eval, "dataset": info.name, "dataset_id": info.dataset_id,
+                         "split": "val"},
+            "front": acc_front}
+
+
+def _member_context(front, prof, net, opts, info, k, n_members, name, folder_rel, arch, member, top1, n_eval,
+                    n_calib, report, latency_measured, trt_status, trt_settings) -> dict[str, Any]:
+    lat = member.objectives.get("latency_ms")
+    lat_meta = front.objective_meta.get("latency_ms")
+    return {
+        "name": name, "k": k, "n_members": n_members, "folder": folder_rel,
+        "hub_repo": f"{prof.spec.hub.repo_prefix}-front-{k}",
+        "profile": {"id": prof.id, "description": prof.spec.description, "device_class": prof.device_class},
+        "plot_file": "front.png", "arch_string": arch.to_string(), "arch_json": json.dumps(arch.to_dict()),
+        "resolution": arch.r, "in_chans": info.in_chans, "num_classes": front.space.num_classes,
+        "mean": list(info.mean), "std": list(info.std),
+        "macs_m": member.objectives.get("macs_m", float("nan")),
+        "params_m": member.objectives.get("params_m", float("nan")),
+        "accuracy": _accuracy(front, info, member.objectives.get("top1"), top1, n_eval),
+        "latency": {"front": {"value": lat, "source": f"{lat_meta['source']}, profile {prof.id}"}
+                    if lat is not None and lat_meta else None, "measured": latency_measured},
+        "onnx": {"opset": ONNX_OPSET, "input": INPUT_NAME, "output": OUTPUT_NAME},
+        "parity": report.to_dict(),
+        "tensorrt": {**trt_status, "settings": trt_settings},
+        "calibration": {"images": n_calib, "batch": opts.calib_batch, "seed": opts.seed, "dataset": info.name,
+                        "split": "train"},
+        "provenance": _provenance(front, prof, net),
+        "limitations": [],
+    }
+
+
+def _write_front(front: Front, front_file: Path, prof: HardwareProfile, net: ElasticMobileNetV3,
+                 opts: PackageOptions, selected: list[int], rows: list[dict], info: DataInfo, root: Path):
+    folder = root / "front"
+    folder.mkdir()
+    shutil.copyfile(front_file, folder / "front.json")
+    plot_package_front(front, selected, folder / "front.png", title=f"{prof.id} front ({len(selected)} packaged)")
+    prefix = "ofa2_" + prof.id.replace("-", "_")
+    context = {
+        "title": f"{prefix}_front", "profile": {"id": prof.id, "description": prof.spec.description,
+                                                 "device_class": prof.device_class},
+        "provenance": _provenance(front, prof, net), "front_size": len(front.members), "plot_file": "front.png",
+        "in_chans": info.in_chans, "prefix": prefix, "hypervolume": front.hypervolume,
+        "reference_point": front.reference_point,
+        "measured_note": f"{info.name} validation split, after BN re-calibration on {opts.calib_images} "
+                         "training images",
+        "top1_source": front.objective_meta.get("top1", {}).get("source", "not searched"),
+        "latency_source": front.objective_meta.get("latency_ms", {}).get("source", "not searched"),
+        "members": [{"k": r["k"], "name": r["name"], "top1_measured": r["measured"]["top1"],
+                     "top1_front": r["objectives"].get("top1"), "latency_ms": r["objectives"].get("latency_ms"),
+                     "macs_m": r["objectives"].get("macs_m", float("nan")),
+                     "params_m": r["objectives"].get("params_m", float("nan")), "resolution": r["arch"]["r"][0]}
+                    for r in rows],
+    }
+    data_card = cards.card_data(model_name=f"{prefix}_front", license=opts.license, datasets=[info.dataset_id],
+                                tags=_tags(prof, front))
+    (folder / "README.md").write_text(cards.render_card("front", data_card, context))
+    manifest = PackageManifest.model_validate({
+        "format": PACKAGE_FORMAT, "profile": prof.id, "front_version_id": front.version_id,
+        "space": front.space.to_dict(), "members": rows, "front_folder": "front",
+        "objective_meta": front.objective_meta, "package_version": __version__,
+        "provenance": _provenance(front, prof, net),
+        "data": {"name": info.name, "dataset_id": info.dataset_id, "calibration_images": opts.calib_images,
+                 "calibration_batch": opts.calib_batch, "seed": opts.seed, "parity_images": opts.parity_images,
+                 "parity_atol": opts.parity_atol, "parity_rtol": opts.parity_rtol, "eval_split": "val",
+                 "eval_images": opts.eval_images},
+    })
+    text = manifest.to_json()
+    (root / MANIFEST_NAME).write_text(text)
+    (folder / MANIFEST_NAME).write_text(text)  # the front repo on the Hub carries it too
+    return manifest
+
+
+__all__ = ["package_front", "PackageResult", "PackageOptions", "MemberTiming", "pretrained_cfg", "read_manifest"]

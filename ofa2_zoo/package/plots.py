@@ -1,0 +1,56 @@
+"""Front plots for packages: the whole front, packaged members numbered by their ``k``.
+
+The search's own plot (:func:`ofa2_zoo.front.plot_front`) labels points by their index in the
+front; a package names members ``..._front_<k>`` with ``k`` counting packaged members only, so
+its plots label those. One member can be circled (for its own model card).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+from .._io import atomic_path
+from ..front import Front
+
+
+def axis_names(front: Front) -> tuple[str, str]:
+    x = "latency_ms" if "latency_ms" in front.objective_meta else front.objective_names[0]
+    y = "top1" if "top1" in front.objective_meta else front.objective_names[1]
+    return x, y
+
+
+def plot_package_front(front: Front, selected: Sequence[int], path: str | os.PathLike, *,
+                       highlight: int | None = None, title: str | None = None) -> Path:
+    """PNG of ``front`` with the members at front indices ``selected`` numbered 0, 1, ...;
+    ``highlight`` (a position in ``selected``) is circled. Deterministic bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x_name, y_name = axis_names(front)
+    xs, ys = front.values(x_name), front.values(y_name)
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    ax.step(xs, ys, where="post", color="tab:blue", lw=1, alpha=0.6)
+    ax.scatter(xs, ys, s=10, color="tab:blue", alpha=0.6, label=f"front ({len(xs)} members)")
+    sx, sy = xs[list(selected)], ys[list(selected)]
+    ax.scatter(sx, sy, s=30, color="tab:green", zorder=3, label=f"packaged ({len(selected)})")
+    for k, (x, y) in enumerate(zip(sx, sy)):
+        ax.annotate(str(k), (x, y), textcoords="offset points", xytext=(5, -11), fontsize=9, color="tab:green")
+    if highlight is not None:
+        ax.scatter([sx[highlight]], [sy[highlight]], s=160, facecolors="none", edgecolors="red", lw=2, zorder=4,
+                   label=f"member {highlight}")
+    meta = front.objective_meta
+    ax.set(xlabel=f"{x_name} ({meta[x_name]['unit']}, {meta[x_name]['source']})",
+           ylabel=f"{y_name} ({meta[y_name]['unit']}, {meta[y_name]['source']})",
+           title=title or f"{front.profile_id} front")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    return path

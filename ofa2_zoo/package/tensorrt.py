@@ -1,0 +1,254 @@
+"""Optional TensorRT engines for packaged members, built through the ``tensorrt`` Python API.
+
+TensorRT needs an NVIDIA GPU and the ``tensorrt`` package (``pip install 'ofa2-zoo[tensorrt]'``).
+Where either is missing nothing is faked: :func:`unavailable_reason` says why, the member's
+card says the engine was not built, and :func:`trtexec_command` gives the exact command that
+builds the same engine later on a machine that has them.
+
+Engines have one optimisation profile over the dynamic batch axis (min 1, opt = the profile's
+measurement batch, max ``max_batch``). fp16 needs no data; int8 runs TensorRT's entropy
+calibrator over real images (the same data that re-calibrated BatchNorm).
+
+On a machine with TensorRT:  ``python -m ofa2_zoo.package.tensorrt MEMBER_DIR --precision fp16``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import torch
+
+from .errors import PackageError
+from .onnx_export import INPUT_NAME
+
+PRECISIONS = ("fp16", "int8")
+WORKSPACE_BYTES = 1 << 30
+
+
+def unavailable_reason() -> str | None:
+    """Why TensorRT engines cannot be built here, or ``None`` when they can."""
+    try:
+        import tensorrt  # noqa: F401
+    except ImportError:
+        return "the tensorrt Python package is not installed (pip install 'ofa2-zoo[tensorrt]')"
+    if not torch.cuda.is_available():
+        return "no CUDA GPU is visible to torch on this machine"
+    return None
+
+
+def engine_name(precision: str) -> str:
+    return f"model.{precision}.engine"
+
+
+def _shape(batch: int, input_shape: Sequence[int]) -> str:
+    return "x".join(str(v) for v in (batch, *input_shape))
+
+
+def trtexec_command(input_shape: Sequence[int], precision: str = "fp16", opt_batch: int = 1,
+                    max_batch: int = 32, onnx_file: str = "model.onnx") -> str:
+    """The ``trtexec`` command (shipped with every TensorRT install) that builds the same engine.
+
+    ``input_shape`` is ``(C, H, W)``. int8 without calibration data gives placeholder ranges in
+    trtexec, so for int8 we point at our own builder, which calibrates on real images.
+    """
+    if precision == "int8":
+        return "python -m ofa2_zoo.package.tensorrt . --precision int8 --data DATASET_OR_FOLDER"
+    return (f"trtexec --onnx={onnx_file} --saveEngine={engine_name(precision)} --{precision} "
+            f"--minShapes={INPUT_NAME}:{_shape(1, input_shape)} --optShapes={INPUT_NAME}:{_shape(opt_batch, input_shape)} "
+            f"--maxShapes={INPUT_NAME}:{_shape(max_batch, input_shape)} --memPoolSize=workspace:{WORKSPACE_BYTES >> 20}M")
+
+
+@dataclass(frozen=True)
+class EngineBuild:
+    """What was built, and how: written next to the engine as ``<engine>.json``."""
+
+    engine: str
+    precision: str
+    input_shape: tuple[int, ...]
+    min_batch: int
+    opt_batch: int
+    max_batch: int
+    workspace_bytes: int
+    tensorrt_version: str
+    gpu: str
+    calibration_images: int
+    latency_ms: float | None
+    latency_batch: int
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class _EntropyCalibrator:
+    """Feeds calibration batches to TensorRT from GPU memory (built lazily: needs tensorrt)."""
+
+    def __new__(cls, batches: Iterable[torch.Tensor], batch_size: int):
+        import tensorrt as trt
+
+        class Calibrator(trt.IInt8EntropyCalibrator2):
+            def __init__(self) -> None:
+                super().__init__()
+                self._it = iter(batches)
+                self._current: torch.Tensor | None = None
+                self.seen = 0
+
+            def get_batch_size(self) -> int:
+                return batch_size
+
+            def get_batch(self, names):  # noqa: ANN001 (TensorRT's signature)
+                try:
+                    x = next(self._it)
+                except StopIteration:
+                    return None
+                x = x[0] if isinstance(x, (list, tuple)) else x
+                if x.shape[0] != batch_size:  # TensorRT needs full batches
+                    return None
+                self._current = x.float().contiguous().cuda()
+                self.seen += x.shape[0]
+                return [int(self._current.data_ptr())]
+
+            def read_calibration_cache(self):
+                return None
+
+            def write_calibration_cache(self, cache) -> None:  # noqa: ANN001
+                return None
+
+        return Calibrator()
+
+
+def build_engine(onnx_bytes: bytes, input_shape: Sequence[int], precision: str = "fp16", *, opt_batch: int = 1,
+                 max_batch: int = 32, calibration: Iterable[torch.Tensor] | None = None,
+                 calibration_batch: int = 32) -> tuple[bytes, int]:
+    """Serialized engine for the ONNX graph, and the number of calibration images used."""
+    reason = unavailable_reason()
+    if reason:
+        raise PackageError(f"cannot build a TensorRT engine: {reason}")
+    if precision not in PRECISIONS:
+        raise PackageError(f"unknown TensorRT precision {precision!r}; choose from {PRECISIONS}")
+    if precision == "int8" and calibration is None:
+        raise PackageError("an int8 engine needs calibration images (pass the dataset used for BN re-calibration)")
+    import tensorrt as trt
+
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)  # explicit batch is the only mode in TensorRT 10
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(onnx_bytes):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise PackageError(f"TensorRT cannot parse the ONNX graph: {errors}")
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, WORKSPACE_BYTES)
+    profile = builder.create_optimization_profile()
+    chw = tuple(int(v) for v in input_shape)
+    profile.set_shape(INPUT_NAME, (1, *chw), (opt_batch, *chw), (max_batch, *chw))
+    config.add_optimization_profile(profile)
+    config.set_flag(trt.BuilderFlag.FP16)  # int8 engines keep fp16 for layers without int8 kernels
+    calibrator = None
+    if precision == "int8":
+        config.set_flag(trt.BuilderFlag.INT8)
+        calibrator = _EntropyCalibrator(calibration, calibration_batch)
+        config.int8_calibrator = calibrator
+        config.set_calibration_profile(profile)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise PackageError(f"TensorRT failed to build a {precision} engine (see its log above)")
+    return bytes(serialized), (calibrator.seen if calibrator is not None else 0)
+
+
+def engine_latency(engine_bytes: bytes, shape: Sequence[int], warmup: int = 20, repeats: int = 100):
+    """Median latency of one inference on the engine (GPU-synchronised), as a profiles ``Timing``."""
+    import tensorrt as trt
+
+    from ..profiles.measure import _time
+
+    runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+    engine = runtime.deserialize_cuda_engine(engine_bytes)
+    context = engine.create_execution_context()
+    context.set_input_shape(INPUT_NAME, tuple(shape))
+    buffers = {}
+    for i in range(engine.num_io_tensors):
+        name = engine.get_tensor_name(i)
+        dims = tuple(context.get_tensor_shape(name))
+        dtype = {trt.DataType.FLOAT: torch.float32, trt.DataType.HALF: torch.float16}[engine.get_tensor_dtype(name)]
+        buffers[name] = torch.zeros(dims, dtype=dtype, device="cuda")
+        context.set_tensor_address(name, int(buffers[name].data_ptr()))
+    stream = torch.cuda.Stream()
+
+    def run() -> None:
+        context.execute_async_v3(stream.cuda_stream)
+        stream.synchronize()
+
+    return _time(run, warmup, repeats)
+
+
+def tensorrt_latency(onnx_bytes: bytes, shape: Sequence[int], m):  # m: profiles.schema.Measurement
+    """Build an engine for ``m.precision`` and time it at ``shape`` (used by profile measurement)."""
+    from ..profiles.measure import BackendUnavailable
+
+    reason = unavailable_reason()
+    if reason:
+        raise BackendUnavailable(f"tensorrt backend: {reason}")
+    if m.precision == "int8":
+        raise BackendUnavailable("tensorrt int8 latency needs calibration data; measure fp16 or package with data")
+    precision = "fp16" if m.precision in ("fp16", "fp32") else m.precision
+    engine, _ = build_engine(onnx_bytes, shape[1:], precision, opt_batch=shape[0], max_batch=max(shape[0], 1))
+    return engine_latency(engine, shape, m.warmup, m.repeats)
+
+
+def build_member_engine(member_dir: str | os.PathLike, precision: str = "fp16", *, opt_batch: int = 1,
+                        max_batch: int = 32, calibration: Iterable[torch.Tensor] | None = None,
+                        calibration_batch: int = 32) -> EngineBuild:
+    """Build ``model.<precision>.engine`` (+ ``.json`` settings) from a member folder's ``model.onnx``."""
+    folder = Path(member_dir)
+    config = json.loads((folder / "config.json").read_text())
+    input_shape = tuple(config["pretrained_cfg"]["input_size"])
+    engine, n_calib = build_engine((folder / "model.onnx").read_bytes(), input_shape, precision,
+                                   opt_batch=opt_batch, max_batch=max_batch, calibration=calibration,
+                                   calibration_batch=calibration_batch)
+    timing = engine_latency(engine, (opt_batch, *input_shape))
+    import tensorrt as trt
+
+    build = EngineBuild(engine_name(precision), precision, input_shape, 1, opt_batch, max_batch, WORKSPACE_BYTES,
+                        trt.__version__, torch.cuda.get_device_name(), n_calib, round(timing.median_ms, 4), opt_batch)
+    (folder / build.engine).write_bytes(engine)
+    (folder / f"{build.engine}.json").write_text(json.dumps(build.to_dict(), indent=2, sort_keys=True) + "\n")
+    return build
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m ofa2_zoo.package.tensorrt",
+                                 description="Build a TensorRT engine for a packaged member folder.")
+    ap.add_argument("member_dir", help="a members/front_<k> folder of an ofa2 package")
+    ap.add_argument("--precision", choices=PRECISIONS, default="fp16")
+    ap.add_argument("--opt-batch", type=int, default=1)
+    ap.add_argument("--max-batch", type=int, default=32)
+    ap.add_argument("--data", help="int8: dataset name or image folder for calibration (training split)")
+    ap.add_argument("--calib-images", type=int, default=512)
+    args = ap.parse_args(argv)
+    calibration = None
+    if args.precision == "int8":
+        if not args.data:
+            ap.error("--precision int8 needs --data")
+        from .data import calibration_batches
+
+        config = json.loads((Path(args.member_dir) / "config.json").read_text())
+        res = config["pretrained_cfg"]["input_size"][-1]
+        calibration = calibration_batches(args.data, res, args.calib_images, batch_size=32)
+    try:
+        build = build_member_engine(args.member_dir, args.precision, opt_batch=args.opt_batch,
+                                    max_batch=args.max_batch, calibration=calibration)
+    except PackageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(build.to_dict(), indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
