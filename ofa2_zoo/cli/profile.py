@@ -1,4 +1,4 @@
-"""``ofa2 profile``: list, show, build and validate hardware profiles."""
+"""``ofa2 profile``: list, show, build and validate hardware profiles, measure a network."""
 
 from __future__ import annotations
 
@@ -8,92 +8,138 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from ..errors import Ofa2Error
 from ..profiles import list_profiles, load_profile
 
 console = Console()
-app = typer.Typer(help="Hardware profiles: objectives, latency tables and measurement.", no_args_is_help=True)
+app = typer.Typer(help="Hardware profiles: objectives, latency lookup tables and measurement.",
+                  no_args_is_help=True)
 ASSETS = typer.Option(None, "--assets", help="Folder with the official OFA files (else $OFA2_ASSETS, cache, download).")
+NAME = typer.Argument(..., help="Profile id (see `ofa2 profile list`) or path to a profile YAML file.")
 
 
 def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    console=console, transient=False)
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=console, transient=False)
 
 
 @app.command("list")
 def list_cmd() -> None:
-    """List the known profiles."""
+    """List the known profiles (shipped ones and those in $OFA2_PROFILES)."""
     table = Table("id", "device", "supernet", "latency source", "description")
     for name in list_profiles():
-        p = load_profile(name)
-        src = p.spec.latency.source + (f" ({p.spec.latency.table.format})" if p.spec.latency.table else "")
-        table.add_row(p.id, p.device_class, p.spec.supernet, src, p.spec.description)
+        try:
+            p = load_profile(name)
+        except Ofa2Error as exc:
+            table.add_row(name, "", "", "[red]error[/]", str(exc))
+            continue
+        t = p.spec.latency.table
+        table.add_row(p.id, p.device_class, p.spec.supernet, p.latency_source + (f" ({t.format})" if t else ""),
+                      p.description)
     console.print(table)
 
 
 @app.command("show")
-def show(name: str = typer.Argument(..., help="Profile id or path to a profile YAML."),
-         assets: Optional[Path] = ASSETS) -> None:
-    """Print a profile, its checksums and the latency range of its space."""
+def show(name: str = NAME, assets: Optional[Path] = ASSETS) -> None:
+    """Print a profile, its checksums, its table's provenance and the latency range of its space."""
     p = load_profile(name, assets)
     info = p.describe()
-    if p.spec.latency.source == "lut":
-        info["lut_sha256"] = p.lut_sha256
-        lat = p.latency([p.space.smallest(p.space.resolutions[0]), p.space.largest()])
-        info["latency_range_ms"] = [round(float(x), 3) for x in lat]
-    console.print_json(json.dumps(info))
+    info["space_size_per_resolution"] = p.space.size()
+    if p.latency_source == "lut":
+        try:
+            info["lut_sha256"] = p.lut_sha256
+            meta = p.table.meta
+            info["lut"] = {k: meta[k] for k in ("created", "machine", "measurement", "calibration") if meta.get(k)}
+            lat = p.latency([p.space.smallest(p.space.resolutions[0]), p.space.largest()])
+            info["latency_range_ms"] = [round(float(x), 3) for x in lat]
+        except Ofa2Error as exc:
+            info["lut"] = f"unavailable: {exc}"
+    console.print_json(json.dumps(info, default=str))
 
 
 @app.command("build-lut")
-def build_lut_cmd(name: str = typer.Argument(..., help="Profile id or YAML path."),
-                  out: Optional[Path] = typer.Option(None, help="Table file (default: the profile's table path)."),
-                  calibrate: int = typer.Option(30, help="Random whole networks measured to fit a linear "
-                                                         "calibration (0: none)."),
-                  fresh: bool = typer.Option(False, help="Ignore a partial table from an interrupted build."),
-                  seed: int = typer.Option(0, help="Seed of the calibration networks.")) -> None:
-    """Measure every operator of the profile's space on THIS machine into a lookup table."""
+def build_lut_cmd(name: str = NAME,
+                  out: Optional[Path] = typer.Option(None, help="Table file (default: the profile's table path, "
+                                                                "or the cache when that folder is read-only)."),
+                  calibrate: int = typer.Option(30, min=0, help="Random whole networks measured to fit the "
+                                                                "calibration (0: none)."),
+                  fresh: bool = typer.Option(False, help="Ignore a partial table left by an interrupted build."),
+                  seed: int = typer.Option(0, help="Seed of the calibration networks."),
+                  chunk: int = typer.Option(25, min=1, help="Operators timed interleaved (and saved) per step.")) -> None:
+    """Measure every operator of the profile's space on THIS machine into a lookup table.
+
+    Interrupted builds resume where they stopped (run the same command again).
+    """
+    from ..assets import sha256_file
     from ..profiles.build import build_lut
 
     p = load_profile(name)
     with _progress() as bar:
-        task = bar.add_task(f"measuring {p.id}", total=None)
-        path = build_lut(p, out, resume=not fresh, calibration_archs=calibrate, seed=seed,
+        task = bar.add_task(f"measuring operators of {p.id}", total=None)
+        path = build_lut(p, out, resume=not fresh, calibration_archs=calibrate, seed=seed, chunk=chunk,
                          progress=lambda done, total, key: bar.update(task, completed=done, total=total))
-    console.print(f"wrote {path}")
+    console.print(f"wrote {path}\nsha256 {sha256_file(path)} (pin it as latency.table.sha256 in the profile)")
 
 
 @app.command("validate")
-def validate_cmd(name: str = typer.Argument(..., help="Profile id or YAML path."),
-                 n: int = typer.Option(100, "-n", min=2, help="Random networks to measure end to end."),
+def validate_cmd(name: str = NAME,
+                 n: int = typer.Option(100, "-n", min=2, help="Random networks (mixed resolutions) measured end to end."),
                  seed: int = typer.Option(1, help="Seed of the random networks."),
+                 calibrate: int = typer.Option(0, min=0, help="First fit a new calibration on this many OTHER random "
+                                                              "networks and report before/after (0: use the "
+                                                              "table's stored calibration)."),
+                 save_calibration: bool = typer.Option(False, help="Store the calibration fitted with --calibrate "
+                                                                   "in the table (its sha256 changes)."),
                  plot: Optional[Path] = typer.Option(None, help="Write a predicted-vs-measured scatter PNG here."),
                  json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full report as JSON."),
                  assets: Optional[Path] = ASSETS) -> None:
     """Measure N random networks and report how well the table predicts them."""
     from .._io import write_json_atomic
-    from ..profiles.validate import plot_validation, validate_profile
+    from ..assets import sha256_file
+    from ..profiles.validate import plot_validation, store_calibration, validate_profile
 
+    if save_calibration and not calibrate:
+        raise Ofa2Error("--save-calibration needs --calibrate N (the number of networks to fit it on)")
     p = load_profile(name, assets)
-    if p.measurement is None:
-        from ..errors import Ofa2Error
-
-        raise Ofa2Error(f"profile {p.id} has no measurement section, so it cannot be measured here")
     with _progress() as bar:
         task = bar.add_task(f"measuring {n} networks", total=n)
-        report = validate_profile(p, n, seed, progress=lambda i, total: bar.update(task, completed=i))
-    table = Table("", "within ±10 %", "MAPE %", "Kendall τ")
-    table.add_row("table sum", f"{report.raw.within_10pct:.1%}", f"{report.raw.mape:.2f}", f"{report.raw.kendall_tau:.3f}")
-    if report.calibrated:
-        c = report.calibrated
-        table.add_row("calibrated", f"{c.within_10pct:.1%}", f"{c.mape:.2f}", f"{c.kendall_tau:.3f}")
+        report = validate_profile(p, n, seed, calibrate=calibrate,
+                                  progress=lambda i, total: bar.update(task, completed=i, total=total))
+    table = Table("prediction", "within ±10 %", "MAPE %", "Kendall τ", "bias %")
+    rows = [("table sum", report.raw)] + ([("calibrated", report.calibrated)] if report.calibrated else [])
+    for label, a in rows:
+        table.add_row(label, f"{a.within_10pct:.1%}", f"{a.mape:.2f}", f"{a.kendall_tau:.3f}", f"{a.bias:+.2f}")
     console.print(table)
     if plot:
         console.print(f"plot: {plot_validation(report, plot)}")
     if json_out:
         write_json_atomic(json_out, report.to_dict())
+        console.print(f"report: {json_out}")
+    if save_calibration:
+        path = store_calibration(p, report.calibration)
+        console.print(f"calibration saved to {path}; new sha256 {sha256_file(path)}")
+
+
+@app.command("measure")
+def measure_cmd(name: str = NAME,
+                arch: str = typer.Argument(..., help="Arch string (r224-d...-k...-e...) or OFA arch JSON."),
+                assets: Optional[Path] = ASSETS) -> None:
+    """Measure one network end to end with the profile's backend and compare with the table."""
+    from ..profiles.measure import measure_arch
+    from ..space import ArchSpec
+
+    p = load_profile(name, assets)
+    if p.measurement is None:
+        raise Ofa2Error(f"profile {p.id} has no measurement section, so it cannot be measured here")
+    a = ArchSpec.parse(arch, p.space)
+    t = measure_arch(a, p.space, p.measurement)
+    info = {"arch": a.to_string(), "measured_ms": round(t.median_ms, 4), "iqr_ms": round(t.iqr_ms, 4), "calls": t.n}
+    if p.latency_source == "lut":
+        info["predicted_ms"] = round(float(p.latency([a])[0]), 4)
+    console.print_json(json.dumps(info))
 
 
 def register(root: typer.Typer) -> None:

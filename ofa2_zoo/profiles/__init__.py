@@ -19,8 +19,8 @@ __all__ = ["HardwareProfile", "HubNaming", "LatencyTable", "LookupTableError", "
            "ensure_lut", "find_profile", "list_profiles", "load_profile", "profile_dirs"]
 
 
-def ensure_lut(profile, progress=None):
+def ensure_lut(profile, progress=None, calibration_archs: int = 30):
     """Build the profile's lookup table if it is missing (see :func:`.build.ensure_lut`)."""
     from .build import ensure_lut as _ensure
 
-    return _ensure(profile, progress=progress)
+    return _ensure(profile, progress=progress, calibration_archs=calibration_archs)

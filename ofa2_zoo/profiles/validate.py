@@ -88,7 +88,7 @@ def validate_profile(profile: HardwareProfile, n: int = 100, seed: int = 1, *, c
                             [a.to_string() for a in archs], machine_info())
 
 
-def save_calibration(profile: HardwareProfile, calibration: dict) -> Path:
+def store_calibration(profile: HardwareProfile, calibration: dict) -> Path:
     """Store ``calibration`` in the profile's ofa2-json table (atomically); returns the table path.
 
     The table's sha256 changes: a profile that pins it must be updated (the CLI prints the new one).

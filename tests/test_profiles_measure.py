@@ -1,0 +1,276 @@
+"""Measurement backends, build-lut (atomic, resumable), our table format, validate, ensure_lut."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ofa2_zoo.cli import main
+from ofa2_zoo.profiles import LatencyTable, ProfileError, ensure_lut, load_profile
+from ofa2_zoo.profiles import build as build_mod
+from ofa2_zoo.profiles.build import build_lut, fit_calibration
+from ofa2_zoo.profiles.lut import FORMAT, all_ops, block_ops, fixed_ops, write_table
+from ofa2_zoo.profiles.measure import (BackendUnavailable, make_runner, measure_arch, measure_archs, op_input_shape,
+                                       op_module, tensorrt_unavailable_reason, time_interleaved)
+from ofa2_zoo.profiles.schema import Measurement
+from ofa2_zoo.profiles.validate import Agreement, plot_validation, validate_profile
+from ofa2_zoo.space import get_space
+from ofa2_zoo.supernet import create_subnet
+
+from _profiles_helpers import TINY, profile_dict, write_profile
+
+FAST = Measurement(backend="onnxruntime", threads=1, warmup=1, repeats=3)
+
+
+@pytest.fixture(autouse=True)
+def _few_threads():
+    prev = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(prev)
+
+
+@pytest.fixture
+def tiny_profile(tmp_path, monkeypatch):
+    monkeypatch.setenv("OFA2_CACHE", str(tmp_path / "cache"))
+    return load_profile(write_profile(tmp_path, profile_dict()))
+
+
+def _n_params(m: torch.nn.Module) -> int:
+    return sum(p.numel() for p in m.parameters())
+
+
+# ---------------------------------------------------------------------------- operators = network
+@pytest.mark.parametrize("space_name, seed", [(TINY.name, 0), (TINY.name, 1), ("ofa_mbv3_w1.0", 2), ("ofa_mbv3_w1.2", 3)])
+def test_operator_modules_add_up_to_the_network(space_name, seed):
+    """The per-operator modules a table measures are exactly the network's parts (same parameters)."""
+    space = get_space(space_name)
+    arch = space.sample(1, seed)[0]
+    ops = fixed_ops(space, arch.r) + [op for b, ki, ei, op in block_ops(space, arch.r)
+                                      if b in arch.active_blocks() and space.ks_choices[ki] == arch.ks[b]
+                                      and space.expand_choices[ei] == arch.e[b]]
+    assert _n_params(create_subnet(arch, space)) == sum(_n_params(op_module(op, space)) for op in ops)
+
+
+def test_operator_modules_produce_the_keyed_output_shape():
+    for op in all_ops(TINY).values():
+        with torch.no_grad():
+            y = op_module(op, TINY).eval()(torch.zeros(op_input_shape(op, 2)))
+        expected = (2, op.out[-1]) if op.kind == "Logits" else (2, op.out[2], op.out[0], op.out[1])
+        assert tuple(y.shape) == expected, op.key
+
+
+# ---------------------------------------------------------------------------- backends
+@pytest.mark.parametrize("backend", ["onnxruntime", "torch"])
+def test_backends_time_a_whole_network(backend):
+    m = Measurement(backend=backend, warmup=1, repeats=4, rounds=2)
+    t = measure_arch(TINY.largest(24), TINY, m)
+    assert t.n == 4 and t.median_ms > 0 and t.iqr_ms >= 0
+
+
+def test_onnxruntime_runner_computes_the_same_as_torch():
+    op = next(o for o in all_ops(TINY).values() if o.se)
+    module = op_module(op, TINY).eval()
+    out = make_runner(module, op_input_shape(op, 1), FAST)()[0]
+    x = torch.randn(op_input_shape(op, 1), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        np.testing.assert_allclose(out, module(x).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_interleaved_timing_calls_each_runner_repeats_times():
+    calls = [0, 0]
+
+    def runner(i):
+        return lambda: calls.__setitem__(i, calls[i] + 1)
+
+    timings = time_interleaved([runner(0), runner(1)], warmup=2, repeats=9, rounds=3)
+    assert calls == [2 + 9, 2 + 9] and [t.n for t in timings] == [9, 9]
+
+
+def test_measure_archs_measures_each_distinct_network_once(monkeypatch):
+    from ofa2_zoo.profiles import measure
+
+    built = []
+    real = measure.create_subnet
+    monkeypatch.setattr(measure, "create_subnet", lambda a, s: built.append(a) or real(a, s))
+    a, b = TINY.sample(2, 4)
+    out = measure_archs([a, b, a], TINY, FAST, chunk=1)
+    assert len(built) == 2 and out[0] == out[2] and out.shape == (3,)
+
+
+def test_tensorrt_backend_is_skipped_clearly_without_gpu():
+    reason = tensorrt_unavailable_reason()
+    if reason is None:
+        pytest.skip("TensorRT and a GPU are available: the real engine test below runs instead")
+    m = Measurement(backend="tensorrt", precision="fp16")
+    with pytest.raises(BackendUnavailable, match="tensorrt backend unavailable: " + reason.split(" (")[0]):
+        make_runner(op_module(next(iter(all_ops(TINY).values())), TINY), (1, 1, 16, 16), m)
+
+
+@pytest.mark.skipif(tensorrt_unavailable_reason() is not None,
+                    reason=f"TensorRT tests need tensorrt and a GPU: {tensorrt_unavailable_reason()}")
+def test_tensorrt_fp16_engine_times_a_network():
+    m = Measurement(backend="tensorrt", precision="fp16", warmup=5, repeats=20)
+    t = measure_arch(TINY.largest(24), TINY, m)
+    assert t.median_ms > 0 and t.n == 20
+
+
+# ---------------------------------------------------------------------------- build-lut
+def test_build_lut_writes_a_complete_documented_table(tiny_profile):
+    path = build_lut(tiny_profile, calibration_archs=4, seed=0, chunk=10)
+    data = json.loads(path.read_text())
+    assert data["format"] == FORMAT and data["unit"] == "ms" and data["space"] == TINY.name
+    assert data["measurement"]["backend"] == "onnxruntime" and data["machine"]["cpu"] and data["created"]
+    assert "HxWxC" in data["shapes"] and data["resolutions"] == [16, 24]
+    assert set(data["entries"]) == set(all_ops(tiny_profile.space))
+    assert all(e["median"] > 0 and e["iqr"] >= 0 and e["n"] == 6 for e in data["entries"].values())
+    cal = data["calibration"]
+    assert cal["archs"] == 4 and set(cal["before"]) == {"within_10pct", "mape", "kendall_tau", "bias"}
+    assert not path.with_name(path.name + ".partial").exists()
+    lat = tiny_profile.latency([TINY.smallest(16), TINY.largest(24)])
+    assert 0 < lat[0] < lat[1]
+
+
+def test_interrupted_build_resumes_where_it_stopped(tiny_profile, monkeypatch):
+    total = len(all_ops(tiny_profile.space))
+    out = tiny_profile.table_path()
+    partial = out.with_name(out.name + ".partial")
+
+    def interrupt(done, total_, key):
+        if done >= 10:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_lut(tiny_profile, chunk=5, progress=interrupt)
+    assert not out.exists() and partial.is_file()
+    saved = json.loads(partial.read_text())["entries"]
+    assert len(saved) == 10
+
+    measured = []
+    real = build_mod.make_runner
+    monkeypatch.setattr(build_mod, "make_runner", lambda mod, shape, m: measured.append(shape) or real(mod, shape, m))
+    path = build_lut(tiny_profile, chunk=5)
+    assert len(measured) == total - 10
+    data = json.loads(path.read_text())
+    assert len(data["entries"]) == total and not partial.exists()
+    assert all(data["entries"][k] == v for k, v in saved.items())  # kept, not re-measured
+
+
+def test_fresh_build_and_changed_settings_ignore_the_partial(tiny_profile, tmp_path, monkeypatch):
+    out = tiny_profile.table_path()
+    partial = out.with_name(out.name + ".partial")
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    stale = {"format": FORMAT, "unit": "ms", "space": TINY.name, "machine": {},
+             "measurement": {**tiny_profile.measurement.model_dump(), "repeats": 999},
+             "entries": {k: {"median": 123.0, "iqr": 0, "n": 1} for k in all_ops(tiny_profile.space)}}
+    partial.write_text(json.dumps(stale))
+    path = build_lut(tiny_profile, chunk=50)
+    assert all(v["median"] != 123.0 for v in json.loads(path.read_text())["entries"].values())
+
+
+def test_table_format_round_trip(tmp_path):
+    entries = {"Conv-input:16x16x1-output:8x8x8": {"median": 0.25, "iqr": 0.01, "n": 50},
+               "Logits-input:1x1x40-output:10": {"median": 0.5, "iqr": 0.02, "n": 50}}
+    header = {"space": TINY.name, "measurement": FAST.model_dump(), "machine": {"cpu": "x"}, "created": "2026-01-01",
+              "calibration": {"scale": 1.5, "per_block": 0.0, "offset": 0.1}}
+    path = write_table(tmp_path / "t.json", header, entries)
+    table = LatencyTable.from_json(path)
+    assert table.entries == {k: v["median"] for k, v in entries.items()}
+    assert table.meta["machine"] == {"cpu": "x"} and table.calibration["scale"] == 1.5
+    again = write_table(tmp_path / "u.json", {k: v for k, v in table.meta.items()}, json.loads(path.read_text())["entries"])
+    assert again.read_bytes() == path.read_bytes()
+
+
+def test_build_needs_a_measurement_section(tmp_path):
+    data = profile_dict()
+    del data["measurement"]
+    p = load_profile(write_profile(tmp_path, data))
+    with pytest.raises(ProfileError, match="field 'measurement': missing"):
+        build_lut(p)
+
+
+# ---------------------------------------------------------------------------- ensure_lut
+def test_ensure_lut_builds_a_missing_table_once(tiny_profile, monkeypatch):
+    path = ensure_lut(tiny_profile, calibration_archs=4)
+    assert path.is_file() and tiny_profile.latency(TINY.sample(3, 0)).shape == (3,)
+    monkeypatch.setattr(build_mod, "build_lut", lambda *a, **k: pytest.fail("rebuilt an existing table"))
+    assert ensure_lut(tiny_profile) == path
+
+
+def test_ensure_lut_does_not_rebuild_a_pinned_table(tmp_path):
+    data = profile_dict()
+    data["latency"]["table"]["sha256"] = "a" * 64
+    p = load_profile(write_profile(tmp_path, data))
+    with pytest.raises(ProfileError, match="does not exist"):
+        ensure_lut(p)
+
+
+def test_ensure_lut_is_a_no_op_for_measured_profiles():
+    assert ensure_lut("cpu-torch") is None
+
+
+def test_read_only_profile_folder_builds_into_the_cache(tiny_profile, tmp_path, monkeypatch):
+    monkeypatch.setattr(build_mod, "_writable", lambda folder: False)
+    path = build_mod.default_build_path(tiny_profile)
+    assert path == tmp_path / "cache" / "luts" / "tiny-cpu" / "tiny-cpu.json"
+    build_lut(tiny_profile, chunk=50)
+    assert tiny_profile.reload().table_path() == path and tiny_profile.latency(TINY.sample(2, 1)).shape == (2,)
+
+
+# ---------------------------------------------------------------------------- validate
+def test_agreement_metrics():
+    a = Agreement.of(np.array([1.0, 2.1, 3.0, 3.5]), np.array([1.0, 2.0, 3.5, 4.0]))
+    assert a.within_10pct == 0.5
+    assert a.mape == pytest.approx(100 * (0 + 0.05 + 0.5 / 3.5 + 0.125) / 4)
+    assert a.kendall_tau == pytest.approx(1.0)
+    a = Agreement.of(np.array([3.0, 2.0, 1.0]), np.array([1.0, 2.0, 3.0]))
+    assert a.kendall_tau == pytest.approx(-1.0)
+
+
+def test_validate_reports_before_and_after_calibration_and_plots(tiny_profile, tmp_path):
+    build_lut(tiny_profile, chunk=50)
+    report = validate_profile(tiny_profile, n=6, seed=3, calibrate=4)
+    assert report.n == 6 and len(report.measured) == 6 and all(m > 0 for m in report.measured)
+    assert set(report.resolutions) <= {16, 24} and report.calibrated is not None
+    assert report.calibration["archs"] == 4 and report.raw.mape >= 0
+    png = plot_validation(report, tmp_path / "val.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    json.dumps(report.to_dict())
+
+
+def test_fit_calibration_recovers_a_known_linear_relation(tiny_profile, monkeypatch):
+    """measured = 2 * sum + 0.3 * blocks + 1: the least-squares fit must find these numbers."""
+    table = LatencyTable({k: 0.01 * (i + 1) for i, k in enumerate(all_ops(tiny_profile.space))}, "mem")
+    space = tiny_profile.space
+
+    def fake_measure(archs, space_, m, **kw):
+        genes = space.archs_to_genes(archs)
+        blocks = space.decode(genes)["active"].sum(1)
+        return 2 * table.compile(space, calibrated=False).latency_genes(genes) + 0.3 * blocks + 1
+
+    monkeypatch.setattr(build_mod, "measure_archs", fake_measure)
+    cal = fit_calibration(tiny_profile, table, 12)
+    assert (cal["scale"], cal["per_block"], cal["offset"]) == pytest.approx((2, 0.3, 1), abs=1e-9)
+    assert cal["after"]["within_10pct"] == 1.0
+
+
+def test_cli_build_validate_show(tiny_profile, tmp_path, capsys):
+    path = str(tiny_profile.path)
+    with pytest.raises(SystemExit) as exc:
+        main(["profile", "build-lut", path, "--calibrate", "0", "--chunk", "50"])
+    assert exc.value.code == 0 and "sha256" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exc:
+        main(["profile", "validate", path, "-n", "3", "--plot", str(tmp_path / "p.png"),
+              "--json", str(tmp_path / "r.json")])
+    assert exc.value.code == 0
+    assert "Kendall" in capsys.readouterr().out and (tmp_path / "p.png").is_file()
+    assert json.loads((tmp_path / "r.json").read_text())["n"] == 3
+    with pytest.raises(SystemExit) as exc:
+        main(["profile", "show", path])
+    assert exc.value.code == 0 and json.loads(capsys.readouterr().out)["lut"]["machine"]
+    with pytest.raises(SystemExit) as exc:
+        main(["profile", "validate", path, "--save-calibration"])
+    assert exc.value.code == 2
