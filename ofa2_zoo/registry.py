@@ -43,10 +43,12 @@ from .space import ArchSpec, SearchSpace, resolve_space
 from .supernet.subnet import create_subnet
 
 __all__ = ["ZooIndex", "IndexMember", "IndexVersion", "RegistryError", "register_front", "register_index",
-           "registered_versions", "resolve_name", "index_members_from_package", "timm_name", "DEFAULT_INDEX_PATH"]
+           "registered_versions", "resolve_name", "index_members_from_package", "timm_name", "index_path",
+           "DEFAULT_INDEX_PATH"]
 
 INDEX_FORMAT = "ofa2-zoo-index/1"
 DEFAULT_INDEX_PATH = Path(__file__).resolve().parent / "data" / "zoo_index.json"
+INDEX_ENV = "OFA2_ZOO_INDEX"  # another index file instead of the shipped one (CI, tests, private zoos)
 LOCAL_TAG = "local"
 _VERSION_RE = re.compile(r"^v([1-9]\d*)$")
 _REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*(@[A-Za-z0-9._/-]+)?$")
@@ -65,6 +67,11 @@ def _version_number(tag: str) -> int:
 
 
 # ---------------------------------------------------------------------------- zoo index
+def index_path() -> Path:
+    """The zoo index in use: ``$OFA2_ZOO_INDEX`` if set, else the one shipped with ofa2-zoo."""
+    return Path(os.environ[INDEX_ENV]) if os.environ.get(INDEX_ENV) else DEFAULT_INDEX_PATH
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -97,8 +104,8 @@ class ZooIndex(_Model):
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> "ZooIndex":
-        """Read and validate an index file (default: the one shipped with ofa2-zoo)."""
-        p = Path(path) if path is not None else DEFAULT_INDEX_PATH
+        """Read and validate an index file (default: :func:`index_path`)."""
+        p = Path(path) if path is not None else index_path()
         if not p.is_file():
             raise RegistryError(f"zoo index {p} does not exist")
         try:
@@ -121,7 +128,7 @@ class ZooIndex(_Model):
 
     def save(self, path: str | os.PathLike | None = None) -> Path:
         """Write the index atomically as stable JSON (sorted keys)."""
-        p = Path(path) if path is not None else DEFAULT_INDEX_PATH
+        p = Path(path) if path is not None else index_path()
         write_text_atomic(p, json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n")
         return p
 

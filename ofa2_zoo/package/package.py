@@ -33,6 +33,7 @@ import torch
 from torch.utils.data import Subset
 
 from .. import __version__
+from ..errors import Ofa2Error
 from ..front import Front
 from ..profiles import HardwareProfile, load_profile
 from ..supernet import ElasticMobileNetV3, load_supernet, recalibrate_bn
@@ -112,14 +113,10 @@ def _load_supernet(front: Front, supernet: ElasticMobileNetV3 | None, weights: s
                    assets: str | os.PathLike | None) -> ElasticMobileNetV3:
     if supernet is None:
         if weights is None:
-            try:
-                from ..embedded import embedded_weights_path
-
-                embedded_weights_path(front.space.name)
-                weights = "embedded"
-            except (ImportError, Exception):
+            if _embedded("embedded_weights_path", front.space.name) is None:
                 raise PackageError(f"the front was searched on supernet {front.supernet.get('id')!r}; pass its "
-                                   "weights (weights='official', 'embedded' or a file path)") from None
+                                   "weights (weights='official' or a file path)")
+            weights = "embedded"
         supernet = load_supernet(front.space, weights=weights, assets=assets)
     if supernet.space.n_genes != front.space.n_genes or supernet.space.stage_widths != front.space.stage_widths:
         raise PackageError(f"supernet of space {supernet.space.name!r} does not match the front's space "
@@ -130,6 +127,18 @@ def _load_supernet(front: Front, supernet: ElasticMobileNetV3 | None, weights: s
         raise PackageError(f"the front was searched with supernet weights sha256 {want[:12]}…, "
                            f"these weights have {have[:12]}…; package with the weights the search used")
     return supernet.eval()
+
+
+def _embedded(function: str, space_name: str) -> Any:
+    """What the embedded default ships for ``space_name`` (weights path, dataset name), or None."""
+    try:
+        from .. import embedded
+    except ImportError:
+        return None
+    try:
+        return getattr(embedded, function)(space_name)
+    except Ofa2Error:
+        return None
 
 
 def _selected(front: Front, members: int | None, profile: HardwareProfile) -> list[int]:
@@ -234,6 +243,7 @@ def package_front(front_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
     prof = load_profile(profile or front.profile_id, assets)
     if prof.id != front.profile_id:
         raise PackageError(f"the front belongs to profile {front.profile_id!r}, not {prof.id!r}")
+    data = data if data is not None else _embedded("embedded_dataset", front.space.name)
     if data is None:
         raise PackageError("packaging needs real images for BN re-calibration and the ONNX parity check: "
                            "pass data (a dataset name such as 'digits', or an image folder)")

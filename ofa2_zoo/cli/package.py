@@ -1,0 +1,78 @@
+"""``ofa2 package``: package a searched front as timm model folders with cards and exports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console()
+
+
+def package(
+    front_dir: Path = typer.Argument(..., help="Folder with the front.json written by `ofa2 search` (or the file)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Package folder to write (replaced atomically if it is an "
+                                                       "ofa2 package already)."),
+    weights: Optional[str] = typer.Option(None, help="Supernet weights the search used: 'embedded', 'official' "
+                                                     "or a file (default: the embedded supernet of the space)."),
+    data: Optional[str] = typer.Option(None, help="Dataset name or image folder for BN re-calibration (train split), "
+                                                  "ONNX parity and measured accuracy (val split); default: the "
+                                                  "embedded dataset of the space (digits)."),
+    members: Optional[int] = typer.Option(None, min=1, help="Members to package, spread along the front "
+                                                            "(default: the profile's package.members)."),
+    calib_images: int = typer.Option(2000, min=1, help="Training images for BN re-calibration."),
+    calib_batch: int = typer.Option(200, min=1, help="Batch size of BN re-calibration."),
+    parity_images: int = typer.Option(1000, min=1, help="Validation images for the ONNX parity check."),
+    eval_images: Optional[int] = typer.Option(None, min=1, help="Validation images for the measured top-1 "
+                                                                "(default: the whole split)."),
+    measure_latency: bool = typer.Option(False, help="Measure each member with the profile's measurement settings "
+                                                     "and put the numbers in its card."),
+    tensorrt: str = typer.Option("auto", help="TensorRT engines: 'auto' (what the profile exports), 'off', "
+                                              "'fp16', 'int8' or 'fp16,int8'. Skipped with the reason in the card "
+                                              "where TensorRT or a GPU is missing."),
+    license: str = typer.Option("mit", help="License id written into the cards and pretrained_cfg."),
+    seed: int = typer.Option(0, help="Seed of the calibration subset."),
+    profile: Optional[str] = typer.Option(None, help="Profile name or YAML (default: the front's profile)."),
+    assets: Optional[Path] = typer.Option(None, help="Folder with the official OFA files (official weights/tables)."),
+) -> None:
+    """Extract, re-calibrate and export each selected member of a front into a package folder."""
+    from ..package import package_front
+
+    trt = tensorrt if tensorrt in ("auto", "off") else [p.strip() for p in tensorrt.split(",") if p.strip()]
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as bar:
+        task = bar.add_task("loading the front and the supernet", total=None)
+
+        def progress(what: str, done: int, total: int) -> None:
+            bar.update(task, description=what, completed=done, total=total)
+
+        result = package_front(front_dir, out, weights=weights, data=data, members=members, assets=assets,
+                               profile=profile, progress=progress, calib_images=calib_images,
+                               calib_batch=calib_batch, parity_images=parity_images, eval_images=eval_images,
+                               measure_latency=measure_latency, tensorrt=trt, license=license, seed=seed)
+    m = result.manifest
+    table = Table("k", "timm name", "arch", "top-1 % (measured)", "ONNX max diff", "top-1 agree", "TensorRT",
+                  "time s", title=f"package of {m.profile} (front {m.front_version_id[:12]})")
+    for row, timing in zip(m.members, result.timings):
+        trt_cell = row.tensorrt.engine if row.tensorrt and row.tensorrt.built else "not built"
+        table.add_row(str(row.k), row.name, _arch_string(row.arch), f"{row.measured['top1']:.2f}",
+                      f"{row.parity.max_abs_diff:.1e}", f"{100 * row.parity.top1_agreement:.1f} %", trt_cell,
+                      f"{timing.total:.1f}")
+    console.print(table)
+    console.print(f"package: {result.path}")
+    console.print(f"use it:  python -c \"import ofa2_zoo, timm; ofa2_zoo.register_front('{result.path}'); "
+                  f"timm.create_model('{m.members[0].name}', pretrained=True)\"")
+
+
+def _arch_string(arch: dict) -> str:
+    from ..space import ArchSpec
+
+    return ArchSpec(tuple(arch["ks"]), tuple(arch["e"]), tuple(arch["d"]), arch["r"][0]).to_string()
+
+
+def register(app: typer.Typer) -> None:
+    app.command("package")(package)

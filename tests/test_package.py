@@ -1,0 +1,304 @@
+"""Packaging a front: layout, byte-identical re-packaging, the ONNX parity gate, timm loading,
+cards, and clear errors for bad input. Runs on a tiny 1-channel space with real digit images."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import shutil
+
+import numpy as np
+import onnx
+import pytest
+import timm
+import torch
+from huggingface_hub import ModelCard
+from PIL import Image
+from safetensors.torch import load_file
+
+import ofa2_zoo  # noqa: F401  (registers ofa2_subnet)
+from ofa2_zoo.errors import Ofa2Error
+from ofa2_zoo.front import FrontError
+from ofa2_zoo.package import PackageError, ParityError, package_front, read_manifest
+from ofa2_zoo.package import package as package_module
+from ofa2_zoo.package.onnx_export import check_parity, export_onnx_bytes, ort_session
+from ofa2_zoo.profiles import ProfileError
+
+from _package_helpers import PROFILE_ID, TINY, digits, tiny_supernet, write_front, write_profile
+
+torch.set_num_threads(2)
+MEMBERS = 3
+
+
+def _package(tmp, out_name="pkg", **kw):
+    profile = write_profile(tmp / "profiles")
+    front = tmp / "front"
+    if not (front / "front.json").exists():
+        write_front(front, n=4)
+    kw.setdefault("supernet", tiny_supernet())
+    return package_front(front, tmp / out_name, data=digits, profile=profile, members=MEMBERS, **kw)
+
+
+def _digest(folder):
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("package")
+    return _package(tmp)
+
+
+def test_layout_manifest_and_config(packaged):
+    pkg = packaged.path
+    m = read_manifest(pkg)
+    assert m.format == "ofa2-package/1" and m.profile == PROFILE_ID and m.front_folder == "front"
+    assert [x.k for x in m.members] == [0, 1, 2]
+    assert [x.name for x in m.members] == [f"ofa2_tiny_test_front_{k}" for k in range(3)]
+    idx = [x.front_index for x in m.members]
+    assert idx[0] == 0 and idx[-1] == 3 and idx == sorted(set(idx))  # both ends, in latency order
+    for x in m.members:
+        folder = pkg / x.folder
+        assert x.folder == f"members/front_{x.k}"
+        assert {"config.json", "model.safetensors", "README.md", "model.onnx"} <= set(x.files)
+        for name, sha in x.files.items():
+            assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == sha
+        cfg = json.loads((folder / "config.json").read_text())
+        assert cfg["architecture"] == "ofa2_subnet" and cfg["num_classes"] == 10
+        assert cfg["model_args"]["arch"] == x.arch and cfg["model_args"]["space"]["name"] == TINY.name
+        pc = cfg["pretrained_cfg"]
+        assert pc["input_size"] == [1, x.arch["r"][0], x.arch["r"][0]]
+        assert pc["mean"] == [0.3] and pc["std"] == [0.4] and pc["label_names"] == [str(i) for i in range(10)]
+        assert x.parity.passed and x.parity.n_images == 397 and x.parity.top1_agreement == 1.0
+        assert x.tensorrt is not None and not x.tensorrt.built and "trtexec --onnx=model.onnx" in x.tensorrt.command
+    assert sorted(p.name for p in (pkg / "front").iterdir()) == ["README.md", "front.json", "front.png", "package.json"]
+    assert (pkg / "front" / "package.json").read_bytes() == (pkg / "package.json").read_bytes()
+    assert not [p for p in pkg.parent.iterdir() if p.name.startswith(".pkg.")]  # no temp folders left
+
+
+def test_repackaging_is_byte_identical(packaged, tmp_path):
+    again = _package(packaged.path.parent, out_name="pkg")  # same front, same supernet seed, same out dir
+    second = _package(packaged.path.parent, out_name="pkg-b")
+    assert _digest(again.path) == _digest(second.path)
+    shutil.rmtree(second.path)
+
+
+def test_measured_accuracy_is_what_timm_users_get(packaged):
+    """The card's measured top-1 is the top-1 of the model timm loads from the folder."""
+    m = read_manifest(packaged.path)
+    for x in m.members:
+        model = timm.create_model(f"local-dir:{packaged.path / x.folder}", pretrained=True).eval()
+        val = digits("val", x.arch["r"][0])
+        with torch.no_grad():
+            pred = model(val.tensors[0]).argmax(1)
+        top1 = 100.0 * float((pred == val.tensors[1]).float().mean())
+        assert top1 == pytest.approx(x.measured["top1"], abs=1e-3)
+        card = ModelCard.load(packaged.path / x.folder / "README.md")
+        measured = [r for r in card.data.eval_results if "measured" in r.metric_name]
+        assert len(measured) == 1 and measured[0].metric_value == pytest.approx(top1, abs=1e-3)
+        assert measured[0].dataset_split == "val" and measured[0].dataset_type == "sklearn-digits"
+
+
+def test_onnx_file_opset_dynamic_batch_and_agreement_on_every_image(packaged):
+    m = read_manifest(packaged.path)
+    for x in m.members:
+        folder = packaged.path / x.folder
+        proto = onnx.load(folder / "model.onnx")
+        onnx.checker.check_model(proto, full_check=True)
+        assert max(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")) >= 17
+        assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+        val = digits("val", x.arch["r"][0]).tensors[0]
+        model = timm.create_model(f"local-dir:{folder}", pretrained=True).eval()
+        with torch.no_grad():
+            torch_top1 = model(val).argmax(1).numpy()
+        ort_top1 = ort_session(folder / "model.onnx").run(["logits"], {"input": val.numpy()})[0].argmax(1)
+        assert (torch_top1 == ort_top1).all()
+
+
+def test_timm_expectations_on_a_packaged_member(packaged):
+    x = read_manifest(packaged.path).members[1]
+    folder, r = packaged.path / x.folder, x.arch["r"][0]
+    model = timm.create_model(f"local-dir:{folder}", pretrained=True)
+    weights = load_file(folder / "model.safetensors")
+    assert all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())
+    out = model(torch.randn(4, 1, r, r))
+    out.sum().backward()
+    assert out.shape == (4, 10) and all(p.grad is not None for p in model.parameters())
+    # The tiny space has 3 feature levels (timm's default asks for 5).
+    feats = timm.create_model(f"local-dir:{folder}", pretrained=True, features_only=True, out_indices=(0, 1, 2))
+    maps = feats(torch.randn(2, 1, r, r))
+    assert [t.shape[1] for t in maps] == feats.feature_info.channels()
+    head = timm.create_model(f"local-dir:{folder}", pretrained=True, num_classes=3)
+    assert head(torch.randn(2, 1, r, r)).shape == (2, 3)
+    assert torch.equal(head.conv_stem.weight, weights["conv_stem.weight"])  # body kept, head new
+    cfg = timm.data.resolve_data_config({}, model=model)
+    assert tuple(cfg["input_size"]) == (1, r, r) and tuple(cfg["mean"]) == (0.3,) and tuple(cfg["std"]) == (0.4,)
+    assert cfg["crop_pct"] == 1.0 and cfg["interpolation"] == "bilinear"
+    transform = timm.data.create_transform(**cfg)
+    img = Image.fromarray((np.arange(64, dtype=np.uint8).reshape(8, 8) * 4), mode="L")
+    assert transform(img).shape == (1, r, r)
+
+
+def test_cards_parse_with_hub_metadata(packaged):
+    m = read_manifest(packaged.path)
+    for x in m.members:
+        card = ModelCard.load(packaged.path / x.folder / "README.md")
+        d = card.data
+        assert d.library_name == "timm" and d.pipeline_tag == "image-classification" and d.license == "mit"
+        assert "ofa2-zoo" in d.tags and d.datasets == ["sklearn-digits"] and d.model_name == x.name
+        predicted = [r for r in d.eval_results if "predicted" in r.metric_name]
+        assert predicted[0].metric_value == pytest.approx(x.objectives["top1"])
+        assert f'timm.create_model("{x.name}", pretrained=True)' in card.text
+        assert "No TensorRT engine is included" in card.text and x.tensorrt.command in card.text
+        assert m.front_version_id in card.text and "![front](front.png)" in card.text
+    index = ModelCard.load(packaged.path / "front" / "README.md")
+    assert index.data.library_name == "timm"
+    assert all(f"`{x.name}`" in index.text for x in m.members)
+
+
+def _wrong_graph_for_member(k_bad: int):
+    """An exporter that silently produces a wrong graph (a shifted logit) for one member."""
+    calls = {"n": 0}
+
+    def export(model, shape, *a, **kw):
+        k = calls["n"]
+        calls["n"] += 1
+        if k != k_bad:
+            return export_onnx_bytes(model, shape, *a, **kw)
+        clone = copy.deepcopy(model)
+        with torch.no_grad():
+            clone.classifier.bias[3] += 5.0
+        return export_onnx_bytes(clone, shape, *a, **kw)
+
+    return export
+
+
+def test_parity_failure_stops_packaging_and_leaves_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(package_module, "export_onnx_bytes", _wrong_graph_for_member(1))
+    with pytest.raises(ParityError, match=r"member 1 .*nothing was written"):
+        _package(tmp_path)
+    assert not (tmp_path / "pkg").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["front", "profiles"]  # no temp folder either
+
+
+def test_parity_failure_keeps_the_previous_package(packaged, tmp_path, monkeypatch):
+    old = tmp_path / "pkg"
+    shutil.copytree(packaged.path, old)
+    shutil.copytree(packaged.path.parent / "front", tmp_path / "front")
+    before = _digest(old)
+    monkeypatch.setattr(package_module, "export_onnx_bytes", _wrong_graph_for_member(0))
+    with pytest.raises(ParityError):
+        _package(tmp_path)
+    assert _digest(old) == before
+
+
+def test_parity_check_catches_a_wrong_graph_and_accepts_the_right_one():
+    net = tiny_supernet()
+    model = net.extract(TINY.sample(1, 3)[0]).eval()
+    r = model.pretrained_cfg["input_size"][-1]
+    images = digits("val", r).tensors[0][:64]
+    good = check_parity(model, export_onnx_bytes(model, (1, 1, r, r)), images)
+    assert good.passed and good.max_abs_diff <= good.tolerance and good.top1_agreement == 1.0
+    other = tiny_supernet(seed=1).extract(model.ofa2_arch).eval()  # same graph, other weights
+    bad = check_parity(model, export_onnx_bytes(other, (1, 1, r, r)), images)
+    assert not bad.passed and bad.max_abs_diff > bad.tolerance
+
+
+def test_corrupt_front_json_is_a_clear_error(tmp_path):
+    write_front(tmp_path / "front")
+    (tmp_path / "front" / "front.json").write_text('{"format": "ofa2-front/1", "members": [')
+    with pytest.raises(FrontError, match="not valid JSON"):
+        _package(tmp_path)
+    data = json.loads(json.dumps({"format": "ofa2-front/1"}))
+    (tmp_path / "front" / "front.json").write_text(json.dumps(data))
+    with pytest.raises(FrontError, match="field"):
+        _package(tmp_path)
+    assert not (tmp_path / "pkg").exists()
+
+
+def test_unknown_arch_in_front_is_a_clear_error(tmp_path):
+    write_front(tmp_path / "front")
+    path = tmp_path / "front" / "front.json"
+    data = json.loads(path.read_text())
+    data["members"][1]["arch"]["ks"][0] = 4
+    path.write_text(json.dumps(data))
+    with pytest.raises(FrontError, match=r"member 1: .*kernel size"):
+        _package(tmp_path)
+
+
+def test_unknown_profile_is_a_clear_error(tmp_path, monkeypatch):
+    write_front(tmp_path / "front", profile_id="no-such-profile")
+    monkeypatch.setenv("OFA2_PROFILES", str(tmp_path / "profiles"))
+    with pytest.raises(ProfileError, match="unknown hardware profile 'no-such-profile'"):
+        package_front(tmp_path / "front", tmp_path / "pkg", supernet=tiny_supernet(), data=digits)
+
+
+def test_bad_inputs_are_clear_errors(tmp_path):
+    write_front(tmp_path / "front")
+    (tmp_path / "junk").mkdir()
+    (tmp_path / "junk" / "keep.txt").write_text("mine")
+    with pytest.raises(PackageError, match="not an ofa2 package; refusing"):
+        _package(tmp_path, out_name="junk")
+    assert (tmp_path / "junk" / "keep.txt").read_text() == "mine"
+    with pytest.raises(PackageError, match="does not match the front's space"):
+        from ofa2_zoo import load_supernet
+
+        _package(tmp_path, supernet=load_supernet("ofa_mbv3_w1.0"))
+    with pytest.raises(PackageError, match="unknown TensorRT precision"):
+        _package(tmp_path, tensorrt="int4")
+    with pytest.raises(PackageError, match="bad packaging option"):
+        _package(tmp_path, calib_imgs=10)
+    net = tiny_supernet()
+    net.weights_sha256 = "f" * 64
+    front = json.loads((tmp_path / "front" / "front.json").read_text())
+    front["supernet"]["sha256"] = "0" * 64
+    (tmp_path / "front" / "front.json").write_text(json.dumps(front))
+    with pytest.raises(PackageError, match="package with the weights the search used"):
+        _package(tmp_path, supernet=net)
+    assert issubclass(PackageError, Ofa2Error)
+    assert not (tmp_path / "pkg").exists()
+
+
+def test_tensorrt_requested_without_tensorrt_says_why_and_how(tmp_path):
+    pytest.importorskip("onnxruntime")
+    if package_module.tensorrt.unavailable_reason() is None:
+        pytest.skip("TensorRT and a GPU are present here; the engine test below covers them")
+    res = _package(tmp_path, tensorrt="fp16")
+    x = res.manifest.members[0]
+    assert not x.tensorrt.built and "not installed" in x.tensorrt.reason or "GPU" in x.tensorrt.reason
+    assert not any(name.endswith(".engine") for name in x.files)
+    card = (res.path / x.folder / "README.md").read_text()
+    assert "could not be built where this package was made" in card and "--fp16" in card
+
+
+@pytest.mark.skipif(package_module.tensorrt.unavailable_reason() is not None,
+                    reason=f"TensorRT engine build: {package_module.tensorrt.unavailable_reason()}")
+def test_tensorrt_engine_is_built_and_measured(tmp_path):
+    res = _package(tmp_path, tensorrt="fp16")
+    x = res.manifest.members[0]
+    assert x.tensorrt.built and x.tensorrt.engine in x.files
+    settings = json.loads((res.path / x.folder / f"{x.tensorrt.engine}.json").read_text())
+    assert settings["precision"] == "fp16" and settings["latency_ms"] > 0
+
+
+def test_cli_package_help_and_one_line_errors(tmp_path):
+    from typer.testing import CliRunner
+
+    from ofa2_zoo.cli import build_app
+
+    runner = CliRunner()
+    res = runner.invoke(build_app(), ["package", "--help"])
+    assert res.exit_code == 0 and "--out" in res.output and "--tensorrt" in res.output
+    write_front(tmp_path / "front")
+    (tmp_path / "front" / "front.json").write_text("{not json")
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "ofa2_zoo", "package", str(tmp_path / "front"), "--out",
+                           str(tmp_path / "pkg")], capture_output=True, text=True,
+                          env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+    assert proc.returncode == 2
+    assert "not valid JSON" in proc.stderr and "Traceback" not in proc.stderr
