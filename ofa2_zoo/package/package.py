@@ -368,7 +368,8 @@ def _tensorrt(folder: Path, precisions: list[str], input_shape: tuple[int, int, 
               opts: PackageOptions, data: DataSource, r: int, say: Callable[[str], None]):
     opt_batch = prof.measurement.batch_size if prof.measurement else 1
     precision = precisions[0] if precisions else "fp16"
-    command = tensorrt.trtexec_command(input_shape, precision, opt_batch, opts.tensorrt_max_batch)
+    data_name = os.fspath(data) if isinstance(data, (str, os.PathLike)) else None
+    command = tensorrt.build_command(input_shape, precision, opt_batch, opts.tensorrt_max_batch, data_name)
     if not precisions:
         exports = ", ".join(prof.spec.export)
         return {"built": False, "precision": None, "engine": None, "command": command,
@@ -389,7 +390,8 @@ def _tensorrt(folder: Path, precisions: list[str], input_shape: tuple[int, int, 
                                              calibration=calibration)
         built = built or build
     return {"built": True, "precision": built.precision, "engine": built.engine, "reason": None,
-            "command": tensorrt.trtexec_command(input_shape, built.precision, opt_batch, opts.tensorrt_max_batch)}, \
+            "command": tensorrt.build_command(input_shape, built.precision, opt_batch, opts.tensorrt_max_batch,
+                                              data_name)}, \
         built.to_dict()
 
 

@@ -2,7 +2,7 @@
 
 TensorRT needs an NVIDIA GPU and the ``tensorrt`` package (``pip install 'ofa2-zoo[tensorrt]'``).
 Where either is missing nothing is faked: :func:`unavailable_reason` says why, the member's
-card says the engine was not built, and :func:`trtexec_command` gives the exact command that
+card says the engine was not built, and :func:`build_command` gives the exact command that
 builds the same engine later on a machine that has them.
 
 Engines have one optimisation profile over the dynamic batch axis (min 1, opt = the profile's
@@ -24,22 +24,12 @@ from typing import Iterable, Sequence
 
 import torch
 
+from ..profiles.measure import tensorrt_unavailable_reason as unavailable_reason  # why not here, or None
 from .errors import PackageError
 from .onnx_export import INPUT_NAME
 
 PRECISIONS = ("fp16", "int8")
 WORKSPACE_BYTES = 1 << 30
-
-
-def unavailable_reason() -> str | None:
-    """Why TensorRT engines cannot be built here, or ``None`` when they can."""
-    try:
-        import tensorrt  # noqa: F401
-    except ImportError:
-        return "the tensorrt Python package is not installed (pip install 'ofa2-zoo[tensorrt]')"
-    if not torch.cuda.is_available():
-        return "no CUDA GPU is visible to torch on this machine"
-    return None
 
 
 def engine_name(precision: str) -> str:
@@ -50,15 +40,17 @@ def _shape(batch: int, input_shape: Sequence[int]) -> str:
     return "x".join(str(v) for v in (batch, *input_shape))
 
 
-def trtexec_command(input_shape: Sequence[int], precision: str = "fp16", opt_batch: int = 1,
-                    max_batch: int = 32, onnx_file: str = "model.onnx") -> str:
-    """The ``trtexec`` command (shipped with every TensorRT install) that builds the same engine.
+def build_command(input_shape: Sequence[int], precision: str = "fp16", opt_batch: int = 1, max_batch: int = 32,
+                  data: str | None = None, onnx_file: str = "model.onnx") -> str:
+    """The command that builds the same engine later, run inside the member folder.
 
-    ``input_shape`` is ``(C, H, W)``. int8 without calibration data gives placeholder ranges in
-    trtexec, so for int8 we point at our own builder, which calibrates on real images.
+    fp16: ``trtexec`` (shipped with every TensorRT install); ``input_shape`` is ``(C, H, W)``.
+    int8: trtexec without calibration data would use placeholder ranges, so the command is our
+    own builder, which calibrates on real images of ``data``.
     """
     if precision == "int8":
-        return "python -m ofa2_zoo.package.tensorrt . --precision int8 --data DATASET_OR_FOLDER"
+        return (f"python -m ofa2_zoo.package.tensorrt . --precision int8 --data {data or 'DATASET_OR_FOLDER'} "
+                f"--opt-batch {opt_batch} --max-batch {max_batch}")
     return (f"trtexec --onnx={onnx_file} --saveEngine={engine_name(precision)} --{precision} "
             f"--minShapes={INPUT_NAME}:{_shape(1, input_shape)} --optShapes={INPUT_NAME}:{_shape(opt_batch, input_shape)} "
             f"--maxShapes={INPUT_NAME}:{_shape(max_batch, input_shape)} --memPoolSize=workspace:{WORKSPACE_BYTES >> 20}M")
@@ -137,7 +129,10 @@ def build_engine(onnx_bytes: bytes, input_shape: Sequence[int], precision: str =
 
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
-    network = builder.create_network(0)  # explicit batch is the only mode in TensorRT 10
+    # Explicit batch is the only mode from TensorRT 10 on; 8.x needs the flag.
+    explicit = 0 if int(trt.__version__.split(".")[0]) >= 10 else \
+        1 << int(trt.NetworkDefinitionCreationFlag.EXPLICIT_BATCH)
+    network = builder.create_network(explicit)
     parser = trt.OnnxParser(network, logger)
     if not parser.parse(onnx_bytes):
         errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
@@ -162,10 +157,11 @@ def build_engine(onnx_bytes: bytes, input_shape: Sequence[int], precision: str =
 
 
 def engine_latency(engine_bytes: bytes, shape: Sequence[int], warmup: int = 20, repeats: int = 100):
-    """Median latency of one inference on the engine (GPU-synchronised), as a profiles ``Timing``."""
+    """Median latency (ms) of one inference on the engine, GPU-synchronised, as a profiles ``Timing``."""
+    import numpy as np
     import tensorrt as trt
 
-    from ..profiles.measure import _time
+    from ..profiles.measure import time_calls
 
     runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
     engine = runtime.deserialize_cuda_engine(engine_bytes)
@@ -175,7 +171,7 @@ def engine_latency(engine_bytes: bytes, shape: Sequence[int], warmup: int = 20, 
     for i in range(engine.num_io_tensors):
         name = engine.get_tensor_name(i)
         dims = tuple(context.get_tensor_shape(name))
-        dtype = {trt.DataType.FLOAT: torch.float32, trt.DataType.HALF: torch.float16}[engine.get_tensor_dtype(name)]
+        dtype = torch.from_numpy(np.empty(0, dtype=trt.nptype(engine.get_tensor_dtype(name)))).dtype
         buffers[name] = torch.zeros(dims, dtype=dtype, device="cuda")
         context.set_tensor_address(name, int(buffers[name].data_ptr()))
     stream = torch.cuda.Stream()
@@ -184,21 +180,7 @@ def engine_latency(engine_bytes: bytes, shape: Sequence[int], warmup: int = 20, 
         context.execute_async_v3(stream.cuda_stream)
         stream.synchronize()
 
-    return _time(run, warmup, repeats)
-
-
-def tensorrt_latency(onnx_bytes: bytes, shape: Sequence[int], m):  # m: profiles.schema.Measurement
-    """Build an engine for ``m.precision`` and time it at ``shape`` (used by profile measurement)."""
-    from ..profiles.measure import BackendUnavailable
-
-    reason = unavailable_reason()
-    if reason:
-        raise BackendUnavailable(f"tensorrt backend: {reason}")
-    if m.precision == "int8":
-        raise BackendUnavailable("tensorrt int8 latency needs calibration data; measure fp16 or package with data")
-    precision = "fp16" if m.precision in ("fp16", "fp32") else m.precision
-    engine, _ = build_engine(onnx_bytes, shape[1:], precision, opt_batch=shape[0], max_batch=max(shape[0], 1))
-    return engine_latency(engine, shape, m.warmup, m.repeats)
+    return time_calls(run, warmup, repeats)
 
 
 def build_member_engine(member_dir: str | os.PathLike, precision: str = "fp16", *, opt_batch: int = 1,

@@ -1,0 +1,226 @@
+"""The zoo index and timm names: versions resolve to the right arch and revision, pretrained
+weights load from a local package or through the Hugging Face cache, and bad input fails clearly."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import timm
+import torch
+from safetensors.torch import load_file
+
+import ofa2_zoo
+from ofa2_zoo.package import PackageError, package_front
+from ofa2_zoo.registry import (DEFAULT_INDEX_PATH, RegistryError, ZooIndex, register_front, register_index,
+                               registered_versions)
+
+from _package_helpers import TINY, digits, tiny_supernet, write_front, write_profile
+
+torch.set_num_threads(2)
+
+CFG = {"input_size": [1, 16, 16], "mean": [0.3], "std": [0.4], "num_classes": 10, "interpolation": "bilinear",
+       "crop_pct": 1.0, "first_conv": "conv_stem", "classifier": "classifier", "license": "mit"}
+
+
+def _archs(seed: int, n: int) -> list[dict]:
+    return [a.to_dict() for a in TINY.sample(n, seed)]
+
+
+def _members(archs: list[dict], profile: str, tag: str) -> list[dict]:
+    return [{"k": k, "repo_id": f"org/ofa2-{profile}-front-{k}", "revision": tag, "arch": a,
+             "space": TINY.to_dict(), "pretrained_cfg": {**CFG, "input_size": [1, a["r"][0], a["r"][0]]}}
+            for k, a in enumerate(archs)]
+
+
+def _two_versions(profile: str) -> tuple[ZooIndex, list[dict], list[dict]]:
+    v1, v2 = _archs(1, 3), _archs(2, 2)
+    assert v1[1] != v2[1]
+    index = ZooIndex(default_profile="digits-cpu")
+    assert index.add_version(profile, "front-a", _members(v1, profile, "v1")) == "v1"
+    assert index.add_version(profile, "front-b", _members(v2, profile, "v2")) == "v2"
+    return index, v1, v2
+
+
+@pytest.fixture(scope="module")
+def package_dir(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("registry")
+    profile = write_profile(tmp / "profiles")
+    write_front(tmp / "front", n=3)
+    return package_front(tmp / "front", tmp / "pkg", supernet=tiny_supernet(), data=digits, profile=profile,
+                         members=2).path
+
+
+# ---------------------------------------------------------------------------- index
+def test_shipped_index_is_valid(monkeypatch):
+    monkeypatch.delenv("OFA2_ZOO_INDEX", raising=False)
+    index = ZooIndex.load()
+    assert index.format == "ofa2-zoo-index/1" and index.default_profile == "digits-cpu"
+    assert json.loads(DEFAULT_INDEX_PATH.read_text())["format"] == "ofa2-zoo-index/1"
+
+
+def test_index_versions_are_idempotent_immutable_and_round_trip(tmp_path):
+    index, v1, _ = _two_versions("tiny-idx")
+    assert index.add_version("tiny-idx", "front-b", _members(v1, "tiny-idx", "v3")) == "v2"  # unchanged front
+    assert [v.version for v in index.versions("tiny-idx")] == ["v1", "v2"]
+    with pytest.raises(RegistryError, match="immutable"):
+        index.add_version("tiny-idx", "front-c", _members(v1, "tiny-idx", "v1"), version="v1")
+    bad = _members(v1, "tiny-idx", "v3")
+    bad[0]["arch"]["ks"][0] = 4
+    with pytest.raises(RegistryError, match=r"member k=0: kernel size"):
+        index.add_version("tiny-idx", "front-c", bad)
+    with pytest.raises(RegistryError, match="bad profile id"):
+        index.add_version("Tiny Idx", "front-c", _members(v1, "tiny-idx", "v3"))
+    path = index.save(tmp_path / "index.json")
+    again = ZooIndex.load(path)
+    assert again == index and path.read_text() == again.save(tmp_path / "index2.json").read_text()
+
+
+@pytest.mark.parametrize("text, match", [
+    ("{", "not valid JSON"),
+    ('{"format": "something-else"}', "format is 'something-else'"),
+    ('{"format": "ofa2-zoo-index/1", "fronts": {"x": {"versions": [{"version": "1"}]}}}', "field 'fronts.x.versions.0"),
+])
+def test_corrupt_index_is_a_clear_error(tmp_path, text, match):
+    (tmp_path / "index.json").write_text(text)
+    with pytest.raises(RegistryError, match=match):
+        ZooIndex.load(tmp_path / "index.json")
+
+
+# ---------------------------------------------------------------------------- tags
+def test_tag_resolution_picks_the_arch_and_revision_of_each_version():
+    index, v1, v2 = _two_versions("tiny-reg")
+    names = register_index(index)
+    assert names == [f"ofa2_tiny_reg_front_{k}" for k in range(3)]
+    assert timm.list_models("ofa2_tiny_reg_*") == names
+    assert set(timm.list_pretrained("ofa2_tiny_reg_*")) == {
+        "ofa2_tiny_reg_front_0.v1", "ofa2_tiny_reg_front_0.v2", "ofa2_tiny_reg_front_1.v1",
+        "ofa2_tiny_reg_front_1.v2", "ofa2_tiny_reg_front_2.v1"}
+    assert registered_versions("ofa2_tiny_reg_front_1") == ["v2", "v1"]
+    for name, arch, rev in [("ofa2_tiny_reg_front_1.v1", v1[1], "v1"), ("ofa2_tiny_reg_front_1.v2", v2[1], "v2"),
+                            ("ofa2_tiny_reg_front_1", v2[1], "v2"), ("ofa2_tiny_reg_front_2", v1[2], "v1")]:
+        model = timm.create_model(name)
+        assert model.ofa2_arch.to_dict() == arch, name
+        k = name.split(".")[0].rsplit("_", 1)[1]
+        assert model.pretrained_cfg["hf_hub_id"] == f"org/ofa2-tiny-reg-front-{k}@{rev}"
+        assert tuple(model.pretrained_cfg["input_size"]) == (1, arch["r"][0], arch["r"][0])
+        assert model(torch.randn(1, 1, arch["r"][0], arch["r"][0])).shape == (1, 10)
+    with pytest.raises(RegistryError, match=r"no version 'v9'; known: v2, v1"):
+        timm.create_model("ofa2_tiny_reg_front_1.v9")
+    with pytest.raises(RegistryError, match="no version 'v2'; known: v1"):
+        timm.create_model("ofa2_tiny_reg_front_2.v2")
+
+
+def test_import_registers_the_index_and_default_profile_aliases(tmp_path):
+    index, v1, v2 = _two_versions("tiny-imp")
+    index.default_profile = "tiny-imp"
+    index.save(tmp_path / "index.json")
+    code = ("import ofa2_zoo, timm, json; "
+            "print(json.dumps([timm.list_models('ofa2_*'), timm.list_pretrained('ofa2_front_*'), "
+            "timm.create_model('ofa2_front_1.v1').ofa2_arch.to_dict(), timm.create_model('ofa2_front_1').ofa2_arch.to_dict()]))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "OFA2_ZOO_INDEX": str(tmp_path / "index.json"), "OMP_WAIT_POLICY": "PASSIVE"})
+    models, pretrained, arch_v1, arch_new = json.loads(out.stdout.strip().splitlines()[-1])
+    assert {"ofa2_tiny_imp_front_0", "ofa2_front_0", "ofa2_front_2", "ofa2_subnet"} <= set(models)
+    assert "ofa2_front_1.v1" in pretrained and "ofa2_front_1.v2" in pretrained
+    assert arch_v1 == v1[1] and arch_new == v2[1]
+
+
+# ---------------------------------------------------------------------------- weights
+def test_register_local_package_loads_its_weights(package_dir):
+    names = ofa2_zoo.register_front(package_dir)
+    assert names == ["ofa2_tiny_test_front_0", "ofa2_tiny_test_front_1"]
+    assert "ofa2_tiny_test_front_1.local" in timm.list_pretrained("ofa2_tiny_test_*")
+    for k, name in enumerate(names):
+        model = timm.create_model(name, pretrained=True)
+        weights = load_file(package_dir / f"members/front_{k}/model.safetensors")
+        assert all(torch.equal(v, weights[n]) for n, v in model.state_dict().items())
+        cfg = timm.data.resolve_data_config({}, model=model)
+        assert cfg["mean"] == (0.3,) and cfg["input_size"][0] == 1
+    head = timm.create_model(names[0], pretrained=True, num_classes=4)
+    assert head.get_classifier().out_features == 4
+
+
+def _cache_put(cache: Path, repo_id: str, tag: str, folder: Path) -> None:
+    """Put ``folder``'s files into a Hugging Face cache as ``repo_id`` at ``tag`` (the Hub cache layout)."""
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    commit = hashlib.sha1(f"{repo_id}@{tag}".encode()).hexdigest()
+    (repo / "refs").mkdir(parents=True, exist_ok=True)
+    (repo / "refs" / tag).write_text(commit)
+    snap = repo / "snapshots" / commit
+    snap.mkdir(parents=True, exist_ok=True)
+    (repo / "blobs").mkdir(exist_ok=True)
+    for f in folder.iterdir():
+        if f.is_file():
+            data = f.read_bytes()
+            blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+            blob.write_bytes(data)
+            (snap / f.name).symlink_to(os.path.relpath(blob, snap))
+
+
+@pytest.fixture
+def offline_cache(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    cache = tmp_path / "hf-cache"
+    cache.mkdir()
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    return cache
+
+
+def test_hub_front_repo_registers_versions_and_loads_through_the_hf_cache(package_dir, offline_cache, tmp_path):
+    # v1 is the package as made; v2 swaps the members (so each version has its own arch per k).
+    v2 = tmp_path / "v2"
+    shutil.copytree(package_dir, v2)
+    manifest = json.loads((v2 / "package.json").read_text())
+    for m in manifest["members"]:
+        m["k"] = 1 - m["k"]
+    (v2 / "front" / "package.json").write_text(json.dumps(manifest))
+    for tag, pkg in (("v1", package_dir), ("v2", v2)):
+        _cache_put(offline_cache, "org/ofa2-tiny-test-front", tag, pkg / "front")
+        for m in json.loads((pkg / "front" / "package.json").read_text())["members"]:
+            _cache_put(offline_cache, f"org/ofa2-tiny-test-front-{m['k']}", tag, pkg / m["folder"])
+    names = register_front("org/ofa2-tiny-test-front")
+    assert names == ["ofa2_tiny_test_front_0", "ofa2_tiny_test_front_1"]
+    assert {"v1", "v2"} <= set(registered_versions("ofa2_tiny_test_front_0"))
+    original = json.loads((package_dir / "package.json").read_text())["members"]
+    for tag, k, src in (("v1", 0, 0), ("v1", 1, 1), ("v2", 0, 1), ("v2", 1, 0)):
+        model = timm.create_model(f"ofa2_tiny_test_front_{k}.{tag}", pretrained=True)
+        assert model.ofa2_arch.to_dict() == original[src]["arch"]
+        assert model.pretrained_cfg["hf_hub_id"] == f"org/ofa2-tiny-test-front-{k}@{tag}"
+        weights = load_file(package_dir / original[src]["folder"] / "model.safetensors")
+        assert all(torch.equal(v, weights[n]) for n, v in model.state_dict().items())
+    # timm's own Hub loader on a member repo and tag
+    model = timm.create_model("hf-hub:org/ofa2-tiny-test-front-1@v2", pretrained=True)
+    assert model.ofa2_arch.to_dict() == original[0]["arch"]
+
+
+def test_register_front_errors_are_clear(package_dir, tmp_path, offline_cache):
+    with pytest.raises(RegistryError, match="neither a package folder nor a Hub repo id"):
+        register_front(str(tmp_path / "missing" / "x" / "y"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PackageError, match="not an ofa2 package folder"):
+        register_front(tmp_path / "empty")
+    broken = tmp_path / "broken"
+    shutil.copytree(package_dir, broken)
+    (broken / "package.json").write_text("{")
+    with pytest.raises(PackageError, match="not valid JSON"):
+        register_front(broken)
+    shutil.copy(package_dir / "package.json", broken / "package.json")
+    cfg_path = broken / "members" / "front_1" / "config.json"
+    cfg = json.loads(cfg_path.read_text())
+    cfg["model_args"]["arch"]["ks"][0] = 4
+    cfg_path.write_text(json.dumps(cfg))
+    with pytest.raises(RegistryError, match=r"config.json: kernel size of block 0"):
+        register_front(broken)
+    with pytest.raises(RegistryError, match="cannot list the versions of Hub front repo org/nothing-here"):
+        register_front("org/nothing-here")
+    with pytest.raises(RegistryError, match="unknown ofa2 model"):
+        registered_versions("ofa2_nope_front_0")
