@@ -23,7 +23,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -46,7 +46,6 @@ from .onnx_export import (DEFAULT_ATOL, DEFAULT_RTOL, INPUT_NAME, ONNX_OPSET, OU
 from .plots import plot_package_front
 
 ProgressFn = Callable[[str, int, int], None]  # (what is happening, members done, members total)
-STEPS = ("extract", "calibrate", "save", "evaluate", "onnx_export", "parity", "tensorrt", "card")
 
 
 @dataclass
@@ -259,8 +258,9 @@ def package_front(front_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
         timings, rows, infos = [], [], {}
         for k, fi in enumerate(selected):
             timing = MemberTiming(k)
+            say = lambda what, k=k: notify(f"member {k}: {what}", k, len(selected))  # noqa: E731
             row, info = _package_member(front, prof, net, data, opts, k, fi, len(selected), selected, tmp, timing,
-                                        trt_precisions, lambda what: notify(f"member {k}: {what}", k, len(selected)))
+                                        trt_precisions, say)
             timings.append(timing)
             rows.append(row)
             infos[k] = info
