@@ -61,6 +61,11 @@ class RegistryError(Ofa2Error, ValueError):
     """A zoo index, package or model name cannot be resolved."""
 
 
+def _field_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    return f"field '{'.'.join(map(str, err['loc']))}': {err['msg']}"
+
+
 def _version_number(tag: str) -> int:
     m = _VERSION_RE.match(tag)
     return int(m.group(1)) if m else 0
@@ -118,8 +123,7 @@ class ZooIndex(_Model):
         try:
             index = cls.model_validate(data)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            raise RegistryError(f"zoo index {p}: field '{'.'.join(map(str, err['loc']))}': {err['msg']}") from None
+            raise RegistryError(f"zoo index {p}: {_field_error(exc)}") from None
         for profile, fronts in index.fronts.items():
             tags = [v.version for v in fronts.versions]
             if len(set(tags)) != len(tags):
@@ -164,8 +168,7 @@ class ZooIndex(_Model):
             rows = [m if isinstance(m, IndexMember) else IndexMember.model_validate(dict(m)) for m in members]
             entry = IndexVersion(version=tag, front_version_id=front_version_id, members=rows)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            raise RegistryError(f"bad zoo index entry: field '{'.'.join(map(str, err['loc']))}': {err['msg']}") from None
+            raise RegistryError(f"bad zoo index entry: {_field_error(exc)}") from None
         for m in entry.members:  # fail now, not when a user creates the model
             _parse_arch(m.arch, m.space, f"member k={m.k}")
         self.fronts.setdefault(profile, ProfileFronts()).versions.append(entry)
@@ -359,7 +362,8 @@ def _hub_members(repo: str) -> tuple[str, dict[str, list[tuple[int, Any, SearchS
             arch, space = _parse_arch(m.arch, manifest.space, f"{repo_id}@{tag} member k={m.k}")
             cfg_path = hf_hub_download(member_repo, "config.json", revision=tag)
             cfg = json.loads(Path(cfg_path).read_text())
-            rows.append((m.k, arch.to_dict(), space, _weights_cfg(cfg["pretrained_cfg"], hf_hub_id=f"{member_repo}@{tag}")))
+            weights = _weights_cfg(cfg["pretrained_cfg"], hf_hub_id=f"{member_repo}@{tag}")
+            rows.append((m.k, arch.to_dict(), space, weights))
         out[tag] = rows
     return str(profile), out
 

@@ -55,6 +55,20 @@ def _base(ds: Dataset) -> Dataset:
     return ds
 
 
+def cached_source(data: DataSource) -> Callable[[str, int], Dataset]:
+    """``data`` as a ``(split, resolution) -> Dataset`` callable that opens each pair once
+    (members often share a resolution; scanning a large image folder is slow)."""
+    opened: dict[tuple[str, int], Dataset] = {}
+
+    def source(split: str, resolution: int) -> Dataset:
+        if (split, resolution) not in opened:
+            opened[split, resolution] = open_split(data, split, resolution)
+        return opened[split, resolution]
+
+    source.name = data if isinstance(data, str) else getattr(data, "name", None)  # type: ignore[attr-defined]
+    return source
+
+
 def open_split(data: DataSource, split: str, resolution: int) -> Dataset:
     """The ``split`` ("train" or "val") of ``data`` at ``resolution``."""
     if callable(data):

@@ -38,7 +38,8 @@ from ..front import Front
 from ..profiles import HardwareProfile, load_profile
 from ..supernet import ElasticMobileNetV3, load_supernet, recalibrate_bn
 from . import cards, tensorrt
-from .data import DataInfo, DataSource, calibration_subset, data_info, first_images, loader, open_split, top1_accuracy
+from .data import (DataInfo, DataSource, cached_source, calibration_subset, data_info, first_images, loader,
+                   top1_accuracy)
 from .errors import PackageError, ParityError
 from .manifest import MANIFEST_NAME, PACKAGE_FORMAT, PackageManifest, read_manifest, timm_name
 from .onnx_export import (DEFAULT_ATOL, DEFAULT_RTOL, INPUT_NAME, ONNX_OPSET, OUTPUT_NAME, check_parity,
@@ -84,6 +85,21 @@ class PackageOptions:
     tensorrt_max_batch: int = 32
     license: str = "mit"
     dataset_id: str | None = None
+
+
+@dataclass
+class _Job:
+    """Everything one packaging run shares between its members."""
+
+    front: Front
+    prof: HardwareProfile
+    net: ElasticMobileNetV3
+    data: DataSource
+    source: Callable[[str, int], Any]  # (split, resolution) -> Dataset, each opened once
+    opts: PackageOptions
+    selected: list[int]
+    root: Path
+    trt_precisions: list[str]
 
 
 def _sha256(path: Path) -> str:
@@ -254,18 +270,17 @@ def package_front(front_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
     notify = progress or (lambda what, done, total: None)
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    job = _Job(front, prof, net, data, cached_source(data), opts, selected, tmp, trt_precisions)
     try:
-        timings, rows, infos = [], [], {}
-        for k, fi in enumerate(selected):
+        timings, rows, info = [], [], None
+        for k in range(len(selected)):
             timing = MemberTiming(k)
             say = lambda what, k=k: notify(f"member {k}: {what}", k, len(selected))  # noqa: E731
-            row, info = _package_member(front, prof, net, data, opts, k, fi, len(selected), selected, tmp, timing,
-                                        trt_precisions, say)
+            row, info = _package_member(job, k, timing, say)
             timings.append(timing)
             rows.append(row)
-            infos[k] = info
         notify("front folder", len(selected), len(selected))
-        manifest = _write_front(front, front_file, prof, net, opts, selected, rows, infos[0], tmp)
+        manifest = _write_front(job, front_file, rows, info)
         _move_into_place(tmp, out)
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -276,25 +291,24 @@ def package_front(front_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
     return PackageResult(out, manifest, timings)
 
 
-def _package_member(front: Front, prof: HardwareProfile, net: ElasticMobileNetV3, data: DataSource,
-                    opts: PackageOptions, k: int, fi: int, n_members: int, selected: list[int], root: Path,
-                    timing: MemberTiming, trt_precisions: list[str], say: Callable[[str], None]):
+def _package_member(job: _Job, k: int, timing: MemberTiming, say: Callable[[str], None]):
+    front, prof, opts = job.front, job.prof, job.opts
+    fi = job.selected[k]
     member = front.members[fi]
     arch, r = member.arch, member.arch.r
     name = timm_name(prof.id, k)
     folder_rel = f"members/front_{k}"
-    folder = root / folder_rel
+    folder = job.root / folder_rel
     folder.mkdir(parents=True)
 
     say("extract")
     with _timed(timing, "extract"):
-        train = open_split(data, "train", r)
-        val = open_split(data, "val", r)
-        info = data_info(data, train, dataset_id=opts.dataset_id)
+        train, val = job.source("train", r), job.source("val", r)
+        info = data_info(job.data, train, dataset_id=opts.dataset_id)
         if info.in_chans != front.space.in_chans:
             raise PackageError(f"data {info.name!r} has {info.in_chans} channel(s), the space expects "
                                f"{front.space.in_chans}")
-        model = net.extract(arch)
+        model = job.net.extract(arch)
     say("BN re-calibration")
     with _timed(timing, "calibrate"):
         calib = calibration_subset(train, opts.calib_images, opts.seed)
@@ -326,13 +340,14 @@ def _package_member(front: Front, prof: HardwareProfile, net: ElasticMobileNetV3
     if opts.measure_latency:
         latency_measured = _measure_latency(shipped, (info.in_chans, r), prof)
     with _timed(timing, "tensorrt"):
-        trt_status, trt_settings = _tensorrt(folder, trt_precisions, (info.in_chans, r, r), prof, opts, data, r, say)
+        trt_status, trt_settings = _tensorrt(job, folder, (info.in_chans, r, r), say)
 
     say("model card")
     with _timed(timing, "card"):
-        plot_package_front(front, selected, folder / "front.png", highlight=k, title=f"{name} on the {prof.id} front")
-        context = _member_context(front, prof, net, opts, info, k, n_members, name, folder_rel, arch, member,
-                                  top1, n_eval, n_calib, report, latency_measured, trt_status, trt_settings)
+        plot_package_front(front, job.selected, folder / "front.png", highlight=k,
+                           title=f"{name} on the {prof.id} front")
+        context = _member_context(job, info, k, name, folder_rel, member, top1, n_eval, n_calib, report,
+                                  latency_measured, trt_status, trt_settings)
         data_card = cards.card_data(model_name=name, license=opts.license, datasets=[info.dataset_id],
                                     tags=_tags(prof, front), accuracy=context["accuracy"])
         (folder / "README.md").write_text(cards.render_card("member", data_card, context))
@@ -364,8 +379,8 @@ def _measure_latency(model: torch.nn.Module, chw: tuple[int, int], prof: Hardwar
             "machine": machine_info()["cpu"]}
 
 
-def _tensorrt(folder: Path, precisions: list[str], input_shape: tuple[int, int, int], prof: HardwareProfile,
-              opts: PackageOptions, data: DataSource, r: int, say: Callable[[str], None]):
+def _tensorrt(job: _Job, folder: Path, input_shape: tuple[int, int, int], say: Callable[[str], None]):
+    prof, opts, data, precisions, r = job.prof, job.opts, job.data, job.trt_precisions, input_shape[-1]
     opt_batch = prof.measurement.batch_size if prof.measurement else 1
     precision = precisions[0] if precisions else "fp16"
     data_name = os.fspath(data) if isinstance(data, (str, os.PathLike)) else None
@@ -424,12 +439,13 @@ def _accuracy(front: Front, info: DataInfo, value_front: float | None, top1: flo
             "front": acc_front}
 
 
-def _member_context(front, prof, net, opts, info, k, n_members, name, folder_rel, arch, member, top1, n_eval,
-                    n_calib, report, latency_measured, trt_status, trt_settings) -> dict[str, Any]:
+def _member_context(job: _Job, info: DataInfo, k: int, name: str, folder_rel: str, member, top1: float,
+                    n_eval: int, n_calib: int, report, latency_measured, trt_status, trt_settings) -> dict[str, Any]:
+    front, prof, opts, arch = job.front, job.prof, job.opts, member.arch
     lat = member.objectives.get("latency_ms")
     lat_meta = front.objective_meta.get("latency_ms")
     return {
-        "name": name, "k": k, "n_members": n_members, "folder": folder_rel,
+        "name": name, "k": k, "n_members": len(job.selected), "folder": folder_rel,
         "hub_repo": f"{prof.spec.hub.repo_prefix}-front-{k}",
         "profile": {"id": prof.id, "description": prof.spec.description, "device_class": prof.device_class},
         "plot_file": "front.png", "arch_string": arch.to_string(), "arch_json": json.dumps(arch.to_dict()),
@@ -445,13 +461,13 @@ def _member_context(front, prof, net, opts, info, k, n_members, name, folder_rel
         "tensorrt": {**trt_status, "settings": trt_settings},
         "calibration": {"images": n_calib, "batch": opts.calib_batch, "seed": opts.seed, "dataset": info.name,
                         "split": "train"},
-        "provenance": _provenance(front, prof, net),
+        "provenance": _provenance(front, prof, job.net),
         "limitations": [],
     }
 
 
-def _write_front(front: Front, front_file: Path, prof: HardwareProfile, net: ElasticMobileNetV3,
-                 opts: PackageOptions, selected: list[int], rows: list[dict], info: DataInfo, root: Path):
+def _write_front(job: _Job, front_file: Path, rows: list[dict], info: DataInfo) -> PackageManifest:
+    front, prof, net, opts, selected, root = job.front, job.prof, job.net, job.opts, job.selected, job.root
     folder = root / "front"
     folder.mkdir()
     shutil.copyfile(front_file, folder / "front.json")

@@ -51,9 +51,11 @@ def build_command(input_shape: Sequence[int], precision: str = "fp16", opt_batch
     if precision == "int8":
         return (f"python -m ofa2_zoo.package.tensorrt . --precision int8 --data {data or 'DATASET_OR_FOLDER'} "
                 f"--opt-batch {opt_batch} --max-batch {max_batch}")
+    shapes = {kind: f"{INPUT_NAME}:{_shape(b, input_shape)}"
+              for kind, b in (("min", 1), ("opt", opt_batch), ("max", max_batch))}
     return (f"trtexec --onnx={onnx_file} --saveEngine={engine_name(precision)} --{precision} "
-            f"--minShapes={INPUT_NAME}:{_shape(1, input_shape)} --optShapes={INPUT_NAME}:{_shape(opt_batch, input_shape)} "
-            f"--maxShapes={INPUT_NAME}:{_shape(max_batch, input_shape)} --memPoolSize=workspace:{WORKSPACE_BYTES >> 20}M")
+            f"--minShapes={shapes['min']} --optShapes={shapes['opt']} --maxShapes={shapes['max']} "
+            f"--memPoolSize=workspace:{WORKSPACE_BYTES >> 20}M")
 
 
 @dataclass(frozen=True)
