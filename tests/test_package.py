@@ -302,3 +302,17 @@ def test_cli_package_help_and_one_line_errors(tmp_path):
                           env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
     assert proc.returncode == 2
     assert "not valid JSON" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.skipif(package_module.tensorrt.unavailable_reason() is None, reason="TensorRT is available here")
+def test_engine_builder_without_tensorrt_says_why(packaged):
+    import subprocess
+    import sys
+
+    folder = packaged.path / "members" / "front_0"
+    proc = subprocess.run([sys.executable, "-m", "ofa2_zoo.package.tensorrt", str(folder), "--precision", "fp16"],
+                          capture_output=True, text=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+    assert proc.returncode == 2 and "cannot build a TensorRT engine" in proc.stderr
+    assert not list(folder.glob("*.engine"))
+    cmd = package_module.tensorrt.build_command((1, 16, 16), "int8", 1, 32, "digits")
+    assert cmd.startswith("python -m ofa2_zoo.package.tensorrt . --precision int8 --data digits")
