@@ -28,8 +28,8 @@ def profile_dict(**overrides) -> dict:
         "id": "tiny-cpu", "device_class": "cpu", "description": "test profile", "supernet": TINY.name,
         "resolutions": [16, 24], "objectives": ["latency_ms", "top1"],
         "latency": {"source": "lut", "table": {"format": "ofa2-json", "path": "luts/tiny-cpu.json"}},
-        "measurement": {"backend": "onnxruntime", "batch_size": 1, "threads": 1, "warmup": 2, "repeats": 6,
-                        "rounds": 2},
+        "measurement": {"backend": "onnxruntime", "batch_size": 1, "threads": 1, "warmup": 2, "repeats": 20,
+                        "rounds": 2, "statistic": "min"},
         "export": ["onnx"], "package": {"members": 3}, "hub": {"repo_prefix": "ofa2-tiny-cpu"},
     }
     d.update(overrides)

@@ -136,7 +136,9 @@ def measure_cmd(name: str = NAME,
         raise Ofa2Error(f"profile {p.id} has no measurement section, so it cannot be measured here")
     a = ArchSpec.parse(arch, p.space)
     t = measure_arch(a, p.space, p.measurement)
-    info = {"arch": a.to_string(), "measured_ms": round(t.median_ms, 4), "iqr_ms": round(t.iqr_ms, 4), "calls": t.n}
+    info = {"arch": a.to_string(), "measured_ms": round(t.value(p.measurement.statistic), 4),
+            "statistic": p.measurement.statistic, "median_ms": round(t.median_ms, 4), "iqr_ms": round(t.iqr_ms, 4),
+            "min_ms": round(t.min_ms, 4), "calls": t.n}
     if p.latency_source == "lut":
         info["predicted_ms"] = round(float(p.latency([a])[0]), 4)
     console.print_json(json.dumps(info))

@@ -26,8 +26,8 @@ from ..assets import cache_dir
 from ..errors import Ofa2Error
 from .loader import HardwareProfile, ProfileError, load_profile
 from .lut import FORMAT, LatencyTable, all_ops, write_table
-from .measure import (BackendUnavailable, machine_info, make_runner, measure_archs, op_input_shape, op_module,
-                      time_interleaved)
+from .measure import (BackendUnavailable, machine_info, make_runner, measure_archs, measure_call_overhead,
+                      op_input_shape, op_module, time_interleaved)
 
 ProgressFn = Callable[[int, int, str], None]
 CALIBRATION_SEED_OFFSET = 10_000  # calibration networks never coincide with validation networks (same seed)
@@ -52,21 +52,27 @@ def _same_machine(a: dict, b: dict) -> bool:
     return all(a.get(k) == b.get(k) for k in ("cpu", "cores", "onnxruntime", "torch", "gpu", "tensorrt"))
 
 
-def _resumable_entries(partial: Path, header: dict) -> dict[str, dict]:
+def _resumable(partial: Path, header: dict) -> dict | None:
+    """The partial table of an interrupted build, if it was measured the same way on this machine."""
     try:
         data = json.loads(partial.read_text())
     except (OSError, json.JSONDecodeError):
-        return {}
+        return None
     same = (data.get("format") == FORMAT and data.get("space") == header["space"]
-            and data.get("measurement") == header["measurement"]
+            and data.get("measurement") == header["measurement"] and isinstance(data.get("entries"), dict)
+            and isinstance(data.get("call_overhead"), dict)
             and _same_machine(data.get("machine", {}), header["machine"]))
-    return dict(data.get("entries", {})) if same else {}
+    return data if same else None
 
 
 def build_lut(profile: HardwareProfile | str, out: str | Path | None = None, *, resume: bool = True,
               calibration_archs: int = 0, seed: int = 0, progress: ProgressFn | None = None,
-              chunk: int = 25) -> Path:
-    """Measure all operators of ``profile.space`` with ``profile.measurement``; return the table path."""
+              chunk: int = 25, require_calibration: bool = True) -> Path:
+    """Measure all operators of ``profile.space`` with ``profile.measurement``; return the table path.
+
+    With ``require_calibration=False`` a failed calibration is recorded in the table
+    (``calibration_error``) and the raw table is written instead of raising.
+    """
     profile = load_profile(profile)
     m = profile.measurement
     if m is None:
@@ -76,8 +82,12 @@ def build_lut(profile: HardwareProfile | str, out: str | Path | None = None, *, 
     partial = out.with_name(out.name + ".partial")
     space = profile.space
     header = {"space": space.name, "resolutions": list(space.resolutions), "profile": profile.id,
-              "measurement": m.model_dump(), "machine": machine_info()}
-    entries = _resumable_entries(partial, header) if resume else {}
+              "statistic": m.statistic, "measurement": m.model_dump(), "machine": machine_info()}
+    previous = _resumable(partial, header) if resume else None
+    if previous:
+        entries, header["call_overhead"] = dict(previous["entries"]), previous["call_overhead"]
+    else:
+        entries, header["call_overhead"] = {}, measure_call_overhead(m).to_entry()
     ops = all_ops(space)
     entries = {k: v for k, v in entries.items() if k in ops}
     todo = [k for k in ops if k not in entries]
@@ -87,7 +97,7 @@ def build_lut(profile: HardwareProfile | str, out: str | Path | None = None, *, 
         keys = todo[start:start + chunk]
         runners = [make_runner(op_module(ops[k], space), op_input_shape(ops[k], m.batch_size), m) for k in keys]
         for key, t in zip(keys, time_interleaved(runners, m.warmup, m.repeats, m.rounds)):
-            entries[key] = {"median": t.median_ms, "iqr": t.iqr_ms, "n": t.n}
+            entries[key] = t.to_entry()
         del runners
         write_json_atomic(partial, {**header, "format": FORMAT, "unit": "ms", "entries": entries})
         if progress:
@@ -95,32 +105,82 @@ def build_lut(profile: HardwareProfile | str, out: str | Path | None = None, *, 
     header["created"] = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
     header["calibration"] = None
     if calibration_archs:
-        table = LatencyTable({k: v["median"] for k, v in entries.items()}, str(out))
-        header["calibration"] = fit_calibration(profile, table, calibration_archs, seed)
+        table = LatencyTable({k: v[m.statistic] for k, v in entries.items()}, str(out),
+                             {"statistic": m.statistic, "call_overhead": header["call_overhead"]})
+        try:
+            header["calibration"] = fit_calibration(profile, table, calibration_archs, seed)
+        except Ofa2Error as exc:
+            if require_calibration or isinstance(exc, BackendUnavailable):
+                raise
+            header["calibration_error"] = str(exc)
     write_table(out, header, entries)
     partial.unlink(missing_ok=True)
     profile.reload()
     return out
 
 
+#: Calibration terms, in the order of the design matrix columns, and the models tried (richest first).
+CALIBRATION_TERMS = ("scale", "per_mmac", "per_mweight", "per_block", "offset")
+CALIBRATION_MODELS = (("scale", "per_mmac", "per_mweight", "per_block", "offset"),
+                      ("scale", "per_mmac", "per_block", "offset"), ("scale", "per_block", "offset"),
+                      ("scale", "offset"), ("scale",))
+
+
+def calibration_features(table: LatencyTable, space, genes: np.ndarray) -> np.ndarray:
+    """Per network: ``[sum(entry - overhead), MACs/1e6, weights/1e6, active blocks, 1]``, shape (N, 5)."""
+    cols = []
+    for term in CALIBRATION_TERMS[:-1]:
+        unit = {t: 0.0 for t in CALIBRATION_TERMS}
+        unit[term] = 1.0
+        cols.append(table.with_calibration(unit).compile(space).latency_genes(genes))
+    return np.stack(cols + [np.ones(len(genes))], axis=1)
+
+
 def fit_calibration(profile: HardwareProfile, table: LatencyTable, n: int, seed: int = 0) -> dict:
-    """Fit ``measured = scale*sum + per_block*active_blocks + offset`` on ``n`` random whole networks."""
+    """Fit the table's calibration on ``n`` random whole networks measured here.
+
+    The model (see :meth:`LatencyTable.compile`) is linear in per-operator terms: the table
+    entries (``scale`` in [0.1, 10]), the operators' MACs and weights and a per-block term
+    (all non-negative: more work never makes a network faster), and a free offset; bounded
+    least squares on relative error. The richest model with at least 4 networks per
+    parameter is used; if it would make a block entry or the smallest network non-positive,
+    simpler ones are tried.
+    A calibration that does not even rank the measured networks is an error.
+    """
+    from scipy.optimize import lsq_linear
+
     from .validate import Agreement
 
-    if n < 4:
-        raise Ofa2Error(f"calibration needs at least 4 networks (3 parameters), got {n}")
+    if n < 8:
+        raise Ofa2Error(f"calibration needs at least 8 networks (4 per fitted parameter), got {n}")
     space = profile.space
     genes = space.sample_genes(n, np.random.default_rng(seed + CALIBRATION_SEED_OFFSET))
-    raw = table.compile(space, calibrated=False).latency_genes(genes)
-    n_blocks = space.decode(genes)["active"].sum(axis=1).astype(float)
+    features = calibration_features(table, space, genes)
+    raw = table.with_calibration(None).compile(space).latency_genes(genes)
     measured = measure_archs(space.genes_to_archs(genes), space, profile.measurement)
-    design = np.stack([raw, n_blocks, np.ones_like(raw)], axis=1)
-    (scale, per_block, offset), *_ = np.linalg.lstsq(design / measured[:, None], np.ones_like(measured), rcond=None)
-    fitted = design @ np.array([scale, per_block, offset])
-    return {"model": "scale*sum + per_block*active_blocks + offset", "scale": float(scale),
-            "per_block": float(per_block), "offset": float(offset), "archs": n,
-            "seed": seed + CALIBRATION_SEED_OFFSET,
-            "before": Agreement.of(raw, measured).to_dict(), "after": Agreement.of(fitted, measured).to_dict()}
+    smallest = space.archs_to_genes([space.smallest(r) for r in space.resolutions])
+
+    def positive(compiled) -> bool:  # every entry and the smallest network at every resolution
+        return compiled.blocks.min() > 0 and compiled.latency_genes(smallest).min() > 0
+
+    for model in (m for m in CALIBRATION_MODELS if 4 * len(m) <= n):
+        cols = [CALIBRATION_TERMS.index(t) for t in model]
+        lower = [{"scale": 0.1, "offset": -np.inf}.get(t, 0.0) for t in model]
+        upper = [{"scale": 10.0}.get(t, np.inf) for t in model]
+        fit = lsq_linear(features[:, cols] / measured[:, None], np.ones(n), bounds=(lower, upper))
+        cal = {t: 0.0 for t in CALIBRATION_TERMS} | dict(zip(model, map(float, fit.x)))
+        compiled = table.with_calibration(cal).compile(space)
+        if positive(compiled):
+            break
+    after = Agreement.of(compiled.latency_genes(genes), measured)
+    if not after.kendall_tau > 0:
+        raise Ofa2Error(f"calibration failed: the table does not rank {n} measured networks (Kendall τ "
+                        f"{after.kendall_tau:.3f}); too noisy? measure more networks or use statistic: min")
+    if not positive(compiled):
+        raise Ofa2Error(f"calibration failed: every model fitted on {n} measured networks predicts a "
+                        "non-positive latency somewhere; measure more (or larger) networks")
+    return {"model": " + ".join(model), **cal, "archs": n, "seed": seed + CALIBRATION_SEED_OFFSET,
+            "before": Agreement.of(raw, measured).to_dict(), "after": after.to_dict()}
 
 
 def ensure_lut(profile: HardwareProfile | str, progress: ProgressFn | None = None,
@@ -141,7 +201,7 @@ def ensure_lut(profile: HardwareProfile | str, progress: ProgressFn | None = Non
     if profile.measurement is None:
         profile.table_files()  # raises the missing-file error with its fix
     try:
-        path = build_lut(profile, calibration_archs=calibration_archs, progress=progress)
+        path = build_lut(profile, calibration_archs=calibration_archs, progress=progress, require_calibration=False)
     except BackendUnavailable as exc:
         raise ProfileError(f"{profile.path}: the table is missing and cannot be measured here: {exc}") from None
     return path

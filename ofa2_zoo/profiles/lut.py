@@ -19,12 +19,19 @@ Our own table format (``ofa2-json``, format id ``ofa2-lut/1``) is one JSON file:
      "measurement": {"backend", "batch_size", "precision", "threads", "warmup", "repeats", "rounds"},
      "machine": {"cpu", "cores", "os", "python", "torch", "onnxruntime", ...},
      "created": "<ISO 8601 UTC time>",
-     "entries": {"<operator key>": {"median": ms, "iqr": ms, "n": timed calls}},
-     "calibration": null | {"scale", "per_block", "offset", "archs", "seed", "before", "after"}}
+     "statistic": "median" | "p10" | "min",  # which entry value predictions use
+     "call_overhead": {"median", "iqr", "p10", "min", "n"},  # one call of an empty graph
+     "entries": {"<operator key>": {"median": ms, "iqr": ms, "p10": ms, "min": ms, "n": timed calls}},
+     "calibration": null | {"scale", "per_mmac", "per_mweight", "per_block", "offset",
+                            "archs", "seed", "before", "after"}}
 
-``median`` is what predictions use; ``iqr`` (inter-quartile range) is the spread of the
-timed calls. ``calibration`` (optional) maps the raw sum to whole-network latency as
-``scale * sum + per_block * active_blocks + offset`` (see :mod:`.build`).
+Each entry summarises ``n`` timed calls: median, inter-quartile range (the spread), 10th
+percentile and minimum; ``statistic`` names the one predictions use (``median`` when absent).
+A network's raw prediction is ``sum(entry - call_overhead) + call_overhead`` over its
+operators (each operator was timed as its own inference call; the network is one call).
+``calibration`` (optional) corrects what an additive table of isolated operators misses
+(fusion, cache and memory traffic inside a whole network) with a linear per-operator model
+fitted on measured whole networks (:meth:`LatencyTable.compile`, :mod:`.build`).
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ import yaml
 
 from .._io import write_json_atomic
 from ..errors import ArchError, Ofa2Error
-from ..space import SearchSpace, conv_out_size
+from ..space import SearchSpace, conv_out_size, make_divisible
 
 FORMAT = "ofa2-lut/1"
 SHAPES_NOTE = ("operator keys give input/output shapes as HxWxC of one image; measured at "
@@ -68,6 +75,37 @@ class Op:
     se: int = 0
     hs: int = 0
     first_block: bool = False  # OFA's fixed first block (expand 1, depthwise-separable); not in the key
+
+    @property
+    def macs(self) -> int:
+        """Multiply-accumulates of the operator (a calibration feature: compute the table misses)."""
+        (hi, wi, ci), co = self.inp, self.out[-1]
+        ho, wo = (self.out[0], self.out[1]) if len(self.out) == 3 else (1, 1)
+        if self.kind in ("Conv_1", "Conv_2", "Logits"):
+            return ho * wo * ci * co
+        if self.kind == "AvgPool2D":
+            return hi * wi * ci
+        if self.kind == "Conv":
+            return ho * wo * ci * co * 9
+        if self.first_block:
+            return ho * wo * ci * 9 + ho * wo * ci * co
+        se = 2 * self.mid * make_divisible(self.mid // 4, 8) if self.se else 0
+        return hi * wi * ci * self.mid + ho * wo * self.mid * self.kernel ** 2 + se + ho * wo * self.mid * co
+
+    @property
+    def weights(self) -> int:
+        """Convolution/linear weights of the operator (a calibration feature: memory the table misses)."""
+        ci, co = self.inp[2], self.out[-1]
+        if self.kind in ("Conv_1", "Conv_2", "Logits"):
+            return ci * co
+        if self.kind == "AvgPool2D":
+            return 0
+        if self.kind == "Conv":
+            return ci * co * 9
+        if self.first_block:
+            return ci * 9 + ci * co
+        se = 2 * self.mid * make_divisible(self.mid // 4, 8) if self.se else 0
+        return ci * self.mid + self.mid * self.kernel ** 2 + se + self.mid * co
 
     @property
     def key(self) -> str:
@@ -186,6 +224,16 @@ class LatencyTable:
     def calibration(self) -> dict | None:
         return self.meta.get("calibration") or None
 
+    @property
+    def call_overhead_ms(self) -> float:
+        """Cost of one inference call of an empty graph, measured with the table (0 for OFA's tables).
+
+        Every measured operator entry includes it once, a whole network only once, so the
+        additive sum counts it once instead of once per operator.
+        """
+        overhead = self.meta.get("call_overhead")
+        return float(overhead[self.meta.get("statistic", "median")]) if overhead else 0.0
+
     def with_calibration(self, calibration: dict | None) -> "LatencyTable":
         """The same entries with another calibration (``None``: the raw additive sum)."""
         table = LatencyTable(self.entries, self.source, {**self.meta, "calibration": calibration})
@@ -210,20 +258,31 @@ class LatencyTable:
     def compile(self, space: SearchSpace, calibrated: bool = True) -> CompiledTable:
         """The table laid out for ``space``; with ``calibrated``, the table's calibration is folded in.
 
-        A calibration ``scale * sum + per_block * active_blocks + offset`` stays one gather:
-        every block entry becomes ``scale * t + per_block`` and the fixed part ``scale * f + offset``.
+        The raw sum is ``sum(entry - call_overhead) + call_overhead``: OFA's summation rule
+        with the per-call cost that every separately measured operator carries counted once.
+        A calibration is linear in per-operator terms, so it folds into the same arrays and a
+        population's latency stays one gather::
+
+            scale * sum(entry - call_overhead) + per_mmac * sum(MACs) / 1e6
+              + per_mweight * sum(weights) / 1e6 + per_block * active_blocks + offset
         """
         nr = len(space.resolutions)
+        o = self.call_overhead_ms
+        cal = (self.calibration if calibrated else None) or {}
+        scale, per_block = cal.get("scale", 1.0), cal.get("per_block", 0.0)
+        per_mmac, per_mweight = cal.get("per_mmac", 0.0), cal.get("per_mweight", 0.0)
+        offset = cal.get("offset", o) if cal else o
+
+        def term(op: Op, r: int) -> float:
+            return (scale * (self.lookup(op.key, r) - o) + per_mmac * op.macs / 1e6
+                    + per_mweight * op.weights / 1e6)
+
         blocks = np.zeros((space.n_blocks, len(space.ks_choices), len(space.expand_choices), nr))
         fixed = np.zeros(nr)
         for ri, r in enumerate(space.resolutions):
-            fixed[ri] = sum(self.lookup(op.key, r) for op in fixed_ops(space, r))
+            fixed[ri] = sum(term(op, r) for op in fixed_ops(space, r)) + offset
             for b, ki, ei, op in block_ops(space, r):
-                blocks[b, ki, ei, ri] = self.lookup(op.key, r)
-        cal = self.calibration if calibrated else None
-        if cal:
-            blocks = blocks * cal["scale"] + cal.get("per_block", 0.0)
-            fixed = fixed * cal["scale"] + cal["offset"]
+                blocks[b, ki, ei, ri] = term(op, r) + per_block
         return CompiledTable(space, blocks, fixed)
 
     # ------------------------------------------------------------------ readers / writer
@@ -260,11 +319,17 @@ class LatencyTable:
             raise LookupTableError(f"{path}: not an {FORMAT} table (expected keys format, unit, entries, ...)")
         if data.get("unit") != "ms":
             raise LookupTableError(f"{path}: unit must be 'ms', got {data.get('unit')!r}")
+        stat = data.get("statistic", "median")
+        if stat not in ("median", "p10", "min"):
+            raise LookupTableError(f"{path}: statistic must be median, p10 or min, got {stat!r}")
         entries = {}
         for key, v in data["entries"].items():
-            if not isinstance(v, dict) or not _is_number(v.get("median")) or v["median"] < 0:
-                raise LookupTableError(f"{path}: entry {key!r} needs a non-negative numeric 'median' (ms)")
-            entries[key] = float(v["median"])
+            if not isinstance(v, dict) or not _is_number(v.get(stat)) or v[stat] < 0:
+                raise LookupTableError(f"{path}: entry {key!r} needs a non-negative numeric {stat!r} (ms)")
+            entries[key] = float(v[stat])
+        overhead = data.get("call_overhead")
+        if overhead is not None and not (isinstance(overhead, dict) and _is_number(overhead.get(stat))):
+            raise LookupTableError(f"{path}: 'call_overhead' needs a numeric {stat!r} (ms)")
         cal = data.get("calibration")
         if cal is not None and not (isinstance(cal, dict) and all(_is_number(cal.get(k)) for k in ("scale", "offset"))):
             raise LookupTableError(f"{path}: 'calibration' needs numeric 'scale' and 'offset'")

@@ -2,10 +2,14 @@
 
 A backend turns a module and an input shape into a *runner*: a no-argument callable that
 performs one inference (for TensorRT it waits for the GPU). Timing runs ``warmup`` untimed
-calls, then ``repeats`` timed calls with a fixed thread count, and reports the median and the
-inter-quartile range in milliseconds. With ``rounds > 1`` the timed calls of several runners
-are interleaved in rounds, so a burst of load from another process on a shared machine
-spreads over all of them instead of skewing whichever was being timed at that moment.
+calls, then ``repeats`` timed calls with a fixed thread count, and summarises them in
+milliseconds: median and inter-quartile range (the spread), 10th percentile and minimum. With
+``rounds > 1`` the timed calls of several runners are interleaved in rounds, so a burst of
+load from another process on a shared machine spreads over all of them instead of skewing
+whichever was being timed at that moment. On a machine shared with other jobs the median of
+one network varies by tens of percent from one pass to the next, while the minimum over
+interleaved rounds repeats to about 1 % (measured here; see docs/readme/30-profiles.md), which
+is why a profile can choose the statistic its predictions use.
 
 Whole networks are timm sub-networks (:func:`~ofa2_zoo.supernet.create_subnet`); single
 operators (for lookup tables) are the same timm building blocks the networks are made of.
@@ -43,14 +47,25 @@ class BackendUnavailable(Ofa2Error, RuntimeError):
 
 @dataclass(frozen=True)
 class Timing:
+    """Summary of ``n`` timed calls (ms): median and inter-quartile range, 10th percentile, minimum."""
+
     median_ms: float
     iqr_ms: float
     n: int
+    p10_ms: float = float("nan")
+    min_ms: float = float("nan")
+
+    def value(self, statistic: str = "median") -> float:
+        return {"median": self.median_ms, "p10": self.p10_ms, "min": self.min_ms}[statistic]
+
+    def to_entry(self) -> dict[str, float]:
+        """The table entry written by ``build-lut``."""
+        return {"median": self.median_ms, "iqr": self.iqr_ms, "p10": self.p10_ms, "min": self.min_ms, "n": self.n}
 
 
 def _summary(times: Sequence[float]) -> Timing:
-    q1, q3 = np.percentile(times, [25, 75])
-    return Timing(float(statistics.median(times)), float(q3 - q1), len(times))
+    p10, q1, q3 = np.percentile(times, [10, 25, 75])
+    return Timing(float(statistics.median(times)), float(q3 - q1), len(times), float(p10), float(min(times)))
 
 
 def time_calls(fn: Runner, warmup: int, repeats: int) -> Timing:
@@ -188,6 +203,11 @@ def measure_module(module: nn.Module, shape: tuple[int, ...], m: Measurement) ->
     return time_calls(make_runner(module, shape, m), m.warmup, m.repeats)
 
 
+def measure_call_overhead(m: Measurement) -> Timing:
+    """One inference call of an (almost) empty graph: the cost every measured operator carries."""
+    return measure_module(nn.Identity(), (m.batch_size, 8, 1, 1), m)
+
+
 # ---------------------------------------------------------------------------- networks
 def arch_input_shape(arch: ArchSpec, space: SearchSpace, m: Measurement) -> tuple[int, int, int, int]:
     return (m.batch_size, space.in_chans, arch.r, arch.r)
@@ -198,9 +218,9 @@ def measure_arch(arch: ArchSpec, space: SearchSpace, m: Measurement) -> Timing:
     return measure_module(create_subnet(arch, space), arch_input_shape(arch, space, m), m)
 
 
-def measure_archs(archs: Sequence[ArchSpec], space: SearchSpace, m: Measurement, *, chunk: int = 10,
+def measure_archs(archs: Sequence[ArchSpec], space: SearchSpace, m: Measurement, *, chunk: int = 25,
                   progress: Callable[[int, int], None] | None = None) -> np.ndarray:
-    """Median latency (ms) of each arch; each distinct network is measured once.
+    """Latency (ms, ``m.statistic`` of the timed calls) of each arch; each distinct network is measured once.
 
     Networks are prepared ``chunk`` at a time and timed interleaved over ``m.rounds`` rounds.
     """
@@ -210,7 +230,7 @@ def measure_archs(archs: Sequence[ArchSpec], space: SearchSpace, m: Measurement,
         part = distinct[start:start + chunk]
         runners = [make_runner(create_subnet(a, space), arch_input_shape(a, space, m), m) for a in part]
         for a, t in zip(part, time_interleaved(runners, m.warmup, m.repeats, m.rounds)):
-            result[a] = t.median_ms
+            result[a] = t.value(m.statistic)
         del runners
         if progress:
             progress(len(result), len(distinct))

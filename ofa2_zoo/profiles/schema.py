@@ -30,6 +30,9 @@ class Measurement(_Strict):
     warmup: int = Field(10, ge=0, le=10_000)
     repeats: int = Field(50, ge=1, le=100_000)
     rounds: int = Field(1, ge=1, le=1000, description="interleaved passes the repeats are split into")
+    statistic: Literal["median", "p10", "min"] = Field(
+        "median", description="which summary of the timed calls predictions use; p10/min resist other "
+                              "processes' load on a shared machine (every table entry stores all three)")
 
     @model_validator(mode="after")
     def _precision_fits_backend(self) -> "Measurement":
