@@ -90,13 +90,28 @@ def create_subnet(arch: ArchSpec | Mapping[str, Any] | str, space: SearchSpace |
         model_kwargs["pretrained_cfg_overlay"] = overlay
     model_cls, kwargs_filter, features_cls = MobileNetV3, None, False
     if model_kwargs.pop("features_only", False):
+        if "out_indices" not in model_kwargs:
+            # timm defaults to 5 feature levels; small spaces may have fewer
+            n_levels = len(MobileNetV3(**{k: v for k, v in subnet_kwargs(arch, space).items()}).feature_info)
+            model_kwargs["out_indices"] = tuple(range(min(5, n_levels)))
         model_cls, features_cls = MobileNetV3Features, True
         kwargs_filter = ("num_classes", "num_features", "head_conv", "head_bias", "head_norm", "global_pool")
     model = build_model_with_cfg(model_cls, variant, pretrained, pretrained_strict=not features_cls,
                                  kwargs_filter=kwargs_filter, **model_kwargs)
+    if space.stem_stride != 2:
+        _set_stem_stride(model, space.stem_stride)
     model.ofa2_arch = arch
     model.ofa2_space = space
     return model
+
+
+def _set_stem_stride(model: nn.Module, stride: int) -> None:
+    """timm's MobileNetV3 stem always strides by 2; small-image spaces may not."""
+    model.conv_stem.stride = (stride, stride)
+    info = model.feature_info
+    entries = info.info if hasattr(info, "info") else info
+    for entry in entries:
+        entry["reduction"] = entry["reduction"] * stride // 2
 
 
 @register_model
