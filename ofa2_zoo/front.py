@@ -9,9 +9,11 @@ front have the same id however long they took.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -26,6 +28,7 @@ from .space import ArchSpec, SearchSpace
 
 FORMAT = "ofa2-front/1"
 FILENAME = "front.json"
+TIMING_FILENAME = "timing.json"
 
 
 class FrontError(Ofa2Error, ValueError):
@@ -64,7 +67,7 @@ class FrontModel(_Model):
     history: list[dict[str, float]] = []
     population: list[dict[str, float]] = []
     package_version: str
-    timing: dict[str, float] = {}
+    timing: dict[str, Any] = {}
 
 
 # ---------------------------------------------------------------------------- artifact
@@ -90,7 +93,7 @@ class Front:
     history: list[dict[str, float]] = field(default_factory=list)
     population: list[dict[str, float]] = field(default_factory=list)
     package_version: str = __version__
-    timing: dict[str, float] = field(default_factory=dict)
+    timing: dict[str, Any] = field(default_factory=dict)
 
     @property
     def profile_id(self) -> str:
@@ -111,11 +114,13 @@ class Front:
 
     # -------------------------------------------------------------- selection
     def select(self, k: int) -> list[int]:
-        """Indices of ``k`` members spread evenly along the front, always both ends.
+        """Indices of ``k`` members spread evenly along the front, always including both ends.
 
-        Objectives are scaled to [0, 1]; members are walked in latency order and the ones
-        nearest to ``k`` equally spaced points of the cumulative path length are taken (ties
-        and collisions resolved by taking the unused member farthest from those chosen).
+        The rule: scale each searched objective to [0, 1] over the front, walk the members in
+        order (fastest first) and measure the cumulative path length along the front; for
+        ``k`` equally spaced targets on that length, take the nearest member not taken yet
+        (ties to the faster one). Index 0 (fastest) and ``n - 1`` (most accurate) are always
+        included. ``k >= n`` returns every member. The result is sorted, hence deterministic.
         """
         n = len(self.members)
         if k >= n:
@@ -129,14 +134,11 @@ class Front:
         span = np.ptp(pts, axis=0)
         pts = (pts - pts.min(axis=0)) / np.where(span > 0, span, 1)
         arc = np.concatenate([[0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
-        chosen: list[int] = []
-        for t in np.linspace(0, arc[-1], k):
+        chosen = [0, n - 1]
+        for t in np.linspace(0, arc[-1], k)[1:-1]:
             order = np.argsort(np.abs(arc - t), kind="stable")
-            pick = next((int(i) for i in order if int(i) not in chosen), None)
-            if pick is not None:
-                chosen.append(pick)
-        chosen[0], chosen[-1] = 0, n - 1
-        return sorted(set(chosen))
+            chosen.append(next(int(i) for i in order if int(i) not in chosen))
+        return sorted(chosen)
 
     # -------------------------------------------------------------- I/O
     def to_dict(self) -> dict[str, Any]:
@@ -150,9 +152,18 @@ class Front:
         }
 
     def save(self, out_dir: str | os.PathLike) -> Path:
-        """Write ``out_dir/front.json`` atomically; returns its path."""
-        path = Path(out_dir) / FILENAME
-        write_json_atomic(path, self.to_dict())
+        """Write ``out_dir/front.json`` atomically and return its path.
+
+        ``front.json`` keeps only the total wall time in its ``timing`` field (its last key);
+        the per-generation times and cache statistics go to ``out_dir/timing.json``. Apart
+        from ``timing``, ``front.json`` is byte-identical for fixed inputs and seed.
+        """
+        out_dir = Path(out_dir)
+        data = self.to_dict()
+        data["timing"] = {k: v for k, v in self.timing.items() if k == "wall_time_s"}
+        path = out_dir / FILENAME
+        write_json_atomic(path, data)
+        write_json_atomic(out_dir / TIMING_FILENAME, self.timing)
         return path
 
     @classmethod
@@ -184,11 +195,19 @@ class Front:
             missing = [o for o in model.objective_meta if o not in m.objectives]
             if missing:
                 raise FrontError(f"{path}: member {i} lacks objective(s) {missing}")
+        timing = dict(model.timing)
+        extra = path.parent / TIMING_FILENAME
+        if extra.is_file():
+            try:
+                more = json.loads(extra.read_text())
+                timing = {**more, **timing} if isinstance(more, dict) else timing
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                pass  # timing details are informational only
         return cls(members=members, space=space, profile=model.profile, supernet=model.supernet,
                    accuracy=model.accuracy, objective_meta={k: v.model_dump() for k, v in model.objective_meta.items()},
                    hypervolume=model.hypervolume, reference_point=model.reference_point, algorithm=model.algorithm,
                    seed=model.seed, evaluations=model.evaluations, history=model.history,
-                   population=model.population, package_version=model.package_version, timing=model.timing)
+                   population=model.population, package_version=model.package_version, timing=timing)
 
 
 # ---------------------------------------------------------------------------- diff
@@ -226,9 +245,13 @@ def diff_fronts(old: Front, new: Front) -> FrontDiff:
 
 # ---------------------------------------------------------------------------- plot
 def plot_front(front: Front, path: str | os.PathLike, *, highlight: int | None = None,
-               numbered: list[int] | None = None, references: list[tuple[str, float, float]] | None = None) -> Path:
-    """PNG of the front (latency vs top-1), dominated points of the final population,
-    optional reference markers ``(label, latency, top1)`` and numbered/highlighted members."""
+               numbered: list[int] | None = None, references: "list[ReferencePoint] | None" = None,
+               title: str | None = None) -> Path:
+    """PNG of the front (latency vs top-1): the members (a step line), the dominated points of
+    the final population, optional numbered / highlighted members, and OFA's published nets
+    (:func:`reference_points`): where predicted, a star at the predicted point (a bar spans the
+    latency interval when the profile has no table at the net's resolution); always a grey
+    triangle at the published numbers (device latency, fine-tuned top-1)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -236,68 +259,195 @@ def plot_front(front: Front, path: str | os.PathLike, *, highlight: int | None =
 
     x_name = "latency_ms" if "latency_ms" in front.objective_meta else front.objective_names[0]
     y_name = "top1" if "top1" in front.objective_meta else front.objective_names[1]
-    fig, ax = plt.subplots(figsize=(6.4, 4.6))
+    fig, ax = plt.subplots(figsize=(7.0, 4.8))
     if front.population:
-        ax.scatter([p[x_name] for p in front.population], [p[y_name] for p in front.population], s=10,
+        ax.scatter([p[x_name] for p in front.population], [p[y_name] for p in front.population], s=9,
                    color="lightgrey", label="final population (dominated)")
     xs, ys = front.values(x_name), front.values(y_name)
     ax.step(xs, ys, where="post", color="tab:blue", lw=1)
-    ax.scatter(xs, ys, s=18, color="tab:blue", zorder=3, label=f"front ({len(xs)} members)")
+    ax.scatter(xs, ys, s=16, color="tab:blue", zorder=3, label=f"front ({len(xs)} members)")
     for k in numbered or []:
         ax.annotate(str(k), (xs[k], ys[k]), textcoords="offset points", xytext=(4, -10), fontsize=8)
     if highlight is not None:
         ax.scatter([xs[highlight]], [ys[highlight]], s=120, facecolors="none", edgecolors="red", lw=2, zorder=4,
                    label=f"member {highlight}")
-    for label, lx, ly in references or []:
-        ax.scatter([lx], [ly], marker="*", s=90, color="tab:orange", zorder=4)
-        ax.annotate(label, (lx, ly), textcoords="offset points", xytext=(4, 4), fontsize=7, color="tab:orange")
-    if references:
-        ax.scatter([], [], marker="*", color="tab:orange", label="OFA specialized nets")
-    ux, uy = front.objective_meta[x_name]["unit"], front.objective_meta[y_name]["unit"]
-    ax.set(xlabel=f"{x_name} ({ux}, {front.objective_meta[x_name]['source']})",
-           ylabel=f"{y_name} ({uy}, {front.objective_meta[y_name]['source']})",
-           title=f"{front.profile_id}: {front.algorithm.get('name')} front, HV {front.hypervolume:.4g}")
+    refs = references or []
+    placed = [r for r in refs if r.latency_ms is not None and r.top1 is not None]
+    for r in placed:
+        hi = r.latency_ms_high if r.latency_ms_high is not None else r.latency_ms
+        if hi > r.latency_ms:
+            ax.plot([r.latency_ms, hi], [r.top1, r.top1], color="tab:orange", lw=1.5, zorder=4)
+        ax.scatter([r.latency_ms], [r.top1], marker="*", s=110, color="tab:orange", zorder=5)
+        ax.annotate(r.label, (r.latency_ms, r.top1), textcoords="offset points", xytext=(4, 5), fontsize=7,
+                    color="tab:orange")
+    if placed:
+        ax.scatter([], [], marker="*", s=90, color="tab:orange", label="OFA specialized nets (predicted)")
+    published = [r for r in refs if r.net.published_latency_ms is not None]
+    if published and x_name == "latency_ms" and y_name == "top1":
+        ax.scatter([r.net.published_latency_ms for r in published], [r.net.published_top1 for r in published],
+                   marker="^", s=30, color="dimgrey", zorder=4,
+                   label="OFA specialized nets (published: device, fine-tuned)")
+    meta = front.objective_meta
+    ax.set(xlabel=f"{x_name} ({meta[x_name]['unit']}, {meta[x_name]['source']})",
+           ylabel=f"{y_name} ({meta[y_name]['unit']}, {meta[y_name]['source']})",
+           title=title or f"{front.profile_id}: {front.algorithm.get('name')} front, HV {front.hypervolume:.4g}")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     path = Path(path)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
+        fig.savefig(tmp, format="png", dpi=120, metadata={"Software": None})
     plt.close(fig)
     return path
 
 
 # ---------------------------------------------------------------------------- OFA's published nets
-def load_specialized(space: SearchSpace, assets: str | os.PathLike | None = None) -> dict[str, ArchSpec]:
-    """OFA's published specialized networks that belong to ``space`` (by stem width)."""
+_SPECIALIZED_ID = re.compile(r"^(?:note10_lat-(?P<lat>\d+)ms|flops-(?P<flops>\d+)M)_top1-(?P<top1>[\d.]+)_")
+
+
+@dataclass(frozen=True)
+class SpecializedNet:
+    """One of OFA's published specialized networks, parsed into an arch of its own space.
+
+    ``published_*`` are the numbers in its id (latency measured by OFA on the device, top-1
+    after OFA's fine-tuning); ``space`` is ``ofa_mbv3_w1.0`` for the ``lat-8ms``..``lat-22ms``
+    Note10 nets and ``ofa_mbv3_w1.2`` for the others (checked against the stem width).
+    """
+
+    id: str
+    space: str
+    arch: ArchSpec
+    published_top1: float
+    published_latency_ms: float | None
+    published_flops_m: float | None
+
+
+def _parse_specialized(net_id: str, cfg: dict, run: dict) -> SpecializedNet:
+    from .space import get_space
+
+    m = _SPECIALIZED_ID.match(net_id)
+    if not m:
+        raise FrontError(f"not an OFA specialized-net id: {net_id!r}")
+    lat = int(m["lat"]) if m["lat"] else None
+    space = get_space("ofa_mbv3_w1.0" if lat is not None and lat <= 22 else "ofa_mbv3_w1.2")
+    if cfg["first_conv"]["out_channels"] != space.stem_width:
+        raise FrontError(f"{net_id}: stem width {cfg['first_conv']['out_channels']} does not match {space.name}")
+    blocks = [b.get("mobile_inverted_conv") or b.get("conv") for b in cfg["blocks"][1:]]
+    ks: list[int] = []
+    e: list[int] = []
+    d: list[int] = []
+    i = 0
+    for width in space.stage_widths:
+        stage = []
+        while i < len(blocks) and blocks[i]["out_channels"] == width:
+            stage.append(blocks[i])
+            i += 1
+        d.append(len(stage))
+        pad = space.max_depth - len(stage)
+        ks += [b["kernel_size"] for b in stage] + [space.ks_choices[0]] * pad
+        e += [int(b["expand_ratio"]) for b in stage] + [space.expand_choices[0]] * pad
+    if i != len(blocks):
+        raise FrontError(f"{net_id}: blocks do not follow the stage widths of {space.name}")
+    r = run["image_size"]
+    r = int(r[0] if isinstance(r, list) else r)
+    wider = dataclasses.replace(space, resolutions=tuple(sorted({*space.resolutions, r})))  # e.g. 236, 260
+    arch = ArchSpec.from_dict({"ks": ks, "e": e, "d": d, "r": r}, wider)
+    return SpecializedNet(net_id, space.name, arch, float(m["top1"]), float(lat) if lat is not None else None,
+                          float(m["flops"]) if m["flops"] else None)
+
+
+def load_specialized(assets: str | os.PathLike | None = None) -> list[SpecializedNet]:
+    """Every published specialized net (``specialized/<id>/{net,run}.config`` among the assets)."""
     from .assets import SPECIALIZED_SHA256, resolve_asset
 
-    out = {}
-    for net_id in SPECIALIZED_SHA256:
+    out = []
+    for net_id in sorted(SPECIALIZED_SHA256):
         cfg = json.loads(resolve_asset(f"specialized/{net_id}/net.config", assets).read_text())
         run = json.loads(resolve_asset(f"specialized/{net_id}/run.config", assets).read_text())
-        if cfg["first_conv"]["out_channels"] != space.stem_width:
-            continue
-        blocks = [b.get("mobile_inverted_conv") or b.get("conv") for b in cfg["blocks"][1:]]
-        ks, e, d = [], [], []
-        i = 0
-        for width in space.stage_widths:
-            stage = []
-            while i < len(blocks) and blocks[i]["out_channels"] == width:
-                stage.append(blocks[i])
-                i += 1
-            d.append(len(stage))
-            pad = space.max_depth - len(stage)
-            ks += [b["kernel_size"] for b in stage] + [space.ks_choices[0]] * pad
-            e += [int(b["expand_ratio"]) for b in stage] + [space.expand_choices[0]] * pad
-        r = run["image_size"]
-        r = r[0] if isinstance(r, list) else r
-        out[net_id] = ArchSpec.from_dict({"ks": ks, "e": e, "d": d, "r": r}, _with_r(space, r))
+        out.append(_parse_specialized(net_id, cfg, run))
     return out
 
 
-def _with_r(space: SearchSpace, r: int) -> SearchSpace:
-    """``space`` allowing resolution ``r`` (published nets may use resolutions a profile omits)."""
-    import dataclasses
+@dataclass(frozen=True)
+class ReferencePoint:
+    """A published net placed in a front's objective space.
 
-    return space if r in space.resolutions else dataclasses.replace(space, resolutions=tuple(sorted({*space.resolutions, r})))
+    ``latency_ms``/``top1`` are predicted (the front's own latency source and accuracy source)
+    when the net's space and resolution allow it. When the profile has no latency table for
+    the net's resolution, ``latency_ms`` is the table value at the next lower table resolution
+    and ``latency_ms_high`` at the next higher one (the true value lies between). ``None``
+    where the net cannot be placed (e.g. resolution 260 is outside the predictor's range).
+    """
+
+    net: SpecializedNet
+    latency_ms: float | None
+    latency_ms_high: float | None
+    top1: float | None
+
+    @property
+    def label(self) -> str:
+        return self.net.id.split("_top1")[0].replace("note10_", "")
+
+    def dominated_by(self, front: Front) -> list[int]:
+        """Members at least as fast (at the upper latency bound) and at least as accurate."""
+        if self.top1 is None or self.latency_ms is None:
+            return []
+        lat = front.values("latency_ms")
+        top1 = front.values("top1")
+        return [int(i) for i in np.flatnonzero((lat <= self.latency_ms) & (top1 >= self.top1))]
+
+
+def reference_points(front: Front, assets: str | os.PathLike | None = None) -> list[ReferencePoint]:
+    """OFA's published nets for the front's profile, placed in its (predicted) objective space.
+
+    Only Note10 nets are used, and only for a front whose latency comes from a profile with
+    OFA's Note10 tables; nets of another width are returned with their published numbers only.
+    """
+    from .objectives.accuracy import load_accuracy_predictor
+    from .profiles import load_profile
+
+    if {"latency_ms", "top1"} - set(front.objective_meta):
+        return []
+    try:
+        prof = load_profile(front.profile_id, assets)
+    except Ofa2Error:
+        return []
+    table = prof.spec.latency.table
+    if table is None or table.format != "ofa-yaml" or table.asset_prefix != "note10":
+        return []
+    nets = [n for n in load_specialized(assets) if n.published_latency_ms is not None]
+    acc = None
+    if front.accuracy.get("id"):
+        try:
+            acc = load_accuracy_predictor(front.supernet.get("id") or front.space.name, assets=assets)
+            if acc.provenance.sha256 != front.accuracy.get("sha256"):
+                acc = None
+        except Ofa2Error:
+            acc = None
+    out = []
+    res = np.asarray(prof.space.resolutions)
+    for net in nets:
+        lat = lat_hi = top1 = None
+        a = net.arch
+        if prof.space.stage_widths == _space_widths(net.space):
+            lo_r, hi_r = res[res <= a.r], res[res >= a.r]
+            if len(lo_r) and len(hi_r):
+                genes = prof.space.archs_to_genes([_with(a, int(lo_r[-1])), _with(a, int(hi_r[0]))])
+                lat, lat_hi = (float(x) for x in prof.latency_genes(genes))
+            if acc is not None:
+                try:
+                    top1 = float(acc.predict([a])[0])
+                except Ofa2Error:
+                    top1 = None
+        out.append(ReferencePoint(net, lat, lat_hi, top1))
+    return out
+
+
+def _space_widths(name: str) -> tuple[int, ...]:
+    from .space import get_space
+
+    return get_space(name).stage_widths
+
+
+def _with(arch: ArchSpec, r: int) -> ArchSpec:
+    return dataclasses.replace(arch, r=r)

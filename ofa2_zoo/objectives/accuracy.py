@@ -5,8 +5,15 @@ one-hot encoding: kernel size per block (20 × {3,5,7}), expand ratio per block
 (20 × {3,4,6}), both all-zero for skipped blocks, and the resolution in 8 slots
 ``(r - 112) // 16``. It outputs ImageNet top-1 as a fraction; we report %.
 
-The encoding is built for a whole gene matrix with array indexing, and the MLP runs on the
-whole batch, so a population of 100,000 costs one forward pass.
+The encoding is built for a whole gene matrix with array indexing (no loop over archs), and
+the MLP runs on fixed blocks of :data:`BLOCK_ROWS` rows (the last one zero-padded). A float32
+matrix product can round a row differently depending on how many rows share the call, so the
+fixed block makes every arch's prediction bit-identical whatever batch it arrives in: caches,
+executors and chunking never change a result.
+
+Other accuracy sources (a fitted predictor shipped with a supernet, measured accuracy) plug
+in through :func:`register_accuracy_source`: a factory called as
+``factory(assets=..., space=...)`` that returns an :class:`~.base.AccuracySource`.
 """
 
 from __future__ import annotations
@@ -23,22 +30,59 @@ from ..errors import CheckpointError, Ofa2Error
 from ..space import SearchSpace, get_space
 from .base import AccuracySource, Provenance
 
-_FACTORIES: dict[str, Callable[..., AccuracySource]] = {}
+#: Rows per MLP call; every call gets exactly this many (see the module docstring).
+BLOCK_ROWS = 128
+
+AccuracyFactory = Callable[..., AccuracySource]
+_FACTORIES: dict[str, AccuracyFactory] = {}
 
 
-def register_accuracy_source(name: str, factory: Callable[..., AccuracySource]) -> None:
-    """Make ``load_accuracy_predictor(name, ...)`` call ``factory(assets=...)``."""
+class AccuracySourceError(Ofa2Error, ValueError):
+    """An accuracy source is unknown or does not fit the search space it is asked about."""
+
+
+def register_accuracy_source(name: str, factory: AccuracyFactory) -> None:
+    """Make ``load_accuracy_predictor(name, assets=..., space=...)`` call ``factory``.
+
+    ``factory(assets=None, space=None)`` returns an :class:`AccuracySource`; ``space`` is the
+    (possibly resolution-restricted) space the caller searches, ``None`` for the source's own.
+    Registering a name again replaces the earlier factory.
+    """
+    if not callable(factory):
+        raise TypeError("factory must be callable")
     _FACTORIES[name] = factory
 
 
+def list_accuracy_sources() -> list[str]:
+    return sorted(_FACTORIES)
+
+
 def load_accuracy_predictor(name: str, assets: str | os.PathLike | None = None, **kwargs) -> AccuracySource:
-    """An accuracy source by name: ``ofa_mbv3_w1.2`` (OFA's predictor), ``ofa2_digits`` ..."""
+    """An accuracy source by name: ``ofa_mbv3_w1.2`` (OFA's predictor), ``ofa2_digits`` ...
+
+    ``assets`` is a folder with the official files (see :func:`ofa2_zoo.assets.resolve_asset`);
+    keyword arguments (``space=``) go to the source's factory.
+    """
+    if name not in _FACTORIES and name.startswith("ofa2_"):
+        _import_embedded()
     if name not in _FACTORIES:
-        raise Ofa2Error(f"no accuracy predictor for {name!r}; known: {', '.join(sorted(_FACTORIES))}")
+        raise AccuracySourceError(f"no accuracy predictor for {name!r}; known: {', '.join(list_accuracy_sources())}")
     return _FACTORIES[name](assets=assets, **kwargs)
 
 
-def _mlp(sizes: list[int]) -> nn.Sequential:
+def _import_embedded() -> None:
+    """The embedded supernet registers its fitted predictor when its module is imported."""
+    import importlib
+
+    try:
+        importlib.import_module("ofa2_zoo.embedded")
+    except ModuleNotFoundError as exc:
+        if exc.name != "ofa2_zoo.embedded":
+            raise
+
+
+def mlp(sizes: list[int]) -> nn.Sequential:
+    """``Linear-ReLU-...-Linear`` with the given layer sizes (OFA's predictor layout)."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
         layers.append(nn.Linear(a, b))
@@ -48,39 +92,57 @@ def _mlp(sizes: list[int]) -> nn.Sequential:
 
 
 class OFAAccuracyPredictor(AccuracySource):
-    """OFA's ImageNet top-1 predictor for the ``ofa_mbv3_w1.2`` space."""
+    """OFA's ImageNet top-1 predictor for the ``ofa_mbv3_w1.2`` space (or a resolution subset)."""
+
+    N_RES_SLOTS = 8
+    RES_BASE, RES_STEP = 112, 16
 
     def __init__(self, path: str | os.PathLike, space: SearchSpace | None = None):
         self.space = space or get_space("ofa_mbv3_w1.2")
-        if (self.space.n_blocks, self.space.ks_choices, self.space.expand_choices) != (20, (3, 5, 7), (3, 4, 6)):
-            raise Ofa2Error(f"OFA's predictor does not cover space {self.space.name!r}")
-        self.model = _mlp([128, 400, 400, 400, 1])
+        s = self.space
+        if (s.n_blocks, s.ks_choices, s.expand_choices, s.depth_choices) != (20, (3, 5, 7), (3, 4, 6), (2, 3, 4)):
+            raise AccuracySourceError(f"OFA's predictor does not cover space {s.name!r} "
+                                      "(it needs 20 blocks, kernels {3,5,7}, expands {3,4,6}, depths {2,3,4})")
+        slots = (np.asarray(s.resolutions) - self.RES_BASE) // self.RES_STEP
+        if slots.min() < 0 or slots.max() >= self.N_RES_SLOTS:
+            raise AccuracySourceError(f"OFA's predictor covers resolutions 112..239; space {s.name!r} allows "
+                                      f"{min(s.resolutions)}..{max(s.resolutions)}")
+        self._res_slot = 120 + slots  # feature column per resolution index
+        self.model = mlp([128, 400, 400, 400, 1])
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
+            if isinstance(state, dict) and "state_dict" in state:
+                state = state["state_dict"]
             self.model.load_state_dict(state)
         except Exception as exc:  # corrupt file, pickled code, wrong keys: all refused the same way
-            raise CheckpointError(f"{path}: not OFA's accuracy predictor state dict: {str(exc).splitlines()[0]}") from None
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(f"{path}: not OFA's accuracy predictor state dict: {msg}") from None
         self.model.eval()
         self.provenance = Provenance("ofa-acc-predictor-mbv3-w1.2", sha256_file(path), "predicted")
 
     def encode(self, genes: np.ndarray) -> np.ndarray:
-        """The 128-d features of an ``(N, 46)`` gene matrix."""
+        """The ``(N, 128)`` float32 one-hot features of an ``(N, 46)`` gene matrix."""
         v = self.space.decode(genes)
         n, nb = v["ks_idx"].shape
         feats = np.zeros((n, 128), dtype=np.float32)
-        rows = np.repeat(np.arange(n), nb)
-        cols = (np.arange(nb) * 3)[None, :]
-        active = v["active"].ravel()
-        feats[rows[active], (cols + v["ks_idx"]).ravel()[active]] = 1
-        feats[rows[active], 60 + (cols + v["e_idx"]).ravel()[active]] = 1
-        feats[np.arange(n), 120 + (v["r"] - 112) // 16] = 1
+        active = v["active"]
+        rows = np.broadcast_to(np.arange(n)[:, None], (n, nb))[active]
+        base = np.broadcast_to(np.arange(nb)[None, :] * 3, (n, nb))[active]
+        feats[rows, base + v["ks_idx"][active]] = 1
+        feats[rows, 60 + base + v["e_idx"][active]] = 1
+        feats[np.arange(n), self._res_slot[v["r_idx"]]] = 1
         return feats
 
     @torch.no_grad()
     def predict_genes(self, genes: np.ndarray) -> np.ndarray:
-        feats = torch.from_numpy(self.encode(genes))
-        out = torch.cat([self.model(chunk) for chunk in feats.split(65536)]) if len(feats) else torch.zeros(0, 1)
-        return out[:, 0].double().numpy() * 100.0
+        if len(genes) == 0:
+            return np.zeros(0)
+        feats = self.encode(genes)
+        n = len(feats)
+        padded = np.zeros((-(-n // BLOCK_ROWS) * BLOCK_ROWS, feats.shape[1]), dtype=np.float32)
+        padded[:n] = feats
+        out = torch.cat([self.model(block) for block in torch.from_numpy(padded).split(BLOCK_ROWS)])
+        return out[:n, 0].double().numpy() * 100.0
 
 
 def _ofa_predictor(assets: str | os.PathLike | None = None, space: SearchSpace | None = None) -> OFAAccuracyPredictor:

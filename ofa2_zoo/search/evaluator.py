@@ -1,17 +1,18 @@
-"""Objective evaluation for whole populations, with a cache and pluggable executors.
+"""Objective values for whole populations: sources, units, cache and executors.
 
-Objectives are computed on canonical gene matrices. Cheap objectives (table latency,
-predicted accuracy, MACs, params) are evaluated for the whole population in one vectorised
-call; every (arch, objective) value is cached, so re-evaluating an arch — or running another
-profile with the same accuracy source in the same process — costs nothing. Expensive sources
-(measured accuracy or latency) are evaluated only for uncached archs, split into chunks that
-an executor (in-process, process pool, Ray) runs in parallel; results are identical whichever
-executor runs them because each chunk is a pure function of its genes.
+Every objective has a *source*: the profile's latency (lookup table or measurement), an
+accuracy source (predicted or measured) or the analytic MACs/params. Values are computed on
+canonical gene matrices and cached per (arch, source); only archs missing from the cache are
+computed. Cheap sources run as one vectorised call; expensive ones (measured latency or
+accuracy) are cut into fixed-size chunks of the sorted missing archs and handed to the
+executor, so the chunks — and the results — are the same whichever executor runs them.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import ProcessPoolExecutor
+import hashlib
+import json
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -20,10 +21,12 @@ from ..errors import Ofa2Error
 from ..objectives.base import AccuracySource
 from ..objectives.efficiency import efficiency_model
 from ..profiles import HardwareProfile
+from .cache import ObjectiveCache, arch_keys
+from .executor import Executor
 
-#: How each objective is minimised: (name in front.json, unit, sign, offset):
-#: minimised value = sign * value + offset. top1 is maximised, i.e. error = 100 - top1.
-OBJECTIVES = {
+#: objective -> (unit, sign, offset): minimised value = sign * value + offset
+#: (top-1 is maximised: the search minimises the error 100 - top1).
+OBJECTIVES: dict[str, tuple[str, float, float]] = {
     "latency_ms": ("ms", 1.0, 0.0),
     "top1": ("%", -1.0, 100.0),
     "macs_m": ("M", 1.0, 0.0),
@@ -31,120 +34,115 @@ OBJECTIVES = {
 }
 
 
-def to_minimised(name: str, values: np.ndarray) -> np.ndarray:
+class ObjectiveError(Ofa2Error, ValueError):
+    """An objective is unknown or has no source."""
+
+
+def to_minimised(name: str, values) -> np.ndarray:
     _, sign, offset = OBJECTIVES[name]
     return sign * np.asarray(values, dtype=float) + offset
 
 
-def from_minimised(name: str, values: np.ndarray) -> np.ndarray:
+def from_minimised(name: str, values) -> np.ndarray:
     _, sign, offset = OBJECTIVES[name]
     return (np.asarray(values, dtype=float) - offset) * sign
 
 
-class Executor:
-    """Runs ``fn`` over chunks of genes. Subclasses decide where."""
+@dataclass(frozen=True)
+class ObjectiveSource:
+    """How one objective is computed: a pure function of a gene matrix, and its cache namespace."""
 
-    name = "inprocess"
-
-    def map(self, fn: Callable[[np.ndarray], np.ndarray], chunks: Sequence[np.ndarray]) -> list[np.ndarray]:
-        return [fn(c) for c in chunks]
-
-    def close(self) -> None:
-        pass
-
-
-class ProcessPoolExecutorAdapter(Executor):
-    name = "process"
-
-    def __init__(self, workers: int = 2):
-        self.pool = ProcessPoolExecutor(max_workers=workers)
-
-    def map(self, fn, chunks):
-        return list(self.pool.map(fn, chunks))
-
-    def close(self) -> None:
-        self.pool.shutdown()
+    name: str
+    namespace: str
+    fn: Callable[[np.ndarray], np.ndarray]
+    kind: str  # predicted | measured | lookup-table | analytic
+    expensive: bool
 
 
-class RayExecutor(Executor):
-    name = "ray"
+class _Efficiency:
+    """Picklable MACs/params functions (for process pools)."""
 
-    def __init__(self, address: str | None = None):
-        try:
-            import ray
-        except ImportError:
-            raise Ofa2Error("the ray executor needs the optional extra: pip install 'ofa2-zoo[ray]'") from None
-        self.ray = ray
-        if not ray.is_initialized():
-            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    def __init__(self, space, what: str):
+        self.space, self.what = space, what
 
-    def map(self, fn, chunks):
-        remote = self.ray.remote(fn)
-        return self.ray.get([remote.remote(c) for c in chunks])
+    def __call__(self, genes: np.ndarray) -> np.ndarray:
+        model = efficiency_model(self.space)
+        counts = model.macs_genes(genes) if self.what == "macs" else model.params_genes(genes)
+        return np.asarray(counts, dtype=float) / 1e6
 
 
-def make_executor(name: str, workers: int = 2) -> Executor:
-    if name == "inprocess":
-        return Executor()
-    if name == "process":
-        return ProcessPoolExecutorAdapter(workers)
-    if name == "ray":
-        return RayExecutor()
-    raise Ofa2Error(f"unknown executor {name!r}; choose inprocess, process or ray")
+def _space_structure_id(space) -> str:
+    d = space.to_dict()
+    for k in ("name", "description", "resolutions"):
+        d.pop(k, None)
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def objective_sources(profile: HardwareProfile, accuracy: AccuracySource | None,
+                      names: Sequence[str]) -> dict[str, ObjectiveSource]:
+    """The source of each objective in ``names`` (plus MACs/params, always available)."""
+    unknown = [n for n in names if n not in OBJECTIVES]
+    if unknown:
+        raise ObjectiveError(f"unknown objective(s) {unknown}; choose from {', '.join(OBJECTIVES)}")
+    if "top1" in names and accuracy is None:
+        raise ObjectiveError("objective top1 needs an accuracy source")
+    out: dict[str, ObjectiveSource] = {}
+    if "latency_ms" in names or "latency_ms" in profile.constraints:
+        measured = profile.latency_source == "measure"
+        ident = profile.sha256 if measured else (profile.lut_sha256 or profile.sha256)
+        out["latency_ms"] = ObjectiveSource("latency_ms", f"latency_ms:{profile.id}:{ident}", profile.latency_genes,
+                                            "measured" if measured else "lookup-table", measured)
+    if accuracy is not None:
+        p = accuracy.provenance
+        out["top1"] = ObjectiveSource("top1", f"top1:{p.id}:{p.sha256}", accuracy.predict_genes, p.source,
+                                      p.source == "measured")
+    sid = _space_structure_id(profile.space)
+    out["macs_m"] = ObjectiveSource("macs_m", f"macs_m:{sid}", _Efficiency(profile.space, "macs"), "analytic", False)
+    out["params_m"] = ObjectiveSource("params_m", f"params_m:{sid}", _Efficiency(profile.space, "params"),
+                                      "analytic", False)
+    return out
 
 
 class ObjectiveEvaluator:
     """Values of the chosen objectives for gene matrices over ``profile.space``."""
 
     def __init__(self, profile: HardwareProfile, accuracy: AccuracySource | None, objectives: Sequence[str],
-                 executor: Executor | None = None, chunk_size: int = 16, cache: dict | None = None):
-        unknown = [o for o in objectives if o not in OBJECTIVES]
-        if unknown:
-            raise Ofa2Error(f"unknown objective(s) {unknown}; choose from {list(OBJECTIVES)}")
-        if "top1" in objectives and accuracy is None:
-            raise Ofa2Error("objective top1 needs an accuracy source")
+                 executor: Executor | None = None, cache: ObjectiveCache | None = None, chunk_size: int = 16):
+        if chunk_size < 1:
+            raise ObjectiveError(f"chunk_size must be at least 1, got {chunk_size}")
         self.profile, self.space, self.accuracy = profile, profile.space, accuracy
         self.objectives = list(objectives)
+        self.sources = objective_sources(profile, accuracy, self.objectives)
         self.executor = executor or Executor()
+        self.cache = cache if cache is not None else ObjectiveCache()
         self.chunk_size = chunk_size
-        self.cache: dict[tuple[str, bytes], float] = {} if cache is None else cache
-        self.evaluations = 0  # distinct archs evaluated (cache misses of the first objective)
-        self._eff = efficiency_model(self.space)
+        self.computed = {name: 0 for name in self.sources}  # archs computed (cache misses)
 
-    def _compute(self, name: str, genes: np.ndarray) -> np.ndarray:
-        if name == "latency_ms":
-            fn, expensive = self.profile.latency_genes, self.profile.spec.latency.source == "measure"
-        elif name == "top1":
-            fn, expensive = self.accuracy.predict_genes, self.accuracy.provenance.source == "measured"
-        elif name == "macs_m":
-            return self._eff.macs_genes(genes) / 1e6
-        else:
-            return self._eff.params_genes(genes) / 1e6
-        if not expensive:
-            return np.asarray(fn(genes), dtype=float)
+    def _compute(self, src: ObjectiveSource, genes: np.ndarray) -> np.ndarray:
+        if not src.expensive:
+            return np.asarray(src.fn(genes), dtype=float)
         chunks = [genes[i:i + self.chunk_size] for i in range(0, len(genes), self.chunk_size)]
-        return np.concatenate(self.executor.map(fn, chunks)).astype(float)
+        return np.concatenate(self.executor.map(src.fn, chunks)).astype(float)
 
     def values(self, genes: np.ndarray, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-        """Objective values (natural units: top1 in %, latency in ms) for each row of ``genes``."""
+        """Objective values in natural units (top1 in %, latency in ms) for each row of ``genes``."""
         genes = self.space.canonicalize_genes(genes)
-        keys = [row.tobytes() for row in genes]
+        keys = arch_keys(self.space, genes)
         out = {}
-        for j, name in enumerate(names or self.objectives):
-            vals = np.empty(len(genes))
-            missing = [i for i, k in enumerate(keys) if (name, k) not in self.cache]
-            if missing:
-                uniq: dict[bytes, int] = {}
-                for i in missing:
-                    uniq.setdefault(keys[i], i)
-                rows = np.array(list(uniq.values()))
-                computed = self._compute(name, genes[rows])
-                for k, v in zip(uniq, computed):
-                    self.cache[(name, k)] = float(v)
-                if j == 0:
-                    self.evaluations += len(uniq)
-            for i, k in enumerate(keys):
-                vals[i] = self.cache[(name, k)]
+        for name in names or self.objectives:
+            if name not in self.sources:
+                raise ObjectiveError(f"no source for objective {name!r} in this search")
+            src = self.sources[name]
+            vals, found = self.cache.lookup(src.namespace, keys)
+            if not found.all():
+                miss_keys, first = np.unique(keys[~found], return_index=True)
+                rows = np.flatnonzero(~found)[first]
+                computed = self._compute(src, genes[rows])
+                if computed.shape != (len(rows),):
+                    raise ObjectiveError(f"source of {name} returned shape {computed.shape} for {len(rows)} archs")
+                self.cache.insert(src.namespace, miss_keys, computed)
+                self.computed[name] += len(rows)
+                vals, found = self.cache.lookup(src.namespace, keys)
             out[name] = vals
         return out
 

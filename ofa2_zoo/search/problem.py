@@ -1,80 +1,59 @@
-"""The pymoo problem over OFA's integer gene encoding and the operators suited to it.
+"""The pymoo problem over OFA's integer gene encoding.
 
-Genes are indices into each gene's choice list (kernel, expand, depth, resolution), so the
-natural operators are OFA²'s: uniform random sampling, uniform crossover and per-gene random
-reset mutation. A repair step canonicalises every offspring (genes of skipped blocks → 0), so
-pymoo's vectorised duplicate elimination on X removes genomes that are the same network.
+One call evaluates a whole population through the :class:`~.evaluator.ObjectiveEvaluator`
+(vectorised, cached). Objectives are minimised (top-1 enters as error ``100 - top1``);
+constraints from the profile (``{"latency_ms": {"max": 30}}``) become ``g <= 0`` columns.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from pymoo.core.duplicate import DefaultDuplicateElimination
-from pymoo.core.mutation import Mutation
 from pymoo.core.problem import Problem
-from pymoo.core.repair import Repair
-from pymoo.core.sampling import Sampling
 
 from ..space import SearchSpace
-from .evaluator import ObjectiveEvaluator, to_minimised
+from .evaluator import ObjectiveEvaluator, ObjectiveError, to_minimised
 
 
 class OFAProblem(Problem):
-    """Minimise the evaluator's objectives over ``space``; optional ``g <= 0`` constraints.
+    """Minimise the evaluator's objectives over its space, subject to ``constraints``.
 
-    ``constraints`` maps an objective name to ``{"max": v}`` / ``{"min": v}`` in natural units.
+    ``constraints`` maps an objective name to ``{"max": v}`` and/or ``{"min": v}`` in
+    natural units. ``evaluations`` counts the archs the algorithm asked for (pymoo's count).
     """
 
     def __init__(self, evaluator: ObjectiveEvaluator, constraints: dict[str, dict] | None = None):
         self.evaluator = evaluator
         self.space: SearchSpace = evaluator.space
-        self.constraints = [(name, bound, value) for name, spec in (constraints or {}).items()
-                            for bound, value in spec.items()]
+        self.constraints = [(name, bound, float(value)) for name, spec in sorted((constraints or {}).items())
+                            for bound, value in sorted(spec.items()) if value is not None]
+        for name, bound, _ in self.constraints:
+            if bound not in ("max", "min"):
+                raise ObjectiveError(f"constraint on {name}: unknown bound {bound!r}; use max or min")
+            if name not in evaluator.sources:
+                raise ObjectiveError(f"constraint on {name}: no source for that objective in this search")
+        self.evaluations = 0
         upper = self.space.gene_upper_bounds
         super().__init__(n_var=len(upper), n_obj=len(evaluator.objectives), n_ieq_constr=len(self.constraints),
                          xl=np.zeros(len(upper)), xu=upper, vtype=int)
 
     def _evaluate(self, X, out, *args, **kwargs):
         genes = np.asarray(X).round().astype(np.int64)
+        self.evaluations += len(genes)
         out["F"] = self.evaluator.F(genes)
         if self.constraints:
-            names = sorted({c[0] for c in self.constraints})
-            vals = self.evaluator.values(genes, names)
-            g = [vals[n] - v if bound == "max" else v - vals[n] for n, bound, v in self.constraints]
-            out["G"] = np.column_stack(g)
+            out["G"] = self.constraint_values(genes)
 
+    def constraint_values(self, genes: np.ndarray) -> np.ndarray:
+        """``(N, n_constraints)``, feasible where every column is <= 0."""
+        names = sorted({c[0] for c in self.constraints})
+        vals = self.evaluator.values(genes, names)
+        return np.column_stack([vals[n] - v if bound == "max" else v - vals[n] for n, bound, v in self.constraints])
 
-class CanonicalSampling(Sampling):
-    """Uniformly random genes, canonicalised."""
+    def feasible(self, genes: np.ndarray) -> np.ndarray:
+        if not self.constraints:
+            return np.ones(len(genes), bool)
+        return np.all(self.constraint_values(genes) <= 0, axis=1)
 
-    def _do(self, problem, n_samples, *args, random_state=None, **kwargs):
-        return problem.space.sample_genes(n_samples, random_state)
-
-
-class GeneResetMutation(Mutation):
-    """Each gene is reset to a uniformly random choice with probability ``gene_prob``."""
-
-    def __init__(self, gene_prob: float = 0.1, **kwargs):
-        super().__init__(prob=1.0, **kwargs)
-        self.gene_prob = gene_prob
-
-    def _do(self, problem, X, *args, random_state=None, **kwargs):
-        X = np.asarray(X).round().astype(np.int64)
-        mask = random_state.random(X.shape) < self.gene_prob
-        fresh = random_state.integers(0, problem.xu.astype(np.int64) + 1, size=X.shape)
-        return np.where(mask, fresh, X)
-
-
-class CanonicalRepair(Repair):
-    def _do(self, problem, X, **kwargs):
-        return problem.space.canonicalize_genes(np.asarray(X).round().astype(np.int64))
-
-
-def duplicate_elimination() -> DefaultDuplicateElimination:
-    """Exact duplicates on canonical genes (vectorised pairwise distances in pymoo)."""
-    return DefaultDuplicateElimination(epsilon=0.5)
-
-
-def reference_point(problem: OFAProblem, given: dict[str, float]) -> np.ndarray:
-    """HV reference point in minimisation space, from natural-unit values per objective."""
-    return np.array([to_minimised(n, given[n]) for n in problem.evaluator.objectives], dtype=float)
+    def reference_point(self, natural: dict[str, float]) -> np.ndarray:
+        """HV reference point in minimisation space from natural-unit values per objective."""
+        return np.array([to_minimised(n, natural[n]) for n in self.evaluator.objectives], dtype=float)

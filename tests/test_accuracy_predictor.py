@@ -1,0 +1,119 @@
+"""OFA's accuracy predictor: safe loading, vectorised encoding checked against the original
+implementation, batch-invariant predictions, provenance, registry and errors."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+import torch
+
+from ofa2_zoo import AssetError, CheckpointError, get_space
+from ofa2_zoo.objectives.accuracy import (AccuracySourceError, OFAAccuracyPredictor, list_accuracy_sources,
+                                          load_accuracy_predictor, register_accuracy_source)
+from ofa2_zoo.objectives.base import AccuracySource, Provenance
+
+from _search_helpers import ASSETS, needs_assets, predictor
+
+pytestmark = needs_assets
+
+
+def _ofa_reference():
+    from _oracle import ofa_tutorial_module
+
+    return ofa_tutorial_module("accuracy_predictor").AccuracyPredictor
+
+
+def test_encoding_and_predictions_match_ofa_original():
+    ref_cls = _ofa_reference()
+    pred = predictor()
+    space = pred.space
+    genes = space.sample_genes(64, 3)
+    archs = space.genes_to_archs(genes)
+    feats = pred.encode(genes)
+    for arch, row in zip(archs, feats):
+        ref = ref_cls.spec2feats(list(arch.ks), list(arch.e), list(arch.d), arch.r).numpy()
+        np.testing.assert_array_equal(row, ref)
+    with torch.no_grad():
+        ref_out = pred.model(torch.from_numpy(feats))[:, 0].double().numpy() * 100
+    np.testing.assert_allclose(pred.predict(archs), ref_out, rtol=0, atol=1e-4)
+    assert 70 < pred.predict(archs).min() and pred.predict(archs).max() < 85
+
+
+def test_skipped_blocks_are_all_zero_and_resolution_slot():
+    pred = predictor()
+    arch = pred.space.smallest(160)  # depth 2 everywhere
+    f = pred.encode(pred.space.archs_to_genes([arch]))[0]
+    assert f[:60].sum() == 10 and f[60:120].sum() == 10  # 5 stages x 2 active blocks
+    assert f[60 + 2 * 3: 60 + 4 * 3].sum() == 0  # blocks 2, 3 of stage 0 skipped
+    assert f[120 + (160 - 112) // 16] == 1 and f[120:].sum() == 1
+
+
+def test_prediction_does_not_depend_on_batch_composition():
+    pred = predictor()
+    genes = pred.space.sample_genes(700, 0)
+    full = pred.predict_genes(genes)
+    rng = np.random.default_rng(1)
+    for size in (1, 3, 100, 333):
+        perm = rng.permutation(len(genes))
+        parts = np.concatenate([pred.predict_genes(genes[perm][i:i + size]) for i in range(0, len(genes), size)])
+        np.testing.assert_array_equal(parts, full[perm])  # bit-identical
+
+
+def test_restricted_space_and_provenance():
+    from _search_helpers import note10
+
+    prof = note10()
+    pred = load_accuracy_predictor("ofa_mbv3_w1.2", assets=ASSETS, space=prof.space)
+    full = predictor()
+    archs = prof.space.sample(20, 5)
+    np.testing.assert_array_equal(pred.predict(archs), full.predict(archs))
+    expected = hashlib.sha256((ASSETS / "acc_predictor.pth").read_bytes()).hexdigest()
+    assert pred.provenance == Provenance("ofa-acc-predictor-mbv3-w1.2", expected, "predicted")
+    assert load_accuracy_predictor("ofa_mbv3_d234_e346_k357_w1.2", assets=ASSETS).provenance == pred.provenance
+
+
+def test_throughput_path_handles_large_batches():
+    pred = predictor()
+    out = pred.predict_genes(pred.space.sample_genes(5000, 0))
+    assert out.shape == (5000,) and np.isfinite(out).all()
+    assert pred.predict_genes(np.zeros((0, 46), dtype=np.int64)).shape == (0,)
+
+
+def test_errors(tmp_path):
+    with pytest.raises(AccuracySourceError, match="no accuracy predictor for 'nope'"):
+        load_accuracy_predictor("nope", assets=ASSETS)
+    with pytest.raises(AssetError, match="acc_predictor.pth is not in the assets folder"):
+        load_accuracy_predictor("ofa_mbv3_w1.2", assets=tmp_path)
+    bad = tmp_path / "bad.pth"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not OFA's accuracy predictor"):
+        OFAAccuracyPredictor(bad)
+    wrong = tmp_path / "wrong.pth"
+    torch.save({"0.weight": torch.zeros(3, 3)}, wrong)
+    with pytest.raises(CheckpointError, match="not OFA's accuracy predictor"):
+        OFAAccuracyPredictor(wrong)
+    pickled = tmp_path / "code.pth"
+    torch.save({"fn": np.random.default_rng}, pickled)  # not loadable with weights_only=True
+    with pytest.raises(CheckpointError):
+        OFAAccuracyPredictor(pickled)
+    with pytest.raises(AccuracySourceError, match="does not cover space"):
+        OFAAccuracyPredictor(ASSETS / "acc_predictor.pth", get_space("ofa_mbv3_w1.2").__class__(
+            **{**get_space("ofa_mbv3_w1.2").to_dict(), "name": "x", "depth_choices": (1, 2)}))
+
+
+def test_registry_plugs_in_other_sources():
+    class Constant(AccuracySource):
+        def __init__(self, space):
+            self.space = space
+            self.provenance = Provenance("const", "0" * 64, "predicted")
+
+        def predict_genes(self, genes):
+            return np.full(len(genes), 50.0)
+
+    register_accuracy_source("test_constant_source", lambda assets=None, space=None: Constant(
+        space or get_space("ofa_mbv3_w1.0")))
+    assert "test_constant_source" in list_accuracy_sources()
+    src = load_accuracy_predictor("test_constant_source")
+    assert src.predict(src.space.sample(3, 0)).tolist() == [50.0] * 3
