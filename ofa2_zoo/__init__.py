@@ -45,4 +45,5 @@ def _import_if_present(module: str) -> None:
 
 # Side effects timm users rely on: the embedded space and the zoo's model names.
 _import_if_present("ofa2_zoo.embedded")
+_import_if_present("ofa2_zoo.objectives.fitted")  # registers the embedded accuracy predictor
 _import_if_present("ofa2_zoo.registry")

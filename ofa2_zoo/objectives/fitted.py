@@ -1,0 +1,195 @@
+"""Accuracy predictors fitted on measured sub-networks (``ofa2 fit-predictor``).
+
+Features are OFA's encoding generalised to any space: per block a one-hot of the kernel size
+and one of the expand ratio (all-zero for skipped blocks), then a one-hot of the resolution.
+The model is an MLP (ReLU) regressing standardised top-1; it is trained full-batch with Adam.
+
+File format (two files sharing a prefix):
+
+- ``<prefix>.safetensors``: the MLP weights (``layers.<i>.weight`` / ``.bias``);
+- ``<prefix>.json``: ``{"format": "ofa2-predictor/1", "space": <SearchSpace dict>,
+  "hidden": [64, 64], "target_mean": ..., "target_std": ..., "fit": {n_train, n_test,
+  kendall_tau, rmse, mae, seed, ...}, "provenance": {supernet_sha256, dataset, ...}}``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from scipy.stats import kendalltau
+from torch import nn
+
+from .._io import atomic_path, write_json_atomic
+from ..assets import sha256_file
+from ..errors import CheckpointError, Ofa2Error
+from ..space import SearchSpace, resolve_space
+from .accuracy import register_accuracy_source
+from .base import AccuracySource, Provenance
+
+FORMAT = "ofa2-predictor/1"
+
+
+def encode(space: SearchSpace, genes: np.ndarray) -> np.ndarray:
+    """One-hot features of an ``(N, n_genes)`` gene matrix (vectorised)."""
+    v = space.decode(genes)
+    n, nb = v["ks_idx"].shape
+    nk, ne, nr = len(space.ks_choices), len(space.expand_choices), len(space.resolutions)
+    feats = np.zeros((n, nb * (nk + ne) + nr), dtype=np.float32)
+    rows = np.repeat(np.arange(n), nb)
+    active = v["active"].ravel()
+    ks_cols = (np.arange(nb) * nk)[None, :] + v["ks_idx"]
+    e_cols = nb * nk + (np.arange(nb) * ne)[None, :] + v["e_idx"]
+    feats[rows[active], ks_cols.ravel()[active]] = 1
+    feats[rows[active], e_cols.ravel()[active]] = 1
+    feats[np.arange(n), nb * (nk + ne) + v["r_idx"]] = 1
+    return feats
+
+
+def _mlp(n_in: int, hidden: list[int]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for a, b in zip([n_in] + hidden, hidden):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    layers.append(nn.Linear(([n_in] + hidden)[-1], 1))
+    return nn.Sequential(*layers)
+
+
+@dataclass
+class FitReport:
+    n_train: int
+    n_test: int
+    kendall_tau: float
+    rmse: float
+    mae: float
+    seed: int
+
+
+class FittedPredictor(AccuracySource):
+    def __init__(self, space: SearchSpace, model: nn.Sequential, hidden: list[int], mean: float, std: float,
+                 meta: dict | None = None, sha256: str = "unsaved"):
+        self.space, self.model, self.hidden, self.mean, self.std = space, model.eval(), hidden, mean, std
+        self.meta = meta or {}
+        self.provenance = Provenance(f"fitted:{space.name}", sha256, "predicted")
+
+    @torch.no_grad()
+    def predict_genes(self, genes: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(encode(self.space, genes))
+        return self.model(x)[:, 0].double().numpy() * self.std + self.mean
+
+    # ---------------------------------------------------------------- fitting
+    @classmethod
+    def fit(cls, space: SearchSpace, genes: np.ndarray, top1: np.ndarray, hidden: list[int] | None = None,
+            epochs: int = 3000, lr: float = 3e-3, weight_decay: float = 1e-4, seed: int = 0) -> "FittedPredictor":
+        hidden = hidden or [64, 64]
+        torch.manual_seed(seed)
+        x = torch.from_numpy(encode(space, genes))
+        y = torch.as_tensor(top1, dtype=torch.float32)
+        mean, std = float(y.mean()), float(y.std().clamp_min(1e-6))
+        model = _mlp(x.shape[1], hidden)
+        opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
+        target = (y - mean) / std
+        for _ in range(epochs):
+            opt.zero_grad()
+            loss = nn.functional.mse_loss(model(x)[:, 0], target)
+            loss.backward()
+            opt.step()
+            sched.step()
+        return cls(space, model, hidden, mean, std)
+
+    def score(self, genes: np.ndarray, top1: np.ndarray, seed: int, n_train: int) -> FitReport:
+        pred = self.predict_genes(genes)
+        err = pred - np.asarray(top1)
+        return FitReport(n_train, len(top1), float(kendalltau(pred, top1)[0]), float(np.sqrt((err ** 2).mean())),
+                         float(np.abs(err).mean()), seed)
+
+    # ---------------------------------------------------------------- files
+    def save(self, prefix: str | os.PathLike, meta: dict | None = None) -> None:
+        prefix = Path(prefix)
+        state = {f"layers.{k}": v.contiguous() for k, v in self.model.state_dict().items()}
+        with atomic_path(prefix.with_suffix(".safetensors")) as tmp:
+            save_file(state, str(tmp), metadata={"format": FORMAT})
+        write_json_atomic(prefix.with_suffix(".json"), {
+            "format": FORMAT, "space": self.space.to_dict(), "hidden": self.hidden, "target_mean": self.mean,
+            "target_std": self.std, **(meta or self.meta)})
+
+    @classmethod
+    def load(cls, prefix: str | os.PathLike, space: SearchSpace | None = None) -> "FittedPredictor":
+        prefix = Path(prefix)
+        weights, info_path = prefix.with_suffix(".safetensors"), prefix.with_suffix(".json")
+        if not weights.is_file() or not info_path.is_file():
+            raise CheckpointError(f"predictor files {weights} and {info_path} are needed")
+        try:
+            info = json.loads(info_path.read_text())
+            if info.get("format") != FORMAT:
+                raise ValueError(f"format is {info.get('format')!r}, expected {FORMAT!r}")
+            own = resolve_space(info["space"])
+            hidden = [int(h) for h in info["hidden"]]
+            mean, std = float(info["target_mean"]), float(info["target_std"])
+            state = {k.removeprefix("layers."): v for k, v in load_file(str(weights)).items()}
+            n_in = own.n_blocks * (len(own.ks_choices) + len(own.expand_choices)) + len(own.resolutions)
+            model = _mlp(n_in, hidden)
+            model.load_state_dict(state)
+        except (KeyError, ValueError, TypeError, RuntimeError, json.JSONDecodeError) as exc:
+            raise CheckpointError(f"{prefix}: not a valid ofa2 predictor: {exc}") from None
+        if space is not None:
+            if (space.n_blocks, space.ks_choices, space.expand_choices) != (own.n_blocks, own.ks_choices,
+                                                                             own.expand_choices) \
+                    or not set(space.resolutions) <= set(own.resolutions):
+                raise Ofa2Error(f"predictor for space {own.name!r} does not cover space {space.name!r}")
+            if space.resolutions != own.resolutions:
+                model = _restrict_resolutions(model, own, space)
+        pred = cls(space or own, model, hidden, mean, std, info, sha256_file(weights))
+        return pred
+
+
+def _restrict_resolutions(model: nn.Sequential, own: SearchSpace, space: SearchSpace) -> nn.Sequential:
+    """Drop the first layer's inputs of resolutions ``space`` does not have (a profile subset)."""
+    first: nn.Linear = model[0]
+    base = own.n_blocks * (len(own.ks_choices) + len(own.expand_choices))
+    keep = list(range(base)) + [base + own.resolutions.index(r) for r in space.resolutions]
+    new = nn.Linear(len(keep), first.out_features)
+    with torch.no_grad():
+        new.weight.copy_(first.weight[:, keep])
+        new.bias.copy_(first.bias)
+    return nn.Sequential(new, *list(model)[1:])
+
+
+def _embedded(assets=None, space: SearchSpace | None = None) -> FittedPredictor:
+    from ..embedded import embedded_predictor_path
+
+    return FittedPredictor.load(embedded_predictor_path("ofa2_digits"), space)
+
+
+register_accuracy_source("ofa2_digits", _embedded)
+
+
+def fit_from_measurements(net, dataset: str, n_train: int = 250, n_test: int = 100, seed: int = 0,
+                          progress=None) -> tuple[FittedPredictor, FitReport, dict]:
+    """Measure ``n_train + n_test`` random sub-networks of ``net``, fit on the first ``n_train``
+    and score on the held-out rest. Returns the predictor, its report and the measurements."""
+    from .measured import MeasuredAccuracy
+
+    space = net.space
+    genes = np.unique(space.sample_genes(4 * (n_train + n_test), np.random.default_rng(seed)), axis=0)
+    genes = genes[np.random.default_rng(seed + 1).permutation(len(genes))[: n_train + n_test]]
+    if len(genes) < n_train + n_test:
+        raise Ofa2Error(f"space {space.name!r} has fewer than {n_train + n_test} distinct networks")
+    measure = MeasuredAccuracy(net, dataset)
+    top1 = np.empty(len(genes))
+    for i, arch in enumerate(space.genes_to_archs(genes)):
+        top1[i] = measure.evaluate(arch)
+        if progress:
+            progress(i + 1, len(genes))
+    pred = FittedPredictor.fit(space, genes[:n_train], top1[:n_train], seed=seed)
+    report = pred.score(genes[n_train:], top1[n_train:], seed, n_train)
+    pred.meta = {"fit": report.__dict__, "provenance": {"supernet_sha256": getattr(net, "weights_sha256", None),
+                                                        "dataset": dataset, "measured": "top-1 % on the val split "
+                                                        "after BN re-calibration on training images"}}
+    data = {"genes": genes.tolist(), "top1": top1.tolist(), "n_train": n_train}
+    return pred, report, data

@@ -1,0 +1,1 @@
+"""Supernet training (progressive shrinking) and the datasets it uses."""

@@ -1,0 +1,148 @@
+"""Datasets for supernet training, BN re-calibration and measured accuracy.
+
+``get_dataset(name_or_folder, split, resolution)`` returns a torch ``Dataset`` of
+``(image CxHxW float, label)`` at the requested resolution, normalised, plus metadata
+(``classes``, ``mean``, ``std``, ``in_chans``, ``dataset_id``) as attributes.
+
+- ``"digits"``: scikit-learn's ``load_digits`` (1,797 real 8×8 grey-scale handwritten digits
+  shipped inside scikit-learn, so it works offline). Fixed split: a stratified permutation
+  with seed 0 puts 1,000 images in ``train`` and 797 in ``val`` (one validation image is
+  0.13 % of top-1). Images are scaled to [0, 1] and resized to the resolution with bilinear
+  interpolation (area averaging when shrinking).
+- an image folder: ``FOLDER/train/<class>/*.png`` and ``FOLDER/val/<class>/*.png`` (torchvision
+  ``ImageFolder`` layout), resized to ``ceil(r / 0.875)`` and centre-cropped to ``r`` (OFA's
+  evaluation transform); channels follow the images (``L`` → 1, else RGB → 3).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset, TensorDataset
+
+from ..errors import Ofa2Error
+
+DIGITS_TRAIN = 1000
+DIGITS_SEED = 0
+SPLITS = ("train", "val")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+class DatasetError(Ofa2Error, ValueError):
+    """A dataset is missing, empty, corrupt or does not fit the search space."""
+
+
+@lru_cache(maxsize=1)
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    images = d.images.astype(np.float32) / 16.0
+    labels = d.target.astype(np.int64)
+    rng = np.random.default_rng(DIGITS_SEED)
+    train_idx = []
+    per_class = {c: rng.permutation(np.flatnonzero(labels == c)) for c in range(10)}
+    # stratified: each class contributes its share of the 1,000 training images
+    share = {c: int(round(DIGITS_TRAIN * len(v) / len(labels))) for c, v in per_class.items()}
+    share[0] += DIGITS_TRAIN - sum(share.values())
+    for c, idx in per_class.items():
+        train_idx.extend(idx[: share[c]])
+    train_idx = np.sort(np.array(train_idx))
+    val_idx = np.setdiff1d(np.arange(len(labels)), train_idx)
+    return images[train_idx], labels[train_idx], images[val_idx], labels[val_idx]
+
+
+DIGITS_MEAN = (0.3053,)
+DIGITS_STD = (0.3760,)
+
+
+def resize_images(x: torch.Tensor, r: int) -> torch.Tensor:
+    """Resize a batch ``(N, C, H, W)`` to ``r x r`` (area averaging when shrinking)."""
+    if x.shape[-1] == r:
+        return x
+    if r < x.shape[-1]:
+        return F.interpolate(x, size=(r, r), mode="area")
+    return F.interpolate(x, size=(r, r), mode="bilinear", align_corners=False)
+
+
+def _digits(split: str, resolution: int) -> Dataset:
+    tr_x, tr_y, va_x, va_y = _digits_arrays()
+    x, y = (tr_x, tr_y) if split == "train" else (va_x, va_y)
+    images = resize_images(torch.from_numpy(x)[:, None], resolution)
+    images = (images - DIGITS_MEAN[0]) / DIGITS_STD[0]
+    ds = TensorDataset(images, torch.from_numpy(y))
+    _annotate(ds, [str(i) for i in range(10)], DIGITS_MEAN, DIGITS_STD, 1, "sklearn-digits")
+    return ds
+
+
+def _annotate(ds: Dataset, classes, mean, std, in_chans: int, dataset_id: str) -> None:
+    ds.classes, ds.mean, ds.std, ds.in_chans, ds.dataset_id = list(classes), tuple(mean), tuple(std), in_chans, dataset_id
+
+
+def _image_folder(root: Path, split: str, resolution: int) -> Dataset:
+    from PIL import Image, UnidentifiedImageError
+
+    folder = root / split
+    if not root.is_dir():
+        raise DatasetError(f"dataset folder {root} does not exist")
+    if not folder.is_dir():
+        raise DatasetError(f"dataset folder {root} has no '{split}' split (expected {folder}/<class>/<images>)")
+    classes = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    if not classes:
+        raise DatasetError(f"{folder} has no class folders (expected {folder}/<class>/<images>)")
+    files, labels = [], []
+    for i, c in enumerate(classes):
+        imgs = sorted(p for p in (folder / c).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        if not imgs:
+            raise DatasetError(f"class folder {folder / c} is empty (no {', '.join(IMAGE_SUFFIXES)} files)")
+        files += imgs
+        labels += [i] * len(imgs)
+    mode = None
+    tensors = []
+    resize = math.ceil(resolution / 0.875)
+    for f in files:
+        try:
+            with Image.open(f) as im:
+                im.load()
+                m = "L" if im.mode in ("L", "1", "I;16", "I") else "RGB"
+                mode = mode or m
+                im = im.convert(mode)
+                w, h = im.size
+                s = resize / min(w, h)
+                im = im.resize((max(resolution, round(w * s)), max(resolution, round(h * s))), Image.BILINEAR)
+                w, h = im.size
+                left, top = (w - resolution) // 2, (h - resolution) // 2
+                im = im.crop((left, top, left + resolution, top + resolution))
+                arr = np.asarray(im, dtype=np.float32) / 255.0
+        except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+            raise DatasetError(f"cannot read image {f}: {exc}") from None
+        tensors.append(torch.from_numpy(arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1).copy()))
+    x = torch.stack(tensors)
+    mean = x.mean(dim=(0, 2, 3))
+    std = x.std(dim=(0, 2, 3)).clamp_min(1e-3)
+    ds = TensorDataset((x - mean[None, :, None, None]) / std[None, :, None, None], torch.tensor(labels))
+    _annotate(ds, classes, mean.tolist(), std.tolist(), x.shape[1], f"imagefolder:{root.name}")
+    return ds
+
+
+def get_dataset(name_or_folder: str | os.PathLike, split: str, resolution: int) -> Dataset:
+    """A dataset split at ``resolution`` (see the module docstring)."""
+    if split not in SPLITS:
+        raise DatasetError(f"unknown split {split!r}; use one of {SPLITS}")
+    if not isinstance(resolution, (int, np.integer)) or resolution < 1:
+        raise DatasetError(f"resolution must be a positive integer, got {resolution!r}")
+    if str(name_or_folder) == "digits":
+        return _digits(split, int(resolution))
+    return _image_folder(Path(name_or_folder).expanduser(), split, int(resolution))
+
+
+def check_resolution(space, resolution: int) -> None:
+    if resolution not in space.resolutions:
+        raise DatasetError(f"resolution {resolution} is not in space {space.name!r} "
+                           f"(allowed: {list(space.resolutions)})")

@@ -1,0 +1,177 @@
+"""OFA's progressive shrinking, with in-place knowledge distillation.
+
+Phases, each training more of the space than the one before:
+
+1. ``largest``: only the largest network (every resolution of the space);
+2. ``kernel``: random kernel sizes (largest depth and expand ratio);
+3. ``depth``: random kernel sizes and depths;
+4. ``expand``: everything random — after sorting every block's middle channels by importance,
+   so that small expand ratios keep the most important channels.
+
+From phase 2 on, every step follows the "sandwich rule": it trains the largest network on the
+labels and distils its (detached) predictions into the smallest network of the phase and one
+random sub-network ("in-place" distillation: the teacher is the supernet's own largest network
+in the same step). Training the smallest network every step keeps the bottom of the space
+usable, which the search's fronts depend on. A checkpoint (safetensors + JSON state) is
+written after every phase; an interrupted run resumes after the last finished phase. Runs are
+deterministic for a seed (sampling, shuffling and initialisation all derive from it).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .._io import write_json_atomic
+from ..space import ArchSpec, SearchSpace, resolve_space
+from ..supernet import ElasticMobileNetV3, load_supernet, save_supernet
+from .data import get_dataset, resize_images
+
+PHASES = ("largest", "kernel", "depth", "expand")
+
+
+@dataclass
+class TrainConfig:
+    dataset: str = "digits"
+    space: str = "ofa2_digits"
+    seed: int = 0
+    batch_size: int = 64
+    epochs: dict[str, int] = field(default_factory=lambda: {"largest": 30, "kernel": 12, "depth": 20, "expand": 40})
+    lr: dict[str, float] = field(default_factory=lambda: {"largest": 3e-3, "kernel": 1.5e-3, "depth": 1.5e-3,
+                                                          "expand": 1.5e-3})
+    weight_decay: float = 1e-4
+    kd_weight: float = 1.0
+    label_smoothing: float = 0.1
+    shift: int = 1  # random translation (pixels at the stored resolution) for augmentation
+    threads: int = 2
+
+
+ProgressFn = Callable[[str, int, int, float], None]  # phase, step, total, loss
+
+
+def _sample(space: SearchSpace, phase: str, rng: np.random.Generator, r: int) -> ArchSpec:
+    """A sub-network for ``phase``: elastic only in the dimensions trained so far."""
+    g = space.sample_genes(1, rng)[0]
+    nb, ns = space.n_blocks, space.n_stages
+    upper = space.gene_upper_bounds
+    if phase in ("kernel", "depth"):
+        g[nb:2 * nb] = upper[nb:2 * nb]  # largest expand ratio
+    if phase == "kernel":
+        g[2 * nb:2 * nb + ns] = upper[2 * nb:2 * nb + ns]  # largest depth
+    g[-1] = space.resolutions.index(r)
+    return space.genes_to_archs(g[None])[0]
+
+
+def _smallest(space: SearchSpace, phase: str, r: int) -> ArchSpec:
+    """The smallest network of ``phase`` (dimensions not yet elastic stay largest)."""
+    nb, ns = space.n_blocks, space.n_stages
+    g = np.zeros(space.n_genes, dtype=np.int64)
+    upper = space.gene_upper_bounds
+    if phase in ("kernel", "depth"):
+        g[nb:2 * nb] = upper[nb:2 * nb]
+    if phase == "kernel":
+        g[2 * nb:2 * nb + ns] = upper[2 * nb:2 * nb + ns]
+    g[-1] = space.resolutions.index(r)
+    return space.genes_to_archs(g[None])[0]
+
+
+def _shift(x: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
+    if k <= 0:
+        return x
+    n = x.shape[0]
+    padded = F.pad(x, (k, k, k, k), mode="replicate")
+    dx, dy = torch.randint(0, 2 * k + 1, (2, n), generator=gen)
+    rows = []
+    for i in range(n):  # tiny images: a loop over the batch is cheap
+        rows.append(padded[i, :, dy[i]:dy[i] + x.shape[2], dx[i]:dx[i] + x.shape[3]])
+    return torch.stack(rows)
+
+
+def train_supernet(cfg: TrainConfig, out_dir: str | Path, progress: ProgressFn | None = None,
+                   stop_after: str | None = None) -> ElasticMobileNetV3:
+    """Train a supernet with progressive shrinking; checkpoints under ``out_dir/checkpoints``.
+
+    ``stop_after`` ends the run after that phase (used to test resuming).
+    """
+    torch.set_num_threads(cfg.threads)
+    space = resolve_space(cfg.space)
+    out = Path(out_dir)
+    ckpt_dir = out / "checkpoints"
+    state_path = ckpt_dir / "state.json"
+    done: list[str] = []
+    report: dict = {"config": asdict(cfg), "phases": {}}
+    torch.manual_seed(cfg.seed)
+    net = load_supernet(space)
+    if state_path.is_file():
+        state = json.loads(state_path.read_text())
+        if state.get("config") != asdict(cfg):
+            from ..errors import Ofa2Error
+
+            raise Ofa2Error(f"{state_path} belongs to a run with other settings; use another --out or delete it")
+        done = state["done"]
+        report = state["report"]
+        if done:
+            net = load_supernet(space, weights=ckpt_dir / f"{done[-1]}.safetensors")
+    base_r = 8 if cfg.dataset == "digits" else max(space.resolutions)
+    train = get_dataset(cfg.dataset, "train", base_r)
+    x_all, y_all = train.tensors
+    n = len(y_all)
+    for p_idx, phase in enumerate(PHASES):
+        if phase in done:
+            continue
+        t0 = time.perf_counter()
+        rng = np.random.default_rng(cfg.seed * 100 + p_idx)
+        gen = torch.Generator().manual_seed(cfg.seed * 100 + p_idx)
+        torch.manual_seed(cfg.seed * 100 + p_idx)
+        if phase == "expand":
+            net.sort_channels()
+        epochs = cfg.epochs[phase]
+        steps_per_epoch = (n + cfg.batch_size - 1) // cfg.batch_size
+        total = epochs * steps_per_epoch
+        opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr[phase], weight_decay=cfg.weight_decay)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr[phase], total_steps=total, pct_start=0.15)
+        net.train()
+        step, loss_ema = 0, None
+        for _ in range(epochs):
+            perm = torch.randperm(n, generator=gen)
+            for i in range(0, n, cfg.batch_size):
+                idx = perm[i:i + cfg.batch_size]
+                r = int(rng.choice(space.resolutions))
+                x = resize_images(_shift(x_all[idx], cfg.shift, gen), r)
+                y = y_all[idx]
+                opt.zero_grad(set_to_none=True)
+                net.set_active(space.largest(r))
+                teacher = net(x)
+                loss = F.cross_entropy(teacher, y, label_smoothing=cfg.label_smoothing)
+                if phase != "largest":
+                    soft = F.softmax(teacher.detach(), 1)
+                    for arch in (_smallest(space, phase, r), _sample(space, phase, rng, r)):
+                        net.set_active(arch)
+                        student = net(x)
+                        kd = F.kl_div(F.log_softmax(student, 1), soft, reduction="batchmean")
+                        loss = loss + F.cross_entropy(student, y, label_smoothing=cfg.label_smoothing) \
+                            + cfg.kd_weight * kd
+                loss.backward()
+                opt.step()
+                sched.step()
+                step += 1
+                loss_ema = loss.item() if loss_ema is None else 0.95 * loss_ema + 0.05 * loss.item()
+                if progress:
+                    progress(phase, step, total, loss_ema)
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        save_supernet(net, ckpt_dir / f"{phase}.safetensors", {"phase": phase})
+        done.append(phase)
+        report["phases"][phase] = {"epochs": epochs, "steps": total, "seconds": round(time.perf_counter() - t0, 2),
+                                   "final_loss": round(float(loss_ema), 4)}
+        write_json_atomic(state_path, {"config": asdict(cfg), "done": done, "report": report})
+        if stop_after == phase:
+            break
+    net.eval()
+    return net
