@@ -94,6 +94,14 @@ def _shift(x: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
     return torch.stack(rows)
 
 
+def _config_json(cfg: TrainConfig) -> dict:
+    """The run's settings as plain JSON values (what a resumed run must match)."""
+    d = asdict(cfg)
+    if isinstance(cfg.space, SearchSpace):
+        d["space"] = cfg.space.to_dict()
+    return json.loads(json.dumps(d))
+
+
 def train_supernet(cfg: TrainConfig, out_dir: str | Path, progress: ProgressFn | None = None,
                    stop_after: str | None = None) -> ElasticMobileNetV3:
     """Train a supernet with progressive shrinking; checkpoints under ``out_dir/checkpoints``.
@@ -106,12 +114,12 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, progress: ProgressFn |
     ckpt_dir = out / "checkpoints"
     state_path = ckpt_dir / "state.json"
     done: list[str] = []
-    report: dict = {"config": asdict(cfg), "phases": {}}
+    report: dict = {"config": _config_json(cfg), "phases": {}}
     torch.manual_seed(cfg.seed)
     net = load_supernet(space)
     if state_path.is_file():
         state = json.loads(state_path.read_text())
-        if state.get("config") != asdict(cfg):
+        if state.get("config") != _config_json(cfg):
             from ..errors import Ofa2Error
 
             raise Ofa2Error(f"{state_path} belongs to a run with other settings; use another --out or delete it")
@@ -170,7 +178,7 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, progress: ProgressFn |
         done.append(phase)
         report["phases"][phase] = {"epochs": epochs, "steps": total, "seconds": round(time.perf_counter() - t0, 2),
                                    "final_loss": round(float(loss_ema), 4)}
-        write_json_atomic(state_path, {"config": asdict(cfg), "done": done, "report": report})
+        write_json_atomic(state_path, {"config": _config_json(cfg), "done": done, "report": report})
         if stop_after == phase:
             break
     net.eval()

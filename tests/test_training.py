@@ -1,0 +1,107 @@
+"""Datasets, progressive shrinking (determinism, resume), measured accuracy and fitted predictors."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ofa2_zoo import SearchSpace, load_supernet
+from ofa2_zoo.errors import Ofa2Error
+from ofa2_zoo.objectives.fitted import FittedPredictor
+from ofa2_zoo.objectives.measured import MeasuredAccuracy
+from ofa2_zoo.training.data import DatasetError, check_resolution, get_dataset
+from ofa2_zoo.training.progressive import TrainConfig, train_supernet
+
+TINY = SearchSpace(name="test_tiny_digits", stem_width=8, first_block_width=8, stage_widths=(8, 16),
+                   stage_strides=(2, 2), stage_acts=("relu", "h_swish"), stage_se=(False, True),
+                   final_expand_width=16, feature_mix_width=32, ks_choices=(3, 5), expand_choices=(1, 2),
+                   depth_choices=(1, 2), resolutions=(4, 8), stem_stride=1, in_chans=1, num_classes=10)
+
+
+def test_digits_split_is_fixed_stratified_and_resized():
+    tr, va = get_dataset("digits", "train", 8), get_dataset("digits", "val", 8)
+    assert len(tr) == 1000 and len(va) == 797
+    counts = np.bincount(tr.tensors[1].numpy(), minlength=10)
+    assert counts.min() >= 95 and counts.max() <= 105
+    again = get_dataset("digits", "val", 8)
+    assert torch.equal(again.tensors[0], va.tensors[0])
+    small = get_dataset("digits", "val", 4)
+    assert small.tensors[0].shape == (797, 1, 4, 4) and small.in_chans == 1 and small.classes[3] == "3"
+    assert abs(float(tr.tensors[0].mean())) < 0.1  # normalised
+
+
+def _folder(root, classes=("a", "b"), n=3, mode="L", size=(10, 12)):
+    for split in ("train", "val"):
+        for c in classes:
+            d = root / split / c
+            d.mkdir(parents=True)
+            for i in range(n):
+                Image.fromarray((np.random.default_rng(i).random(size[::-1]) * 255).astype("uint8")).convert(mode) \
+                    .save(d / f"{i}.png")
+    return root
+
+
+def test_image_folder_loads_with_the_eval_transform(tmp_path):
+    ds = get_dataset(_folder(tmp_path / "data", mode="RGB"), "train", 8)
+    assert ds.tensors[0].shape == (6, 3, 8, 8) and ds.classes == ["a", "b"] and ds.in_chans == 3
+    assert ds.tensors[1].tolist() == [0, 0, 0, 1, 1, 1]
+
+
+def test_image_folder_errors(tmp_path):
+    with pytest.raises(DatasetError, match="does not exist"):
+        get_dataset(tmp_path / "nope", "train", 8)
+    (tmp_path / "nosplit").mkdir()
+    with pytest.raises(DatasetError, match="has no 'train' split"):
+        get_dataset(tmp_path / "nosplit", "train", 8)
+    root = _folder(tmp_path / "empty")
+    (root / "train" / "c").mkdir()
+    with pytest.raises(DatasetError, match="class folder .*c is empty"):
+        get_dataset(root, "train", 8)
+    root = _folder(tmp_path / "corrupt")
+    (root / "val" / "a" / "9.png").write_bytes(b"not a png")
+    with pytest.raises(DatasetError, match="cannot read image .*9.png"):
+        get_dataset(root, "val", 8)
+    with pytest.raises(DatasetError, match="unknown split"):
+        get_dataset("digits", "test", 8)
+    with pytest.raises(DatasetError, match="resolution 5 is not in space"):
+        check_resolution(TINY, 5)
+
+
+def _cfg(**kw):
+    return TrainConfig(dataset="digits", space=TINY, seed=3, batch_size=250, threads=1,
+                       epochs={"largest": 2, "kernel": 1, "depth": 1, "expand": 1},
+                       lr={"largest": 5e-3, "kernel": 2e-3, "depth": 2e-3, "expand": 2e-3}, **kw)
+
+
+def test_training_is_deterministic_and_resumes_after_interruption(tmp_path):
+    full = train_supernet(_cfg(), tmp_path / "full")
+    first = train_supernet(_cfg(), tmp_path / "cut", stop_after="kernel")
+    assert sorted(p.stem for p in (tmp_path / "cut" / "checkpoints").glob("*.safetensors")) == ["kernel", "largest"]
+    resumed = train_supernet(_cfg(), tmp_path / "cut")
+    for (k, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
+        assert torch.equal(a, b), k
+    assert not all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), resumed.state_dict().values()))
+    with pytest.raises(Ofa2Error, match="other settings"):
+        train_supernet(dataclasses.replace(_cfg(), seed=4), tmp_path / "cut")
+
+
+def test_measured_accuracy_and_fitted_predictor_round_trip(tmp_path):
+    torch.manual_seed(0)
+    net = train_supernet(_cfg(), tmp_path / "run")
+    m = MeasuredAccuracy(net, "digits", calib_images=500)
+    archs = [TINY.largest(8), TINY.smallest(4)]
+    acc = m.predict(archs)
+    assert acc.shape == (2,) and ((0 <= acc) & (acc <= 100)).all()
+    assert acc[0] > 20  # a few epochs already beat chance (10 %) on the largest network
+    assert m.evaluate(archs[0]) == acc[0]  # deterministic
+    genes = TINY.sample_genes(60, 0)
+    y = 50 + 10 * genes[:, -1] + genes[:, :4].sum(1)
+    pred = FittedPredictor.fit(TINY, genes[:40], y[:40], epochs=400)
+    report = pred.score(genes[40:], y[40:], 0, 40)
+    assert report.kendall_tau > 0.6
+    pred.save(tmp_path / "p")
+    again = FittedPredictor.load(tmp_path / "p")
+    np.testing.assert_allclose(again.predict_genes(genes), pred.predict_genes(genes), rtol=1e-6)
+    assert again.provenance.sha256 and again.provenance.source == "predicted"
