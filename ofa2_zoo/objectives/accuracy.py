@@ -31,7 +31,7 @@ from ..space import SearchSpace, get_space
 from .base import AccuracySource, Provenance
 
 #: Rows per MLP call; every call gets exactly this many (see the module docstring).
-BLOCK_ROWS = 128
+BLOCK_ROWS = 32
 
 AccuracyFactory = Callable[..., AccuracySource]
 _FACTORIES: dict[str, AccuracyFactory] = {}

@@ -31,13 +31,14 @@ from .algorithms import (ALGORITHMS, BASELINES, MOEAS, AlgorithmError, check_alg
                          run_ofa_evolution, run_random)
 from .cache import ObjectiveCache
 from .evaluator import OBJECTIVES, ObjectiveEvaluator, from_minimised
+from .engine import VECTORISED, run_vectorised
 from .executor import EXECUTORS, Executor, make_executor
 from .metrics import ConvergenceHistory, hypervolume, igd, non_dominated
 from .problem import OFAProblem
 
 __all__ = ["search", "AlgorithmError", "ALGORITHMS", "MOEAS", "BASELINES", "EXECUTORS", "OBJECTIVES", "ObjectiveCache",
            "ObjectiveEvaluator", "OFAProblem", "SearchError", "hypervolume", "igd", "non_dominated",
-           "default_reference_point", "make_executor"]
+           "default_reference_point", "make_executor", "ENGINES", "VECTORISED"]
 
 #: progress(generation, total generations, hypervolume so far)
 ProgressFn = Callable[[int, int, float], None]
@@ -73,6 +74,21 @@ def _check_options(algorithm: str, population: int, generations: int, seed: int,
             raise SearchError(f"{name} must lie in [0, 1], got {p}")
 
 
+ENGINES = ("auto", "vectorised", "pymoo")
+
+
+def _pick_engine(engine: str, algorithm: str) -> str:
+    if engine not in ENGINES:
+        raise SearchError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    if algorithm in BASELINES:
+        return "baseline"
+    if engine == "auto":
+        return "vectorised" if algorithm in VECTORISED else "pymoo"
+    if engine == "vectorised" and algorithm not in VECTORISED:
+        raise SearchError(f"the vectorised engine runs {', '.join(VECTORISED)}; use engine='pymoo' for {algorithm}")
+    return engine
+
+
 def _accuracy_source(accuracy: AccuracySource | str | None, prof: HardwareProfile, names: Sequence[str],
                      assets) -> AccuracySource | None:
     if "top1" not in names:
@@ -94,16 +110,19 @@ def search(profile: str | os.PathLike | HardwareProfile = "note10", supernet: st
            workers: int | None = None, cache: ObjectiveCache | str | os.PathLike | None = None,
            mutation_prob: float = 0.1, crossover_prob: float = 1.0, budgets: int = 10,
            reference_point: dict[str, float] | None = None, reference_front: np.ndarray | None = None,
-           progress: ProgressFn | None = None, supernet_sha256: str | None = None) -> Front:
+           engine: str = "auto", progress: ProgressFn | None = None, supernet_sha256: str | None = None) -> Front:
     """Search ``profile``'s space with ``algorithm`` and return the Pareto front.
 
     ``objectives`` defaults to the profile's; ``accuracy`` to the predictor registered for
     the profile's supernet. ``cache`` is an :class:`ObjectiveCache` to share between searches
     in one process, or a folder that keeps it on disk between runs. ``reference_point`` (natural
     units) overrides the profile's; ``reference_front`` (minimisation space) adds IGD to the
-    history. ``budgets`` is the number of latency budgets of ``ofa-evolution``.
+    history. ``budgets`` is the number of latency budgets of ``ofa-evolution``. ``engine``:
+    ``vectorised`` runs NSGA-II / SMS-EMOA on arrays (:mod:`.engine`), ``pymoo`` through pymoo's
+    ``minimize``; ``auto`` picks the vectorised engine where it exists.
     """
     _check_options(algorithm, population, generations, seed, mutation_prob, crossover_prob)
+    engine = _pick_engine(engine, algorithm)
     prof = load_profile(profile, assets)
     if supernet is not None and supernet not in (prof.spec.supernet, prof.space.name) and \
             supernet.replace("_d234_e346_k357", "") != prof.spec.supernet:
@@ -130,7 +149,10 @@ def search(profile: str | os.PathLike | HardwareProfile = "note10", supernet: st
             if progress:
                 progress(gen, generations, hv)
 
-        if algorithm in MOEAS:
+        if engine == "vectorised":
+            run = run_vectorised(algorithm, problem, population, generations, seed, mutation_prob, crossover_prob,
+                                 on_generation)
+        elif algorithm in MOEAS:
             run = run_moea(algorithm, problem, population, generations, seed, mutation_prob, crossover_prob,
                            on_generation)
         elif algorithm == "random":
@@ -139,7 +161,8 @@ def search(profile: str | os.PathLike | HardwareProfile = "note10", supernet: st
             run = run_ofa_evolution(problem, population, generations, seed, budgets, mutation_prob, on_generation)
         wall = time.perf_counter() - t0
         front = _make_front(prof, acc, evaluator, problem, run, names, ref_nat, history, algorithm,
-                            dict(population=population, generations=generations, mutation_prob=mutation_prob,
+                            dict(engine=engine, population=population, generations=generations,
+                                 mutation_prob=mutation_prob,
                                  crossover_prob=crossover_prob, **({"budgets": budgets}
                                                                    if algorithm == "ofa-evolution" else {})),
                             seed, supernet_sha256, wall)

@@ -6,6 +6,10 @@ canonical gene matrices and cached per (arch, source); only archs missing from t
 computed. Cheap sources run as one vectorised call; expensive ones (measured latency or
 accuracy) are cut into fixed-size chunks of the sorted missing archs and handed to the
 executor, so the chunks — and the results — are the same whichever executor runs them.
+
+Expensive sources are always cached. Cheap ones (lookup tables, OFA's predictor at ~10⁵
+archs/s, analytic counts) cost less to recompute than to look up, so they are cached only
+when the caller passes a cache to share (between profiles, runs or processes).
 """
 
 from __future__ import annotations
@@ -114,6 +118,7 @@ class ObjectiveEvaluator:
         self.objectives = list(objectives)
         self.sources = objective_sources(profile, accuracy, self.objectives)
         self.executor = executor or Executor()
+        self.cache_all = cache is not None
         self.cache = cache if cache is not None else ObjectiveCache()
         self.chunk_size = chunk_size
         self.computed = {name: 0 for name in self.sources}  # archs computed (cache misses)
@@ -127,12 +132,18 @@ class ObjectiveEvaluator:
     def values(self, genes: np.ndarray, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
         """Objective values in natural units (top1 in %, latency in ms) for each row of ``genes``."""
         genes = self.space.canonicalize_genes(genes)
-        keys = arch_keys(self.space, genes)
+        keys = None
         out = {}
         for name in names or self.objectives:
             if name not in self.sources:
                 raise ObjectiveError(f"no source for objective {name!r} in this search")
             src = self.sources[name]
+            if not (src.expensive or self.cache_all):
+                out[name] = self._compute(src, genes)
+                self.computed[name] += len(genes)
+                continue
+            if keys is None:
+                keys = arch_keys(self.space, genes)
             vals, found = self.cache.lookup(src.namespace, keys)
             if not found.all():
                 miss_keys, first = np.unique(keys[~found], return_index=True)

@@ -1,0 +1,71 @@
+"""``ofa2 search``: multi-objective search of one hardware profile; writes ``front.json``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+console = Console()
+
+
+def summary_table(front, title: str, selected: set[int] | None = None) -> Table:
+    """Rich table of a front's members (shared with ``ofa2 front show``); ``selected`` adds a
+    column marking those members."""
+    names = list(front.objective_meta)
+    extra = ["packaged"] if selected is not None else []
+    table = Table("k", "arch", *[f"{n} ({front.objective_meta[n]['unit']})" for n in names], *extra, title=title)
+    for k, m in enumerate(front.members):
+        mark = ["*" if k in selected else ""] if selected is not None else []
+        table.add_row(str(k), m.arch.to_string(), *(f"{m.objectives[n]:.3f}" for n in names), *mark)
+    return table
+
+
+def search_command(
+    profile: str = typer.Option("note10", "--profile", "-p", help="Hardware profile id or path of a profile YAML."),
+    supernet: Optional[str] = typer.Option(None, help="Supernet / space name; must match the profile's "
+                                                      "(default: the profile's)."),
+    algorithm: str = typer.Option("nsga2", "--algorithm", "-a",
+                                  help="nsga2, smsemoa, spea2, nsga3, moead, agemoea, random or ofa-evolution."),
+    population: int = typer.Option(100, help="Population size (OFA²: 100)."),
+    generations: int = typer.Option(100, help="Generations (OFA²: 1000)."),
+    seed: int = typer.Option(1, help="Random seed: the same seed gives the same front.json (timing aside)."),
+    assets: Optional[Path] = typer.Option(None, help="Folder with the official OFA files (predictor, Note10 "
+                                                     "tables); default: $OFA2_ASSETS, the cache, or download."),
+    out: Path = typer.Option(Path("front"), "--out", "-o", help="Output folder for front.json (+ timing.json)."),
+    objective: Optional[List[str]] = typer.Option(None, "--objective", help="Objective to optimise (repeat); "
+                                                  "default: the profile's. latency_ms, top1, macs_m, params_m."),
+    executor: str = typer.Option("inprocess", help="Where expensive objectives run: inprocess, process, ray."),
+    workers: Optional[int] = typer.Option(None, help="Workers of the process / ray executor."),
+    cache: Optional[Path] = typer.Option(None, help="Folder that keeps evaluated (arch, objective) values "
+                                                    "between runs."),
+    engine: str = typer.Option("auto", help="auto (vectorised where available), vectorised, or pymoo."),
+    plot: bool = typer.Option(True, help="Also write front.png beside front.json."),
+) -> None:
+    """Search a profile's supernet for the Pareto front of its objectives and write front.json."""
+    from ..front import plot_front
+    from ..search import search
+
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[hv]}"), TimeElapsedColumn(), console=console) as bar:
+        task = bar.add_task(f"{algorithm} on {profile}", total=generations, hv="")
+        front = search(profile=profile, supernet=supernet, algorithm=algorithm, population=population,
+                       generations=generations, seed=seed, assets=assets, objectives=objective or None,
+                       executor=executor, workers=workers, cache=cache, engine=engine,
+                       progress=lambda g, total, hv: bar.update(task, completed=g, hv=f"HV {hv:.5g}"))
+    path = front.save(out)
+    if plot:
+        plot_front(front, out / "front.png")
+    console.print(summary_table(front, f"{front.profile_id} front: {len(front.members)} members"))
+    ref = ", ".join(f"{k} {v:g}" for k, v in front.reference_point.items())
+    console.print(f"hypervolume {front.hypervolume:.6g} (reference point: {ref}); {front.evaluations} evaluations; "
+                  f"{front.timing['wall_time_s']:.2f} s")
+    console.print(f"front: {path}" + (f" (plot: {out / 'front.png'})" if plot else ""))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("search")(search_command)
