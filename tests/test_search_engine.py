@@ -1,4 +1,4 @@
-"""The vectorised NSGA-II / SMS-EMOA engine: its survival decisions equal pymoo's survival
+"""The vectorised NSGA-II / SMS-EMOA / SPEA2 engine: its survival decisions equal pymoo's survival
 classes on the same populations, its tournaments follow pymoo's rules, and it drives real
 searches (with constraints) to valid fronts."""
 
@@ -70,7 +70,7 @@ def test_tournament_rules():
 
 
 @needs_assets
-@pytest.mark.parametrize("algorithm", ["nsga2", "smsemoa"])
+@pytest.mark.parametrize("algorithm", ["nsga2", "smsemoa", "spea2"])
 def test_engines_give_valid_fronts_and_respect_constraints(tmp_path, algorithm):
     from test_search import _check_front, _profile
     from ofa2_zoo.profiles import load_profile
@@ -88,5 +88,24 @@ def test_engines_give_valid_fronts_and_respect_constraints(tmp_path, algorithm):
 def test_engine_errors():
     with pytest.raises(Ofa2Error, match="unknown engine 'gpu'"):
         search("note10", engine="gpu", assets=ASSETS)
-    with pytest.raises(Ofa2Error, match="use engine='pymoo' for spea2"):
-        search("note10", algorithm="spea2", engine="vectorised", assets=ASSETS)
+    with pytest.raises(Ofa2Error, match="use engine='pymoo' for nsga3"):
+        search("note10", algorithm="nsga3", engine="vectorised", assets=ASSETS)
+
+
+@pytest.mark.parametrize("front_size", [50, 150, 180])  # fill by fitness, and truncation
+def test_spea2_survival_equals_pymoo(front_size):
+    from pymoo.algorithms.moo.spea2 import SPEA2Survival as PymooSPEA2
+
+    from ofa2_zoo.search.engine import SPEA2Survival
+
+    rng = np.random.default_rng(front_size)
+    ours, theirs = SPEA2Survival(2), PymooSPEA2(normalize=True)
+    F = rng.random((200, 2))
+    F[:front_size] = np.sort(F[:front_size], axis=0) * [1, -1] + [0, 1]
+    for gen in range(2):  # the normalisation carries over between generations
+        Fg = F + gen * 0.01 * rng.random(F.shape)
+        keep, fitness = ours(Fg, np.zeros(len(F)), 100)
+        pop = Population.new(X=np.arange(len(F))[:, None].astype(float), F=Fg)
+        survived = theirs.do(Problem(n_var=1, n_obj=2), pop, n_survive=100)
+        assert sorted(keep.tolist()) == sorted(int(i.X[0]) for i in survived)
+        np.testing.assert_allclose(np.sort(fitness[keep]), np.sort([i.get("SPEA_F") for i in survived]))
