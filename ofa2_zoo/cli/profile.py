@@ -86,7 +86,8 @@ def build_lut_cmd(name: str = NAME,
 
 @app.command("validate")
 def validate_cmd(name: str = NAME,
-                 n: int = typer.Option(100, "-n", min=2, help="Random networks (mixed resolutions) measured end to end."),
+                 n: int = typer.Option(100, "-n", min=2, help="Random networks (mixed resolutions) measured end to end "
+                                                               "(plus the smallest and largest per resolution)."),
                  seed: int = typer.Option(1, help="Seed of the random networks."),
                  calibrate: int = typer.Option(0, min=0, help="First fit a new calibration on this many OTHER random "
                                                               "networks and report before/after (0: use the "
@@ -112,6 +113,10 @@ def validate_cmd(name: str = NAME,
     rows = [("table sum", report.raw)] + ([("calibrated", report.calibrated)] if report.calibrated else [])
     for label, a in rows:
         table.add_row(label, f"{a.within_10pct:.1%}", f"{a.mape:.2f}", f"{a.kendall_tau:.3f}", f"{a.bias:+.2f}")
+    if report.extremes:
+        e = report.extremes["agreement"]
+        table.add_row(f"smallest/largest ({len(report.extremes['archs'])})", f"{e['within_10pct']:.1%}",
+                      f"{e['mape']:.2f}", f"{e['kendall_tau']:.3f}", f"{e['bias']:+.2f}")
     console.print(table)
     if plot:
         console.print(f"plot: {plot_validation(report, plot)}")

@@ -136,10 +136,30 @@ def calibration_features(table: LatencyTable, space, genes: np.ndarray) -> np.nd
     return np.stack(cols + [np.ones(len(genes))], axis=1)
 
 
+def calibration_genes(space, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Networks spread over the whole latency range, not just its crowded middle.
+
+    Uniform random genes give networks near the middle of the range, but a Pareto front
+    lives at its ends. So: the smallest and largest network at the lowest and highest
+    resolution, then networks of graded size (network i draws every kernel, expand and depth
+    index from a binomial with mean ``q_i`` x its range, ``q_i`` evenly spaced in (0, 1)) at
+    random resolutions.
+    """
+    rs = sorted({space.resolutions[0], space.resolutions[-1]})
+    ends = [a for r in rs for a in (space.smallest(r), space.largest(r))][:n]
+    m = n - len(ends)
+    upper = space.gene_upper_bounds
+    q = (np.arange(m) + 0.5) / max(m, 1)
+    genes = rng.binomial(upper[None, :], q[:, None])
+    genes[:, -1] = rng.integers(0, upper[-1] + 1, m)
+    return np.concatenate([space.archs_to_genes(ends), space.canonicalize_genes(genes)])
+
+
 def fit_calibration(profile: HardwareProfile, table: LatencyTable, n: int, seed: int = 0) -> dict:
     """Fit the table's calibration on ``n`` random whole networks measured here.
 
-    The model (see :meth:`LatencyTable.compile`) is linear in per-operator terms: the table
+    The networks come from :func:`calibration_genes`. The model (see
+    :meth:`LatencyTable.compile`) is linear in per-operator terms: the table
     entries (``scale`` in [0.1, 10]), the operators' MACs and weights and a per-block term
     (all non-negative: more work never makes a network faster), and a free offset; bounded
     least squares on relative error. The richest model with at least 4 networks per
@@ -154,7 +174,7 @@ def fit_calibration(profile: HardwareProfile, table: LatencyTable, n: int, seed:
     if n < 8:
         raise Ofa2Error(f"calibration needs at least 8 networks (4 per fitted parameter), got {n}")
     space = profile.space
-    genes = space.sample_genes(n, np.random.default_rng(seed + CALIBRATION_SEED_OFFSET))
+    genes = calibration_genes(space, n, np.random.default_rng(seed + CALIBRATION_SEED_OFFSET))
     features = calibration_features(table, space, genes)
     raw = table.with_calibration(None).compile(space).latency_genes(genes)
     measured = measure_archs(space.genes_to_archs(genes), space, profile.measurement)

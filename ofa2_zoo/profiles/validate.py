@@ -53,17 +53,20 @@ class ValidationReport:
     resolutions: list[int]
     archs: list[str]
     machine: dict
+    extremes: dict | None = None  # smallest/largest network per resolution: arch, predicted, measured, agreement
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def validate_profile(profile: HardwareProfile, n: int = 100, seed: int = 1, *, calibrate: int = 0,
-                     progress=None) -> ValidationReport:
+                     extremes: bool = True, progress=None) -> ValidationReport:
     """Measure ``n`` random networks end to end and compare them with the table.
 
-    ``calibrate > 0`` first fits a new calibration on that many *other* random networks
-    (the calibration step; reported as "calibrated"), instead of the table's stored one.
+    ``calibrate > 0`` first fits a new calibration on that many *other* networks (the
+    calibration step; reported as "calibrated"), instead of the table's stored one. With
+    ``extremes`` the smallest and largest network at every resolution are measured too and
+    reported apart: uniform random networks crowd the middle of the range, a front its ends.
     """
     from .build import fit_calibration
     from .measure import machine_info
@@ -81,11 +84,19 @@ def validate_profile(profile: HardwareProfile, n: int = 100, seed: int = 1, *, c
     raw = table.compile(space, calibrated=False).latency_genes(genes)
     cal = table.compile(space, calibrated=True).latency_genes(genes)
     archs = space.genes_to_archs(genes)
-    measured = measure_archs(archs, space, profile.measurement, progress=progress)
+    ends = [a for r in space.resolutions for a in (space.smallest(r), space.largest(r))] if extremes else []
+    measured_all = measure_archs(archs + ends, space, profile.measurement, progress=progress)
+    measured = measured_all[:n]
+    extreme = None
+    if ends:
+        pred = table.compile(space, calibrated=True).latency_genes(space.archs_to_genes(ends))
+        m_ends = measured_all[n:]
+        extreme = {"archs": [a.to_string() for a in ends], "predicted": pred.tolist(), "measured": m_ends.tolist(),
+                   "agreement": Agreement.of(pred, m_ends).to_dict()}
     return ValidationReport(profile.id, n, seed, Agreement.of(raw, measured),
                             Agreement.of(cal, measured) if calibration else None, calibration,
                             raw.tolist(), cal.tolist(), measured.tolist(), [a.r for a in archs],
-                            [a.to_string() for a in archs], machine_info())
+                            [a.to_string() for a in archs], machine_info(), extreme)
 
 
 def store_calibration(profile: HardwareProfile, calibration: dict) -> Path:
@@ -119,7 +130,12 @@ def plot_validation(report: ValidationReport, path: str | Path) -> Path:
         ax.scatter(measured, report.predicted, s=12, alpha=0.6,
                    label=f"calibrated (τ={report.calibrated.kendall_tau:.3f}, ±10%: "
                          f"{report.calibrated.within_10pct:.0%})")
-    both = np.concatenate([measured, report.predicted_raw, report.predicted])
+    if report.extremes:
+        ax.scatter(report.extremes["measured"], report.extremes["predicted"], s=30, marker="x", color="k",
+                   label=f"smallest/largest per resolution ({report.extremes['agreement']['within_10pct']:.0%} "
+                         "within ±10%)")
+    both = np.concatenate([measured, report.predicted_raw, report.predicted]
+                          + ([report.extremes["measured"], report.extremes["predicted"]] if report.extremes else []))
     lo, hi = float(both.min()) * 0.9, float(both.max()) * 1.1
     xs = np.linspace(lo, hi, 10)
     ax.plot(xs, xs, "k-", lw=0.8)
