@@ -181,16 +181,19 @@ class SPEA2Survival:
 
     def _feasible(self, F: np.ndarray, n_survive: int) -> tuple[np.ndarray, np.ndarray]:
         n = len(F)
-        le = np.all(F[:, None, :] <= F[None, :, :], axis=2)
-        lt = np.any(F[:, None, :] < F[None, :, :], axis=2)
+        le = np.ones((n, n), bool)
+        lt = np.zeros((n, n), bool)
+        for f in F.T:  # one pass per objective (2-3), each an (n, n) comparison
+            le &= f[:, None] <= f[None, :]
+            lt |= f[:, None] < f[None, :]
         dom = le & lt  # dom[i, j]: i dominates j
         strength = dom.sum(axis=1)
-        raw = (dom * strength[:, None]).sum(axis=0)  # sum of the strengths of i's dominators
+        raw = strength.astype(float) @ dom  # sum of the strengths of each member's dominators
         k = min(int(np.sqrt(n)), n - 1)
         self.norm.update(F)
         ideal, nadir = self.norm.ideal_point, self.norm.nadir_point
         Fn = (F - ideal) / (nadir - ideal)
-        dists = np.sqrt(((Fn[:, None, :] - Fn[None, :, :]) ** 2).sum(axis=2))
+        dists = np.sqrt(sum((f[:, None] - f[None, :]) ** 2 for f in Fn.T))
         np.fill_diagonal(dists, np.inf)
         density = 1.0 / (np.sort(dists, axis=1)[:, k] + 2) if n > 1 else np.zeros(n)
         fitness = raw + density
