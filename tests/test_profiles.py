@@ -226,11 +226,11 @@ def test_calibration_is_folded_into_the_gather():
 # ---------------------------------------------------------------------------- shipped profiles
 def test_shipped_profiles_are_listed():
     names = list_profiles()
-    for required in ("note10", "cpu-onnxruntime", "cpu-torch", "gpu-tensorrt-fp16"):
+    for required in ("note10", "cpu-onnxruntime", "cpu-torch", "gpu-tensorrt-fp16", "digits-cpu"):
         assert required in names
 
 
-@pytest.mark.parametrize("name", ["note10", "cpu-onnxruntime", "cpu-torch", "gpu-tensorrt-fp16"])
+@pytest.mark.parametrize("name", ["note10", "cpu-onnxruntime", "cpu-torch", "gpu-tensorrt-fp16", "digits-cpu"])
 def test_shipped_profiles_load_and_name_their_space(name):
     p = load_profile(name)
     assert p.id == name and p.space.resolutions == tuple(p.spec.resolutions)
@@ -245,6 +245,19 @@ def test_cpu_onnxruntime_table_is_shipped_with_machine_and_date():
     assert p.lut_sha256 == p.spec.latency.table.sha256
     lat = p.latency([p.space.smallest(160), p.space.largest(224)])
     assert 0 < lat[0] < lat[1]
+
+
+def test_digits_cpu_is_the_embedded_default_with_a_shipped_table():
+    from ofa2_zoo.profiles import ensure_lut
+
+    p = load_profile("digits-cpu")
+    assert p.space.name == "ofa2_digits" and p.space.in_chans == 1 and p.device_class == "cpu"
+    assert p.lut_sha256 == p.spec.latency.table.sha256 and p.table.calibration is not None
+    assert ensure_lut(p) == p.table_path()  # shipped: nothing to build
+    lat = p.latency_genes(p.space.sample_genes(1000, 0))
+    assert lat.min() > 0 and np.all(np.isfinite(lat))
+    s = p.space
+    assert p.latency([s.smallest(4)])[0] < p.latency([s.largest(16)])[0]
 
 
 def test_tensorrt_profile_without_a_table_says_it_needs_a_gpu():

@@ -102,6 +102,13 @@ def test_interleaved_timing_calls_each_runner_repeats_times():
     assert calls == [2 + 9, 2 + 9] and [t.n for t in timings] == [9, 9]
 
 
+def test_min_seconds_adds_rounds_until_the_calls_span_that_long():
+    import time
+
+    timings = time_interleaved([lambda: time.sleep(0.001)], warmup=0, repeats=4, rounds=2, min_seconds=0.05)
+    assert timings[0].n > 4 and timings[0].n % 2 == 0 and timings[0].min_ms >= 1.0
+
+
 def test_measure_archs_measures_each_distinct_network_once(monkeypatch):
     from ofa2_zoo.profiles import measure
 

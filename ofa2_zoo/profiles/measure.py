@@ -68,28 +68,35 @@ def _summary(times: Sequence[float]) -> Timing:
     return Timing(float(statistics.median(times)), float(q3 - q1), len(times), float(p10), float(min(times)))
 
 
-def time_calls(fn: Runner, warmup: int, repeats: int) -> Timing:
-    """Median and IQR (ms) of ``repeats`` timed calls after ``warmup`` untimed ones."""
-    return time_interleaved([fn], warmup, repeats, rounds=1)[0]
+def time_calls(fn: Runner, warmup: int, repeats: int, rounds: int = 1, min_seconds: float = 0.0) -> Timing:
+    """Summary (ms) of ``repeats`` timed calls after ``warmup`` untimed ones."""
+    return time_interleaved([fn], warmup, repeats, rounds, min_seconds)[0]
 
 
 _time = time_calls  # older name, kept for callers outside this package
 
 
-def time_interleaved(fns: Sequence[Runner], warmup: int, repeats: int, rounds: int = 1) -> list[Timing]:
-    """Time several runners in ``rounds`` interleaved passes (``repeats`` calls each in total)."""
+def time_interleaved(fns: Sequence[Runner], warmup: int, repeats: int, rounds: int = 1,
+                     min_seconds: float = 0.0) -> list[Timing]:
+    """Time several runners in ``rounds`` interleaved passes (``repeats`` calls each in total).
+
+    With ``min_seconds``, further passes run until the timed calls span at least that long,
+    so very fast networks are not all timed within one short burst of another process's load.
+    """
     for fn in fns:
         for _ in range(warmup):
             fn()
     per_round = max(1, math.ceil(repeats / max(1, rounds)))
     times: list[list[float]] = [[] for _ in fns]
     clock = time.perf_counter
-    for _ in range(max(1, rounds)):
+    start, done = clock(), 0
+    while done < max(1, rounds) or clock() - start < min_seconds:
         for fn, out in zip(fns, times):
             for _ in range(per_round):
                 t0 = clock()
                 fn()
                 out.append((clock() - t0) * 1e3)
+        done += 1
     return [_summary(t) for t in times]
 
 
@@ -200,7 +207,7 @@ def make_runner(module: nn.Module, shape: tuple[int, ...], m: Measurement) -> Ru
 
 def measure_module(module: nn.Module, shape: tuple[int, ...], m: Measurement) -> Timing:
     """Time one forward pass of ``module`` on an input of ``shape`` with backend ``m``."""
-    return time_calls(make_runner(module, shape, m), m.warmup, m.repeats)
+    return time_calls(make_runner(module, shape, m), m.warmup, m.repeats, m.rounds, m.min_seconds)
 
 
 def measure_call_overhead(m: Measurement) -> Timing:
@@ -229,7 +236,7 @@ def measure_archs(archs: Sequence[ArchSpec], space: SearchSpace, m: Measurement,
     for start in range(0, len(distinct), chunk):
         part = distinct[start:start + chunk]
         runners = [make_runner(create_subnet(a, space), arch_input_shape(a, space, m), m) for a in part]
-        for a, t in zip(part, time_interleaved(runners, m.warmup, m.repeats, m.rounds)):
+        for a, t in zip(part, time_interleaved(runners, m.warmup, m.repeats, m.rounds, m.min_seconds)):
             result[a] = t.value(m.statistic)
         del runners
         if progress:

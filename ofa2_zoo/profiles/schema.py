@@ -30,6 +30,8 @@ class Measurement(_Strict):
     warmup: int = Field(10, ge=0, le=10_000)
     repeats: int = Field(50, ge=1, le=100_000)
     rounds: int = Field(1, ge=1, le=1000, description="interleaved passes the repeats are split into")
+    min_seconds: float = Field(0.0, ge=0, le=3600, description="keep adding interleaved rounds until a group's "
+                                                                "timed calls span at least this long")
     statistic: Literal["median", "p10", "min"] = Field(
         "median", description="which summary of the timed calls predictions use; p10/min resist other "
                               "processes' load on a shared machine (every table entry stores all three)")
