@@ -30,7 +30,7 @@ class RunResult:
 
 
 def run_pipeline(out_dir: str | os.PathLike, *, profile: str = DEFAULT_PROFILE, algorithm: str = "nsga2",
-                 population: int = 50, generations: int = 40, seed: int = 1, members: int | None = None,
+                 population: int = 100, generations: int = 200, seed: int = 1, members: int | None = None,
                  weights: str | None = None, data: str | None = None, assets: str | os.PathLike | None = None,
                  on_stage: Callable[[str], None] | None = None,
                  search_progress: Callable[[int, int, float], None] | None = None) -> RunResult:
@@ -72,6 +72,6 @@ def run_pipeline(out_dir: str | os.PathLike, *, profile: str = DEFAULT_PROFILE, 
     say(f"packaging {members or prof.spec.package.members} members of {len(front.members)}")
     t0 = time.perf_counter()
     result = package_front(front_dir, out / "package", supernet=net, data=data, members=members, assets=assets,
-                           profile=prof)
+                           profile=prof, measure_latency=prof.measurement is not None)
     seconds["package"] = time.perf_counter() - t0
     return RunResult(front, front_dir, result.path, seconds)

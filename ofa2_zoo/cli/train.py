@@ -57,6 +57,8 @@ def fit_predictor_cmd(
     n_train: int = typer.Option(250, min=10, help="Measured archs to fit on."),
     n_test: int = typer.Option(100, min=10, help="Held-out measured archs to score on."),
     seed: int = typer.Option(0, help="Seed of the sampled archs and of the fit."),
+    measurements: Path = typer.Option(None, help="Reuse the measurements file of an earlier run "
+                                                 "(<prefix>.measurements.json) instead of measuring again."),
 ) -> None:
     """Measure random sub-networks, fit an accuracy predictor, report Kendall τ / RMSE / MAE."""
     from .._io import write_json_atomic
@@ -64,10 +66,19 @@ def fit_predictor_cmd(
     from ..supernet import load_supernet
 
     net = load_supernet(space, weights=weights)
+    reuse = None
+    if measurements is not None:
+        from ..errors import Ofa2Error
+
+        try:
+            reuse = json.loads(measurements.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise Ofa2Error(f"cannot read measurements {measurements}: {exc}") from None
     with _bar() as bar:
         task = bar.add_task("measuring sub-networks", total=n_train + n_test, info="")
         pred, report, data = fit_from_measurements(net, dataset, n_train, n_test, seed,
-                                                   progress=lambda i, n: bar.update(task, completed=i))
+                                                   progress=lambda i, n: bar.update(task, completed=i),
+                                                   measurements=reuse)
     pred.save(out)
     write_json_atomic(out.with_suffix(".measurements.json"), data)
     console.print(f"held-out ({report.n_test} archs): Kendall τ {report.kendall_tau:.3f}, RMSE {report.rmse:.3f} %, "

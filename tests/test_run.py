@@ -1,0 +1,41 @@
+"""`ofa2 run` end to end on the embedded default (small budget): front + package, offline."""
+
+import json
+
+import pytest
+import timm
+import torch
+
+import ofa2_zoo
+from ofa2_zoo.cli import main
+from ofa2_zoo.embedded import embedded_weights_path
+from ofa2_zoo.front import Front
+from ofa2_zoo.training.data import get_dataset
+
+pytestmark = pytest.mark.skipif(not ofa2_zoo.embedded.DATA_DIR.joinpath("ofa2_digits.safetensors").is_file(),
+                                reason="the embedded weights are not built in this checkout")
+
+
+def test_ofa2_run_writes_front_and_package(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--out", str(tmp_path), "--population", "12", "--generations", "4", "--members", "3"])
+    assert exc.value.code == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "package:" in out and "front:" in out
+    front = Front.load(tmp_path / "front")
+    assert front.profile_id == "digits-cpu" and len(front.members) >= 3
+    assert front.supernet["sha256"] and front.accuracy["source"] == "predicted"
+    lat = front.values("latency_ms")
+    assert (lat[1:] >= lat[:-1]).all()
+    manifest = json.loads((tmp_path / "package" / "package.json").read_text())
+    assert len(manifest["members"]) == 3
+    # the packaged members load through timm and score on the digits validation split
+    member = manifest["members"][0]
+    model = timm.create_model(f"local-dir:{tmp_path / 'package' / member['folder']}", pretrained=True).eval()
+    r = member["arch"]["r"][0]
+    x, y = get_dataset("digits", "val", r).tensors
+    with torch.no_grad():
+        acc = 100.0 * float((model(x).argmax(1) == y).float().mean())
+    assert acc > 50
+    assert embedded_weights_path("ofa2_digits").stat().st_size < 5_000_000
