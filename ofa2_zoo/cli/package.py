@@ -55,23 +55,18 @@ def package(
                                calib_batch=calib_batch, parity_images=parity_images, eval_images=eval_images,
                                measure_latency=measure_latency, tensorrt=trt, license=license, seed=seed)
     m = result.manifest
-    table = Table("k", "timm name", "arch", "top-1 % (measured)", "ONNX max diff", "top-1 agree", "TensorRT",
-                  "time s", title=f"package of {m.profile} (front {m.front_version_id[:12]})")
+    table = Table("k", "timm name", "input", "top-1 % (measured)", "ONNX parity", "TensorRT", "time s",
+                  title=f"package of {m.profile} (front {m.front_version_id[:12]})")
     for row, timing in zip(m.members, result.timings):
-        trt_cell = row.tensorrt.engine if row.tensorrt and row.tensorrt.built else "not built"
-        table.add_row(str(row.k), row.name, _arch_string(row.arch), f"{row.measured['top1']:.2f}",
-                      f"{row.parity.max_abs_diff:.1e}", f"{100 * row.parity.top1_agreement:.1f} %", trt_cell,
+        trt_cell = row.tensorrt.engine if row.tensorrt and row.tensorrt.built else "-"
+        r = row.arch["r"][0]
+        table.add_row(str(row.k), row.name, f"{r}x{r}", f"{row.measured['top1']:.2f}",
+                      f"{row.parity.max_abs_diff:.0e}, {100 * row.parity.top1_agreement:.0f} %", trt_cell,
                       f"{timing.total:.1f}")
     console.print(table)
     console.print(f"package: {result.path}")
     console.print(f"use it:  python -c \"import ofa2_zoo, timm; ofa2_zoo.register_front('{result.path}'); "
                   f"timm.create_model('{m.members[0].name}', pretrained=True)\"")
-
-
-def _arch_string(arch: dict) -> str:
-    from ..space import ArchSpec
-
-    return ArchSpec(tuple(arch["ks"]), tuple(arch["e"]), tuple(arch["d"]), arch["r"][0]).to_string()
 
 
 def register(app: typer.Typer) -> None:
