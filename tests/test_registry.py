@@ -224,3 +224,40 @@ def test_register_front_errors_are_clear(package_dir, tmp_path, offline_cache):
         register_front("org/nothing-here")
     with pytest.raises(RegistryError, match="unknown ofa2 model"):
         registered_versions("ofa2_nope_front_0")
+
+
+def test_hub_front_repo_online_through_the_loopback_hub(package_dir, tmp_path):
+    """Versions listed from the Hub's tags (list_repo_refs), weights downloaded at each tag."""
+    from _hub_helpers import NAMESPACE, make_server, use_hub
+    from huggingface_hub import HfApi
+
+    members = json.loads((package_dir / "package.json").read_text())["members"]
+    v2 = tmp_path / "v2-front"
+    shutil.copytree(package_dir / "front", v2)
+    swapped = json.loads((v2 / "package.json").read_text())
+    for m in swapped["members"]:
+        m["k"] = 1 - m["k"]
+    (v2 / "package.json").write_text(json.dumps(swapped))
+    front_repo = f"{NAMESPACE}/ofa2-tiny-test-front"
+    server = make_server()
+    try:
+        with use_hub(server, tmp_path / "hf"):
+            api = HfApi()
+            for tag, front_folder, order in (("v1", package_dir / "front", [0, 1]), ("v2", v2, [1, 0])):
+                uploads = [(front_repo, front_folder)] + [(f"{front_repo}-{k}", package_dir / members[src]["folder"])
+                                                          for k, src in enumerate(order)]
+                for repo, folder in uploads:
+                    api.create_repo(repo, exist_ok=True)
+                    api.upload_folder(repo_id=repo, folder_path=folder, commit_message=f"front {tag}")
+                    api.create_tag(repo, tag=tag)
+            names = register_front(front_repo)
+            assert "ofa2_tiny_test_front_1" in names
+            for tag, k, src in (("v1", 1, 1), ("v2", 1, 0), ("v2", 0, 1)):
+                model = timm.create_model(f"ofa2_tiny_test_front_{k}.{tag}", pretrained=True)
+                assert model.ofa2_arch.to_dict() == members[src]["arch"]
+                weights = load_file(package_dir / members[src]["folder"] / "model.safetensors")
+                assert all(torch.equal(v, weights[n]) for n, v in model.state_dict().items())
+            only_v1 = register_front(f"{front_repo}@v1")
+            assert only_v1 == names
+    finally:
+        server.stop()
