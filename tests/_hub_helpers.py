@@ -127,3 +127,15 @@ def fast_client_retries() -> Iterator[None]:
         yield
     finally:
         _http.time = saved
+
+
+def build_package(root: Path, seed: int, members: int = 3) -> Path:
+    """A real package (the packaging engineer's ``package_front``) of a tiny front; ``seed`` picks the front."""
+    from _package_helpers import digits, tiny_supernet, write_front, write_profile
+
+    from ofa2_zoo.package import package_front
+
+    profile = write_profile(root / "profiles")
+    write_front(root / "front", n=4, seed=seed)
+    return package_front(root / "front", root / "package", supernet=tiny_supernet(), data=digits, profile=profile,
+                         members=members, calib_images=200, parity_images=100, eval_images=100).path

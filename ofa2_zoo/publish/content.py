@@ -1,0 +1,256 @@
+"""What each Hub repo of a package should contain, read and checked from the package folder.
+
+A package (contract 4) becomes one Hub repo per member, ``<namespace>/ofa2-<profile>-front-<k>``,
+holding the member folder's files as they are, and one front repo,
+``<namespace>/ofa2-<profile>-front``, holding the front folder (``front.json``, ``front.png``,
+``package.json``) with an index card: the packaged card plus a section naming the version,
+listing the member repos and showing the change from the previous version.
+
+Everything is checked before the first request to the Hub, so a bad package publishes
+nothing: every file listed in ``package.json`` exists with its sha256, nothing else sits in
+a member folder, every member passed its ONNX parity check, only safetensors weights are
+shipped, configs describe the listed archs, and ``front.json`` is the front the package
+claims to be (its version id).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .. import __version__
+from ..errors import Ofa2Error
+from ..front import Front, diff_fronts
+from ..package.manifest import MANIFEST_NAME, PackageManifest, read_manifest, timm_name
+from .errors import PublishError
+
+REQUIRED_MEMBER_FILES = ("config.json", "model.safetensors", "README.md", "model.onnx")
+REQUIRED_FRONT_FILES = ("front.json", "README.md", MANIFEST_NAME)
+# Weights are published and loaded as safetensors only: pickle-based files never leave the machine.
+FORBIDDEN_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt")
+KEEP_REMOTE = frozenset({".gitattributes"})  # the Hub's own file in every repo; never deleted
+
+
+def git_blob_id(data: bytes) -> str:
+    """The git object id of a blob, which is what the Hub reports for a non-LFS file."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """One file to publish: from a path in the package, or generated (``data``)."""
+
+    path_in_repo: str
+    size: int
+    sha256: str
+    source: Path | None = None
+    data: bytes | None = None
+
+    @classmethod
+    def from_path(cls, path_in_repo: str, path: Path, sha256: str | None = None) -> "LocalFile":
+        return cls(path_in_repo, path.stat().st_size, sha256 or _sha256_file(path), source=path)
+
+    @classmethod
+    def from_bytes(cls, path_in_repo: str, data: bytes) -> "LocalFile":
+        return cls(path_in_repo, len(data), hashlib.sha256(data).hexdigest(), data=data)
+
+    def read(self) -> bytes:
+        return self.data if self.data is not None else self.source.read_bytes()
+
+    def upload_source(self) -> str | bytes:
+        return self.data if self.data is not None else os.fspath(self.source)
+
+    def same_as(self, remote_blob_id: str, remote_sha256: str | None) -> bool:
+        """Does a Hub file (its git blob id, and sha256 when stored in LFS) hold these bytes?"""
+        if remote_sha256 is not None:
+            return remote_sha256 == self.sha256
+        return remote_blob_id == git_blob_id(self.read())
+
+
+@dataclass
+class RepoContent:
+    """The files one Hub repo should hold for a front version."""
+
+    repo_id: str
+    role: str  # "member <k>" or "front"
+    files: dict[str, LocalFile] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RepoNames:
+    """Hub repo ids of a profile's front (contract 4)."""
+
+    namespace: str
+    profile: str
+
+    @property
+    def front(self) -> str:
+        return f"{self.namespace}/ofa2-{self.profile}-front"
+
+    def member(self, k: int) -> str:
+        return f"{self.front}-{k}"
+
+
+def check_names(namespace: str, profile: str, n_members: int) -> RepoNames:
+    """Refuse repo ids the Hub would refuse (before any request)."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    if not namespace or "/" in namespace:
+        raise PublishError(f"invalid namespace {namespace!r}: give a Hub user or organization name, without '/'")
+    names = RepoNames(namespace, profile)
+    for repo_id in [names.front] + [names.member(k) for k in range(n_members)]:
+        try:
+            validate_repo_id(repo_id)
+        except HFValidationError as exc:
+            raise PublishError(f"invalid Hub repo name {repo_id!r}: {exc}") from None
+        ns, name = repo_id.split("/")
+        if len(repo_id) > 96 or ns[0] in "-." or ns[-1] in "-." or name[-1] in "-.":
+            raise PublishError(f"invalid Hub repo name {repo_id!r}: at most 96 characters, letters/digits at "
+                               "both ends of the namespace and the name")
+    return names
+
+
+@dataclass
+class Package:
+    """A checked package folder: its manifest, front, and the files of each repo-to-be."""
+
+    path: Path
+    manifest: PackageManifest
+    front: Front
+    members: dict[int, dict[str, LocalFile]]
+    front_files: dict[str, LocalFile]
+
+    @property
+    def profile(self) -> str:
+        return self.manifest.profile
+
+    @property
+    def front_version_id(self) -> str:
+        return self.manifest.front_version_id
+
+
+def load_package(package_dir: str | os.PathLike) -> Package:
+    """Read and check a package folder; any problem is a :class:`PublishError` (nothing published)."""
+    root = Path(package_dir)
+    where = f"package {root}"
+    try:
+        manifest = read_manifest(root)
+    except Ofa2Error as exc:
+        raise PublishError(f"cannot publish: {exc}") from None
+    if not manifest.members:
+        raise PublishError(f"{where}: package.json lists no members")
+    ks = [m.k for m in manifest.members]
+    if ks != list(range(len(ks))):
+        raise PublishError(f"{where}: members must be k = 0..{len(ks) - 1} in order, got {ks}")
+    members: dict[int, dict[str, LocalFile]] = {}
+    for m in manifest.members:
+        what = f"{where}: member k={m.k}"
+        if m.name != timm_name(manifest.profile, m.k):
+            raise PublishError(f"{what}: name {m.name!r} should be {timm_name(manifest.profile, m.k)!r}")
+        if not m.parity.passed:
+            raise PublishError(f"{what} failed its ONNX parity check (max abs diff {m.parity.max_abs_diff:.3g}, "
+                               f"top-1 agreement {100 * m.parity.top1_agreement:.1f} %); re-package it, nothing "
+                               "was published")
+        members[m.k] = _member_files(root, m.folder, m.files, m.arch, what)
+    front_dir = root / manifest.front_folder
+    missing = [f for f in REQUIRED_FRONT_FILES if not (front_dir / f).is_file()]
+    if missing:
+        raise PublishError(f"{where}: front folder {front_dir} lacks {', '.join(missing)}; re-package it")
+    if (front_dir / MANIFEST_NAME).read_bytes() != (root / MANIFEST_NAME).read_bytes():
+        raise PublishError(f"{where}: {front_dir / MANIFEST_NAME} differs from {root / MANIFEST_NAME}")
+    try:
+        front = Front.load(front_dir / "front.json")
+    except Ofa2Error as exc:
+        raise PublishError(f"{where}: {exc}") from None
+    if front.version_id != manifest.front_version_id or front.profile_id != manifest.profile:
+        raise PublishError(f"{where}: front/front.json is front {front.version_id[:12]} of profile "
+                           f"{front.profile_id!r}, package.json says {manifest.front_version_id[:12]} of "
+                           f"{manifest.profile!r}; re-package it")
+    front_files = {p.name: LocalFile.from_path(p.name, p) for p in sorted(front_dir.iterdir()) if p.is_file()}
+    return Package(root, manifest, front, members, front_files)
+
+
+def _member_files(root: Path, folder_rel: str, listed: dict[str, str], arch: dict, what: str) -> dict[str, LocalFile]:
+    folder = root / folder_rel
+    if not folder.is_dir():
+        raise PublishError(f"{what}: folder {folder} is missing; the package is incomplete")
+    missing = [f for f in REQUIRED_MEMBER_FILES if f not in listed]
+    if missing:
+        raise PublishError(f"{what}: package.json lists no {', '.join(missing)}; the package is incomplete")
+    present = {p.name for p in folder.iterdir()}
+    extra = sorted(present - set(listed))
+    if extra:
+        raise PublishError(f"{what}: {folder} has files package.json does not list ({', '.join(extra)}); "
+                           "re-package instead of editing the folder")
+    bad = [f for f in listed if f.endswith(FORBIDDEN_SUFFIXES)]
+    if bad:
+        raise PublishError(f"{what}: only safetensors weights are published, refusing {', '.join(bad)}")
+    files = {}
+    for name, sha in sorted(listed.items()):
+        path = folder / name
+        if not path.is_file():
+            raise PublishError(f"{what}: {path} is missing; the package is incomplete")
+        local = LocalFile.from_path(name, path)
+        if local.sha256 != sha:
+            raise PublishError(f"{what}: {path} does not match its sha256 in package.json (changed after "
+                               "packaging?); re-package it")
+        files[name] = local
+    try:
+        cfg = json.loads(files["config.json"].read())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PublishError(f"{what}: config.json is not valid JSON ({exc})") from None
+    if cfg.get("architecture") != "ofa2_subnet" or cfg.get("model_args", {}).get("arch") != arch:
+        raise PublishError(f"{what}: config.json does not describe the member's arch (architecture "
+                           f"{cfg.get('architecture')!r}); re-package it")
+    return files
+
+
+# ---------------------------------------------------------------------------- repo contents of a version
+def member_contents(pkg: Package, names: RepoNames) -> list[RepoContent]:
+    return [RepoContent(names.member(k), f"member {k}", dict(files)) for k, files in sorted(pkg.members.items())]
+
+
+def front_content(pkg: Package, names: RepoNames, tag: str, previous: tuple[str, Front] | None) -> RepoContent:
+    """The front repo's files for version ``tag``: the front folder, its card extended with the
+    version's member repos and the change from ``previous`` (tag, front)."""
+    files = dict(pkg.front_files)
+    card = files["README.md"].read().decode("utf-8").rstrip("\n")
+    card += "\n\n" + version_section(pkg, names, tag, previous) + "\n"
+    files["README.md"] = LocalFile.from_bytes("README.md", card.encode("utf-8"))
+    return RepoContent(names.front, "front", files)
+
+
+def version_section(pkg: Package, names: RepoNames, tag: str, previous: tuple[str, Front] | None) -> str:
+    """Markdown naming the version, its member repos and what changed (deterministic: no dates)."""
+    lines = [
+        f"## Published version `{tag}`",
+        "",
+        f"Front version id `{pkg.front_version_id}` of hardware profile `{pkg.profile}`, published with "
+        f"ofa2-zoo {__version__}. Every member repository carries the tag `{tag}` on the commit with "
+        "this version's files; versions are immutable.",
+        "",
+        "| k | timm name | Hub repo at this version | load |",
+        "|---|---|---|---|",
+    ]
+    for m in pkg.manifest.members:
+        repo = names.member(m.k)
+        lines.append(f"| {m.k} | `{m.name}.{tag}` | [{repo}](/{repo}/tree/{tag}) | "
+                     f"`timm.create_model(\"hf-hub:{repo}@{tag}\", pretrained=True)` |")
+    lines.append("")
+    if previous is None:
+        lines += ["## Changes", "", "First published version of this front."]
+    else:
+        prev_tag, prev_front = previous
+        lines += [f"## Changes from `{prev_tag}`", "", diff_fronts(prev_front, pkg.front).to_markdown()]
+    return "\n".join(lines)

@@ -1,0 +1,30 @@
+"""Exception types of the publish stage."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import Ofa2Error
+
+if TYPE_CHECKING:
+    from .publish import PublishResult
+
+
+class PublishError(Ofa2Error, RuntimeError):
+    """Publishing was refused before anything was written (bad package, name, token, tag)."""
+
+
+class TagConflict(PublishError):
+    """A version tag already exists with different content: versions are immutable."""
+
+
+class PublishFailed(PublishError):
+    """The Hub failed part-way (after retries). ``result`` says what was and wasn't published."""
+
+    def __init__(self, message: str, result: "PublishResult"):
+        super().__init__(message)
+        self.result = result
+
+
+class PullError(Ofa2Error, RuntimeError):
+    """A model cannot be pulled: unknown name or version, not cached while offline, mismatch."""

@@ -1,0 +1,294 @@
+"""The Hub operations publishing needs, each retried with backoff when the failure is transient.
+
+A thin layer over :class:`huggingface_hub.HfApi`. What makes retries safe is that every
+writing step is *idempotent by content*: :meth:`Hub.sync` reads the branch head and its file
+list, commits only the difference (with the head as ``parentCommit``) and, when retried after
+a commit whose answer was lost, finds nothing left to change instead of committing twice;
+:meth:`Hub.tag` accepts an existing tag only if it already points at the intended commit.
+
+The token is never passed around here: ``HfApi`` takes it from ``HF_TOKEN`` or the saved HF
+login for every request, and nothing in this module formats request headers into messages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, TypeVar
+
+from .. import __version__
+from .content import KEEP_REMOTE, LocalFile, RepoContent
+
+T = TypeVar("T")
+TRANSIENT_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+MAIN = "main"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often (``attempts`` in all) and how patiently a transient Hub failure is retried:
+    waits of ``base_delay`` × 2^i seconds, at most ``max_delay``."""
+
+    attempts: int = 5
+    base_delay: float = 1.0
+    max_delay: float = 30.0
+
+    def delay(self, failed_attempts: int) -> float:
+        return min(self.max_delay, self.base_delay * 2 ** (failed_attempts - 1))
+
+
+def _transport_errors() -> tuple[type[BaseException], ...]:
+    """Timeouts, connection resets and broken responses of the HTTP library huggingface_hub uses."""
+    out: list[type[BaseException]] = [ConnectionError, TimeoutError]
+    for name in ("httpx2", "httpx"):
+        try:
+            mod = importlib.import_module(name)
+        except ImportError:
+            continue
+        out += [mod.TimeoutException, mod.NetworkError, mod.RemoteProtocolError]
+    return tuple(out)
+
+
+TRANSPORT_ERRORS = _transport_errors()
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A 5xx/408/429 answer, a timeout or a reset, possibly wrapped (huggingface_hub wraps LFS
+    upload errors in a RuntimeError)."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, HfHubHTTPError) and exc.response is not None:
+            return exc.response.status_code in TRANSIENT_STATUS
+        if isinstance(exc, TRANSPORT_ERRORS):
+            return True
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return False
+
+
+def describe(exc: BaseException) -> str:
+    """One line for an error from the Hub: its type and first line (no headers, no token)."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if isinstance(exc, HfHubHTTPError) and exc.response is not None:
+        server = exc.server_message or exc.response.headers.get("X-Error-Message") or ""
+        return f"HTTP {exc.response.status_code}" + (f" ({server.strip().splitlines()[0]})" if server else "")
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}" + (f": {text[0]}" if text else "")
+
+
+class HubUnavailable(Exception):
+    """A Hub operation still failed after the retries (or failed in a way retrying cannot fix)."""
+
+    def __init__(self, what: str, cause: BaseException, attempts: int):
+        self.what, self.cause, self.attempts = what, cause, attempts
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        super().__init__(f"{what} failed{tries}: {describe(cause)}")
+
+
+@contextlib.contextmanager
+def request_timeout(seconds: float | None) -> Iterator[None]:
+    """Give huggingface_hub's shared HTTP client a timeout (it has none by default), so a stalled
+    connection becomes a retryable timeout instead of a hang; restored afterwards."""
+    from huggingface_hub import set_client_factory
+
+    try:
+        from huggingface_hub.utils import _http
+        previous = _http._GLOBAL_CLIENT_FACTORY
+    except (ImportError, AttributeError):  # another huggingface_hub layout: keep its defaults
+        previous = None
+    if seconds is None or previous is None:
+        yield
+        return
+
+    def factory() -> Any:
+        client = previous()
+        client.timeout = type(client.timeout)(seconds)
+        return client
+
+    set_client_factory(factory)
+    try:
+        yield
+    finally:
+        set_client_factory(previous)
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    blob_id: str
+    sha256: str | None  # set for LFS files
+    size: int
+
+
+@dataclass(frozen=True)
+class RepoState:
+    exists: bool
+    branches: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Changes:
+    add: tuple[LocalFile, ...] = ()
+    update: tuple[LocalFile, ...] = ()
+    delete: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.add or self.update or self.delete)
+
+    def describe(self) -> str:
+        if self.empty:
+            return "no file changes"
+        parts = [f"add {_files(self.add)}" if self.add else "", f"update {_files(self.update)}" if self.update else "",
+                 f"delete {', '.join(self.delete)}" if self.delete else ""]
+        return "; ".join(p for p in parts if p)
+
+
+def _files(files: tuple[LocalFile, ...]) -> str:
+    return ", ".join(f"{f.path_in_repo} ({_size(f.size)})" for f in files)
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} B"
+
+
+def changes_between(content: RepoContent, remote: dict[str, RemoteFile]) -> Changes:
+    add, update = [], []
+    for path, f in sorted(content.files.items()):
+        r = remote.get(path)
+        if r is None:
+            add.append(f)
+        elif not f.same_as(r.blob_id, r.sha256):
+            update.append(f)
+    delete = sorted(p for p in remote if p not in content.files and p not in KEEP_REMOTE)
+    return Changes(tuple(add), tuple(update), tuple(delete))
+
+
+class Hub:
+    """Retried Hub operations on one ``HfApi`` (endpoint from ``HF_ENDPOINT``, token from env/login)."""
+
+    def __init__(self, api: Any = None, retry: RetryPolicy = RetryPolicy(), sleep: Callable[[float], None] = time.sleep,
+                 on_retry: Callable[[str], None] | None = None):
+        from huggingface_hub import HfApi
+
+        self.api = api if api is not None else HfApi(library_name="ofa2-zoo", library_version=__version__)
+        self.retry, self.sleep = retry, sleep
+        self.on_retry = on_retry or (lambda msg: None)
+
+    @property
+    def endpoint(self) -> str:
+        return self.api.endpoint
+
+    def retrying(self, what: str, fn: Callable[[], T]) -> T:
+        attempt = 0
+        while True:  # bounded by retry.attempts
+            attempt += 1
+            try:
+                return fn()
+            except Exception as exc:  # noqa: BLE001 - classified below, re-raised as HubUnavailable
+                if not is_transient(exc) or attempt >= self.retry.attempts:
+                    raise HubUnavailable(what, exc, attempt) from exc
+                wait = self.retry.delay(attempt)
+                self.on_retry(f"{what}: {describe(exc)}; retry {attempt}/{self.retry.attempts - 1} in {wait:.1f} s")
+                self.sleep(wait)
+
+    # ------------------------------------------------------------------ reading
+    def whoami(self) -> str:
+        return self.retrying("checking the token (whoami)", lambda: self.api.whoami()["name"])
+
+    def state(self, repo_id: str) -> RepoState:
+        from huggingface_hub.errors import RepositoryNotFoundError
+
+        def once() -> RepoState:
+            try:
+                refs = self.api.list_repo_refs(repo_id)
+            except RepositoryNotFoundError:
+                return RepoState(False)
+            return RepoState(True, {b.name: b.target_commit for b in refs.branches},
+                             {t.name: t.target_commit for t in refs.tags})
+
+        return self.retrying(f"reading the refs of {repo_id}", once)
+
+    def tree(self, repo_id: str, revision: str) -> dict[str, RemoteFile]:
+        return self.retrying(f"listing the files of {repo_id}@{revision[:12]}", lambda: self._tree(repo_id, revision))
+
+    def _tree(self, repo_id: str, revision: str) -> dict[str, RemoteFile]:
+        out = {}
+        for f in self.api.list_repo_tree(repo_id, recursive=True, revision=revision):
+            if hasattr(f, "blob_id"):  # files; folders have a tree id
+                out[f.path] = RemoteFile(f.blob_id, f.lfs.sha256 if f.lfs else None, f.size)
+        return out
+
+    def read(self, repo_id: str, path: str, revision: str) -> bytes:
+        """A file's bytes at ``revision``, straight from the Hub (nothing is written to the HF cache)."""
+        from huggingface_hub import get_session, hf_hub_url
+        from huggingface_hub.utils import build_hf_headers, hf_raise_for_status
+
+        def once() -> bytes:
+            url = hf_hub_url(repo_id, path, revision=revision, endpoint=self.endpoint)
+            r = get_session().get(url, headers=build_hf_headers(token=self.api.token, library_name="ofa2-zoo",
+                                                                library_version=__version__))
+            hf_raise_for_status(r)
+            return r.content
+
+        return self.retrying(f"reading {path} of {repo_id}@{revision}", once)
+
+    # ------------------------------------------------------------------ writing
+    def ensure_repo(self, repo_id: str) -> None:
+        self.retrying(f"creating {repo_id}", lambda: self.api.create_repo(repo_id, exist_ok=True))
+
+    def changes(self, content: RepoContent, state: RepoState) -> Changes:
+        """What a commit to ``main`` would change now (everything is new in a repo that doesn't exist)."""
+        remote = self.tree(content.repo_id, state.branches[MAIN]) if state.exists and MAIN in state.branches else {}
+        return changes_between(content, remote)
+
+    def sync(self, content: RepoContent, message: str, description: str) -> tuple[str, Changes]:
+        """Make ``main`` hold exactly ``content``; returns (commit id, what the commit changed).
+
+        One retried unit: a retry re-reads the head, so a commit that landed although its answer
+        was lost is found (no changes left) rather than made twice.
+        """
+        return self.retrying(f"committing to {content.repo_id}", lambda: self._sync_once(content, message,
+                                                                                          description))
+
+    def _sync_once(self, content: RepoContent, message: str, description: str) -> tuple[str, Changes]:
+        from huggingface_hub import CommitOperationAdd, CommitOperationDelete
+
+        refs = self.api.list_repo_refs(content.repo_id)
+        head = next(b.target_commit for b in refs.branches if b.name == MAIN)
+        changes = changes_between(content, self._tree(content.repo_id, head))
+        if changes.empty:
+            return head, changes
+        ops = [CommitOperationAdd(f.path_in_repo, f.upload_source()) for f in (*changes.add, *changes.update)]
+        ops += [CommitOperationDelete(p) for p in changes.delete]
+        info = self.api.create_commit(content.repo_id, ops, commit_message=message, commit_description=description,
+                                      parent_commit=head)
+        return info.oid, changes
+
+    def tag(self, repo_id: str, tag: str, commit: str, message: str) -> None:
+        """Create ``tag`` on ``commit``; an existing tag is accepted only if it already points there."""
+        from huggingface_hub.errors import HfHubHTTPError
+
+        from .errors import TagConflict
+
+        def once() -> None:
+            try:
+                self.api.create_tag(repo_id, tag=tag, revision=commit, tag_message=message)
+            except HfHubHTTPError as exc:
+                if exc.response is None or exc.response.status_code != 409:
+                    raise
+                have = {t.name: t.target_commit for t in self.api.list_repo_refs(repo_id).tags}.get(tag)
+                if have != commit:
+                    raise TagConflict(f"{repo_id} already has tag {tag} on commit {str(have)[:12]}, not on "
+                                      f"{commit[:12]}; versions are immutable") from None
+
+        self.retrying(f"tagging {repo_id} {tag}", once)

@@ -1,0 +1,331 @@
+"""``publish``: put a packaged front on the Hugging Face Hub as an immutable, tagged version.
+
+One repo per member and one front repo (see :mod:`ofa2_zoo.publish.content`). A version is
+published in two phases:
+
+1. **commits** — each repo's ``main`` is made to hold exactly the version's files, in one
+   commit per repo (none where ``main`` already holds them: a member that did not change
+   between versions keeps its commit);
+2. **tags** — only when every commit is in place, tag ``v<N>`` is created on every repo,
+   member repos first and the front repo last. The front repo's tag is what marks a version
+   as published; it never exists before all members carry theirs.
+
+So a failure at any request leaves no tag on an incomplete version; running the same publish
+again finds the commits already made (by content), adds what is missing and creates the
+missing tags, without duplicating a commit. Versions are immutable: a tag that exists with
+other content is refused, never moved. A front identical to the newest version publishes
+nothing ("unchanged"); another front becomes the next version, and its front card shows the
+change from the previous version. Afterwards the zoo index (``ofa2_zoo/data/zoo_index.json``
+or ``--index``) records the version, for CI to commit.
+
+Transient Hub failures (5xx, timeouts, connection resets) are retried with exponential
+backoff; :class:`~ofa2_zoo.publish.errors.PublishFailed` reports what was and wasn't done.
+The token comes from ``HF_TOKEN`` or the saved Hugging Face login only, and is never printed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, TypeVar
+
+from ..errors import Ofa2Error
+from ..front import Front
+from ..package.manifest import PackageManifest, read_manifest
+from .content import Package, RepoContent, RepoNames, check_names, front_content, load_package, member_contents
+from .errors import PublishError, PublishFailed, TagConflict
+from .hub import MAIN, Changes, Hub, HubUnavailable, RepoState, RetryPolicy, request_timeout
+
+_VERSION_RE = re.compile(r"^v([1-9]\d*)$")
+Say = Callable[[str], None]
+T = TypeVar("T")
+
+
+@dataclass
+class RepoOutcome:
+    """What happened (or, in a dry run, would happen) to one repo."""
+
+    repo_id: str
+    role: str
+    create_repo: bool = False
+    changes: Changes = field(default_factory=Changes)
+    commit: str | None = None  # the commit the version tag points (or will point) at
+    committed: bool = False  # a new commit was made by this run
+    tagged: bool = False  # the tag was created by this run
+    already_tagged: bool = False  # the tag existed with this content (an earlier, interrupted run)
+
+    def describe(self, tag: str, dry_run: bool) -> str:
+        if self.already_tagged:
+            return f"{self.repo_id}: already holds {tag} with this content"
+        verb = "would" if dry_run else "did"
+        steps = []
+        if self.create_repo:
+            steps.append("create the repo" if dry_run else "created the repo")
+        if self.changes.empty:
+            steps.append("no new commit (main already holds these files)")
+        elif dry_run or self.committed:
+            steps.append(f"{'commit' if dry_run else 'committed'} {self.changes.describe()}")
+        if dry_run:
+            steps.append(f"tag {tag}")
+        elif self.tagged:
+            steps.append(f"tagged {tag} on {self.commit[:12]}")
+        else:
+            steps.append(f"not tagged {tag}")
+        return f"{self.repo_id}: " + (f"{verb} " if dry_run else "") + "; ".join(steps)
+
+
+@dataclass
+class PublishResult:
+    """Summary of a publish: ``status`` is "published", "unchanged", "dry-run" or "failed"."""
+
+    status: str
+    profile: str
+    front_version_id: str
+    version: str
+    previous: str | None
+    endpoint: str
+    repos: list[RepoOutcome] = field(default_factory=list)
+    index_path: Path | None = None
+    index_updated: bool = False
+    error: str | None = None
+
+    def lines(self) -> list[str]:
+        dry = self.status == "dry-run"
+        head = {
+            "published": f"published {self.profile} front {self.front_version_id[:12]} as {self.version}",
+            "unchanged": f"unchanged: {self.profile} front {self.front_version_id[:12]} is already the newest "
+                         f"version, {self.version}; nothing was created",
+            "dry-run": f"dry run: would publish {self.profile} front {self.front_version_id[:12]} as {self.version}",
+            "failed": f"FAILED publishing {self.profile} front {self.front_version_id[:12]} as {self.version}",
+        }[self.status]
+        out = [f"{head} on {self.endpoint}" + (f" (previous version: {self.previous})" if self.previous else "")]
+        out += ["  " + r.describe(self.version, dry) for r in self.repos]
+        if self.index_path is not None:
+            if dry:
+                out.append(f"  zoo index {self.index_path}: would record {self.profile} {self.version}")
+            elif self.index_updated:
+                out.append(f"  zoo index {self.index_path}: recorded {self.profile} {self.version}")
+            elif self.status in ("published", "unchanged"):
+                out.append(f"  zoo index {self.index_path}: already records {self.profile} {self.version}")
+        if self.error:
+            out.append(f"  error: {self.error}")
+        return out
+
+
+def _version_number(tag: str) -> int:
+    m = _VERSION_RE.match(tag)
+    return int(m.group(1)) if m else 0
+
+
+def _published_versions(state: RepoState) -> list[str]:
+    return sorted((t for t in state.tags if _VERSION_RE.match(t)), key=_version_number)
+
+
+def _token_present() -> bool:
+    from huggingface_hub import get_token
+
+    return bool(get_token())
+
+
+def _offline() -> bool:
+    from huggingface_hub import constants
+
+    return bool(constants.is_offline_mode())
+
+
+def publish(package_dir: str | os.PathLike, namespace: str, *, dry_run: bool = False, version: str | None = None,
+            index_path: str | os.PathLike | None = None, update_index: bool = True,
+            retry: RetryPolicy = RetryPolicy(), timeout: float | None = 60.0, hub: Hub | None = None,
+            say: Say | None = None) -> PublishResult:
+    """Publish the package in ``package_dir`` under the Hub user/organization ``namespace``.
+
+    ``dry_run``: read the Hub, change nothing, return (and ``say``) what would be done.
+    ``version``: the tag to create (default: the next ``v<N>``); refused if it exists with other
+    content. ``index_path``: the zoo index to record the version in (default: the one in use,
+    :func:`ofa2_zoo.registry.index_path`); ``update_index=False`` skips it. ``retry``/``timeout``:
+    transient-failure policy and per-request timeout (s). ``hub``: a :class:`Hub` to use
+    (default: one on ``HF_ENDPOINT`` with the token from ``HF_TOKEN``/the HF login).
+    """
+    say = say or (lambda line: None)
+    pkg = load_package(package_dir)
+    names = check_names(namespace, pkg.profile, len(pkg.members))
+    if version is not None and not _VERSION_RE.match(version):
+        raise PublishError(f"version must look like v1, v2, ... (got {version!r})")
+    if _offline():
+        raise PublishError("offline mode is on (HF_HUB_OFFLINE=1): cannot publish; unset it")
+    if not dry_run and not _token_present():
+        raise PublishError("no Hugging Face token: set HF_TOKEN (a write token; in CI the HF_TOKEN secret) or "
+                           "run `hf auth login`; nothing was published")
+    index_file = _index_file(index_path) if update_index else None
+    hub = hub or Hub(retry=retry, on_retry=lambda msg: say(f"  retrying: {msg}"))
+    with request_timeout(timeout):
+        try:
+            return _publish(pkg, names, hub, dry_run, version, index_file, say)
+        except HubUnavailable as exc:
+            if isinstance(exc.cause, Ofa2Error):
+                raise exc.cause from None
+            raise PublishError(f"could not read the Hub state before publishing ({exc}); nothing was published") \
+                from None
+
+
+def _index_file(index_path: str | os.PathLike | None) -> Path:
+    from ..registry import index_path as default_index_path
+
+    return Path(index_path) if index_path is not None else default_index_path()
+
+
+def _publish(pkg: Package, names: RepoNames, hub: Hub, dry_run: bool, version: str | None, index_file: Path | None,
+             say: Say) -> PublishResult:
+    if not dry_run:
+        try:
+            hub.whoami()
+        except HubUnavailable as exc:
+            if exc.cause is not None and getattr(getattr(exc.cause, "response", None), "status_code", None) == 401:
+                raise PublishError("the Hub rejected the token (HTTP 401): set HF_TOKEN to a valid write token or "
+                                   "run `hf auth login`; nothing was published") from None
+            raise
+    front_state = hub.state(names.front)
+    published = _published_versions(front_state)
+    newest = published[-1] if published else None
+    fvid = pkg.front_version_id
+    newest_manifest = _manifest_at(hub, names.front, newest) if newest else None
+
+    if version is not None and version in published:
+        have = newest_manifest if version == newest else _manifest_at(hub, names.front, version)
+        if have.front_version_id != fvid:
+            raise TagConflict(f"{names.front} already has version {version} = front {have.front_version_id[:12]}, "
+                              f"not {fvid[:12]}; versions are immutable: publish without --version to make the "
+                              "next version")
+        return _unchanged(pkg, names, version, newest, hub, index_file, dry_run, say)
+    if version is None and newest_manifest is not None and newest_manifest.front_version_id == fvid:
+        return _unchanged(pkg, names, newest, newest, hub, index_file, dry_run, say)
+    tag = version or f"v{_version_number(newest) + 1 if newest else 1}"
+    if newest and _version_number(tag) <= _version_number(newest):
+        raise PublishError(f"version {tag} is not newer than the newest published version {newest} of {names.front}")
+
+    previous = (newest, _front_at(hub, names.front, newest)) if newest else None
+    contents = member_contents(pkg, names) + [front_content(pkg, names, tag, previous)]
+    states = {c.repo_id: (front_state if c.repo_id == names.front else hub.state(c.repo_id)) for c in contents}
+    outcomes = [_check_existing_tag(hub, c, states[c.repo_id], tag) for c in contents]
+    result = PublishResult("dry-run" if dry_run else "published", pkg.profile, fvid, tag, newest, hub.endpoint,
+                           outcomes, index_file)
+    if dry_run:
+        for c, o in zip(contents, outcomes):
+            if not o.already_tagged:
+                o.create_repo = not states[c.repo_id].exists
+                o.changes = hub.changes(c, states[c.repo_id])
+        for line in result.lines():
+            say(line)
+        return result
+
+    message = f"ofa2-zoo: {pkg.profile} front {tag}"
+    description = f"front_version_id: {fvid}\nprofile: {pkg.profile}\nversion: {tag}\n"
+    step = "committing"
+    try:
+        for c, o in zip(contents, outcomes):  # phase 1: one commit per repo
+            if o.already_tagged:
+                continue
+            if not states[c.repo_id].exists:
+                hub.ensure_repo(c.repo_id)
+                o.create_repo = True
+            o.commit, o.changes = hub.sync(c, f"{message} ({c.role})", description)
+            o.committed = not o.changes.empty
+            say(f"  {c.repo_id}: " + (f"committed {o.commit[:12]}" if o.committed else
+                                      f"main already holds these files ({o.commit[:12]})"))
+        step = "tagging"
+        for c, o in zip(contents, outcomes):  # phase 2: tags, members first, the front repo last
+            if o.already_tagged:
+                continue
+            hub.tag(c.repo_id, tag, o.commit, f"{message}; front_version_id {fvid}")
+            o.tagged = True
+            say(f"  {c.repo_id}: tagged {tag}")
+    except HubUnavailable as exc:
+        result.status, result.error = "failed", str(exc)
+        if isinstance(exc.cause, TagConflict):
+            result.error = str(exc.cause)
+        raise PublishFailed(_failure_message(result, step), result) from None
+    result.index_updated = _record(pkg, names, tag, index_file)
+    for line in result.lines():
+        say(line)
+    return result
+
+
+def _failure_message(result: PublishResult, step: str) -> str:
+    done = [r.repo_id for r in result.repos if r.tagged or r.already_tagged]
+    committed = [r.repo_id for r in result.repos if r.commit and not (r.tagged or r.already_tagged)]
+    todo = [r.repo_id for r in result.repos if not r.commit and not r.already_tagged]
+    parts = [f"publishing {result.profile} {result.version} failed while {step}: {result.error}"]
+    if done:
+        parts.append(f"tagged {result.version}: {', '.join(done)}")
+    if committed:
+        parts.append(f"committed, not tagged: {', '.join(committed)}")
+    if todo:
+        parts.append(f"not committed: {', '.join(todo)}")
+    parts.append(f"no {result.version} tag was put on an incomplete version; run the same publish again to "
+                 "complete it")
+    return "; ".join(parts)
+
+
+def _check_existing_tag(hub: Hub, content: RepoContent, state: RepoState, tag: str) -> RepoOutcome:
+    """A tag ``tag`` already on the repo must hold exactly this content (an interrupted run of this
+    same publish); anything else is a different version under an existing tag: refused."""
+    outcome = RepoOutcome(content.repo_id, content.role)
+    if tag in state.tags:
+        commit = state.tags[tag]
+        if not hub.changes(content, RepoState(True, {MAIN: commit})).empty:
+            raise TagConflict(f"{content.repo_id} already has tag {tag} with other content; versions are immutable "
+                              f"(an interrupted publish of another front? finish it with its own package, or "
+                              f"delete the stray tag {tag} on that repo); nothing was published")
+        outcome.commit, outcome.already_tagged = commit, True
+    return outcome
+
+
+def _manifest_at(hub: Hub, repo_id: str, tag: str) -> PackageManifest:
+    return _load_bytes(hub.read(repo_id, "package.json", tag), "package.json", read_manifest)
+
+
+def _front_at(hub: Hub, repo_id: str, tag: str) -> Front:
+    return _load_bytes(hub.read(repo_id, "front.json", tag), "front.json", Front.load)
+
+
+def _load_bytes(data: bytes, name: str, loader: Callable[[Path], T]) -> T:
+    """Parse a file read from the Hub with the validating loader for that file kind."""
+    with tempfile.TemporaryDirectory(prefix="ofa2-publish-") as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        return loader(path)
+
+
+def _unchanged(pkg: Package, names: RepoNames, tag: str, newest: str | None, hub: Hub, index_file: Path | None,
+               dry_run: bool, say: Say) -> PublishResult:
+    result = PublishResult("unchanged", pkg.profile, pkg.front_version_id, tag, None, hub.endpoint, [], index_file)
+    if not dry_run:
+        result.index_updated = _record(pkg, names, tag, index_file)
+    for line in result.lines():
+        say(line)
+    return result
+
+
+def _record(pkg: Package, names: RepoNames, tag: str, index_file: Path | None) -> bool:
+    """Add the version to the zoo index file (idempotent); True if the file changed."""
+    if index_file is None:
+        return False
+    from ..registry import ZooIndex, index_members_from_package
+
+    try:
+        index = ZooIndex.load(index_file) if index_file.exists() else ZooIndex()
+        if any(v.version == tag and v.front_version_id == pkg.front_version_id for v in index.versions(pkg.profile)):
+            return False
+        before = index.model_dump()
+        rows = index_members_from_package(pkg.path, {k: names.member(k) for k in pkg.members}, tag)
+        index.add_version(pkg.profile, pkg.front_version_id, rows, version=tag)
+    except Ofa2Error as exc:
+        raise PublishError(f"{tag} is published on the Hub, but the zoo index {index_file} could not record it: "
+                           f"{exc}") from None
+    if index.model_dump() == before:
+        return False
+    index.save(index_file)
+    return True

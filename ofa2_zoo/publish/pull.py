@@ -1,0 +1,149 @@
+"""``pull``: fetch exactly one published version of a front member from the Hub.
+
+``ofa2 pull ofa2_note10_front_3.v2`` looks the name up in the zoo index (member 3 of version
+``v2`` of the ``note10`` front; without ``.v<N>`` the newest version that has member 3) and
+downloads that member repo at its version tag into the Hugging Face cache — the same cache
+``timm.create_model(..., pretrained=True)`` reads, so a pulled model then loads offline
+(``HF_HUB_OFFLINE=1``). ``org/repo@v2`` pulls a repo directly. Always a ``v<N>`` tag, never a
+moving branch; the downloaded ``config.json`` is checked against the arch the index lists.
+Concurrent pulls of the same model are safe (huggingface_hub locks each file in the cache).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import PullError
+from .hub import Hub, HubUnavailable, RetryPolicy, describe
+
+_NAME_RE = re.compile(r"^ofa2_(?:(?P<profile>[a-z0-9_]+?)_)?front_(?P<k>\d+)(?:\.(?P<tag>v[1-9]\d*))?$")
+_REPO_RE = re.compile(r"^(?P<repo>[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*)(?:@(?P<tag>[A-Za-z0-9._-]+))?$")
+_TAG_RE = re.compile(r"^v([1-9]\d*)$")
+
+
+@dataclass(frozen=True)
+class PullTarget:
+    name: str
+    repo_id: str
+    revision: str
+    arch: dict | None = None  # what the zoo index says the member is
+
+
+@dataclass(frozen=True)
+class PullResult:
+    target: PullTarget
+    commit: str | None
+    path: Path  # the snapshot folder (or local_dir)
+    files: tuple[str, ...]
+
+
+def resolve_target(name: str, index_path: str | os.PathLike | None = None) -> PullTarget:
+    """What ``NAME[.vN]`` or ``org/repo[@vN]`` stands for (a repo without a tag: its newest ``v<N>``)."""
+    m = _NAME_RE.match(name)
+    if m:
+        return _from_index(name, m, index_path)
+    m = _REPO_RE.match(name)
+    if m:
+        tag = m.group("tag") or _newest_tag(m.group("repo"))
+        return PullTarget(name, m.group("repo"), tag)
+    raise PullError(f"{name!r} is neither an ofa2 model name (ofa2_<profile>_front_<k>[.vN], ofa2_front_<k>[.vN]) "
+                    "nor a Hub repo id (org/repo[@vN])")
+
+
+def _from_index(name: str, m: re.Match, index_path: str | os.PathLike | None) -> PullTarget:
+    from ..errors import Ofa2Error
+    from ..registry import ZooIndex
+
+    try:
+        index = ZooIndex.load(index_path)
+    except Ofa2Error as exc:
+        raise PullError(str(exc)) from None
+    wanted = m.group("profile")
+    if wanted is None:
+        profile = index.default_profile
+    else:
+        found = [p for p in index.fronts if p.replace("-", "_") == wanted]
+        if not found:
+            raise PullError(f"no published front of profile {wanted!r} in the zoo index "
+                            f"(published: {', '.join(sorted(index.fronts)) or 'none'})")
+        profile = found[0]
+    k, tag = int(m.group("k")), m.group("tag")
+    versions = [v for v in index.versions(profile) if tag is None or v.version == tag]
+    rows = [(v.version, row) for v in versions for row in v.members if row.k == k]
+    if not rows:
+        have = ", ".join(v.version for v in index.versions(profile)) or "none"
+        raise PullError(f"{name}: the {profile} front has no {'version ' + tag if tag else 'version'} with a member "
+                        f"{k} (published versions: {have})")
+    version, row = rows[-1]
+    if not _TAG_RE.match(row.revision):
+        raise PullError(f"{name}: the zoo index points at revision {row.revision!r}, not a version tag")
+    return PullTarget(name, row.repo_id, row.revision, dict(row.arch))
+
+
+def _newest_tag(repo_id: str) -> str:
+    from huggingface_hub import constants, scan_cache_dir
+
+    if constants.is_offline_mode():
+        try:
+            repos = [r for r in scan_cache_dir(constants.HF_HUB_CACHE).repos if r.repo_id == repo_id]
+        except Exception:  # noqa: BLE001 - no cache yet
+            repos = []
+        tags = [t for r in repos for t in r.refs if _TAG_RE.match(t)]
+    else:
+        try:
+            tags = [t for t in Hub().state(repo_id).tags if _TAG_RE.match(t)]
+        except HubUnavailable as exc:
+            raise PullError(f"cannot list the versions of {repo_id}: {exc}") from None
+    if not tags:
+        raise PullError(f"{repo_id} has no version tags (v1, v2, ...)" + (" in the local cache (offline)"
+                                                                          if constants.is_offline_mode() else ""))
+    return max(tags, key=lambda t: int(t[1:]))
+
+
+def pull(name: str, *, index_path: str | os.PathLike | None = None, local_dir: str | os.PathLike | None = None,
+         retry: RetryPolicy = RetryPolicy()) -> PullResult:
+    """Download the member ``name`` at its version tag; returns where its files are."""
+    from huggingface_hub import constants, snapshot_download
+
+    target = resolve_target(name, index_path)
+    offline = constants.is_offline_mode()
+
+    def fetch() -> str:
+        return snapshot_download(target.repo_id, revision=target.revision, cache_dir=constants.HF_HUB_CACHE,
+                                 local_dir=local_dir)
+
+    try:
+        path = Path(fetch() if offline else Hub(retry=retry).retrying(f"downloading {target.repo_id}@"
+                                                                      f"{target.revision}", fetch))
+    except HubUnavailable as exc:
+        raise PullError(f"cannot pull {target.name}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - huggingface_hub's errors, one line for the user
+        hint = " (offline mode is on and it is not in the local cache: pull it once online)" if offline else ""
+        raise PullError(f"cannot pull {target.name} ({target.repo_id}@{target.revision}): {describe(exc)}{hint}") \
+            from None
+    _check(target, path)
+    files = tuple(sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file() and ".cache" not in p.parts))
+    commit = path.name if re.fullmatch(r"[0-9a-f]{40}", path.name) else None
+    return PullResult(target, commit, path, files)
+
+
+def _check(target: PullTarget, path: Path) -> None:
+    cfg_path = path / "config.json"
+    if not cfg_path.is_file():
+        if target.arch is not None:
+            raise PullError(f"{target.repo_id}@{target.revision} has no config.json: not an ofa2 member repo")
+        return
+    try:
+        cfg = json.loads(cfg_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise PullError(f"{target.repo_id}@{target.revision}: config.json is not valid JSON ({exc})") from None
+    if target.arch is not None:
+        if cfg.get("architecture") != "ofa2_subnet" or cfg.get("model_args", {}).get("arch") != target.arch:
+            raise PullError(f"{target.repo_id}@{target.revision} does not hold the arch the zoo index lists for "
+                            f"{target.name}; the index and the Hub disagree")
+        if not (path / "model.safetensors").is_file():
+            raise PullError(f"{target.repo_id}@{target.revision} has no model.safetensors")
