@@ -17,7 +17,8 @@ from ofa2_zoo.training.progressive import TrainConfig, train_supernet
 TINY = SearchSpace(name="test_tiny_digits", stem_width=8, first_block_width=8, stage_widths=(8, 16),
                    stage_strides=(2, 2), stage_acts=("relu", "h_swish"), stage_se=(False, True),
                    final_expand_width=16, feature_mix_width=32, ks_choices=(3, 5), expand_choices=(1, 2),
-                   depth_choices=(1, 2), resolutions=(4, 8), stem_stride=1, in_chans=1, num_classes=10)
+                   depth_choices=(1, 2), resolutions=(4, 8), stem_stride=1, in_chans=1, num_classes=10,
+                   dropout=0.0)
 
 
 def test_digits_split_is_fixed_stratified_and_resized():
@@ -105,3 +106,43 @@ def test_measured_accuracy_and_fitted_predictor_round_trip(tmp_path):
     again = FittedPredictor.load(tmp_path / "p")
     np.testing.assert_allclose(again.predict_genes(genes), pred.predict_genes(genes), rtol=1e-6)
     assert again.provenance.sha256 and again.provenance.source == "predicted"
+
+
+def test_two_process_ddp_matches_one_process(tmp_path):
+    """torchrun with 2 CPU processes (gloo) and the same global batch gives the same weights."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+
+    from ofa2_zoo.space import register_space
+
+    register_space(TINY)
+    cfg = {"batch_size": 250, "threads": 1, "epochs": {"largest": 1, "kernel": 1, "depth": 1, "expand": 1},
+           "lr": {"largest": 5e-3, "kernel": 2e-3, "depth": 2e-3, "expand": 2e-3}}
+    (tmp_path / "cfg.json").write_text(json.dumps(cfg))
+    single = train_supernet(TrainConfig(dataset="digits", space="test_tiny_digits", seed=3, **cfg), tmp_path / "one")
+    torchrun = shutil.which("torchrun") or sys.executable.replace("python", "torchrun")
+    code = ("import sys; import ofa2_zoo.space as s; from tests_tiny import TINY; s.register_space(TINY); "
+            "from ofa2_zoo.training.distributed import main; main(sys.argv[1:])")
+    (tmp_path / "tests_tiny.py").write_text(
+        "from ofa2_zoo import SearchSpace\n"
+        f"TINY = SearchSpace.from_dict({TINY.to_dict()!r})\n")
+    (tmp_path / "run_ddp.py").write_text(code.replace("; ", "\n"))
+    env = {**__import__("os").environ, "PYTHONPATH": str(tmp_path), "OMP_NUM_THREADS": "1", "OFA2_BACKEND": "gloo"}
+    proc = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", str(tmp_path / "run_ddp.py"),
+                           "digits", "--out", str(tmp_path / "two"), "--space", "test_tiny_digits", "--seed", "3",
+                           "--config", str(tmp_path / "cfg.json")], capture_output=True, text=True, env=env,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    two = load_supernet(TINY, weights=tmp_path / "two" / "checkpoints" / "expand.safetensors")
+    diffs = torch.cat([(a - b).abs().flatten() for (k, a), b in zip(single.state_dict().items(),
+                                                                     two.state_dict().values())
+                       if a.dtype.is_floating_point and "running" not in k])
+    # Gradients agree to float round-off (summation order differs), so almost every weight does.
+    # AdamW divides each update by the gradient's running magnitude, which turns round-off-sized
+    # differences of near-zero gradients (e.g. fresh BN biases) into lr-sized steps: a few
+    # weights differ by up to a few learning rates; none by more than the sum of all steps' lr.
+    assert float(diffs.median()) < 1e-6
+    assert float((diffs > 1e-3).float().mean()) < 0.01
+    assert float(diffs.max()) < 4 * 5e-3 + 12 * 2e-3

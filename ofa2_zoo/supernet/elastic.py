@@ -43,7 +43,7 @@ class ConvBN(nn.Module):
                  use_bn: bool = True, act: str | None = "h_swish"):
         super().__init__()
         self.conv = nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False)
-        self.bn = nn.BatchNorm2d(cout) if use_bn else None
+        self.bn = StaticBN(cout) if use_bn else None
         self.act = act
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -51,6 +51,43 @@ class ConvBN(nn.Module):
         if self.bn is not None:
             x = self.bn(x)
         return activation(self.act, x) if self.act else x
+
+
+#: A torch.distributed process group while distributed training runs (set by the trainer):
+#: training-mode BatchNorm statistics are then those of the whole global batch.
+SYNC_BN: dict = {"group": None}
+
+
+def batch_norm(x: torch.Tensor, p: BNParams, training: bool, momentum: float | None, eps: float) -> torch.Tensor:
+    """Functional BatchNorm; with a sync group, statistics span all processes (differentiably)."""
+    group = SYNC_BN["group"]
+    if not (training and group is not None):
+        return F.batch_norm(x, p.running_mean, p.running_var, p.weight, p.bias, training, momentum, eps)
+    from torch.distributed.nn.functional import all_reduce
+
+    c = x.shape[1]
+    local = torch.cat([x.sum((0, 2, 3)), (x * x).sum((0, 2, 3)), x.new_tensor([x.numel() / c])])
+    total = all_reduce(local, group=group)
+    n = total[-1]
+    mean = total[:c] / n
+    var = (total[c:2 * c] / n - mean * mean).clamp_min(0)
+    with torch.no_grad():
+        m = 0.1 if momentum is None else momentum
+        p.running_mean.mul_(1 - m).add_(mean.detach() * m)
+        p.running_var.mul_(1 - m).add_(var.detach() * (n / (n - 1)) * m)
+    shape = (1, c, 1, 1)
+    return (x - mean.view(shape)) * torch.rsqrt(var.view(shape) + eps) * p.weight.view(shape) + p.bias.view(shape)
+
+
+class StaticBN(nn.BatchNorm2d):
+    """``nn.BatchNorm2d`` that follows :data:`SYNC_BN` (same parameters and state-dict keys)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and SYNC_BN["group"] is not None):
+            return super().forward(x)
+        self.num_batches_tracked.add_(1)
+        return batch_norm(x, BNParams(self.weight, self.bias, self.running_mean, self.running_var), True,
+                          self.momentum, self.eps)
 
 
 class ElasticBN(nn.Module):
@@ -71,7 +108,7 @@ class ElasticBN(nn.Module):
             bn.num_batches_tracked.add_(1)
         p = self.active(c)
         # Slices are views: training updates the running statistics of the shared buffers.
-        return F.batch_norm(x, p.running_mean, p.running_var, p.weight, p.bias, training, bn.momentum, bn.eps)
+        return batch_norm(x, p, training, bn.momentum, bn.eps)
 
 
 class ElasticPointwise(nn.Module):
@@ -145,10 +182,10 @@ class StaticMBConv(nn.Module):
         self.act = act
         self.depth_conv = Stage()
         self.depth_conv.conv = nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False)
-        self.depth_conv.bn = nn.BatchNorm2d(cin)
+        self.depth_conv.bn = StaticBN(cin)
         self.point_linear = Stage()
         self.point_linear.conv = nn.Conv2d(cin, cout, 1, bias=False)
-        self.point_linear.bn = nn.BatchNorm2d(cout)
+        self.point_linear.bn = StaticBN(cout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = activation(self.act, self.depth_conv.bn(self.depth_conv.conv(x)))

@@ -28,6 +28,7 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from .._io import write_json_atomic
 from ..space import ArchSpec, SearchSpace, resolve_space
@@ -102,13 +103,44 @@ def _config_json(cfg: TrainConfig) -> dict:
     return json.loads(json.dumps(d))
 
 
+class _SandwichStep(nn.Module):
+    """One training step's loss as a module, so DistributedDataParallel sees one forward:
+    the first arch (the largest) learns from the labels, the others also from its predictions."""
+
+    def __init__(self, net: ElasticMobileNetV3, cfg: TrainConfig):
+        super().__init__()
+        self.net, self.cfg = net, cfg
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor, archs: list[ArchSpec]) -> torch.Tensor:
+        self.net.set_active(archs[0])
+        teacher = self.net(x)
+        loss = F.cross_entropy(teacher, y, label_smoothing=self.cfg.label_smoothing)
+        soft = F.softmax(teacher.detach(), 1)
+        for arch in archs[1:]:
+            self.net.set_active(arch)
+            student = self.net(x)
+            kd = F.kl_div(F.log_softmax(student, 1), soft, reduction="batchmean")
+            loss = loss + F.cross_entropy(student, y, label_smoothing=self.cfg.label_smoothing) + self.cfg.kd_weight * kd
+        return loss
+
+
 def train_supernet(cfg: TrainConfig, out_dir: str | Path, progress: ProgressFn | None = None,
                    stop_after: str | None = None) -> ElasticMobileNetV3:
     """Train a supernet with progressive shrinking; checkpoints under ``out_dir/checkpoints``.
 
-    ``stop_after`` ends the run after that phase (used to test resuming).
+    ``stop_after`` ends the run after that phase (used to test resuming). Under ``torchrun``
+    (an initialised process group, see :mod:`ofa2_zoo.training.distributed`) every process
+    trains on its equal share of each global batch with DistributedDataParallel and
+    synchronised BatchNorm statistics, so the result matches one process with the same global
+    batch; only rank 0 writes checkpoints.
     """
     torch.set_num_threads(cfg.threads)
+    dist_on = torch.distributed.is_available() and torch.distributed.is_initialized()
+    rank, world = (torch.distributed.get_rank(), torch.distributed.get_world_size()) if dist_on else (0, 1)
+    if dist_on and cfg.batch_size % world:
+        from ..errors import Ofa2Error
+
+        raise Ofa2Error(f"batch size {cfg.batch_size} must be divisible by the {world} processes")
     space = resolve_space(cfg.space)
     out = Path(out_dir)
     ckpt_dir = out / "checkpoints"
@@ -127,6 +159,10 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, progress: ProgressFn |
         report = state["report"]
         if done:
             net = load_supernet(space, weights=ckpt_dir / f"{done[-1]}.safetensors")
+    if dist_on:
+        from ..supernet.elastic import SYNC_BN
+
+        SYNC_BN["group"] = torch.distributed.group.WORLD
     base_r = 8 if cfg.dataset == "digits" else max(space.resolutions)
     train = get_dataset(cfg.dataset, "train", base_r)
     x_all, y_all = train.tensors
@@ -146,6 +182,11 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, progress: ProgressFn |
         opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr[phase], weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr[phase], total_steps=total, pct_start=0.15)
         net.train()
+        step_module = _SandwichStep(net, cfg)
+        if dist_on:
+            from torch.nn.parallel import DistributedDataParallel
+
+            step_module = DistributedDataParallel(step_module, find_unused_parameters=True)
         step, loss_ema = 0, None
         for _ in range(epochs):
             perm = torch.randperm(n, generator=gen)
@@ -154,31 +195,29 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, progress: ProgressFn |
                 r = int(rng.choice(space.resolutions))
                 x = resize_images(_shift(x_all[idx], cfg.shift, gen), r)
                 y = y_all[idx]
-                opt.zero_grad(set_to_none=True)
-                net.set_active(space.largest(r))
-                teacher = net(x)
-                loss = F.cross_entropy(teacher, y, label_smoothing=cfg.label_smoothing)
+                if dist_on:  # this process's equal share of the global batch
+                    x, y = x[rank::world], y[rank::world]
+                archs = [space.largest(r)]
                 if phase != "largest":
-                    soft = F.softmax(teacher.detach(), 1)
-                    for arch in (_smallest(space, phase, r), _sample(space, phase, rng, r)):
-                        net.set_active(arch)
-                        student = net(x)
-                        kd = F.kl_div(F.log_softmax(student, 1), soft, reduction="batchmean")
-                        loss = loss + F.cross_entropy(student, y, label_smoothing=cfg.label_smoothing) \
-                            + cfg.kd_weight * kd
+                    archs += [_smallest(space, phase, r), _sample(space, phase, rng, r)]
+                opt.zero_grad(set_to_none=True)
+                loss = step_module(x, y, archs)
                 loss.backward()
                 opt.step()
                 sched.step()
                 step += 1
                 loss_ema = loss.item() if loss_ema is None else 0.95 * loss_ema + 0.05 * loss.item()
-                if progress:
+                if progress and rank == 0:
                     progress(phase, step, total, loss_ema)
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-        save_supernet(net, ckpt_dir / f"{phase}.safetensors", {"phase": phase})
         done.append(phase)
         report["phases"][phase] = {"epochs": epochs, "steps": total, "seconds": round(time.perf_counter() - t0, 2),
                                    "final_loss": round(float(loss_ema), 4)}
-        write_json_atomic(state_path, {"config": _config_json(cfg), "done": done, "report": report})
+        if rank == 0:
+            ckpt_dir.mkdir(parents=True, exist_ok=True)
+            save_supernet(net, ckpt_dir / f"{phase}.safetensors", {"phase": phase})
+            write_json_atomic(state_path, {"config": _config_json(cfg), "done": done, "report": report})
+        if dist_on:
+            torch.distributed.barrier()
         if stop_after == phase:
             break
     net.eval()
