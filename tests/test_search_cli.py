@@ -1,0 +1,75 @@
+"""`ofa2 search` and `ofa2 front show|plot|diff` end to end (tiny budgets), and their errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ofa2_zoo.cli import main
+
+from _search_helpers import ASSETS, needs_assets
+
+pytestmark = needs_assets
+
+
+def run(*args):
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in args])
+    return exc.value.code
+
+
+def test_search_then_front_show_plot_diff(tmp_path, capsys):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert run("search", "--profile", "note10", "--population", 10, "--generations", 3, "--seed", 1,
+               "--assets", ASSETS, "--out", a) == 0
+    out = capsys.readouterr().out
+    assert "hypervolume" in out and "note10 front" in out
+    data = json.loads((a / "front.json").read_text())
+    assert data["algorithm"]["name"] == "nsga2" and (a / "front.png").is_file()
+    assert run("search", "-p", "note10", "-a", "random", "--population", 10, "--generations", 3,
+               "--assets", ASSETS, "--out", b, "--no-plot") == 0
+    capsys.readouterr()
+    assert run("front", "show", a, "--select", 3) == 0
+    out = capsys.readouterr().out
+    assert "packaged" in out and "hypervolume" in out
+    assert run("front", "plot", a, "--assets", ASSETS, "--out", tmp_path / "p.png") == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
+    assert "note10_lat-30ms" in out
+    assert run("front", "diff", a, b) == 0
+    out = capsys.readouterr().out
+    assert "hypervolume" in out and ("added" in out or "removed" in out)
+    assert run("front", "diff", a, a) == 0
+    assert "identical" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--algorithm", "nsga9"], "unknown algorithm 'nsga9'"),
+    (["--population", "0"], "population must be an integer of at least 2"),
+    (["--generations", "0"], "generations must be an integer of at least 1"),
+    (["--profile", "mars"], "unknown hardware profile 'mars'"),
+    (["--executor", "cloud"], "unknown executor 'cloud'"),
+])
+def test_search_errors_are_one_line_exit_2(tmp_path, capsys, args, message):
+    assert run("search", "--assets", ASSETS, "--out", tmp_path / "o", *args) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_missing_assets_and_front_errors(tmp_path, capsys):
+    assert run("search", "--assets", tmp_path, "--population", 4, "--generations", 1, "--out", tmp_path / "o") == 2
+    assert "is not in the assets folder" in capsys.readouterr().err
+    assert run("front", "show", tmp_path / "nowhere") == 2
+    assert "no front at" in capsys.readouterr().err
+    (tmp_path / "front.json").write_text("{")
+    assert run("front", "plot", tmp_path) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_help_texts(capsys):
+    for args in (["search", "--help"], ["front", "--help"], ["front", "show", "--help"],
+                 ["front", "plot", "--help"], ["front", "diff", "--help"]):
+        assert run(*args) == 0
+    out = capsys.readouterr().out
+    assert "--population" in out and "--generations" in out and "what changed" in out.lower()
