@@ -129,6 +129,23 @@ def fast_client_retries() -> Iterator[None]:
         _http.time = saved
 
 
+_PACKAGES: dict[tuple[int, int], Path] = {}
+
+
+def cached_package(seed: int, members: int = 3) -> Path:
+    """:func:`build_package` once per test session (in a temporary folder removed at exit)."""
+    key = (seed, members)
+    if key not in _PACKAGES:
+        import atexit
+        import shutil
+        import tempfile
+
+        root = Path(tempfile.mkdtemp(prefix=f"ofa2-test-package-{seed}-{members}-"))
+        atexit.register(shutil.rmtree, root, True)
+        _PACKAGES[key] = build_package(root, seed, members)
+    return _PACKAGES[key]
+
+
 def build_package(root: Path, seed: int, members: int = 3) -> Path:
     """A real package (the packaging engineer's ``package_front``) of a tiny front; ``seed`` picks the front."""
     from _package_helpers import digits, tiny_supernet, write_front, write_profile

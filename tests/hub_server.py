@@ -36,6 +36,7 @@ lost) or a stall (the server waits, then drops the connection). Every request is
 from __future__ import annotations
 
 import base64
+import copy
 import fnmatch
 import hashlib
 import json
@@ -342,6 +343,17 @@ class HubServer:
             self.requests.clear()
             self.faults.clear()
             self._uploads.clear()
+
+    def snapshot(self) -> dict[str, Repo]:
+        """A copy of every repo, for :meth:`restore` (tests that replay a scenario from one state)."""
+        with self._lock:
+            return copy.deepcopy(self.repos)
+
+    def restore(self, snapshot: dict[str, Repo]) -> None:
+        """Go back to a :meth:`snapshot`; requests and faults are cleared as by :meth:`reset`."""
+        self.reset()
+        with self._lock:
+            self.repos.update(copy.deepcopy(snapshot))
 
     @property
     def request_count(self) -> int:

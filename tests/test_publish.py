@@ -27,7 +27,7 @@ from ofa2_zoo.publish import PublishError, PullError, RetryPolicy, TagConflict, 
 from ofa2_zoo.package import read_manifest
 from ofa2_zoo.registry import ZooIndex, register_index
 
-from _hub_helpers import NAMESPACE, TOKEN, build_package, make_server, subprocess_env, use_hub
+from _hub_helpers import NAMESPACE, TOKEN, cached_package, make_server, subprocess_env, use_hub
 
 torch.set_num_threads(2)
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,10 +43,9 @@ def member_repo(k: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def packages(tmp_path_factory):
+def packages():
     """Two real packages of two different tiny fronts (v1 and v2 material)."""
-    a = build_package(tmp_path_factory.mktemp("pkg_a"), seed=0)
-    b = build_package(tmp_path_factory.mktemp("pkg_b"), seed=1)
+    a, b = cached_package(seed=0), cached_package(seed=1)
     assert read_manifest(a).front_version_id != read_manifest(b).front_version_id
     return a, b
 
