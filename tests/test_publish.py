@@ -378,3 +378,25 @@ def test_workflow_file_has_the_documented_triggers():
     text = json.dumps(wf)
     assert "secrets.HF_TOKEN" in text and "actions/upload-artifact" in text
     assert "scripts/publish_fronts.py" in text and "zoo_index.json" in text and "git push" in text
+
+
+def test_ci_script_merges_per_profile_index_files(hub, packages, tmp_path):
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import publish_fronts
+
+    _, _, index = hub
+    pkg_a, pkg_b = packages
+    first, second = tmp_path / "a.json", tmp_path / "b.json"
+    _publish(pkg_a, first)
+    shutil.copyfile(first, second)
+    _publish(pkg_b, second)
+    into = tmp_path / "zoo_index.json"
+    shutil.copyfile(ROOT / "ofa2_zoo/data/zoo_index.json", into)
+    assert publish_fronts.merge_indexes(into, [first, second]) == ["tiny-test v1", "tiny-test v2"]
+    assert publish_fronts.merge_indexes(into, [second]) == []
+    assert [v.version for v in ZooIndex.load(into).versions(PROFILE)] == ["v1", "v2"]
+    clash = ZooIndex.load(first)
+    clash.fronts[PROFILE].versions[0].front_version_id = "0" * 64
+    clash.save(tmp_path / "clash.json")
+    with pytest.raises(SystemExit, match="versions are immutable"):
+        publish_fronts.merge_indexes(into, [tmp_path / "clash.json"])

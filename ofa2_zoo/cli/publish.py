@@ -27,12 +27,7 @@ def publish(
                                                        "(exponential backoff)."),
     timeout: float = typer.Option(60.0, min=1.0, help="Seconds before a stalled Hub request counts as failed."),
 ) -> None:
-    """Publish a packaged front to the Hub (HF_ENDPOINT) as an immutable version tagged v<N>.
-
-    One repo per member plus one front repo; one commit per repo, then the tag on every repo once
-    all commits are in. An identical front publishes nothing; a failed run is completed by running
-    it again. The token comes from HF_TOKEN or `hf auth login` and is never printed.
-    """
+    """Publish a packaged front to the Hub (HF_ENDPOINT) as an immutable version tagged v<N>."""
     from ..publish import PublishFailed, RetryPolicy
     from ..publish import publish as run_publish
 
@@ -58,11 +53,7 @@ def pull(
     local_dir: Optional[Path] = typer.Option(None, help="Also place the files in this folder (default: only the "
                                                         "Hugging Face cache)."),
 ) -> None:
-    """Download exactly one published version of a front member into the Hugging Face cache.
-
-    Works offline (HF_HUB_OFFLINE=1) for versions already in the cache; timm then loads the same
-    files: timm.create_model("<name>.vN", pretrained=True).
-    """
+    """Download exactly one published version of a front member into the Hugging Face cache."""
     from ..publish import pull as run_pull
 
     with console.status(f"pulling {name} ..."):
@@ -73,6 +64,19 @@ def pull(
     console.print(f"path:   {result.path}")
 
 
+PUBLISH_HELP = " ".join("""
+Publish a packaged front to the Hub (HF_ENDPOINT) as an immutable version tagged v<N>: one repo per member plus
+one front repo, one commit per repo, then the tag on every repo once all commits are in. An identical front
+publishes nothing; a run that failed part-way is completed by running it again. The token comes from HF_TOKEN
+or `hf auth login` and is never printed.
+""".split())
+PULL_HELP = " ".join("""
+Download exactly one published version of a front member into the Hugging Face cache. Works offline
+(HF_HUB_OFFLINE=1) for versions already in the cache; timm then loads the same files:
+timm.create_model("<name>.vN", pretrained=True).
+""".split())
+
+
 def register(app: typer.Typer) -> None:
-    app.command("publish")(publish)
-    app.command("pull")(pull)
+    app.command("publish", help=PUBLISH_HELP)(publish)
+    app.command("pull", help=PULL_HELP)(pull)
