@@ -243,7 +243,7 @@ class SearchSpace:
         """Boolean ``(N, n_blocks)``: which blocks run, from depth *indices* ``(N, n_stages)``."""
         depths = np.asarray(self.depth_choices)[depth_idx]  # (N, S)
         pos = np.arange(self.max_depth)
-        return (pos[None, None, :] < depths[:, :, None]).reshape(len(depths), -1)
+        return (pos[None, None, :] < depths[:, :, None]).reshape(len(depths), self.n_blocks)
 
     def canonicalize_genes(self, genes: np.ndarray) -> np.ndarray:
         """Set the genes of inactive blocks to 0 (the smallest choice); vectorised."""
