@@ -330,7 +330,9 @@ def _hub_tags(repo_id: str) -> list[str]:
     else:
         err = None
     try:
-        cached = [r for r in scan_cache_dir().repos if r.repo_id == repo_id and r.repo_type == "model"]
+        # pass the cache folder: huggingface_hub's cache manager keeps the value it saw at import
+        cached = [r for r in scan_cache_dir(constants.HF_HUB_CACHE).repos
+                  if r.repo_id == repo_id and r.repo_type == "model"]
     except Exception:  # no cache folder yet
         cached = []
     tags = sorted({ref for r in cached for ref in r.refs if _VERSION_RE.match(ref)}, key=_version_number)
