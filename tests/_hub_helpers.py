@@ -89,8 +89,8 @@ def use_hub(server: HubServer | None, home: Path, token: str | None = TOKEN, off
         "ENDPOINT": endpoint, "HUGGINGFACE_CO_URL_TEMPLATE": endpoint + "/{repo_id}/resolve/{revision}/{filename}",
         "HF_HOME": str(home), "HF_HUB_CACHE": str(home / "hub"), "HF_ASSETS_CACHE": str(home / "assets"),
         "HF_TOKEN_PATH": str(home / "token"), "HF_STORED_TOKENS_PATH": str(home / "stored_tokens"),
-        "HF_HUB_DISABLE_XET": True, "HF_HUB_OFFLINE": offline, "AGENT_HARNESSES_PATH": str(home / ".agent_harnesses.json"),
-        "HF_HUB_DISABLE_TELEMETRY": True,
+        "HF_HUB_DISABLE_XET": True, "HF_HUB_OFFLINE": offline, "HF_HUB_DISABLE_TELEMETRY": True,
+        "AGENT_HARNESSES_PATH": str(home / ".agent_harnesses.json"),
     }
     try:
         os.environ.pop("HUGGING_FACE_HUB_TOKEN", None)

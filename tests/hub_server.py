@@ -473,8 +473,9 @@ class HubServer:
         if user is None:
             raise HubError(401, "Invalid credentials in Authorization header")
         orgs = sorted(self.orgs.get(user, ()))
+        token = {"displayName": "test", "role": "write"}
         return Response.json({"type": "user", "name": user, "fullname": user, "orgs": [{"name": o} for o in orgs],
-                              "auth": {"type": "access_token", "accessToken": {"displayName": "test", "role": "write"}}})
+                              "auth": {"type": "access_token", "accessToken": token}})
 
     def _r_agent_harnesses(self, **_) -> Response:
         return Response.json({"standardEnvVars": [], "harnesses": {}})
@@ -552,7 +553,8 @@ class HubServer:
     def _r_refs(self, headers, ns, name, **_) -> Response:
         repo = self._repo(f"{unquote(ns)}/{unquote(name)}", headers)
         return Response.json({
-            "branches": [{"name": b, "ref": f"refs/heads/{b}", "targetCommit": c} for b, c in sorted(repo.branches.items())],
+            "branches": [{"name": b, "ref": f"refs/heads/{b}", "targetCommit": c}
+                         for b, c in sorted(repo.branches.items())],
             "converts": [],
             "tags": [{"name": t, "ref": f"refs/tags/{t}", "targetCommit": c} for t, c in sorted(repo.tags.items())],
             "pullRequests": [],
@@ -589,7 +591,8 @@ class HubServer:
             return {"type": "directory", "oid": oid, "path": d}
 
         if paths is not None:
-            return [file_entry(files[p]) if p in files else folder_entry(p) for p in paths if p in files or p in folders]
+            return [file_entry(files[p]) if p in files else folder_entry(p)
+                    for p in paths if p in files or p in folders]
         if prefix and prefix not in folders:
             raise HubError(404, f"{prefix} does not exist", "EntryNotFound", {"X-Repo-Commit": commit.id})
         base = f"{prefix}/" if prefix else ""

@@ -167,7 +167,7 @@ def test_timm_push_and_hf_hub_load_at_a_tag(hub):
                                f"{NAMESPACE}/tiny-timm", safe_serialization=True, token=TOKEN)
     loaded = timm.create_model(f"hf-hub:{NAMESPACE}/tiny-timm@v1", pretrained=True)
     assert loaded.num_classes == 7
-    for (k, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items()):
+    for (k, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
         assert torch.equal(a, b), k
 
 
@@ -239,6 +239,6 @@ def test_offline_reload_from_the_cache(server, tmp_path):
     before = server.request_count
     with use_hub(None, home, offline=True):
         assert hh.hf_hub_download(REPO, "config.json", revision="v1") == online
-        with pytest.raises(Exception):
+        with pytest.raises(hh.errors.LocalEntryNotFoundError):
             hh.hf_hub_download(REPO, "config.json", revision="v2")
     assert server.request_count == before

@@ -39,6 +39,9 @@ class RetryPolicy:
         return min(self.max_delay, self.base_delay * 2 ** (failed_attempts - 1))
 
 
+DEFAULT_RETRY = RetryPolicy()
+
+
 def _transport_errors() -> tuple[type[BaseException], ...]:
     """Timeouts, connection resets and broken responses of the HTTP library huggingface_hub uses."""
     out: list[type[BaseException]] = [ConnectionError, TimeoutError]
@@ -176,7 +179,7 @@ def changes_between(content: RepoContent, remote: dict[str, RemoteFile]) -> Chan
 class Hub:
     """Retried Hub operations on one ``HfApi`` (endpoint from ``HF_ENDPOINT``, token from env/login)."""
 
-    def __init__(self, api: Any = None, retry: RetryPolicy = RetryPolicy(), sleep: Callable[[float], None] = time.sleep,
+    def __init__(self, api: Any = None, retry: RetryPolicy = DEFAULT_RETRY, sleep: Callable[[float], None] = time.sleep,
                  on_retry: Callable[[str], None] | None = None):
         from huggingface_hub import HfApi
 

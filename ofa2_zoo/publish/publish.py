@@ -37,7 +37,7 @@ from ..front import Front
 from ..package.manifest import PackageManifest, read_manifest
 from .content import Package, RepoContent, RepoNames, check_names, front_content, load_package, member_contents
 from .errors import PublishError, PublishFailed, TagConflict
-from .hub import MAIN, Changes, Hub, HubUnavailable, RepoState, RetryPolicy, request_timeout
+from .hub import DEFAULT_RETRY, MAIN, Changes, Hub, HubUnavailable, RepoState, RetryPolicy, request_timeout
 
 _VERSION_RE = re.compile(r"^v([1-9]\d*)$")
 Say = Callable[[str], None]
@@ -138,7 +138,7 @@ def _offline() -> bool:
 
 def publish(package_dir: str | os.PathLike, namespace: str, *, dry_run: bool = False, version: str | None = None,
             index_path: str | os.PathLike | None = None, update_index: bool = True,
-            retry: RetryPolicy = RetryPolicy(), timeout: float | None = 60.0, hub: Hub | None = None,
+            retry: RetryPolicy = DEFAULT_RETRY, timeout: float | None = 60.0, hub: Hub | None = None,
             say: Say | None = None) -> PublishResult:
     """Publish the package in ``package_dir`` under the Hub user/organization ``namespace``.
 
@@ -213,7 +213,7 @@ def _publish(pkg: Package, names: RepoNames, hub: Hub, dry_run: bool, version: s
     result = PublishResult("dry-run" if dry_run else "published", pkg.profile, fvid, tag, newest, hub.endpoint,
                            outcomes, index_file)
     if dry_run:
-        for c, o in zip(contents, outcomes):
+        for c, o in zip(contents, outcomes, strict=True):
             if not o.already_tagged:
                 o.create_repo = not states[c.repo_id].exists
                 o.changes = hub.changes(c, states[c.repo_id])
@@ -225,7 +225,7 @@ def _publish(pkg: Package, names: RepoNames, hub: Hub, dry_run: bool, version: s
     description = f"front_version_id: {fvid}\nprofile: {pkg.profile}\nversion: {tag}\n"
     step = "committing"
     try:
-        for c, o in zip(contents, outcomes):  # phase 1: one commit per repo
+        for c, o in zip(contents, outcomes, strict=True):  # phase 1: one commit per repo
             if o.already_tagged:
                 continue
             if not states[c.repo_id].exists:
@@ -236,7 +236,7 @@ def _publish(pkg: Package, names: RepoNames, hub: Hub, dry_run: bool, version: s
             say(f"  {c.repo_id}: " + (f"committed {o.commit[:12]}" if o.committed else
                                       f"main already holds these files ({o.commit[:12]})"))
         step = "tagging"
-        for c, o in zip(contents, outcomes):  # phase 2: tags, members first, the front repo last
+        for c, o in zip(contents, outcomes, strict=True):  # phase 2: tags, members first, the front repo last
             if o.already_tagged:
                 continue
             hub.tag(c.repo_id, tag, o.commit, f"{message}; front_version_id {fvid}")

@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import PullError
-from .hub import Hub, HubUnavailable, RetryPolicy, describe
+from .hub import DEFAULT_RETRY, Hub, HubUnavailable, RetryPolicy, describe
 
 _NAME_RE = re.compile(r"^ofa2_(?:(?P<profile>[a-z0-9_]+?)_)?front_(?P<k>\d+)(?:\.(?P<tag>v[1-9]\d*))?$")
-_REPO_RE = re.compile(r"^(?P<repo>[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*)(?:@(?P<tag>[A-Za-z0-9._-]+))?$")
+_REPO_RE = re.compile(r"^(?P<repo>[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*)"
+                      r"(?:@(?P<tag>[A-Za-z0-9._-]+))?$")
 _TAG_RE = re.compile(r"^v([1-9]\d*)$")
 
 
@@ -105,7 +106,7 @@ def _newest_tag(repo_id: str) -> str:
 
 
 def pull(name: str, *, index_path: str | os.PathLike | None = None, local_dir: str | os.PathLike | None = None,
-         retry: RetryPolicy = RetryPolicy()) -> PullResult:
+         retry: RetryPolicy = DEFAULT_RETRY) -> PullResult:
     """Download the member ``name`` at its version tag; returns where its files are."""
     from huggingface_hub import constants, snapshot_download
 
