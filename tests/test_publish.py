@@ -164,6 +164,10 @@ def test_changed_front_becomes_v2_and_both_versions_load_their_own(hub, packages
         _state_dict_equal(newest, pkg_b / mb.members[k].folder / "model.safetensors")
     assert _publish(pkg_b, index).status == "unchanged"
     assert _publish(pkg_a, index, version="v1").status == "unchanged"  # v1 is still exactly front A
+    # the registry reads the same versions straight from the published front repo
+    assert "ofa2_tiny_test_front_2" in ofa2_zoo.register_front(FRONT_REPO)
+    _state_dict_equal(timm.create_model("ofa2_tiny_test_front_2.v1", pretrained=True),
+                      pkg_a / ma.members[2].folder / "model.safetensors")
 
 
 def test_offline_reload_of_a_pinned_version(hub, packages, tmp_path):

@@ -97,12 +97,12 @@ class HubUnavailable(Exception):
 def request_timeout(seconds: float | None) -> Iterator[None]:
     """Give huggingface_hub's shared HTTP client a timeout (it has none by default), so a stalled
     connection becomes a retryable timeout instead of a hang; restored afterwards."""
-    from huggingface_hub import set_client_factory
-
     try:
+        from huggingface_hub import set_client_factory
         from huggingface_hub.utils import _http
+
         previous = _http._GLOBAL_CLIENT_FACTORY
-    except (ImportError, AttributeError):  # another huggingface_hub layout: keep its defaults
+    except (ImportError, AttributeError):  # a huggingface_hub without a client factory: keep its defaults
         previous = None
     if seconds is None or previous is None:
         yield
