@@ -146,13 +146,17 @@ def cached_package(seed: int, members: int = 3) -> Path:
     return _PACKAGES[key]
 
 
+PROFILE = "tiny-publish"  # a profile id of its own: its timm names clash with no other test's
+
+
 def build_package(root: Path, seed: int, members: int = 3) -> Path:
     """A real package (the packaging engineer's ``package_front``) of a tiny front; ``seed`` picks the front."""
-    from _package_helpers import digits, tiny_supernet, write_front, write_profile
+    from _package_helpers import PROFILE_ID, PROFILE_YAML, digits, tiny_supernet, write_front, write_profile
 
     from ofa2_zoo.package import package_front
 
-    profile = write_profile(root / "profiles")
-    write_front(root / "front", n=4, seed=seed)
+    profile = write_profile(root / "profiles", PROFILE_YAML.replace(PROFILE_ID, PROFILE))
+    profile = profile.rename(profile.with_name(f"{PROFILE}.yaml"))
+    write_front(root / "front", n=4, seed=seed, profile_id=PROFILE)
     return package_front(root / "front", root / "package", supernet=tiny_supernet(), data=digits, profile=profile,
                          members=members, calib_images=200, parity_images=100, eval_images=100).path

@@ -31,7 +31,7 @@ from _hub_helpers import NAMESPACE, TOKEN, cached_package, make_server, subproce
 
 torch.set_num_threads(2)
 ROOT = Path(__file__).resolve().parents[1]
-PROFILE = "tiny-test"
+PROFILE = "tiny-publish"
 FRONT_REPO = f"{NAMESPACE}/ofa2-{PROFILE}-front"
 FAST = RetryPolicy(attempts=3, base_delay=0.0)
 WRITES = {"create_repo", "preupload", "commit", "tag_create", "tag_delete", "branch_create", "lfs_batch",
@@ -114,10 +114,10 @@ def test_publish_v1_and_timm_loads_the_packaged_weights(hub, packages):
     assert [(m.repo_id, m.revision) for m in version.members] == [(member_repo(k), "v1") for k in range(3)]
     register_index(zoo)
     for m in manifest.members:
-        model = timm.create_model(f"ofa2_tiny_test_front_{m.k}", pretrained=True)
+        model = timm.create_model(f"ofa2_tiny_publish_front_{m.k}", pretrained=True)
         assert model.pretrained_cfg["hf_hub_id"] == f"{member_repo(m.k)}@v1"
         _state_dict_equal(model, pkg / m.folder / "model.safetensors")
-    pinned = timm.create_model("ofa2_tiny_test_front_2.v1", pretrained=True)
+    pinned = timm.create_model("ofa2_tiny_publish_front_2.v1", pretrained=True)
     _state_dict_equal(pinned, pkg / "members/front_2/model.safetensors")
     direct = timm.create_model(f"hf-hub:{member_repo(1)}@v1", pretrained=True)
     _state_dict_equal(direct, pkg / "members/front_1/model.safetensors")
@@ -157,16 +157,16 @@ def test_changed_front_becomes_v2_and_both_versions_load_their_own(hub, packages
     register_index(zoo)
     for k in range(3):
         for tag, pkg, m in (("v1", pkg_a, ma), ("v2", pkg_b, mb)):
-            model = timm.create_model(f"ofa2_tiny_test_front_{k}.{tag}", pretrained=True)
+            model = timm.create_model(f"ofa2_tiny_publish_front_{k}.{tag}", pretrained=True)
             assert model.pretrained_cfg["hf_hub_id"] == f"{member_repo(k)}@{tag}"
             _state_dict_equal(model, pkg / m.members[k].folder / "model.safetensors")
-        newest = timm.create_model(f"ofa2_tiny_test_front_{k}", pretrained=True)
+        newest = timm.create_model(f"ofa2_tiny_publish_front_{k}", pretrained=True)
         _state_dict_equal(newest, pkg_b / mb.members[k].folder / "model.safetensors")
     assert _publish(pkg_b, index).status == "unchanged"
     assert _publish(pkg_a, index, version="v1").status == "unchanged"  # v1 is still exactly front A
     # the registry reads the same versions straight from the published front repo
-    assert "ofa2_tiny_test_front_2" in ofa2_zoo.register_front(FRONT_REPO)
-    _state_dict_equal(timm.create_model("ofa2_tiny_test_front_2.v1", pretrained=True),
+    assert "ofa2_tiny_publish_front_2" in ofa2_zoo.register_front(FRONT_REPO)
+    _state_dict_equal(timm.create_model("ofa2_tiny_publish_front_2.v1", pretrained=True),
                       pkg_a / ma.members[2].folder / "model.safetensors")
 
 
@@ -174,7 +174,7 @@ def test_offline_reload_of_a_pinned_version(hub, packages, tmp_path):
     server, cache, index = hub
     pkg, _ = packages
     _publish(pkg, index)
-    online = pull("ofa2_tiny_test_front_1.v1", index_path=index)
+    online = pull("ofa2_tiny_publish_front_1.v1", index_path=index)
     assert online.target.repo_id == member_repo(1) and online.target.revision == "v1"
     assert online.commit == server.tags(member_repo(1))["v1"]
     assert {"config.json", "model.safetensors", "model.onnx", "README.md"} <= set(online.files)
@@ -183,13 +183,13 @@ def test_offline_reload_of_a_pinned_version(hub, packages, tmp_path):
 import timm, torch, ofa2_zoo
 from safetensors.torch import load_file
 from ofa2_zoo.publish import pull
-r = pull("ofa2_tiny_test_front_1.v1")
+r = pull("ofa2_tiny_publish_front_1.v1")
 assert r.commit == {online.commit!r}, r.commit
-m = timm.create_model("ofa2_tiny_test_front_1.v1", pretrained=True)
+m = timm.create_model("ofa2_tiny_publish_front_1.v1", pretrained=True)
 ref = load_file({str(pkg / 'members/front_1/model.safetensors')!r})
 assert all(torch.equal(m.state_dict()[k], v) for k, v in ref.items())
 try:
-    pull("ofa2_tiny_test_front_0.v1")
+    pull("ofa2_tiny_publish_front_0.v1")
 except Exception as exc:
     print("not cached:", type(exc).__name__)
 print("offline ok")
@@ -211,9 +211,9 @@ def test_dry_run_prints_the_plan_and_changes_nothing(hub, packages):
     assert not server.repos and not index.exists()
     assert all(r.info.method in ("GET", "HEAD") for r in server.requests)
     text = "\n".join(lines)
-    assert "would publish tiny-test" in text and text.count("would create the repo") == 4
+    assert "would publish tiny-publish" in text and text.count("would create the repo") == 4
     assert "add README.md" in text and "model.safetensors" in text and text.count("tag v1") == 4
-    assert f"zoo index {index}: would record tiny-test v1" in text
+    assert f"zoo index {index}: would record tiny-publish v1" in text
 
     _publish(pkg_a, index)
     counts, start = _commit_counts(server), server.request_count
@@ -270,7 +270,7 @@ def test_refusals_publish_nothing(hub, packages, tmp_path):
 
     HfApi().create_tag(member_repo(0), tag="v2")
     tags[member_repo(0)] = server.tags(member_repo(0))
-    reqs = refused(pkg_b, "ofa2-tiny-test-front-0 already has tag v2 with other content", exc=TagConflict)
+    reqs = refused(pkg_b, "ofa2-tiny-publish-front-0 already has tag v2 with other content", exc=TagConflict)
     assert not [r for r in reqs if r.info.route in WRITES]
     assert _commit_counts(server) == counts and {r: server.tags(r) for r in server.repos} == tags
 
@@ -297,10 +297,10 @@ def test_token_is_required_checked_and_never_printed(server, packages, tmp_path,
     with use_hub(server, tmp_path / "hf"):
         dry = runner.invoke(app, ["publish", str(pkg), "--namespace", NAMESPACE, "--dry-run", "--index", str(index)])
         assert dry.exit_code == 0, dry.output
-        assert "would publish tiny-test" in dry.output and not server.repos
+        assert "would publish tiny-publish" in dry.output and not server.repos
         out = runner.invoke(app, ["publish", str(pkg), "--namespace", NAMESPACE, "--index", str(index)])
         assert out.exit_code == 0, out.output
-        assert "published: tiny-test v1 (4 repos)" in out.output
+        assert "published: tiny-publish v1 (4 repos)" in out.output
         pulled = runner.invoke(app, ["pull", f"{member_repo(0)}@v1"])
         assert pulled.exit_code == 0 and "commit" in pulled.output
         capsys.readouterr()
@@ -308,7 +308,7 @@ def test_token_is_required_checked_and_never_printed(server, packages, tmp_path,
             main(["publish", str(pkg), "--namespace", "bad--ns", "--index", str(index)])
         assert exit_info.value.code == 2
         bad = capsys.readouterr().err
-        assert "invalid Hub repo name 'bad--ns/ofa2-tiny-test-front'" in bad and len(bad.strip().splitlines()) == 1
+        assert "invalid Hub repo name 'bad--ns/ofa2-tiny-publish-front'" in bad and len(bad.strip().splitlines()) == 1
     for text in (dry.output, out.output, bad, pulled.output, caplog.text):
         assert TOKEN not in text and TOKEN[3:12] not in text
 
@@ -323,7 +323,7 @@ def test_sixteen_concurrent_pulls_share_a_valid_cache(hub, packages, tmp_path):
 
     def one(_):
         barrier.wait()
-        return pull("ofa2_tiny_test_front_2.v1", index_path=index)
+        return pull("ofa2_tiny_publish_front_2.v1", index_path=index)
 
     with ThreadPoolExecutor(16) as pool:
         results = list(pool.map(one, range(16)))
@@ -356,7 +356,7 @@ def test_pull_errors_are_clear(hub, packages):
     pkg, _ = packages
     _publish(pkg, index)
     with pytest.raises(PullError, match="has no version v9 with a member 0"):
-        pull("ofa2_tiny_test_front_0.v9", index_path=index)
+        pull("ofa2_tiny_publish_front_0.v9", index_path=index)
     with pytest.raises(PullError, match="no published front of profile 'nothing'"):
         pull("ofa2_nothing_front_0", index_path=index)
     with pytest.raises(PullError, match="neither an ofa2 model name"):
@@ -396,7 +396,7 @@ def test_ci_script_merges_per_profile_index_files(hub, packages, tmp_path):
     _publish(pkg_b, second)
     into = tmp_path / "zoo_index.json"
     shutil.copyfile(ROOT / "ofa2_zoo/data/zoo_index.json", into)
-    assert publish_fronts.merge_indexes(into, [first, second]) == ["tiny-test v1", "tiny-test v2"]
+    assert publish_fronts.merge_indexes(into, [first, second]) == ["tiny-publish v1", "tiny-publish v2"]
     assert publish_fronts.merge_indexes(into, [second]) == []
     assert [v.version for v in ZooIndex.load(into).versions(PROFILE)] == ["v1", "v2"]
     clash = ZooIndex.load(first)

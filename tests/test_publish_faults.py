@@ -26,7 +26,7 @@ from ofa2_zoo.registry import ZooIndex
 from _hub_helpers import NAMESPACE, cached_package, fast_client_retries, make_server, use_hub
 from hub_server import RequestInfo
 
-FRONT_REPO = f"{NAMESPACE}/ofa2-tiny-test-front"
+FRONT_REPO = f"{NAMESPACE}/ofa2-tiny-publish-front"
 RETRY = RetryPolicy(attempts=3, base_delay=0.0)
 OUTAGE_KINDS = ({"kind": "status", "status": 503}, {"kind": "reset"}, {"kind": "stall", "delay": 0.1})
 ONE_SHOT_KINDS = ({"kind": "status", "status": 502}, {"kind": "reset"}, {"kind": "reset_after"},
@@ -86,7 +86,7 @@ def _check_complete(sc, index) -> None:
     assert {r: len(server.commits(r)) for r in server.repos} == ref["commits"], "no duplicate commits"
     for r, files in ref["files"].items():
         assert server.files(r, "v2") == files and server.files(r, "main") == files
-    assert [v.version for v in ZooIndex.load(index).versions("tiny-test")] == ["v1", "v2"]
+    assert [v.version for v in ZooIndex.load(index).versions("tiny-publish")] == ["v1", "v2"]
 
 
 def _from_group_on(group: tuple) -> Callable[[RequestInfo], bool]:
