@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 console = Console()
+
+
+def _space(value: str | None):
+    """A registered space name, or a JSON file holding a space dict (``SearchSpace.to_dict()``)."""
+    from ..errors import Ofa2Error
+    from ..space import resolve_space
+
+    if value is None:
+        return None
+    if value.endswith(".json"):
+        try:
+            return resolve_space(json.loads(Path(value).read_text()))
+        except (OSError, json.JSONDecodeError, TypeError) as exc:
+            raise Ofa2Error(f"cannot read the space file {value}: {exc}") from None
+    return resolve_space(value)
 
 
 def _bar() -> Progress:
@@ -23,36 +43,51 @@ def train_supernet_cmd(
                                             "val/<class>/ sub-folders."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: <space>.safetensors, training_report.json, "
                                                        "checkpoints/ (a rerun resumes from these)."),
-    space: str = typer.Option("ofa2_digits", help="Search space of the supernet."),
+    space: str = typer.Option("ofa2_digits", help="Search space of the supernet: a registered name or a JSON "
+                                                  "file with a space dict (channels, widths, resolutions ...)."),
+    resolutions: str = typer.Option(None, help="Train only these resolutions of the space, e.g. '8,12,16'."),
     seed: int = typer.Option(0, help="Seed (same seed, same weights)."),
     epochs_scale: float = typer.Option(1.0, min=0.01, help="Multiply every phase's epochs (quick trials)."),
 ) -> None:
-    """Train a supernet with OFA's progressive shrinking (largest → kernel → depth → expand)."""
-    from .._io import write_json_atomic
-    from ..supernet import save_supernet
-    from ..training.data import get_dataset
-    from ..training.progressive import PHASES, TrainConfig, train_supernet
+    """Train a supernet with OFA's progressive shrinking (largest → kernel → depth → expand).
 
-    cfg = TrainConfig(dataset=dataset, space=space, seed=seed)
+    Each phase ends with a checkpoint in OUT/checkpoints: rerun the command to resume.
+
+    Several processes or machines: run the module ofa2_zoo.training.distributed under torchrun.
+    """
+    from ..training.data import DatasetError, check_fits, check_resolution, get_dataset
+    from ..training.progressive import (
+        PHASES,
+        TrainConfig,
+        train_supernet,
+        write_outputs,
+    )
+
+    sp = _space(space)
+    if resolutions:
+        try:
+            rs = [int(r) for r in resolutions.split(",")]
+        except ValueError:
+            raise DatasetError(f"--resolutions must be comma-separated integers, got {resolutions!r}") from None
+        for r in rs:
+            check_resolution(sp, r)
+        sp = sp.restrict(resolutions=rs)
+    cfg = TrainConfig(dataset=dataset, space=sp if (resolutions or space.endswith(".json")) else space, seed=seed)
     cfg.epochs = {k: max(1, round(v * epochs_scale)) for k, v in cfg.epochs.items()}
-    get_dataset(dataset, "train", 8)  # fail early with a clear message on bad data
+    check_fits(sp, get_dataset(dataset, "train", min(sp.resolutions)))  # fail early on bad data
     with _bar() as bar:
         tasks = {p: bar.add_task(p, total=None, info="") for p in PHASES}
         net = train_supernet(cfg, out, progress=lambda phase, step, total, loss: bar.update(
             tasks[phase], completed=step, total=total, info=f"loss {loss:.3f}"))
-    out.mkdir(parents=True, exist_ok=True)
-    final = out / f"{net.space.name}.safetensors"
-    save_supernet(net, final, {"dataset": dataset, "seed": str(seed)})
-    state = json.loads((out / "checkpoints" / "state.json").read_text())
-    write_json_atomic(out / "training_report.json", state["report"])
-    console.print(f"wrote {final}")
+    console.print(f"wrote {write_outputs(net, cfg, out)}")
 
 
 def fit_predictor_cmd(
     weights: Path = typer.Argument(..., help="Trained supernet weights (.safetensors from train-supernet)."),
     out: Path = typer.Option(..., "--out", "-o", help="Output prefix: writes <prefix>.safetensors, <prefix>.json "
                                                        "and <prefix>.measurements.json."),
-    space: str = typer.Option("ofa2_digits", help="Search space of the supernet."),
+    space: str = typer.Option(None, help="Search space of the supernet (name or JSON file); default: the space "
+                                          "recorded in the weights file."),
     dataset: str = typer.Option("digits", help="Dataset the accuracy is measured on."),
     n_train: int = typer.Option(250, min=10, help="Measured archs to fit on."),
     n_test: int = typer.Option(100, min=10, help="Held-out measured archs to score on."),
@@ -62,14 +97,17 @@ def fit_predictor_cmd(
 ) -> None:
     """Measure random sub-networks, fit an accuracy predictor, report Kendall τ / RMSE / MAE."""
     from .._io import write_json_atomic
+    from ..errors import Ofa2Error
     from ..objectives.fitted import fit_from_measurements
     from ..supernet import load_supernet
+    from ..supernet.checkpoint import read_supernet_file
 
-    net = load_supernet(space, weights=weights)
+    sp = _space(space) or read_supernet_file(weights)[1]
+    if sp is None:
+        raise Ofa2Error(f"{weights} records no search space; pass --space")
+    net = load_supernet(sp, weights=weights)
     reuse = None
     if measurements is not None:
-        from ..errors import Ofa2Error
-
         try:
             reuse = json.loads(measurements.read_text())
         except (OSError, json.JSONDecodeError) as exc:

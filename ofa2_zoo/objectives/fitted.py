@@ -31,7 +31,7 @@ from .._io import atomic_path, write_json_atomic
 from ..assets import sha256_file
 from ..errors import CheckpointError, Ofa2Error
 from ..space import SearchSpace, resolve_space
-from .accuracy import register_accuracy_source
+from .accuracy import BLOCK_ROWS, mlp, register_accuracy_source
 from .base import AccuracySource, Provenance
 
 FORMAT = "ofa2-predictor/1"
@@ -54,11 +54,7 @@ def encode(space: SearchSpace, genes: np.ndarray) -> np.ndarray:
 
 
 def _mlp(n_in: int, hidden: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for a, b in zip([n_in] + hidden, hidden):
-        layers += [nn.Linear(a, b), nn.ReLU()]
-    layers.append(nn.Linear(([n_in] + hidden)[-1], 1))
-    return nn.Sequential(*layers)
+    return mlp([n_in, *hidden, 1])
 
 
 @dataclass
@@ -80,13 +76,19 @@ class FittedPredictor(AccuracySource):
 
     @torch.no_grad()
     def predict_genes(self, genes: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(encode(self.space, genes))
-        return self.model(x)[:, 0].double().numpy() * self.std + self.mean
+        """Top-1 % per row; the MLP sees fixed zero-padded blocks of ``BLOCK_ROWS`` rows, so an
+        arch's prediction is bit-identical whatever batch it arrives in (caches, executors)."""
+        feats = encode(self.space, np.asarray(genes).reshape(-1, self.space.n_genes))
+        n = len(feats)
+        padded = np.zeros((-(-n // BLOCK_ROWS) * BLOCK_ROWS, feats.shape[1]), dtype=np.float32)
+        padded[:n] = feats
+        out = [self.model(block) for block in torch.from_numpy(padded).split(BLOCK_ROWS)]
+        return (torch.cat(out)[:n, 0].double().numpy() if out else np.zeros(0)) * self.std + self.mean
 
     # ---------------------------------------------------------------- fitting
     @classmethod
     def fit(cls, space: SearchSpace, genes: np.ndarray, top1: np.ndarray, hidden: list[int] | None = None,
-            epochs: int = 2000, lr: float = 3e-3, weight_decay: float = 1e-3, seed: int = 0) -> "FittedPredictor":
+            epochs: int = 2000, lr: float = 3e-3, weight_decay: float = 1e-3, seed: int = 0) -> FittedPredictor:
         hidden = hidden or [128, 128]
         torch.manual_seed(seed)
         x = torch.from_numpy(encode(space, genes))
@@ -121,7 +123,7 @@ class FittedPredictor(AccuracySource):
             "target_std": self.std, **(meta or self.meta)})
 
     @classmethod
-    def load(cls, prefix: str | os.PathLike, space: SearchSpace | None = None) -> "FittedPredictor":
+    def load(cls, prefix: str | os.PathLike, space: SearchSpace | None = None) -> FittedPredictor:
         prefix = Path(prefix)
         weights, info_path = prefix.with_suffix(".safetensors"), prefix.with_suffix(".json")
         if not weights.is_file() or not info_path.is_file():

@@ -7,15 +7,13 @@ independent of the others, so results do not depend on batching or on the execut
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from ..space import SearchSpace
 from ..supernet import ElasticMobileNetV3, recalibrate_bn
-from ..training.data import get_dataset
+from ..training.data import DatasetError, check_fits, check_resolution, get_dataset
 from .base import AccuracySource, Provenance
 
 
@@ -29,13 +27,21 @@ class MeasuredAccuracy(AccuracySource):
         self.dataset, self.calib_images, self.batch_size = dataset, calib_images, batch_size
         sha = getattr(net, "weights_sha256", None) or "unsaved-weights"
         self.provenance = Provenance(f"measured:{dataset}:val", sha, "measured")
+        self._splits: dict[tuple[str, int], Dataset] = {}
 
-    @lru_cache(maxsize=16)
     def _split(self, split: str, r: int) -> Dataset:
-        return get_dataset(self.dataset, split, r)
+        if (split, r) not in self._splits:
+            ds = get_dataset(self.dataset, split, r)
+            check_fits(self.space, ds)
+            if len(ds.classes) != self.net.num_classes:
+                raise DatasetError(f"dataset {ds.dataset_id!r} has {len(ds.classes)} classes but the supernet "
+                                   f"predicts {self.net.num_classes}")
+            self._splits[split, r] = ds
+        return self._splits[split, r]
 
     @torch.no_grad()
     def evaluate(self, arch) -> float:
+        check_resolution(self.space, arch.r)
         sub = self.net.extract(arch).eval()
         train = self._split("train", arch.r)
         x_tr = train.tensors[0][: self.calib_images]
@@ -47,7 +53,8 @@ class MeasuredAccuracy(AccuracySource):
         return 100.0 * correct / len(y)
 
     def predict_genes(self, genes: np.ndarray) -> np.ndarray:
-        return np.array([self.evaluate(a) for a in self.space.genes_to_archs(genes)])
+        genes = np.asarray(genes).reshape(-1, self.space.n_genes)
+        return np.array([self.evaluate(a) for a in self.space.genes_to_archs(genes)], dtype=np.float64)
 
-    def __getstate__(self):  # picklable for process-pool executors (the lru_cache is per process)
-        return self.__dict__.copy()
+    def __getstate__(self):  # picklable for process-pool executors; each process loads its own data
+        return {**self.__dict__, "_splits": {}}

@@ -49,7 +49,7 @@ def _digits_arrays() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     train_idx = []
     per_class = {c: rng.permutation(np.flatnonzero(labels == c)) for c in range(10)}
     # stratified: each class contributes its share of the 1,000 training images
-    share = {c: int(round(DIGITS_TRAIN * len(v) / len(labels))) for c, v in per_class.items()}
+    share = {c: round(DIGITS_TRAIN * len(v) / len(labels)) for c, v in per_class.items()}
     share[0] += DIGITS_TRAIN - sum(share.values())
     for c, idx in per_class.items():
         train_idx.extend(idx[: share[c]])
@@ -143,6 +143,14 @@ def get_dataset(name_or_folder: str | os.PathLike, split: str, resolution: int) 
 
 
 def check_resolution(space, resolution: int) -> None:
+    """Refuse a resolution the space does not search (its supernet was not trained there)."""
     if resolution not in space.resolutions:
         raise DatasetError(f"resolution {resolution} is not in space {space.name!r} "
                            f"(allowed: {list(space.resolutions)})")
+
+
+def check_fits(space, ds: Dataset) -> None:
+    """Refuse a dataset whose images the space's stem cannot take (channel count)."""
+    if ds.in_chans != space.in_chans:
+        raise DatasetError(f"dataset {ds.dataset_id!r} has {ds.in_chans}-channel images but space {space.name!r} "
+                           f"takes {space.in_chans}; use a space with in_chans={ds.in_chans} (--space FILE.json)")

@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -31,9 +31,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from .._io import write_json_atomic
+from ..errors import Ofa2Error
 from ..space import ArchSpec, SearchSpace, resolve_space
 from ..supernet import ElasticMobileNetV3, load_supernet, save_supernet
-from .data import get_dataset, resize_images
+from .data import check_fits, get_dataset, resize_images
 
 PHASES = ("largest", "kernel", "depth", "expand")
 
@@ -132,14 +133,17 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, progress: ProgressFn |
     (an initialised process group, see :mod:`ofa2_zoo.training.distributed`) every process
     trains on its equal share of each global batch with DistributedDataParallel and
     synchronised BatchNorm statistics, so the result matches one process with the same global
-    batch; only rank 0 writes checkpoints.
+    batch; only rank 0 writes checkpoints. One exception: dropout. Each process draws the masks
+    for its own share, so with ``space.dropout > 0`` N processes and one process train on
+    differently dropped features and their weights agree in distribution, not value by value.
+
+    The classifier gets one output per class of the dataset; the dataset's channel count must
+    match the space's ``in_chans`` (a clear :class:`~.data.DatasetError` otherwise).
     """
     torch.set_num_threads(cfg.threads)
     dist_on = torch.distributed.is_available() and torch.distributed.is_initialized()
     rank, world = (torch.distributed.get_rank(), torch.distributed.get_world_size()) if dist_on else (0, 1)
     if dist_on and cfg.batch_size % world:
-        from ..errors import Ofa2Error
-
         raise Ofa2Error(f"batch size {cfg.batch_size} must be divisible by the {world} processes")
     space = resolve_space(cfg.space)
     out = Path(out_dir)
@@ -147,25 +151,51 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, progress: ProgressFn |
     state_path = ckpt_dir / "state.json"
     done: list[str] = []
     report: dict = {"config": _config_json(cfg), "phases": {}}
-    torch.manual_seed(cfg.seed)
-    net = load_supernet(space)
-    if state_path.is_file():
-        state = json.loads(state_path.read_text())
-        if state.get("config") != _config_json(cfg):
-            from ..errors import Ofa2Error
-
-            raise Ofa2Error(f"{state_path} belongs to a run with other settings; use another --out or delete it")
-        done = state["done"]
-        report = state["report"]
-        if done:
-            net = load_supernet(space, weights=ckpt_dir / f"{done[-1]}.safetensors")
-    if dist_on:
-        from ..supernet.elastic import SYNC_BN
-
-        SYNC_BN["group"] = torch.distributed.group.WORLD
     base_r = 8 if cfg.dataset == "digits" else max(space.resolutions)
     train = get_dataset(cfg.dataset, "train", base_r)
+    check_fits(space, train)
     x_all, y_all = train.tensors
+    torch.manual_seed(cfg.seed)
+    net = load_supernet(space, num_classes=len(train.classes))
+    if state_path.is_file():
+        try:
+            state = json.loads(state_path.read_text())
+            same = state.get("config") == _config_json(cfg)
+            done, report = list(state["done"]), state["report"]
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise Ofa2Error(f"{state_path} is not a readable training state ({exc}); delete {ckpt_dir} "
+                            "to start again") from None
+        if not same:
+            raise Ofa2Error(f"{state_path} belongs to a run with other settings; use another --out or delete it")
+        if done:
+            net = load_supernet(space, weights=ckpt_dir / f"{done[-1]}.safetensors")
+    from ..supernet.elastic import SYNC_BN
+
+    SYNC_BN["group"] = torch.distributed.group.WORLD if dist_on else None
+    try:
+        _run_phases(cfg, space, net, x_all, y_all, done, report, ckpt_dir, state_path, progress, stop_after,
+                    rank, world)
+    finally:
+        SYNC_BN["group"] = None  # later single-process use of these modules must not sync
+    net.eval()
+    return net
+
+
+def write_outputs(net: ElasticMobileNetV3, cfg: TrainConfig, out_dir: str | Path) -> Path:
+    """The finished run's files: ``<space>.safetensors`` and ``training_report.json``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    final = out / f"{net.space.name}.safetensors"
+    save_supernet(net, final, {"dataset": str(cfg.dataset), "seed": str(cfg.seed)})
+    state = json.loads((out / "checkpoints" / "state.json").read_text())
+    write_json_atomic(out / "training_report.json", state["report"])
+    return final
+
+
+def _run_phases(cfg: TrainConfig, space: SearchSpace, net: ElasticMobileNetV3, x_all: torch.Tensor,
+                y_all: torch.Tensor, done: list[str], report: dict, ckpt_dir: Path, state_path: Path,
+                progress: ProgressFn | None, stop_after: str | None, rank: int, world: int) -> None:
+    dist_on = torch.distributed.is_available() and torch.distributed.is_initialized()
     n = len(y_all)
     for p_idx, phase in enumerate(PHASES):
         if phase in done:
@@ -195,14 +225,18 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, progress: ProgressFn |
                 r = int(rng.choice(space.resolutions))
                 x = resize_images(_shift(x_all[idx], cfg.shift, gen), r)
                 y = y_all[idx]
-                if dist_on:  # this process's equal share of the global batch
+                global_n = len(y)
+                if dist_on:  # this process's share of the global batch
                     x, y = x[rank::world], y[rank::world]
                 archs = [space.largest(r)]
                 if phase != "largest":
                     archs += [_smallest(space, phase, r), _sample(space, phase, rng, r)]
                 opt.zero_grad(set_to_none=True)
                 loss = step_module(x, y, archs)
-                loss.backward()
+                # DDP averages the processes' gradients; weighting each mean loss by its share
+                # makes that the global batch's mean even when the batch does not split evenly.
+                scaled = loss * (len(y) * world / global_n) if dist_on and len(y) * world != global_n else loss
+                scaled.backward()
                 opt.step()
                 sched.step()
                 step += 1
@@ -220,5 +254,3 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, progress: ProgressFn |
             torch.distributed.barrier()
         if stop_after == phase:
             break
-    net.eval()
-    return net
