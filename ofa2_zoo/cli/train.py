@@ -79,6 +79,9 @@ def train_supernet_cmd(
         tasks = {p: bar.add_task(p, total=None, info="") for p in PHASES}
         net = train_supernet(cfg, out, progress=lambda phase, step, total, loss: bar.update(
             tasks[phase], completed=step, total=total, info=f"loss {loss:.3f}"))
+        for task in tasks.values():
+            if bar.tasks[task].total is None:  # finished by an earlier run
+                bar.update(task, total=1, completed=1, info="from checkpoint")
     console.print(f"wrote {write_outputs(net, cfg, out)}")
 
 

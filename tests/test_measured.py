@@ -1,0 +1,103 @@
+"""The shipped embedded default: measured accuracy of its supernet and its fitted predictor."""
+
+import json
+import pickle
+
+import numpy as np
+import pytest
+from scipy.stats import kendalltau
+
+from ofa2_zoo import load_supernet
+from ofa2_zoo.assets import sha256_file
+from ofa2_zoo.embedded import (
+    DATA_DIR,
+    DIGITS_SPACE,
+    embedded_predictor_path,
+    embedded_weights_path,
+)
+from ofa2_zoo.errors import CheckpointError
+from ofa2_zoo.objectives.accuracy import BLOCK_ROWS, load_accuracy_predictor
+from ofa2_zoo.objectives.fitted import FittedPredictor
+from ofa2_zoo.objectives.measured import MeasuredAccuracy
+from ofa2_zoo.space import ArchSpec
+from ofa2_zoo.training.data import DatasetError
+
+
+@pytest.fixture(scope="module")
+def measured():
+    return MeasuredAccuracy(load_supernet("ofa2_digits", weights="embedded"), "digits")
+
+
+def test_shipped_files_fit_in_a_wheel():
+    total = sum(p.stat().st_size for p in DATA_DIR.iterdir() if p.is_file())
+    assert total <= 5 * 2 ** 20, total
+
+
+def test_embedded_supernet_meets_the_accuracy_targets(measured):
+    """Acceptance: largest network >= 97 %, smallest between 80 and 93 % top-1 on digits val."""
+    largest = measured.evaluate(DIGITS_SPACE.largest(max(DIGITS_SPACE.resolutions)))
+    smallest = measured.evaluate(DIGITS_SPACE.smallest(min(DIGITS_SPACE.resolutions)))
+    assert largest >= 97.0
+    assert 80.0 <= smallest <= 93.0
+    assert measured.provenance.source == "measured"
+    assert measured.provenance.sha256 == sha256_file(embedded_weights_path("ofa2_digits"))
+
+
+def test_measured_accuracy_does_not_depend_on_batching_or_pickling(measured):
+    genes = DIGITS_SPACE.sample_genes(3, np.random.default_rng(5))
+    together = measured.predict_genes(genes)
+    alone = np.array([measured.evaluate(a) for a in DIGITS_SPACE.genes_to_archs(genes)])
+    np.testing.assert_array_equal(together, alone)
+    copy = pickle.loads(pickle.dumps(measured))  # process-pool executors send it to workers
+    np.testing.assert_array_equal(copy.predict_genes(genes[:1]), together[:1])
+    assert measured.predict_genes(genes[:0]).shape == (0,)
+
+
+def test_measured_accuracy_refuses_a_resolution_outside_the_space(measured):
+    arch = DIGITS_SPACE.largest(8)
+    bad = ArchSpec(arch.ks, arch.e, arch.d, 10)
+    with pytest.raises(DatasetError, match="resolution 10 is not in space 'ofa2_digits'"):
+        measured.evaluate(bad)
+
+
+def test_embedded_predictor_reproduces_its_reported_fit():
+    """The shipped predictor, loaded by name, scores its held-out measured archs as reported."""
+    pred = load_accuracy_predictor("ofa2_digits")
+    assert isinstance(pred, FittedPredictor) and pred.provenance.source == "predicted"
+    info = json.loads(embedded_predictor_path("ofa2_digits").with_suffix(".json").read_text())
+    data = json.loads(embedded_predictor_path("ofa2_digits").with_suffix(".measurements.json").read_text())
+    genes, top1, n = np.array(data["genes"]), np.array(data["top1"]), data["n_train"]
+    assert len(top1) - n >= 100  # acceptance: at least 100 held-out measured archs
+    held = pred.predict_genes(genes[n:])
+    tau = kendalltau(held, top1[n:])[0]
+    assert tau >= 0.8
+    assert tau == pytest.approx(info["fit"]["kendall_tau"], abs=1e-6)
+    assert np.sqrt(((held - top1[n:]) ** 2).mean()) == pytest.approx(info["fit"]["rmse"], abs=1e-4)
+    assert info["provenance"]["supernet_sha256"] == sha256_file(embedded_weights_path("ofa2_digits"))
+
+
+def test_fitted_predictions_are_batch_invariant():
+    pred = load_accuracy_predictor("ofa2_digits")
+    genes = DIGITS_SPACE.sample_genes(3 * BLOCK_ROWS + 5, np.random.default_rng(0))
+    whole = pred.predict_genes(genes)
+    pieces = np.concatenate([pred.predict_genes(genes[i:i + 7]) for i in range(0, len(genes), 7)])
+    np.testing.assert_array_equal(whole, pieces)
+    assert pred.predict_genes(genes[:0]).shape == (0,)
+
+
+def test_predictor_restricted_to_a_profile_subspace():
+    sub = DIGITS_SPACE.restrict(resolutions=[6, 12])
+    full, part = load_accuracy_predictor("ofa2_digits"), load_accuracy_predictor("ofa2_digits", space=sub)
+    genes = sub.sample_genes(40, np.random.default_rng(1))
+    archs = sub.genes_to_archs(genes)
+    np.testing.assert_allclose(part.predict(archs), full.predict(archs), rtol=1e-5)
+
+
+def test_corrupt_predictor_files_are_refused(tmp_path):
+    prefix = tmp_path / "p"
+    FittedPredictor.load(embedded_predictor_path("ofa2_digits")).save(prefix)
+    prefix.with_suffix(".json").write_text('{"format": "something-else"}')
+    with pytest.raises(CheckpointError, match="not a valid ofa2 predictor"):
+        FittedPredictor.load(prefix)
+    with pytest.raises(CheckpointError, match="are needed"):
+        FittedPredictor.load(tmp_path / "missing")
