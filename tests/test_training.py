@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -117,25 +118,16 @@ def test_two_process_ddp_matches_one_process(tmp_path):
     import subprocess
     import sys
 
-    from ofa2_zoo.space import register_space
-
-    register_space(TINY)
     cfg = {"batch_size": 250, "threads": 1, "epochs": {"largest": 1, "kernel": 1, "depth": 1, "expand": 1},
            "lr": {"largest": 5e-3, "kernel": 2e-3, "depth": 2e-3, "expand": 2e-3}}
     (tmp_path / "cfg.json").write_text(json.dumps(cfg))
-    single = train_supernet(TrainConfig(dataset="digits", space="test_tiny_digits", seed=3, **cfg), tmp_path / "one")
-    torchrun = shutil.which("torchrun") or sys.executable.replace("python", "torchrun")
-    code = ("import sys; import ofa2_zoo.space as s; from tests_tiny import TINY; s.register_space(TINY); "
-            "from ofa2_zoo.training.distributed import main; main(sys.argv[1:])")
-    (tmp_path / "tests_tiny.py").write_text(
-        "from ofa2_zoo import SearchSpace\n"
-        f"TINY = SearchSpace.from_dict({TINY.to_dict()!r})\n")
-    (tmp_path / "run_ddp.py").write_text(code.replace("; ", "\n"))
-    env = {**os.environ, "PYTHONPATH": str(tmp_path), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", str(tmp_path / "run_ddp.py"),
-                           "digits", "--out", str(tmp_path / "two"), "--space", "test_tiny_digits", "--seed", "3",
-                           "--config", str(tmp_path / "cfg.json")], capture_output=True, text=True, env=env,
-                          timeout=600, check=False)
+    (tmp_path / "space.json").write_text(json.dumps(TINY.to_dict()))
+    single = train_supernet(TrainConfig(dataset="digits", space=TINY, seed=3, **cfg), tmp_path / "one")
+    torchrun = shutil.which("torchrun") or str(Path(sys.executable).with_name("torchrun"))
+    proc = subprocess.run([torchrun, "--standalone", "--nproc_per_node", "2", "-m", "ofa2_zoo.training.distributed",
+                           "digits", "--out", str(tmp_path / "two"), "--space", str(tmp_path / "space.json"),
+                           "--seed", "3", "--config", str(tmp_path / "cfg.json")], capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600, check=False)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (tmp_path / "two" / "test_tiny_digits.safetensors").is_file()  # rank 0 wrote the outputs
     two = load_supernet(TINY, weights=tmp_path / "two" / "checkpoints" / "expand.safetensors")

@@ -21,6 +21,7 @@ from pathlib import Path
 import torch.distributed as dist
 
 from ..errors import Ofa2Error
+from ..space import resolve_space
 from .progressive import TrainConfig, train_supernet, write_outputs
 
 
@@ -29,15 +30,17 @@ def main(argv: list[str] | None = None) -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dataset", help="'digits' or an image folder")
     ap.add_argument("--out", required=True, help="output folder (written by rank 0)")
-    ap.add_argument("--space", default="ofa2_digits", help="registered search space name")
+    ap.add_argument("--space", default="ofa2_digits", help="registered search space name or a JSON space file")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--config", help="JSON file with TrainConfig fields to override (epochs, lr, batch_size ...)")
     args = ap.parse_args(argv)
     try:
         overrides = json.loads(Path(args.config).read_text()) if args.config else {}
-        cfg = TrainConfig(dataset=args.dataset, space=args.space, seed=args.seed, **overrides)
+        space = resolve_space(json.loads(Path(args.space).read_text())) if args.space.endswith(".json") \
+            else args.space
+        cfg = TrainConfig(dataset=args.dataset, space=space, seed=args.seed, **overrides)
     except (OSError, ValueError, TypeError) as exc:
-        ap.error(f"--config {args.config}: {exc}")  # one line, exit 2
+        ap.error(f"--config/--space: {exc}")  # one line, exit 2
     dist.init_process_group("gloo")
     try:
         net = train_supernet(cfg, args.out)
