@@ -199,9 +199,9 @@ def _publish(pkg: Package, names: RepoNames, hub: Hub, dry_run: bool, version: s
             raise TagConflict(f"{names.front} already has version {version} = front {have.front_version_id[:12]}, "
                               f"not {fvid[:12]}; versions are immutable: publish without --version to make the "
                               "next version")
-        return _unchanged(pkg, names, version, newest, hub, index_file, dry_run, say)
+        return _unchanged(pkg, names, version, hub, index_file, dry_run, say)
     if version is None and newest_manifest is not None and newest_manifest.front_version_id == fvid:
-        return _unchanged(pkg, names, newest, newest, hub, index_file, dry_run, say)
+        return _unchanged(pkg, names, newest, hub, index_file, dry_run, say)
     tag = version or f"v{_version_number(newest) + 1 if newest else 1}"
     if newest and _version_number(tag) <= _version_number(newest):
         raise PublishError(f"version {tag} is not newer than the newest published version {newest} of {names.front}")
@@ -299,8 +299,8 @@ def _load_bytes(data: bytes, name: str, loader: Callable[[Path], T]) -> T:
         return loader(path)
 
 
-def _unchanged(pkg: Package, names: RepoNames, tag: str, newest: str | None, hub: Hub, index_file: Path | None,
-               dry_run: bool, say: Say) -> PublishResult:
+def _unchanged(pkg: Package, names: RepoNames, tag: str, hub: Hub, index_file: Path | None, dry_run: bool,
+               say: Say) -> PublishResult:
     result = PublishResult("unchanged", pkg.profile, pkg.front_version_id, tag, None, hub.endpoint, [], index_file)
     if not dry_run:
         result.index_updated = _record(pkg, names, tag, index_file)
