@@ -55,3 +55,24 @@ def embedded_predictor_path(space_name: str) -> Path:
 def embedded_dataset(space_name: str) -> str:
     """The dataset the embedded supernet was trained on (for BN re-calibration and accuracy)."""
     return _entry(space_name)["dataset"]
+
+
+def _predictor_factory(space_name: str):
+    def load(assets=None, space: SearchSpace | None = None):
+        """The shipped fitted predictor (``assets`` is not needed: it ships in the wheel)."""
+        from .objectives.fitted import FittedPredictor
+
+        return FittedPredictor.load(embedded_predictor_path(space_name), space)
+
+    return load
+
+
+def _register_predictors() -> None:
+    """``load_accuracy_predictor("ofa2_digits")`` returns the shipped fitted predictor."""
+    from .objectives.accuracy import register_accuracy_source
+
+    for name in _EMBEDDED:
+        register_accuracy_source(name, _predictor_factory(name))
+
+
+_register_predictors()

@@ -31,7 +31,7 @@ from .._io import atomic_path, write_json_atomic
 from ..assets import sha256_file
 from ..errors import CheckpointError, Ofa2Error
 from ..space import SearchSpace, resolve_space
-from .accuracy import BLOCK_ROWS, mlp, register_accuracy_source
+from .accuracy import BLOCK_ROWS, mlp
 from .base import AccuracySource, Provenance
 
 FORMAT = "ofa2-predictor/1"
@@ -162,15 +162,6 @@ def _restrict_resolutions(model: nn.Sequential, own: SearchSpace, space: SearchS
         new.weight.copy_(first.weight[:, keep])
         new.bias.copy_(first.bias)
     return nn.Sequential(new, *list(model)[1:])
-
-
-def _embedded(assets=None, space: SearchSpace | None = None) -> FittedPredictor:
-    from ..embedded import embedded_predictor_path
-
-    return FittedPredictor.load(embedded_predictor_path("ofa2_digits"), space)
-
-
-register_accuracy_source("ofa2_digits", _embedded)
 
 
 def measure_random(net, dataset: str, n: int, seed: int = 0, progress=None) -> tuple[np.ndarray, np.ndarray]:
