@@ -101,3 +101,18 @@ def test_corrupt_predictor_files_are_refused(tmp_path):
         FittedPredictor.load(prefix)
     with pytest.raises(CheckpointError, match="are needed"):
         FittedPredictor.load(tmp_path / "missing")
+
+
+def test_measured_accuracy_as_the_search_objective(measured):
+    """``search(accuracy=MeasuredAccuracy(...))``: the front's top-1 values are measured ones.
+    (Genes index the profile's space: pass ``space=profile.space`` when it has fewer resolutions.)"""
+    from ofa2_zoo.profiles import load_profile
+    from ofa2_zoo.search import search
+
+    prof = load_profile("digits-cpu")
+    acc = MeasuredAccuracy(measured.net, "digits", space=prof.space)
+    front = search(profile=prof, accuracy=acc, population=8, generations=2, seed=0)
+    assert front.objective_meta["top1"]["source"] == "measured"
+    assert front.accuracy["source"] == "measured" and front.accuracy["sha256"] == measured.provenance.sha256
+    for m in front.members[:3]:
+        assert m.objectives["top1"] == pytest.approx(measured.evaluate(m.arch))
