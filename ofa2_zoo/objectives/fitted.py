@@ -6,12 +6,20 @@ The model is an MLP (ReLU) regressing standardised top-1, trained full-batch wit
 default size and weight decay (two hidden layers of 128, weight decay 1e-3, 2,000 epochs) were
 chosen by 5-fold cross-validation of Kendall's tau on the embedded default's training archs.
 
-File format (two files sharing a prefix):
+File format (files sharing a prefix):
 
-- ``<prefix>.safetensors``: the MLP weights (``layers.<i>.weight`` / ``.bias``);
+- ``<prefix>.safetensors``: the MLP weights (``layers.<i>.weight`` / ``.bias``, indices of an
+  ``nn.Sequential`` of Linear/ReLU layers; metadata ``format``);
 - ``<prefix>.json``: ``{"format": "ofa2-predictor/1", "space": <SearchSpace dict>,
-  "hidden": [64, 64], "target_mean": ..., "target_std": ..., "fit": {n_train, n_test,
-  kendall_tau, rmse, mae, seed, ...}, "provenance": {supernet_sha256, dataset, ...}}``.
+  "hidden": [128, 128], "target_mean": ..., "target_std": ..., "fit": {n_train, n_test,
+  kendall_tau, rmse, mae, seed}, "provenance": {supernet_sha256, dataset, measured}}``;
+  a prediction is ``mlp(features) * target_std + target_mean`` (top-1 %);
+- ``<prefix>.measurements.json`` (written by ``ofa2 fit-predictor``): ``{"genes": [[...]],
+  "top1": [...], "n_train": N}``, the measured archs, the first ``N`` fitted on and the rest
+  held out; ``--measurements`` refits from it without measuring.
+
+Predictions run the MLP on fixed blocks of rows, so they are bit-identical whatever batch an
+arch arrives in (see :mod:`.accuracy`).
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 This is the ground truth a fitted predictor learns from, and an accuracy objective in its own
 right (``source: measured``): the search's executor can evaluate it in parallel. Each arch is
-independent of the others, so results do not depend on batching or on the executor.
+independent of the others, so results do not depend on batching or on the executor. Gene
+matrices index ``space`` (default: the supernet's): give ``space=profile.space`` when a
+profile searches fewer resolutions than the supernet has.
 """
 
 from __future__ import annotations
