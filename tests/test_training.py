@@ -182,3 +182,26 @@ def test_image_folder_training_sizes_the_classifier_and_checks_channels(tmp_path
         train_supernet(dataclasses.replace(_cfg(), dataset=str(rgb)), tmp_path / "rgb_run")
     with pytest.raises(DatasetError, match="has 2 classes but the supernet predicts 3"):
         MeasuredAccuracy(net, str(_folder(tmp_path / "two"))).evaluate(TINY.largest(8))
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"batch_size": 0}, "batch_size: Input should be greater than or equal to 1"),
+    ({"epochs": {"largest": 1, "kernel": 1}}, "epochs needs every phase; missing: depth, expand"),
+    ({"lr": {"largest": 1e-3, "kernel": 0, "depth": 1e-3, "expand": 1e-3}}, "lr.kernel: Input should be greater than 0"),
+    ({"label_smoothing": 1.0}, "label_smoothing: Input should be less than 1"),
+    ({"threads": "2"}, "threads: Input should be a valid integer"),
+])
+def test_bad_training_settings_are_refused_before_anything_runs(tmp_path, change, message):
+    with pytest.raises(Ofa2Error, match=message):
+        train_supernet(dataclasses.replace(_cfg(), **change), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_distributed_entry_refuses_a_bad_config_file(tmp_path):
+    import subprocess
+    import sys
+
+    (tmp_path / "cfg.json").write_text(json.dumps({"no_such_setting": 1}))
+    proc = subprocess.run([sys.executable, "-m", "ofa2_zoo.training.distributed", "digits", "--out", str(tmp_path / "o"),
+                           "--config", str(tmp_path / "cfg.json")], capture_output=True, text=True, check=False)
+    assert proc.returncode == 2 and "no_such_setting" in proc.stderr and "Traceback" not in proc.stderr

@@ -24,10 +24,12 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from torch import nn
 
 from .._io import write_json_atomic
@@ -37,6 +39,7 @@ from ..supernet import ElasticMobileNetV3, load_supernet, save_supernet
 from .data import check_fits, get_dataset, resize_images
 
 PHASES = ("largest", "kernel", "depth", "expand")
+Phase = Literal["largest", "kernel", "depth", "expand"]
 
 
 @dataclass
@@ -56,6 +59,38 @@ class TrainConfig:
 
 
 ProgressFn = Callable[[str, int, int, float], None]  # phase, step, total, loss
+
+
+class _Settings(BaseModel):
+    """Validation of a :class:`TrainConfig`'s plain fields (the space is checked by resolve_space)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    dataset: str
+    seed: int = Field(ge=0)
+    batch_size: int = Field(ge=1)
+    epochs: dict[Phase, Annotated[int, Field(ge=1)]]
+    lr: dict[Phase, Annotated[float, Field(gt=0)]]
+    weight_decay: float = Field(ge=0)
+    kd_weight: float = Field(ge=0)
+    label_smoothing: float = Field(ge=0, lt=1)
+    shift: int = Field(ge=0)
+    threads: int = Field(ge=1)
+
+
+def check_config(cfg: TrainConfig) -> None:
+    """One clear :class:`Ofa2Error` for bad settings (missing phase, negative rate ...)."""
+    fields = {k: getattr(cfg, k) for k in _Settings.model_fields}
+    fields["dataset"] = str(fields["dataset"])  # a path is fine
+    try:
+        _Settings.model_validate(fields)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(x) for x in err["loc"])
+        raise Ofa2Error(f"training setting {where}: {err['msg']} (got {err.get('input')!r})") from None
+    for key in ("epochs", "lr"):
+        missing = [p for p in PHASES if p not in getattr(cfg, key)]
+        if missing:
+            raise Ofa2Error(f"training setting {key} needs every phase; missing: {', '.join(missing)}")
 
 
 def _sample(space: SearchSpace, phase: str, rng: np.random.Generator, r: int) -> ArchSpec:
@@ -140,6 +175,7 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, progress: ProgressFn |
     The classifier gets one output per class of the dataset; the dataset's channel count must
     match the space's ``in_chans`` (a clear :class:`~.data.DatasetError` otherwise).
     """
+    check_config(cfg)
     torch.set_num_threads(cfg.threads)
     dist_on = torch.distributed.is_available() and torch.distributed.is_initialized()
     rank, world = (torch.distributed.get_rank(), torch.distributed.get_world_size()) if dist_on else (0, 1)
