@@ -96,7 +96,18 @@ def test_predictor_restricted_to_a_profile_subspace():
 def test_corrupt_predictor_files_are_refused(tmp_path):
     prefix = tmp_path / "p"
     FittedPredictor.load(embedded_predictor_path("ofa2_digits")).save(prefix)
+    good = prefix.with_suffix(".json").read_text()
     prefix.with_suffix(".json").write_text('{"format": "something-else"}')
+    with pytest.raises(CheckpointError, match="not a valid ofa2 predictor: format"):
+        FittedPredictor.load(prefix)
+    prefix.with_suffix(".json").write_text(good.replace('"target_std": ', '"target_std": -'))
+    with pytest.raises(CheckpointError, match="target_std: Input should be greater than 0"):
+        FittedPredictor.load(prefix)
+    prefix.with_suffix(".json").write_text("{truncated")
+    with pytest.raises(CheckpointError, match="not a valid ofa2 predictor"):
+        FittedPredictor.load(prefix)
+    prefix.with_suffix(".json").write_text(good)
+    prefix.with_suffix(".safetensors").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="not a valid ofa2 predictor"):
         FittedPredictor.load(prefix)
     with pytest.raises(CheckpointError, match="are needed"):

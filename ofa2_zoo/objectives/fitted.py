@@ -28,9 +28,12 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Literal
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from scipy.stats import kendalltau
 from torch import nn
@@ -63,6 +66,17 @@ def encode(space: SearchSpace, genes: np.ndarray) -> np.ndarray:
 
 def _mlp(n_in: int, hidden: list[int]) -> nn.Sequential:
     return mlp([n_in, *hidden, 1])
+
+
+class PredictorInfo(BaseModel):
+    """Schema of ``<prefix>.json`` (extra keys are kept: ``fit``, ``provenance``, ...)."""
+
+    model_config = ConfigDict(extra="allow")
+    format: Literal["ofa2-predictor/1"]
+    space: dict
+    hidden: list[Annotated[int, Field(ge=1)]]
+    target_mean: float
+    target_std: float = Field(gt=0)
 
 
 @dataclass
@@ -138,17 +152,20 @@ class FittedPredictor(AccuracySource):
             raise CheckpointError(f"predictor files {weights} and {info_path} are needed")
         try:
             info = json.loads(info_path.read_text())
-            if info.get("format") != FORMAT:
-                raise ValueError(f"format is {info.get('format')!r}, expected {FORMAT!r}")
-            own = resolve_space(info["space"])
-            hidden = [int(h) for h in info["hidden"]]
-            mean, std = float(info["target_mean"]), float(info["target_std"])
+            meta = PredictorInfo.model_validate(info)
+            own = resolve_space(meta.space)
+            hidden, mean, std = meta.hidden, meta.target_mean, meta.target_std
             state = {k.removeprefix("layers."): v for k, v in load_file(str(weights)).items()}
             n_in = own.n_blocks * (len(own.ks_choices) + len(own.expand_choices)) + len(own.resolutions)
             model = _mlp(n_in, hidden)
             model.load_state_dict(state)
-        except (KeyError, ValueError, TypeError, RuntimeError, json.JSONDecodeError) as exc:
-            raise CheckpointError(f"{prefix}: not a valid ofa2 predictor: {exc}") from None
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(x) for x in err["loc"])
+            raise CheckpointError(f"{info_path}: not a valid ofa2 predictor: {where}: {err['msg']}") from None
+        except (KeyError, ValueError, TypeError, RuntimeError, SafetensorError) as exc:
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(f"{prefix}: not a valid ofa2 predictor: {msg}") from None
         if space is not None:
             if (space.n_blocks, space.ks_choices, space.expand_choices) != (own.n_blocks, own.ks_choices,
                                                                              own.expand_choices) \
