@@ -36,6 +36,7 @@ from .._io import write_json_atomic
 from ..errors import Ofa2Error
 from ..space import ArchSpec, SearchSpace, resolve_space
 from ..supernet import ElasticMobileNetV3, load_supernet, save_supernet
+from ..supernet.elastic import SYNC_BN
 from .data import check_fits, get_dataset, resize_images
 
 PHASES = ("largest", "kernel", "depth", "expand")
@@ -205,8 +206,6 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, progress: ProgressFn |
             raise Ofa2Error(f"{state_path} belongs to a run with other settings; use another --out or delete it")
         if done:
             net = load_supernet(space, weights=ckpt_dir / f"{done[-1]}.safetensors")
-    from ..supernet.elastic import SYNC_BN
-
     SYNC_BN["group"] = torch.distributed.group.WORLD if dist_on else None
     try:
         _run_phases(cfg, space, net, x_all, y_all, done, report, ckpt_dir, state_path, progress, stop_after,
