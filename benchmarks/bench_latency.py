@@ -10,6 +10,9 @@ Usage:
 2. ``--validate N``: ``validate_profile`` for cpu-onnxruntime (N random w1.0 networks at
    mixed resolutions measured end to end with onnxruntime on this machine): share within
    ±10 %, MAPE, Kendall τ, raw table sum and calibrated. Also writes a scatter PNG.
+3. ``--noise N``: measurement noise on this machine: N random w1.0 networks timed in two
+   passes (interleaved: 10 rounds x 5 calls; sequential: 50 calls per network in a row), and
+   how well each statistic (median, p10, min) of one pass reproduces the other pass.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ import time
 import types
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from ofa2_zoo.profiles import load_profile
@@ -79,12 +81,50 @@ def throughput(assets: Path) -> list[dict]:
     return rows
 
 
+def noise(n: int, seed: int = 7) -> list[dict]:
+    """Test-retest agreement of median / p10 / min latency between two passes over the same networks."""
+    from ofa2_zoo.profiles.measure import arch_input_shape, make_runner
+    from ofa2_zoo.profiles.validate import Agreement
+    from ofa2_zoo.supernet import create_subnet
+
+    p = load_profile("cpu-onnxruntime")
+    m = p.measurement
+    archs = p.space.sample(n, seed)
+    runners = [make_runner(create_subnet(a, p.space), arch_input_shape(a, p.space, m), m) for a in archs]
+
+    def one_pass(interleaved: bool) -> list[list[float]]:
+        times: list[list[float]] = [[] for _ in runners]
+        for r in runners:
+            for _ in range(5):
+                r()
+        order = [(i, 5) for _ in range(10) for i in range(len(runners))] if interleaved else \
+            [(i, 50) for i in range(len(runners))]
+        for i, calls in order:
+            for _ in range(calls):
+                t0 = time.perf_counter()
+                runners[i]()
+                times[i].append((time.perf_counter() - t0) * 1e3)
+        return times
+
+    import numpy as np
+
+    rows = []
+    for interleaved in (True, False):
+        a, b = np.array(one_pass(interleaved)), np.array(one_pass(interleaved))
+        for stat, fn in (("median", lambda x: np.median(x, 1)), ("p10", lambda x: np.percentile(x, 10, 1)),
+                         ("min", lambda x: x.min(1))):
+            rows.append({"timing": "interleaved" if interleaved else "sequential", "statistic": stat,
+                         **Agreement.of(fn(a), fn(b)).to_dict()})
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--assets", default=str(Path(__file__).resolve().parents[2] / "shared" / "ofa-assets"))
     ap.add_argument("--validate", type=int, default=0, help="also validate cpu-onnxruntime on N random networks")
+    ap.add_argument("--noise", type=int, default=0, help="also measure test-retest noise on N networks")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--plot", default="benchmarks/results/latency_validation.png")
+    ap.add_argument("--plot", default="benchmarks/results/latency_bench_validation.png")
     ap.add_argument("--json", help="write all results to this file")
     args = ap.parse_args()
     from ofa2_zoo.profiles.measure import machine_info
@@ -97,6 +137,12 @@ def main() -> None:
     ofa_row = out["throughput"][-1] if "OFA" in out["throughput"][-1]["profile"] else None
     if ofa_row:
         print(f"speed-up over OFA's per-arch estimator: {out['throughput'][0]['archs_per_s'] / ofa_row['archs_per_s']:.0f}x")
+    if args.noise:
+        out["noise"] = noise(args.noise)
+        print(f"\ntest-retest, {args.noise} random w1.0 networks, two passes (load avg {os.getloadavg()[0]:.1f}):")
+        for r in out["noise"]:
+            print(f"  {r['timing']:11} {r['statistic']:6}  within ±10 %: {r['within_10pct']:.0%}  "
+                  f"MAPE {r['mape']:.2f} %  Kendall τ {r['kendall_tau']:.3f}")
     if args.validate:
         from ofa2_zoo.profiles.validate import plot_validation, validate_profile
 
@@ -117,5 +163,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    np.seterr(all="ignore")
     main()
