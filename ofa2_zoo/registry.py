@@ -40,7 +40,6 @@ from ._io import write_text_atomic
 from .errors import Ofa2Error
 from .package.manifest import read_manifest, timm_name
 from .space import ArchSpec, SearchSpace, resolve_space
-from .supernet.subnet import create_subnet
 
 __all__ = ["ZooIndex", "IndexMember", "IndexVersion", "RegistryError", "register_front", "register_index",
            "registered_versions", "resolve_name", "index_members_from_package", "timm_name", "index_path",
@@ -220,6 +219,10 @@ def _tag_order(tags: Iterable[str]) -> list[str]:
 
 def _entrypoint(name: str):
     def entry(pretrained: bool = False, pretrained_cfg: Any = None, **kwargs: Any) -> nn.Module:
+        # imported here: this module is imported by the post-import hook of timm, which can
+        # fire while supernet.subnet itself is importing timm
+        from .supernet.subnet import create_subnet
+
         member = resolve_name(name, pretrained_cfg)
         # A tag string makes timm resolve this name's registered cfg for that version.
         cfg = member.tag if pretrained_cfg is None or isinstance(pretrained_cfg, str) else pretrained_cfg
