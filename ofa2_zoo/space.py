@@ -178,6 +178,17 @@ class SearchSpace:
     def se_channels(self, mid: int) -> int:
         return make_divisible(mid // 4, 8)
 
+    def feature_size(self, resolution: int) -> int:
+        """Side of the final feature map (before global pooling) at input ``resolution``.
+
+        Every stage runs at least one block, so the stride of every stage applies whatever the
+        arch; this is timm's ``pool_size`` for a sub-network at this input size.
+        """
+        h = conv_out_size(conv_out_size(resolution, self.stem_stride), self.first_block_stride)
+        for stride in self.stage_strides:
+            h = conv_out_size(h, stride)
+        return h
+
     # ------------------------------------------------------------------ derived spaces
     def restrict(self, *, resolutions: Sequence[int] | None = None, name: str | None = None) -> "SearchSpace":
         """A sub-space with fewer resolutions (a profile's allowed inputs, for example)."""
