@@ -86,9 +86,11 @@ def main() -> None:
     ap.add_argument("--population", type=int, default=100)
     ap.add_argument("--generations", type=int, default=1000)
     ap.add_argument("--assets", type=Path, required=True)
-    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=None,
+                    help="torch threads (default: torch's own default, as the authors' code runs)")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     from pymoo.core.callback import Callback
     from pymoo.optimize import minimize
 
