@@ -79,9 +79,14 @@ def test_layout_manifest_and_config(packaged):
 
 def test_repackaging_is_byte_identical(packaged, tmp_path):
     again = _package(packaged.path.parent, out_name="pkg")  # same front, same supernet seed, same out dir
-    second = _package(packaged.path.parent, out_name="pkg-b")
+    steps = []
+    second = _package(packaged.path.parent, out_name="pkg-b", progress=lambda *a: steps.append(a))
     assert _digest(again.path) == _digest(second.path)
     shutil.rmtree(second.path)
+    # every long step of every member is reported, with the members done so far
+    per_member = ["extract", "BN re-calibration", "save", "evaluate", "ONNX export", "ONNX parity", "model card"]
+    assert steps == [(f"member {k}: {s}", k, MEMBERS) for k in range(MEMBERS) for s in per_member] + \
+        [("front folder", MEMBERS, MEMBERS), ("done", MEMBERS, MEMBERS)]
 
 
 def test_measured_accuracy_is_what_timm_users_get(packaged):

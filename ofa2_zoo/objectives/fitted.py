@@ -28,7 +28,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Callable, Literal
 
 import numpy as np
 import torch
@@ -110,7 +110,9 @@ class FittedPredictor(AccuracySource):
     # ---------------------------------------------------------------- fitting
     @classmethod
     def fit(cls, space: SearchSpace, genes: np.ndarray, top1: np.ndarray, hidden: list[int] | None = None,
-            epochs: int = 2000, lr: float = 3e-3, weight_decay: float = 1e-3, seed: int = 0) -> FittedPredictor:
+            epochs: int = 2000, lr: float = 3e-3, weight_decay: float = 1e-3, seed: int = 0,
+            progress: Callable[[int, int], None] | None = None) -> FittedPredictor:
+        """Fit on measured ``top1`` (%); ``progress(epoch, epochs)`` is called every 50 epochs."""
         hidden = hidden or [128, 128]
         torch.manual_seed(seed)
         x = torch.from_numpy(encode(space, genes))
@@ -120,12 +122,14 @@ class FittedPredictor(AccuracySource):
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
         target = (y - mean) / std
-        for _ in range(epochs):
+        for epoch in range(1, epochs + 1):
             opt.zero_grad()
             loss = nn.functional.mse_loss(model(x)[:, 0], target)
             loss.backward()
             opt.step()
             sched.step()
+            if progress and (epoch % 50 == 0 or epoch == epochs):
+                progress(epoch, epochs)
         return cls(space, model, hidden, mean, std)
 
     def score(self, genes: np.ndarray, top1: np.ndarray, seed: int, n_train: int) -> FitReport:
@@ -208,9 +212,11 @@ def measure_random(net, dataset: str, n: int, seed: int = 0, progress=None) -> t
 
 
 def fit_from_measurements(net, dataset: str, n_train: int = 250, n_test: int = 100, seed: int = 0,
-                          progress=None, measurements: dict | None = None) -> tuple[FittedPredictor, FitReport, dict]:
+                          progress=None, measurements: dict | None = None,
+                          fit_progress=None) -> tuple[FittedPredictor, FitReport, dict]:
     """Measure ``n_train + n_test`` random sub-networks of ``net`` (or reuse ``measurements``
     written by an earlier run), fit on the first ``n_train`` and score on the held-out rest.
+    ``progress(measured, n)`` and ``fit_progress(epoch, epochs)`` report the two steps.
     Returns the predictor, its report and the measurements."""
     space = net.space
     if measurements is not None:
@@ -218,7 +224,7 @@ def fit_from_measurements(net, dataset: str, n_train: int = 250, n_test: int = 1
         n_train, n_test = int(measurements["n_train"]), len(top1) - int(measurements["n_train"])
     else:
         genes, top1 = measure_random(net, dataset, n_train + n_test, seed, progress)
-    pred = FittedPredictor.fit(space, genes[:n_train], top1[:n_train], seed=seed)
+    pred = FittedPredictor.fit(space, genes[:n_train], top1[:n_train], seed=seed, progress=fit_progress)
     report = pred.score(genes[n_train:], top1[n_train:], seed, n_train)
     pred.meta = {"fit": report.__dict__, "provenance": {"supernet_sha256": getattr(net, "weights_sha256", None),
                                                         "dataset": dataset, "measured": "top-1 % on the val split "

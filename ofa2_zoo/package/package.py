@@ -338,7 +338,9 @@ def _package_member(job: _Job, k: int, timing: MemberTiming, say: Callable[[str]
                               f"{report.describe()}")
     latency_measured = None
     if opts.measure_latency:
-        latency_measured = _measure_latency(shipped, (info.in_chans, r), prof)
+        say("latency")
+        with _timed(timing, "latency"):
+            latency_measured = _measure_latency(shipped, (info.in_chans, r), prof)
     with _timed(timing, "tensorrt"):
         trt_status, trt_settings = _tensorrt(job, folder, (info.in_chans, r, r), say)
 
