@@ -79,14 +79,18 @@ def test_layout_manifest_and_config(packaged):
 
 def test_repackaging_is_byte_identical(packaged, tmp_path):
     again = _package(packaged.path.parent, out_name="pkg")  # same front, same supernet seed, same out dir
-    steps = []
-    second = _package(packaged.path.parent, out_name="pkg-b", progress=lambda *a: steps.append(a))
+    steps, threads = [], []
+    caller_threads = torch.get_num_threads()
+    second = _package(packaged.path.parent, out_name="pkg-b",
+                      progress=lambda *a: steps.append(a) or threads.append(torch.get_num_threads()))
     assert _digest(again.path) == _digest(second.path)
     shutil.rmtree(second.path)
     # every long step of every member is reported, with the members done so far
     per_member = ["extract", "BN re-calibration", "save", "evaluate", "ONNX export", "ONNX parity", "model card"]
     assert steps == [(f"member {k}: {s}", k, MEMBERS) for k in range(MEMBERS) for s in per_member] + \
         [("front folder", MEMBERS, MEMBERS), ("done", MEMBERS, MEMBERS)]
+    # packaging runs on one torch thread (PackageOptions.threads) and gives the caller's setting back
+    assert set(threads[:-1]) == {1} and threads[-1] == caller_threads == torch.get_num_threads()
 
 
 def test_measured_accuracy_is_what_timm_users_get(packaged):

@@ -36,6 +36,9 @@ def package(
     seed: int = typer.Option(0, help="Seed of the calibration subset."),
     profile: Optional[str] = typer.Option(None, help="Profile name or YAML (default: the front's profile)."),
     assets: Optional[Path] = typer.Option(None, help="Folder with the official OFA files (official weights/tables)."),
+    threads: int = typer.Option(1, min=1, help="torch/BLAS threads while packaging. One by default: these "
+                                               "networks are small, and more threads slow packaging down "
+                                               "many-fold when another process is busy."),
     quiet: bool = QUIET,
 ) -> None:
     """Extract, re-calibrate and export each selected member of a front into a package folder."""
@@ -51,7 +54,8 @@ def package(
         result = package_front(front_dir, out, weights=weights, data=data, members=members, assets=assets,
                                profile=profile, progress=step, calib_images=calib_images,
                                calib_batch=calib_batch, parity_images=parity_images, eval_images=eval_images,
-                               measure_latency=measure_latency, tensorrt=trt, license=license, seed=seed)
+                               measure_latency=measure_latency, tensorrt=trt, license=license, seed=seed,
+                               threads=threads)
     m = result.manifest
     rows = []
     for row, timing in zip(m.members, result.timings):
