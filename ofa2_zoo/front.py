@@ -102,7 +102,7 @@ def check_front_values(members: list["FrontMember"], objective_meta: dict[str, d
         for name, value in m.objectives.items():
             why = objective_range_error(name, (objective_meta.get(name) or {}).get("unit"), value)
             if why:
-                raise FrontError(f"{where}: field 'members.{i}.objectives.{shorten(name, 40)}': {why} "
+                raise FrontError(f"{where}: field 'members.{i}.objectives.{clip(name, 40)}': {why} "
                                  f"({FIX_FRONT})")
     seen: dict[ArchSpec, int] = {}
     for i, m in enumerate(members):
