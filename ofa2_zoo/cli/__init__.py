@@ -1,8 +1,15 @@
 """The ``ofa2`` command line: a thin typer layer over the Python API.
 
-Each pipeline stage has its own command module exposing ``register(app)``. How a command
-ends (exit codes, the one-line error, Ctrl-C) is :mod:`.guard`'s job; :func:`main` installs it
-before anything heavy is imported, so no input and no interrupt ever shows a traceback.
+Each pipeline stage has its own command module exposing ``register(app)``, listed in
+:data:`COMMAND_MODULES`. How a command ends (exit codes, the one-line error, Ctrl-C) is
+:mod:`.guard`'s job; :func:`main` installs it before anything heavy is imported, so no input and
+no interrupt ever shows a traceback.
+
+Start-up rule: every command module is imported for ``ofa2 --help``, so at module level a
+command module imports only the standard library, typer and rich (and ``..errors``); torch,
+timm, onnx, matplotlib, numpy and the pipeline stages are imported inside the command
+functions. ``ofa2 --help``, ``ofa2 <group> --help`` and the ``list`` commands then start in a
+fraction of a second; ``tests/test_cli_startup.py`` checks it for every command.
 """
 
 from __future__ import annotations
@@ -11,7 +18,7 @@ import importlib
 import sys
 
 # One module per command group, in pipeline order.
-COMMAND_MODULES = ("arch", "profile", "train", "search", "front", "package", "publish", "run")
+COMMAND_MODULES = ("arch", "profile", "train", "search", "front", "package", "publish", "run", "zoo")
 
 
 def build_app():
