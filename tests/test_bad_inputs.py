@@ -359,12 +359,12 @@ def test_run_api_refuses_members_0_before_writing(tmp_path):
 
 # ---------------------------------------------------------------------------- interrupts
 def test_ctrl_c_inside_a_command_exits_130_with_one_line(capsys, monkeypatch):
-    import ofa2_zoo.cli.profile as profile_cli
+    import ofa2_zoo.profiles
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(profile_cli, "load_profile", interrupted)
+    monkeypatch.setattr(ofa2_zoo.profiles, "load_profile", interrupted)  # what `ofa2 profile show` calls
     line = refused(capsys, "profile", "show", "digits-cpu", match=r"^error: interrupted \(Ctrl-C\)$", code=130)
     assert line
 

@@ -288,3 +288,74 @@ def test_package_checks_name_the_member_and_path(case, package, tmp_path):
 
     assert re.search(match, str(exc.value)), str(exc.value)
     assert os.fspath(pkg) in str(exc.value)
+
+
+# ---------------------------------------------------------------------------- register_front, pull, local-dir
+@pytest.mark.parametrize("case", CONTAINMENT + ("symlinked-members-parent", "config-other-architecture",
+                                                "member-extra-file"))
+def test_register_front_refuses_a_tampered_package(case, package, tmp_path):
+    import re
+
+    import ofa2_zoo
+    from ofa2_zoo.errors import Ofa2Error
+
+    edit, match = CASES[case]
+    pkg = tamper(package, tmp_path, edit)
+    with pytest.raises(Ofa2Error) as exc:
+        ofa2_zoo.register_front(pkg)
+    assert "\n" not in str(exc.value) and re.search(match, str(exc.value)), str(exc.value)
+
+
+def _upload_member(server, tmp_path, repo: str, package: Path, edit) -> None:
+    """Put member 0 of ``package`` on the loopback Hub as ``repo`` tag v1, after ``edit(folder)``:
+    what a compromised or careless publisher could push there (ofa2 publish would refuse it)."""
+    from huggingface_hub import HfApi
+
+    folder = tmp_path / "upload"
+    shutil.copytree(package / "members/front_0", folder)
+    edit(folder, package)
+    api = HfApi()
+    api.create_repo(repo, exist_ok=True)
+    api.upload_folder(repo_id=repo, folder_path=str(folder))
+    api.create_tag(repo, tag="v1")
+
+
+HUB_CASES = {
+    "garbage-safetensors": (lambda f, p: (f / "model.safetensors").write_bytes(b"\x00" * 300),
+                            r"model.safetensors is not a readable safetensors file"),
+    "wrong-shape-weights": (lambda f, p: shutil.copy(p / "members/front_2/model.safetensors", f),
+                            r"model.safetensors (does not hold the tensors|: tensor .* has shape)"),
+    "corrupt-config": (lambda f, p: (f / "config.json").write_text('{"architecture": "ofa2_subnet",'),
+                       r"config.json is not valid JSON"),
+    "config-nan-std": (lambda f, p: (f / "config.json").write_text(
+        (f / "config.json").read_text().replace('"std": [', '"std": [NaN, ', 1)),
+        r"field 'pretrained_cfg.std"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HUB_CASES))
+def test_pull_refuses_bad_member_files(case, package, server, tmp_path):
+    from ofa2_zoo.publish import PullError, pull
+
+    edit, match = HUB_CASES[case]
+    repo = f"{NAMESPACE}/bad-{case}"
+    with use_hub(server, tmp_path / "hf"):
+        _upload_member(server, tmp_path, repo, package, edit)
+        with pytest.raises(PullError, match=match) as exc:
+            pull(f"{repo}@v1")
+    assert "\n" not in str(exc.value) and f"{repo}@v1" in str(exc.value)
+
+
+@pytest.mark.parametrize("case", ["garbage-safetensors", "wrong-shape-weights"])
+def test_local_dir_load_of_bad_weights_is_a_checkpoint_error(case, package, tmp_path):
+    import timm
+
+    from ofa2_zoo.errors import CheckpointError
+
+    folder = tmp_path / "member"
+    shutil.copytree(package / "members/front_0", folder)
+    HUB_CASES[case][0](folder, package)
+    with pytest.raises(CheckpointError, match=r"weights .*member.* (are not a readable safetensors file|do not fit)"
+                                              r".* for arch r\d+-") as exc:
+        timm.create_model(f"local-dir:{folder}", pretrained=True)
+    assert "\n" not in str(exc.value)

@@ -43,11 +43,12 @@ def show(
 MAX_ARCH_FILE = 1 << 20  # an arch is a few hundred bytes of JSON
 
 
-def _read_arch_file(name: str, sp) -> ArchSpec:
+def _read_arch_file(name: str, sp):
     """``@FILE``: the file holds the arch as JSON (an OFA dict); its text is never echoed back."""
     from pathlib import Path
 
     from ..errors import ArchError
+    from ..space import ArchSpec
 
     path = Path(name)
     if not path.is_file():

@@ -190,6 +190,21 @@ def check_weights(path: Path, arch, space, what: str) -> None:
 
 
 # ---------------------------------------------------------------------------- a member as a whole
+def verify_package(root: str | os.PathLike) -> PackageManifest:
+    """Every check of this module for a whole package folder (``package.json``, each member, the
+    front folder); returns the manifest. Raises :class:`PackageError` naming the member and path."""
+    from .manifest import MANIFEST_NAME, read_manifest
+
+    root = Path(root)
+    if (root / MANIFEST_NAME).is_symlink():
+        contained(root, MANIFEST_NAME, f"package {root}")
+    manifest = read_manifest(root)
+    for member in manifest.members:
+        check_member(root, manifest, member)
+    front_files(root, manifest)
+    return manifest
+
+
 def member_what(root: Path, member: Member) -> str:
     return f"package {root}: member k={member.k} ({member.name})"
 
