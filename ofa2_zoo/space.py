@@ -490,6 +490,21 @@ def ofa_mobilenet_v3_space(width_mult: float, name: str | None = None) -> Search
 
 _SPACES: dict[str, SearchSpace] = {}
 _ALIASES: dict[str, str] = {}
+# Modules that register more spaces when imported (they import this module, so they are
+# loaded on the first look-up instead of here); absent ones are skipped.
+_SPACE_MODULES = ["ofa2_zoo.embedded"]
+
+
+def _load_space_modules() -> None:
+    import importlib
+
+    while _SPACE_MODULES:
+        module = _SPACE_MODULES.pop()
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
 
 
 def register_space(space: SearchSpace, *aliases: str) -> SearchSpace:
@@ -501,11 +516,14 @@ def register_space(space: SearchSpace, *aliases: str) -> SearchSpace:
 
 
 def list_spaces() -> list[str]:
+    _load_space_modules()
     return sorted(_SPACES)
 
 
 def get_space(name: str) -> SearchSpace:
     key = _ALIASES.get(name, name)
+    if key not in _SPACES:
+        _load_space_modules()
     if key not in _SPACES:
         raise SpaceError(f"unknown search space {name!r}; known: {', '.join(list_spaces())}")
     return _SPACES[key]
