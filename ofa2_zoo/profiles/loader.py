@@ -116,7 +116,7 @@ def _format_validation_error(path: Path, exc: ValidationError) -> str:
     if kind == "string_pattern_mismatch":
         fix = _PATTERN_FIX.get(_section_key(loc), "match the pattern")
     else:
-        fix = _TYPE_FIX.get(kind, "see docs/readme/30-profiles.md for the allowed values")
+        fix = _TYPE_FIX.get(kind, "see docs/profiles.md for the allowed values")
     got = "" if kind == "missing" else f", got {_short(err.get('input'))}"
     return f"{path}: field '{where}': {msg}{got} (fix: {fix})"
 
