@@ -42,8 +42,10 @@ def package(
     quiet: bool = QUIET,
 ) -> None:
     """Extract, re-calibrate and export each selected member of a front into a package folder."""
+    from .._io import check_out_dir
     from ..package import package_front
 
+    check_out_dir(out, "--out")
     trt = tensorrt if tensorrt in ("auto", "off") else [p.strip() for p in tensorrt.split(",") if p.strip()]
     with progress(quiet) as bar:
         task = bar.add_task("loading the front and the supernet", total=None)

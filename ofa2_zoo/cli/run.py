@@ -18,7 +18,7 @@ def run(
     population: int = typer.Option(100, min=2, help="Population size."),
     generations: int = typer.Option(200, min=1, help="Generations."),
     seed: int = typer.Option(1, help="Random seed (same seed, same front)."),
-    members: Optional[int] = typer.Option(None, help="Members to package (default: the profile's)."),
+    members: Optional[int] = typer.Option(None, min=1, help="Members to package (default: the profile's)."),
     assets: Optional[Path] = typer.Option(None, help="Folder with the official OFA files (official profiles only)."),
     quiet: bool = QUIET,
 ) -> None:

@@ -28,7 +28,8 @@ def search_command(
     supernet: Optional[str] = typer.Option(None, help="Supernet / space name; must match the profile's "
                                                       "(default: the profile's)."),
     algorithm: str = typer.Option("nsga2", "--algorithm", "-a",
-                                  help="nsga2, smsemoa, spea2, nsga3, moead, agemoea, random or ofa-evolution."),
+                                  help="pals (Pareto archive local search), nsga2, smsemoa, spea2, nsga3, moead, "
+                                       "agemoea, random or ofa-evolution."),
     population: int = typer.Option(100, help="Population size (OFA²: 100)."),
     generations: int = typer.Option(100, help="Generations (OFA²: 1000)."),
     seed: int = typer.Option(1, help="Random seed: the same seed gives the same front.json (timing aside)."),
@@ -46,8 +47,13 @@ def search_command(
     quiet: bool = QUIET,
 ) -> None:
     """Search a profile's supernet for the Pareto front of its objectives and write front.json."""
+    from .._io import check_out_dir
     from ..front import plot_front
     from ..search import search
+
+    check_out_dir(out, "--out")
+    if cache is not None:
+        check_out_dir(cache, "--cache")
 
     with progress(quiet, "hv") as bar:
         task = bar.add_task(f"{algorithm} on {profile}", total=generations, hv="")
