@@ -55,12 +55,9 @@ def encode(space: SearchSpace, genes: np.ndarray) -> np.ndarray:
     n, nb = v["ks_idx"].shape
     nk, ne, nr = len(space.ks_choices), len(space.expand_choices), len(space.resolutions)
     feats = np.zeros((n, nb * (nk + ne) + nr), dtype=np.float32)
-    rows = np.repeat(np.arange(n), nb)
-    active = v["active"].ravel()
-    ks_cols = (np.arange(nb) * nk)[None, :] + v["ks_idx"]
-    e_cols = nb * nk + (np.arange(nb) * ne)[None, :] + v["e_idx"]
-    feats[rows[active], ks_cols.ravel()[active]] = 1
-    feats[rows[active], e_cols.ravel()[active]] = 1
+    rows, on = np.arange(n)[:, None], v["active"].astype(np.float32)  # 0 for a skipped block's own columns
+    feats[rows, (np.arange(nb) * nk)[None, :] + v["ks_idx"]] = on
+    feats[rows, nb * nk + (np.arange(nb) * ne)[None, :] + v["e_idx"]] = on
     feats[np.arange(n), nb * (nk + ne) + v["r_idx"]] = 1
     return feats
 
