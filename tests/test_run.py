@@ -9,6 +9,7 @@ import torch
 import ofa2_zoo
 from ofa2_zoo.cli import main
 from ofa2_zoo.embedded import embedded_weights_path
+from ofa2_zoo.explorer import read_data
 from ofa2_zoo.front import Front
 from ofa2_zoo.training.data import get_dataset
 
@@ -30,6 +31,13 @@ def test_ofa2_run_writes_front_and_package(tmp_path, monkeypatch, capsys):
     assert (lat[1:] >= lat[:-1]).all()
     manifest = json.loads((tmp_path / "package" / "package.json").read_text())
     assert len(manifest["members"]) == 3
+    # the explorer page beside front.png in both folders, with the packaged members named
+    page = (tmp_path / "front" / "index.html").read_bytes()
+    assert page == (tmp_path / "package" / "front" / "index.html").read_bytes()
+    data = read_data(page.decode())
+    assert len(data["members"]) == len(front.members) and data["version"] == front.version_id
+    assert {m["index"]: m["packaged"]["name"] for m in data["members"] if m["packaged"]} == {
+        m["front_index"]: m["name"] for m in manifest["members"]}
     # the packaged members load through timm and score on the digits validation split
     member = manifest["members"][0]
     model = timm.create_model(f"local-dir:{tmp_path / 'package' / member['folder']}", pretrained=True).eval()

@@ -65,6 +65,7 @@ def package(
                       f"{timing.total:.1f}")
     console.print(table)
     console.print(f"package: {result.path}")
+    console.print(f"explore: {result.path / m.front_folder / 'index.html'} (open it in a browser)")
     console.print(f"use it:  python -c \"import ofa2_zoo, timm; ofa2_zoo.register_front('{result.path}'); "
                   f"timm.create_model('{m.members[0].name}', pretrained=True)\"")
 
