@@ -178,6 +178,17 @@ class SearchSpace:
     def se_channels(self, mid: int) -> int:
         return make_divisible(mid // 4, 8)
 
+    def feature_size(self, resolution: int) -> int:
+        """Side of the final feature map (before global pooling) at input ``resolution``.
+
+        Every stage runs at least one block, so the stride of every stage applies whatever the
+        arch; this is timm's ``pool_size`` for a sub-network at this input size.
+        """
+        h = conv_out_size(conv_out_size(resolution, self.stem_stride), self.first_block_stride)
+        for stride in self.stage_strides:
+            h = conv_out_size(h, stride)
+        return h
+
     # ------------------------------------------------------------------ derived spaces
     def restrict(self, *, resolutions: Sequence[int] | None = None, name: str | None = None) -> "SearchSpace":
         """A sub-space with fewer resolutions (a profile's allowed inputs, for example)."""
@@ -479,6 +490,21 @@ def ofa_mobilenet_v3_space(width_mult: float, name: str | None = None) -> Search
 
 _SPACES: dict[str, SearchSpace] = {}
 _ALIASES: dict[str, str] = {}
+# Modules that register more spaces when imported (they import this module, so they are
+# loaded on the first look-up instead of here); absent ones are skipped.
+_SPACE_MODULES = ["ofa2_zoo.embedded"]
+
+
+def _load_space_modules() -> None:
+    import importlib
+
+    while _SPACE_MODULES:
+        module = _SPACE_MODULES.pop()
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
 
 
 def register_space(space: SearchSpace, *aliases: str) -> SearchSpace:
@@ -490,11 +516,14 @@ def register_space(space: SearchSpace, *aliases: str) -> SearchSpace:
 
 
 def list_spaces() -> list[str]:
+    _load_space_modules()
     return sorted(_SPACES)
 
 
 def get_space(name: str) -> SearchSpace:
     key = _ALIASES.get(name, name)
+    if key not in _SPACES:
+        _load_space_modules()
     if key not in _SPACES:
         raise SpaceError(f"unknown search space {name!r}; known: {', '.join(list_spaces())}")
     return _SPACES[key]

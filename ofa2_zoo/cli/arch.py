@@ -8,13 +8,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..objectives.efficiency import efficiency_model
-from ..space import ArchSpec, get_space, list_spaces
-
 console = Console()
 app = typer.Typer(help="Inspect, validate and sample sub-network architectures.", no_args_is_help=True)
 
-SPACE_HELP = "Search space: " + ", ".join(list_spaces()) + " (or another registered space)."
+SPACE_HELP = "Search space (see `ofa2 arch spaces`)."
 
 
 @app.command("show")
@@ -25,6 +22,9 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
 ) -> None:
     """Validate ARCH, print its canonical form, gene vector, MACs and parameter count."""
+    from ..objectives.efficiency import efficiency_model
+    from ..space import ArchSpec, get_space
+
     sp = get_space(space)
     if arch.startswith("@"):
         from pathlib import Path
@@ -56,6 +56,8 @@ def sample(
     seed: int = typer.Option(0, "--seed", help="Random seed."),
 ) -> None:
     """Print N uniformly random canonical architectures, one arch string per line."""
+    from ..space import get_space
+
     for spec in get_space(space).sample(n, seed):
         print(spec.to_string())
 
@@ -63,6 +65,8 @@ def sample(
 @app.command("spaces")
 def spaces() -> None:
     """List the registered search spaces."""
+    from ..space import get_space, list_spaces
+
     table = Table("name", "stages x blocks", "kernels", "expands", "depths", "resolutions", "networks/res.")
     for name in list_spaces():
         sp = get_space(name)
