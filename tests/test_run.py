@@ -38,6 +38,10 @@ def test_ofa2_run_writes_front_and_package(tmp_path, monkeypatch, capsys):
     assert len(data["members"]) == len(front.members) and data["version"] == front.version_id
     assert {m["index"]: m["packaged"]["name"] for m in data["members"] if m["packaged"]} == {
         m["front_index"]: m["name"] for m in manifest["members"]}
+    # `ofa2 front html` on the run's front folder finds the package beside it: the same page
+    with pytest.raises(SystemExit) as exc:
+        main(["front", "html", str(tmp_path / "front"), "--out", str(tmp_path / "again.html")])
+    assert exc.value.code == 0 and (tmp_path / "again.html").read_bytes() == page
     # the packaged members load through timm and score on the digits validation split
     member = manifest["members"][0]
     model = timm.create_model(f"local-dir:{tmp_path / 'package' / member['folder']}", pretrained=True).eval()

@@ -81,7 +81,9 @@ def html(front_dir: Path = typer.Argument(..., help="Folder with front.json (a s
                                                     "front/ folder), or the file itself."),
          out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML path (default: index.html beside it)."),
          package: Optional[Path] = typer.Option(None, help="Package folder whose members to highlight (default: the "
-                                                           "package.json beside front.json, if any)."),
+                                                           "package.json beside front.json, or the package/ folder "
+                                                           "beside it that `ofa2 run` wrote, if it packages this "
+                                                           "front)."),
          previous: Optional[Path] = typer.Option(None, help="An earlier version of the front (folder or front.json), "
                                                             "drawn in grey."),
          previous_label: Optional[str] = typer.Option(None, help="Name of the earlier version in the legend "
@@ -101,6 +103,12 @@ def html(front_dir: Path = typer.Argument(..., help="Folder with front.json (a s
     base = front_dir if front_dir.is_dir() else front_dir.parent
     if package is None and (base / MANIFEST_NAME).is_file():
         package = base
+    elif package is None and (base.parent / "package" / MANIFEST_NAME).is_file():  # an `ofa2 run` folder
+        sibling = base.parent / "package"
+        if read_manifest(sibling).front_version_id == front.version_id:
+            package = sibling
+        else:
+            console.print(f"{sibling} packages another front version: no packaged members to highlight")
     packaged = []
     if package is not None:
         manifest = read_manifest(package)
