@@ -4,6 +4,7 @@ behaviour in a real browser is tested in ``test_explorer_browser.py``."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 
@@ -30,6 +31,14 @@ def _packaged(front: Front, indices=(0, 4, 8)) -> list[PackagedMember]:
             for k, i in enumerate(indices)]
 
 
+def _loaded_names(snippet: str) -> list[str]:
+    """The model names a snippet passes to ``timm.create_model`` (it must be valid Python)."""
+    calls = [n for n in ast.walk(ast.parse(snippet)) if isinstance(n, ast.Call)
+             and isinstance(n.func, ast.Attribute) and n.func.attr == "create_model"]
+    assert all(kw.arg == "pretrained" and kw.value.value is True for c in calls for kw in c.keywords)
+    return [c.args[0].value for c in calls]
+
+
 def test_page_is_one_self_contained_file(front, tmp_path):
     path = write_explorer(front, tmp_path / "index.html", packaged=_packaged(front))
     html = path.read_text(encoding="utf-8")
@@ -54,7 +63,7 @@ def test_data_lists_every_member_with_what_a_user_compares(front):
     assert [m["packaged"]["name"] for m in data["members"] if m["packaged"]] == [
         "ofa2_tiny_test_front_0", "ofa2_tiny_test_front_1", "ofa2_tiny_test_front_2"]
     assert data["members"][4]["packaged"]["measured"] == {"top1": 61.0, "latency_ms": 1.2}
-    assert 'timm.create_model("ofa2_tiny_test_front_1", pretrained=True)' in data["members"][4]["packaged"]["snippet"]
+    assert _loaded_names(data["members"][4]["packaged"]["snippet"]) == ["ofa2_tiny_test_front_1"]
     assert data["previous"] is None and data["references"] == []
 
 
@@ -102,7 +111,8 @@ def test_previous_version_and_republished_names(front, tmp_path):
     renamed = with_packaged(data, tagged, "tiny front v2")
     assert renamed["title"] == "tiny front v2" and renamed["previous"] == data["previous"]
     assert renamed["members"][0]["packaged"]["name"] == "ofa2_tiny_test_front_0.v2"
-    assert 'timm.create_model("hf-hub:o/r-0@v2", pretrained=True)' in renamed["members"][0]["packaged"]["snippet"]
+    snippet = renamed["members"][0]["packaged"]["snippet"]
+    assert _loaded_names(snippet) == ["ofa2_tiny_test_front_0.v2"] and '"hf-hub:o/r-0@v2", pretrained=True)' in snippet
     assert [m["packaged"] for m in renamed["members"][1:]] == [None] * 8
 
 

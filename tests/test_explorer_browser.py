@@ -134,7 +134,8 @@ def test_packaged_explorer_in_chromium(package, open_page):
     # clicking a packaged member pins it with its timm snippet
     page.mouse.click(*_point_at(page, member.front_index))
     details = page.inner_text("#details-body")
-    assert member.name in details and f'timm.create_model("{member.name}", pretrained=True)' in details
+    snippet = page.inner_text("#details-body .snippet pre")
+    assert "timm.create_model(" in snippet and f'"{member.name}",' in snippet and "pretrained=True" in snippet
 
     # log latency: same markers, log axis
     page.check("#log-x")

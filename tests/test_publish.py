@@ -113,7 +113,7 @@ def test_publish_v1_and_timm_loads_the_packaged_weights(hub, packages):
     assert page["version"] == manifest.front_version_id and page["previous"] is None
     names = [m["packaged"]["name"] for m in page["members"] if m["packaged"]]
     assert names == [f"ofa2_tiny_publish_front_{k}.v1" for k in range(3)]
-    assert f'timm.create_model("hf-hub:{member_repo(0)}@v1", pretrained=True)' in page["members"][0]["packaged"]["snippet"]
+    assert f'"hf-hub:{member_repo(0)}@v1", pretrained=True)' in page["members"][0]["packaged"]["snippet"]
 
     # the zoo index records it; its timm names load exactly the packaged weights from the Hub
     zoo = ZooIndex.load(index)

@@ -1,6 +1,8 @@
 """`ofa2 run` end to end on the embedded default (small budget): front + package, offline."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 import timm
@@ -38,6 +40,12 @@ def test_ofa2_run_writes_front_and_package(tmp_path, monkeypatch, capsys):
     assert len(data["members"]) == len(front.members) and data["version"] == front.version_id
     assert {m["index"]: m["packaged"]["name"] for m in data["members"] if m["packaged"]} == {
         m["front_index"]: m["name"] for m in manifest["members"]}
+    # a packaged member's snippet, pasted into a new process, loads it (the run recorded the package)
+    first = next(m for m in data["members"] if m["packaged"])
+    code = first["packaged"]["snippet"] + "\nprint('input', list(model.pretrained_cfg['input_size']))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"input [1, {first['resolution']}, {first['resolution']}]" in done.stdout
     # `ofa2 front html` on the run's front folder finds the package beside it: the same page
     with pytest.raises(SystemExit) as exc:
         main(["front", "html", str(tmp_path / "front"), "--out", str(tmp_path / "again.html")])

@@ -60,10 +60,11 @@ class PackagedMember:
 
 def timm_snippet(name: str, hub_repo: str | None = None) -> str:
     """The lines a user pastes to load a packaged member with timm."""
-    lines = ["import timm", "import ofa2_zoo  # registers the ofa2_* model names", "",
-             f"model = timm.create_model({json.dumps(name)}, pretrained=True).eval()"]
+    lines = ["import timm", "import ofa2_zoo  # registers the names", "",
+             "model = timm.create_model(", f"    {json.dumps(name)},", "    pretrained=True,", ").eval()"]
     if hub_repo:
-        lines.append(f"# or, from its Hub repo: timm.create_model({json.dumps('hf-hub:' + hub_repo)}, pretrained=True)")
+        lines += ["# the same weights straight from its Hub repo:",
+                  f"# timm.create_model({json.dumps('hf-hub:' + hub_repo)}, pretrained=True)"]
     return "\n".join(lines)
 
 

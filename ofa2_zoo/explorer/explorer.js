@@ -334,14 +334,14 @@
       fallback();
     }
   }
-  function snippetBox(title, text) {
+  function snippetBox(title, text, wrapLines) {
     var box = el("div", { "class": "snippet" }), head = el("div", { "class": "snippet-head" });
     head.appendChild(el("span", null, title));
     var b = el("button", { "class": "copy", type: "button", title: "copy to the clipboard" }, "copy");
     b.addEventListener("click", function () { copyText(text, b); });
     head.appendChild(b);
     box.appendChild(head);
-    box.appendChild(el("pre", null, text));
+    box.appendChild(el("pre", wrapLines ? { "class": "wrap" } : null, text));
     return box;
   }
   function showDetails(m) {
@@ -360,7 +360,7 @@
     } else {
       body.appendChild(el("p", { "class": "muted note" }, "Not packaged: only packaged members come with "
         + "BN-calibrated weights, ONNX and a model card. Its arch string identifies it (ofa2 arch show ARCH)."));
-      body.appendChild(snippetBox("arch string", m.arch));
+      body.appendChild(snippetBox("arch string", m.arch, true));
     }
   }
   function select(index) {
