@@ -22,7 +22,7 @@ HOSTILE = '</script><script>alert(1)</script><!-- <img src=x onerror=alert(2)> &
 
 @pytest.fixture()
 def front(tmp_path) -> Front:
-    return Front.load(write_front(tmp_path / "front", n=9, seed=3))
+    return Front.load(write_front(tmp_path / "front", n=9, seed=3, top1_step=5))
 
 
 def _packaged(front: Front, indices=(0, 4, 8)) -> list[PackagedMember]:
@@ -100,7 +100,7 @@ def test_rendering_is_deterministic(front, tmp_path):
 
 
 def test_previous_version_and_republished_names(front, tmp_path):
-    older = Front.load(write_front(tmp_path / "older", n=5, seed=11))
+    older = Front.load(write_front(tmp_path / "older", n=5, seed=11, top1_step=9))
     data = explorer_data(front, previous=("v1", older))
     assert data["previous"]["label"] == "v1" and data["previous"]["version"] == older.version_id
     assert [p["arch"] for p in data["previous"]["points"]] == [m.arch.to_string() for m in older.members]
@@ -124,7 +124,7 @@ def test_read_data_refuses_other_pages():
 
 
 def test_cli_front_html_writes_the_page_and_refuses_a_foreign_package(front, tmp_path, capsys):
-    older = write_front(tmp_path / "older", n=5, seed=11)
+    older = write_front(tmp_path / "older", n=5, seed=11, top1_step=9)
     with pytest.raises(SystemExit) as exc:
         main(["front", "html", str(tmp_path / "front"), "--previous", str(older), "--previous-label", "v1"])
     assert exc.value.code == 0
@@ -132,8 +132,13 @@ def test_cli_front_html_writes_the_page_and_refuses_a_foreign_package(front, tmp
     data = read_data((tmp_path / "front" / "index.html").read_text(encoding="utf-8"))
     assert len(data["members"]) == 9 and data["previous"]["label"] == "v1"
     # A package.json of another front version beside front.json is refused with one line, exit 2.
+    member = {"k": 0, "name": "ofa2_tiny_test_front_0", "folder": "members/front_0", "front_index": 0,
+              "arch": front.members[0].arch.to_dict(), "objectives": front.members[0].objectives,
+              "files": {"model.safetensors": "0" * 64},
+              "parity": {"n_images": 1, "max_abs_diff": 0.0, "tolerance": 1e-4, "top1_agreement": 1.0,
+                         "top1_mismatches": 0, "unexplained_mismatches": 0, "passed": True}}
     manifest = {"format": "ofa2-package/1", "profile": front.profile_id, "front_version_id": "0" * 64,
-                "space": front.space.to_dict(), "members": [], "package_version": "0.1.0"}
+                "space": front.space.to_dict(), "members": [member], "package_version": "0.1.0"}
     (tmp_path / "front" / "package.json").write_text(json.dumps(manifest))
     with pytest.raises(SystemExit) as exc:
         main(["front", "html", str(tmp_path / "front"), "--out", str(tmp_path / "x.html")])

@@ -37,7 +37,7 @@ N_MEMBERS, PACKAGED = 12, 4
 @pytest.fixture(scope="module")
 def package(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("explorer")
-    front_dir = write_front(tmp / "front", n=N_MEMBERS, seed=5)
+    front_dir = write_front(tmp / "front", n=N_MEMBERS, seed=5, top1_step=4)
     result = package_front(front_dir, tmp / "pkg", supernet=tiny_supernet(), data=digits,
                            profile=write_profile(tmp / "profiles"), members=PACKAGED, parity_images=64,
                            calib_images=200)
@@ -146,7 +146,7 @@ def test_packaged_explorer_in_chromium(package, open_page):
 
 def test_previous_version_in_grey_and_hostile_strings_stay_text(package, open_page, tmp_path, capsys):
     tmp, pkg = package
-    older = write_front(tmp_path / "v1", n=7, seed=9)
+    older = write_front(tmp_path / "v1", n=7, seed=9, top1_step=6)
     with pytest.raises(SystemExit) as exc:
         main(["front", "html", str(pkg / "front"), "--previous", str(older), "--previous-label", "v1",
               "--out", str(tmp_path / "diff.html")])
