@@ -70,10 +70,25 @@ class LocalFile:
         return cls(path_in_repo, len(data), hashlib.sha256(data).hexdigest(), data=data)
 
     def read(self) -> bytes:
-        return self.data if self.data is not None else self.source.read_bytes()
+        """The bytes to publish: re-read without following a symbolic link and checked against the
+        sha256 verified when the package was loaded, so a file swapped after the checks (a symlink
+        put in its place, other content) is refused instead of uploaded."""
+        if self.data is not None:
+            return self.data
+        try:
+            fd = os.open(self.source, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError as exc:
+            raise PublishError(f"{self.source} cannot be read without following a link ({exc.strerror}); it changed "
+                               "after the package was checked; nothing more is uploaded") from None
+        with os.fdopen(fd, "rb") as f:
+            data = f.read()
+        if hashlib.sha256(data).hexdigest() != self.sha256:
+            raise PublishError(f"{self.source} changed after the package was checked (sha256 differs); nothing more "
+                               "is uploaded")
+        return data
 
-    def upload_source(self) -> str | bytes:
-        return self.data if self.data is not None else os.fspath(self.source)
+    def upload_source(self) -> bytes:
+        return self.read()
 
     def same_as(self, remote_blob_id: str, remote_sha256: str | None) -> bool:
         """Does a Hub file (its git blob id, and sha256 when stored in LFS) hold these bytes?"""
