@@ -70,6 +70,7 @@ def package(
                  Col("ONNX parity"), Col("TensorRT"), Col("time s", "num")], rows,
                 title=f"package of {m.profile} (front {m.front_version_id[:12]})")
     console.print(f"package: {result.path}")
+    console.print(f"explore: {result.path / m.front_folder / 'index.html'} (open it in a browser)")
     record_in_local_zoo(result.path)
 
 

@@ -59,6 +59,7 @@ def run(
                  Col("measured top-1 %", "num"), Col("measured ms", "num")], rows,
                 title=f"packaged members of the {result.front.profile_id} front ({len(result.front.members)} members)")
     console.print(f"front:   {result.front_dir / 'front.json'} (plot: {result.front_dir / 'front.png'})")
+    console.print(f"explore: {result.front_dir / 'index.html'} (open it in a browser)")
     console.print(f"package: {result.package_dir}")
     record_in_local_zoo(result.package_dir)
     console.print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
