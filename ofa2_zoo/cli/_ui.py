@@ -56,19 +56,51 @@ def _width(cell: str) -> int:
     return Text.from_markup(cell).cell_len
 
 
+def _longest_word(text: str) -> int:
+    return max((_width(w) for w in text.split()), default=0)
+
+
+def _column_widths(columns: Sequence[Col], rows: list[list[str]], room: int) -> list[int] | None:
+    """Widths that keep every ``key``/``num`` cell whole and fit ``room``; None if impossible.
+
+    Computed here rather than by rich: rich shrinks the widest wrappable columns first, which
+    can fold a number or overflow the line when minimum widths are set."""
+    natural, least = [], []
+    for i, col in enumerate(columns):
+        cells = [_width(row[i]) for row in rows]
+        widest = max(cells + [_width(col.header)])
+        natural.append(widest)
+        if col.kind == "text":  # wraps at spaces, folds longer words
+            least.append(min(max([_longest_word(row[i]) for row in rows] + [_longest_word(col.header)]),
+                             MIN_TEXT_WIDTH))
+        else:  # whole cells (a header may wrap or fold: it is not a value)
+            least.append(max(cells))
+    if sum(least) > room:
+        return None
+    if sum(natural) <= room:
+        return natural
+    widths, extra = list(least), room - sum(least)
+    for i, col in enumerate(columns):  # first: headers of names and numbers wrap at spaces, not mid-word
+        if col.kind != "text":
+            grow = min(max(0, _longest_word(col.header) - widths[i]), extra)
+            widths[i] += grow
+            extra -= grow
+    wishes = sorted((n - w, i) for i, (n, w) in enumerate(zip(natural, widths)) if n > w)
+    for left, (want, i) in zip(range(len(wishes), 0, -1), wishes):  # small wishes in full, the rest share
+        share = min(want, extra // left)
+        widths[i] += share
+        extra -= share
+    return widths
+
+
 def print_table(columns: Sequence[Col], rows: Iterable[Sequence[Any]], title: str | None = None,
                 out: Console | None = None) -> None:
     """Print ``rows`` (cells may use rich markup) so that no name, id or number is cut."""
     out = out or console
     rows = [[str(cell) for cell in row] for row in rows]
-    widths = []
-    for i, col in enumerate(columns):
-        longest = max((_width(row[i]) for row in rows), default=0)
-        word = max((len(w) for w in col.header.split()), default=0)
-        widths.append(max(longest, word) if col.kind != "text" else min(max(longest, word), MIN_TEXT_WIDTH))
-    if sum(widths) + 3 * len(columns) + 1 <= out.width:
-        table = Table(*[Column(c.header, min_width=w, overflow="fold", no_wrap=c.kind == "key",
-                               justify="right" if c.kind == "num" else "left")
+    widths = _column_widths(columns, rows, out.width - 3 * len(columns) - 1)
+    if widths is not None:
+        table = Table(*[Column(c.header, width=w, overflow="fold", justify="right" if c.kind == "num" else "left")
                         for c, w in zip(columns, widths)], title=title)
         for row in rows:
             table.add_row(*row)
@@ -76,11 +108,11 @@ def print_table(columns: Sequence[Col], rows: Iterable[Sequence[Any]], title: st
         return
     if title:
         out.print(f"[italic]{title}[/]")
-    for row in rows:  # too narrow for a table: one block per row
-        head = [i for i, c in enumerate(columns) if c.kind == "key"][:1] or [0]
-        out.print(f"[bold]{row[head[0]]}[/]", overflow="fold")
+    head = next((i for i, c in enumerate(columns) if c.kind == "key"), 0)
+    for row in rows:  # too narrow for a table: one block per row, the first key column as its heading
+        out.print(f"[bold]{row[head]}[/]", overflow="fold")
         for i, (col, cell) in enumerate(zip(columns, row)):
-            if i != head[0]:
+            if i != head:
                 out.print(f"  {col.header}: {cell}", overflow="fold")
 
 

@@ -8,6 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ._ui import AS_JSON, Col, print_json, print_table
+
 console = Console()
 app = typer.Typer(help="Inspect, validate and sample sub-network architectures.", no_args_is_help=True)
 
@@ -81,17 +83,22 @@ def sample(
 
 
 @app.command("spaces")
-def spaces() -> None:
+def spaces(as_json: bool = AS_JSON) -> None:
     """List the registered search spaces."""
     from ..space import get_space, list_spaces
 
-    table = Table("name", "stages x blocks", "kernels", "expands", "depths", "resolutions", "networks/res.")
-    for name in list_spaces():
-        sp = get_space(name)
-        res = sp.resolutions
-        table.add_row(name, f"{sp.n_stages}x{sp.max_depth}", str(list(sp.ks_choices)), str(list(sp.expand_choices)),
-                      str(list(sp.depth_choices)), f"{res[0]}..{res[-1]} ({len(res)})", f"{sp.size():.2e}")
-    console.print(table)
+    rows = [{"name": name, "stages": sp.n_stages, "max_depth": sp.max_depth, "kernels": list(sp.ks_choices),
+             "expands": list(sp.expand_choices), "depths": list(sp.depth_choices),
+             "resolutions": list(sp.resolutions), "networks_per_resolution": float(sp.size())}
+            for name, sp in ((n, get_space(n)) for n in list_spaces())]
+    if as_json:
+        print_json(rows)
+        return
+    print_table([Col("name", "key"), Col("stages x blocks", "num"), Col("kernels"), Col("expands"), Col("depths"),
+                 Col("resolutions"), Col("networks/res.", "num")],
+                [[r["name"], f"{r['stages']}x{r['max_depth']}", str(r["kernels"]), str(r["expands"]), str(r["depths"]),
+                  f"{r['resolutions'][0]}..{r['resolutions'][-1]} ({len(r['resolutions'])})",
+                  f"{r['networks_per_resolution']:.2e}"] for r in rows])
 
 
 def register(root: typer.Typer) -> None:

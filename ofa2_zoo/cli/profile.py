@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from ..errors import Ofa2Error
-from ._ui import AS_JSON, Col, console, print_json, print_table, progress
+from ._ui import AS_JSON, QUIET, Col, console, print_json, print_table, progress
 
 app = typer.Typer(help="Hardware profiles: objectives, latency lookup tables and measurement.",
                   no_args_is_help=True)
@@ -72,7 +72,8 @@ def build_lut_cmd(name: str = NAME,
                                                                 "calibration (0: none)."),
                   fresh: bool = typer.Option(False, help="Ignore a partial table left by an interrupted build."),
                   seed: int = typer.Option(0, help="Seed of the calibration networks."),
-                  chunk: int = typer.Option(25, min=1, help="Operators timed interleaved (and saved) per step.")) -> None:
+                  chunk: int = typer.Option(25, min=1, help="Operators timed interleaved (and saved) per step."),
+                  quiet: bool = QUIET) -> None:
     """Measure every operator of the profile's space on THIS machine into a lookup table.
 
     Interrupted builds resume where they stopped (run the same command again).
@@ -82,7 +83,7 @@ def build_lut_cmd(name: str = NAME,
     from ..profiles.build import build_lut
 
     p = load_profile(name)
-    with progress() as bar:
+    with progress(quiet) as bar:
         task = bar.add_task(f"measuring operators of {p.id}", total=None)
         path = build_lut(p, out, resume=not fresh, calibration_archs=calibrate, seed=seed, chunk=chunk,
                          progress=lambda done, total, key: bar.update(task, completed=done, total=total))
@@ -101,7 +102,7 @@ def validate_cmd(name: str = NAME,
                                                                    "in the table (its sha256 changes)."),
                  plot: Optional[Path] = typer.Option(None, help="Write a predicted-vs-measured scatter PNG here."),
                  json_out: Optional[Path] = typer.Option(None, "--json", help="Write the full report as JSON."),
-                 assets: Optional[Path] = ASSETS) -> None:
+                 assets: Optional[Path] = ASSETS, quiet: bool = QUIET) -> None:
     """Measure N random networks and report how well the table predicts them."""
     from .._io import write_json_atomic
     from ..assets import sha256_file
@@ -111,7 +112,7 @@ def validate_cmd(name: str = NAME,
     if save_calibration and not calibrate:
         raise Ofa2Error("--save-calibration needs --calibrate N (the number of networks to fit it on)")
     p = load_profile(name, assets)
-    with progress() as bar:
+    with progress(quiet) as bar:
         task = bar.add_task(f"measuring {n} networks", total=n)
         report = validate_profile(p, n, seed, calibrate=calibrate,
                                   progress=lambda i, total: bar.update(task, completed=i, total=total))
