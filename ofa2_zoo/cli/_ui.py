@@ -110,10 +110,10 @@ def print_table(columns: Sequence[Col], rows: Iterable[Sequence[Any]], title: st
         out.print(f"[italic]{title}[/]")
     head = next((i for i, c in enumerate(columns) if c.kind == "key"), 0)
     for row in rows:  # too narrow for a table: one block per row, the first key column as its heading
-        out.print(f"[bold]{row[head]}[/]", overflow="fold")
+        out.print(f"[bold]{row[head]}[/]", overflow="fold", highlight=False)
         for i, (col, cell) in enumerate(zip(columns, row)):
             if i != head:
-                out.print(f"  {col.header}: {cell}", overflow="fold")
+                out.print(f"  {col.header}: {cell}", overflow="fold", highlight=False)
 
 
 def print_json(data: Any) -> None:
