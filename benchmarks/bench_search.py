@@ -139,7 +139,7 @@ def predictor_throughput(assets, n=100_000, repeats=3) -> float:
 
 def specialized_comparison(front_archs: list, front_F: np.ndarray, assets) -> tuple[list[dict], object]:
     """OFA's published Note10 nets vs our union front (predicted space)."""
-    from ofa2_zoo.front import Front, reference_points
+    from ofa2_zoo.front import reference_points
     from ofa2_zoo.search import search
 
     # a small real front object carries the profile / predictor identity for reference_points
