@@ -16,7 +16,7 @@ from rich.console import Console
 from ..errors import Ofa2Error
 
 # One module per command group, in pipeline order.
-COMMAND_MODULES = ("arch", "profile", "train", "search", "front", "package", "publish", "run")
+COMMAND_MODULES = ("arch", "assets", "profile", "train", "search", "front", "package", "publish", "run")
 
 err_console = Console(stderr=True)
 
