@@ -14,11 +14,9 @@ from typing import Callable
 
 from .errors import Ofa2Error
 from .front import Front, plot_front
-from .profiles import load_profile
+from .profiles import DEFAULT_PROFILE, load_profile
 from .search import search
 from .supernet import load_supernet
-
-DEFAULT_PROFILE = "digits-cpu"
 
 
 @dataclass

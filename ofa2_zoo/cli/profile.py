@@ -8,11 +8,12 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..errors import Ofa2Error
-from ..profiles import list_profiles, load_profile
+from ..profiles import DEFAULT_PROFILE, list_profiles, load_profile
 
 console = Console()
 app = typer.Typer(help="Hardware profiles: objectives, latency lookup tables and measurement.",
@@ -27,18 +28,33 @@ def _progress() -> Progress:
 
 
 @app.command("list")
-def list_cmd() -> None:
-    """List the known profiles (shipped ones and those in $OFA2_PROFILES)."""
-    table = Table("id", "device", "supernet", "latency source", "description")
+def list_cmd(assets: Optional[Path] = ASSETS,
+             as_json: bool = typer.Option(False, "--json", help="Print one JSON array instead of a table.")) -> None:
+    """List the known profiles (shipped ones and those in $OFA2_PROFILES) and whether each can search here."""
+    rows = []
     for name in list_profiles():
         try:
-            p = load_profile(name)
+            p = load_profile(name, assets)
         except Ofa2Error as exc:
-            table.add_row(name, "", "", "[red]error[/]", str(exc))
+            rows.append({"id": name, "ready": False, "reason": f"profile error: {exc}", "fix": None})
             continue
         t = p.spec.latency.table
-        table.add_row(p.id, p.device_class, p.spec.supernet, p.latency_source + (f" ({t.format})" if t else ""),
-                      p.description)
+        ready = p.readiness()
+        rows.append({"id": p.id, "device": p.device_class, "supernet": p.spec.supernet, "accuracy": p.accuracy_source,
+                     "latency": p.latency_source + (f" ({t.format})" if t else ""), "ready": ready.ready,
+                     "reason": ready.reason, "fix": ready.fix, "default": p.id == DEFAULT_PROFILE, "description": p.description,
+                     "file": str(p.path)})
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    table = Table("id", "device", "supernet", "accuracy", "latency", "ready here")
+    for column in table.columns:
+        column.overflow = "fold"
+    for r in rows:
+        why = r["reason"] + (f"; fix: {r['fix']}" if r["fix"] else "") if not r["ready"] else ""
+        table.add_row(r["id"] + (" (default)" if r.get("default") else ""), r.get("device", ""),
+                      r.get("supernet", ""), r.get("accuracy") or "-", r.get("latency", ""),
+                      "[green]yes[/]" if r["ready"] else f"[red]no[/]: {escape(why)}")
     console.print(table)
 
 

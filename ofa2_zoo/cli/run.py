@@ -10,12 +10,15 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..profiles import DEFAULT_PROFILE
+
 console = Console()
 
 
 def run(
     out: Path = typer.Option(Path("out"), "--out", "-o", help="Folder for the front (front/) and the package (package/)."),
-    profile: str = typer.Option("digits-cpu", help="Hardware profile; the default is the embedded digits supernet."),
+    profile: str = typer.Option(DEFAULT_PROFILE, help="Hardware profile; the default (the zoo's default profile) "
+                                                      "searches the embedded digits supernet."),
     algorithm: str = typer.Option("nsga2", help="Search algorithm (see `ofa2 search --help`)."),
     population: int = typer.Option(100, min=2, help="Population size."),
     generations: int = typer.Option(200, min=1, help="Generations."),

@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from ..profiles import DEFAULT_PROFILE
+
 console = Console()
 
 
@@ -26,7 +28,9 @@ def summary_table(front, title: str, selected: set[int] | None = None) -> Table:
 
 
 def search_command(
-    profile: str = typer.Option("note10", "--profile", "-p", help="Hardware profile id or path of a profile YAML."),
+    profile: str = typer.Option(DEFAULT_PROFILE, "--profile", "-p",
+                                help="Hardware profile id (see `ofa2 profile list`) or path of a profile YAML; "
+                                     "default: the zoo's default profile."),
     supernet: Optional[str] = typer.Option(None, help="Supernet / space name; must match the profile's "
                                                       "(default: the profile's)."),
     algorithm: str = typer.Option("nsga2", "--algorithm", "-a",
