@@ -178,6 +178,17 @@ class SearchSpace:
     def se_channels(self, mid: int) -> int:
         return make_divisible(mid // 4, 8)
 
+    def feature_size(self, resolution: int) -> int:
+        """Side of the final feature map (before global pooling) at input ``resolution``.
+
+        Every stage runs at least one block, so the stride of every stage applies whatever the
+        arch; this is timm's ``pool_size`` for a sub-network at this input size.
+        """
+        h = conv_out_size(conv_out_size(resolution, self.stem_stride), self.first_block_stride)
+        for stride in self.stage_strides:
+            h = conv_out_size(h, stride)
+        return h
+
     # ------------------------------------------------------------------ derived spaces
     def restrict(self, *, resolutions: Sequence[int] | None = None, name: str | None = None) -> "SearchSpace":
         """A sub-space with fewer resolutions (a profile's allowed inputs, for example)."""
@@ -479,6 +490,21 @@ def ofa_mobilenet_v3_space(width_mult: float, name: str | None = None) -> Search
 
 _SPACES: dict[str, SearchSpace] = {}
 _ALIASES: dict[str, str] = {}
+# Modules that register more spaces when imported (they import this module, so they are
+# loaded on the first look-up instead of here); absent ones are skipped.
+_SPACE_MODULES = ["ofa2_zoo.embedded"]
+
+
+def _load_space_modules() -> None:
+    import importlib
+
+    while _SPACE_MODULES:
+        module = _SPACE_MODULES.pop()
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
 
 
 def register_space(space: SearchSpace, *aliases: str) -> SearchSpace:
@@ -490,11 +516,14 @@ def register_space(space: SearchSpace, *aliases: str) -> SearchSpace:
 
 
 def list_spaces() -> list[str]:
+    _load_space_modules()
     return sorted(_SPACES)
 
 
 def get_space(name: str) -> SearchSpace:
     key = _ALIASES.get(name, name)
+    if key not in _SPACES:
+        _load_space_modules()
     if key not in _SPACES:
         raise SpaceError(f"unknown search space {name!r}; known: {', '.join(list_spaces())}")
     return _SPACES[key]
@@ -511,6 +540,58 @@ def resolve_space(space: SearchSpace | str | Mapping[str, Any] | None) -> Search
     if isinstance(space, Mapping):
         return SearchSpace.from_dict(space)
     raise SpaceError(f"cannot use {type(space).__name__} as a search space")
+
+
+_STRING_SHAPE = re.compile(r"^r\d+-d(\d+)-k([0-9x]+)-e[0-9x]+$")
+
+
+def _arch_shape(value: str | Mapping[str, Any]) -> tuple[int, int] | None:
+    """(blocks, stages) that an arch string, JSON text or dict has, or None when it does not say."""
+    if isinstance(value, str):
+        m = _STRING_SHAPE.match(value.strip())
+        if m:
+            return len(m.group(2)), len(m.group(1))
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return None
+    if isinstance(value, Mapping) and isinstance(value.get("ks"), list) and isinstance(value.get("d"), list):
+        return len(value["ks"]), len(value["d"])
+    return None
+
+
+def spaces_of_shape(value: str | Mapping[str, Any]) -> list[str]:
+    """Registered spaces whose block and stage counts match the arch ``value``'s."""
+    shape = _arch_shape(value)
+    return [n for n in list_spaces() if (get_space(n).n_blocks, get_space(n).n_stages) == shape]
+
+
+def find_space(value: str | Mapping[str, Any], default: str | SearchSpace | None = None) -> tuple["ArchSpec", SearchSpace]:
+    """Parse an arch whose space is not given: in ``default`` when its shape fits, else in the one
+    registered space it fits (shape and choices); otherwise an :class:`ArchError` that names the
+    spaces that fit, or says that none has its shape."""
+    default = resolve_space(default)
+    shape = _arch_shape(value)
+    if shape is None or shape == (default.n_blocks, default.n_stages):
+        return ArchSpec.parse(value, default), default
+    same = [get_space(n) for n in spaces_of_shape(value)]
+    if not same:
+        known = ", ".join(f"{n} ({get_space(n).n_blocks} blocks, {get_space(n).n_stages} stages)"
+                          for n in list_spaces())
+        raise ArchError(f"the arch has {shape[0]} blocks in {shape[1]} stages; no registered space has that shape "
+                        f"(known: {known})")
+    parsed, first_error = [], None
+    for sp in same:
+        try:
+            parsed.append((ArchSpec.parse(value, sp), sp))
+        except ArchError as exc:
+            first_error = first_error or exc
+    if len(parsed) == 1:
+        return parsed[0]
+    if not parsed:
+        raise ArchError(f"{first_error} (in spaces {', '.join(sp.name for sp in same)})")
+    raise ArchError(f"the arch fits several spaces ({', '.join(sp.name for _, sp in parsed)}); pass --space with "
+                    "one of them")
 
 
 DEFAULT_SPACE = "ofa_mbv3_w1.2"

@@ -17,11 +17,11 @@ import torch
 from safetensors.torch import load_file
 
 import ofa2_zoo
-from ofa2_zoo.package import PackageError, package_front
+from ofa2_zoo.package import PackageError
 from ofa2_zoo.registry import (DEFAULT_INDEX_PATH, RegistryError, ZooIndex, register_front, register_index,
                                registered_versions)
 
-from _package_helpers import TINY, digits, tiny_supernet, write_front, write_profile
+from _package_helpers import TINY, tiny_package
 
 torch.set_num_threads(2)
 
@@ -50,11 +50,7 @@ def _two_versions(profile: str) -> tuple[ZooIndex, list[dict], list[dict]]:
 
 @pytest.fixture(scope="module")
 def package_dir(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("registry")
-    profile = write_profile(tmp / "profiles")
-    write_front(tmp / "front", n=3)
-    return package_front(tmp / "front", tmp / "pkg", supernet=tiny_supernet(), data=digits, profile=profile,
-                         members=2).path
+    return tiny_package(tmp_path_factory.mktemp("registry"))
 
 
 # ---------------------------------------------------------------------------- index

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..errors import ArchError
-from ..objectives.efficiency import efficiency_model
-from ..space import ArchSpec, SearchSpace, get_space, list_spaces
-
 console = Console()
 app = typer.Typer(help="Inspect, validate and sample sub-network architectures.", no_args_is_help=True)
 
-SPACE_HELP = ("Search space: " + ", ".join(list_spaces()) + " (or another registered space); default: the space "
-              "of the zoo's default profile")
-_STRING_SHAPE = re.compile(r"^r\d+-d(\d+)-k([0-9x]+)-e[0-9x]+$")
+SPACE_HELP = "Search space (see `ofa2 arch spaces`); default: the space of the zoo's default profile"
 
 
 def default_space() -> str:
@@ -27,47 +20,6 @@ def default_space() -> str:
     from ..profiles import DEFAULT_PROFILE, load_profile
 
     return load_profile(DEFAULT_PROFILE).space.name
-
-
-def _shape(text: str) -> tuple[int, int] | None:
-    """(blocks, stages) an arch string or OFA dict gives, or None when it does not say."""
-    m = _STRING_SHAPE.match(text.strip())
-    if m:
-        return len(m.group(2)), len(m.group(1))
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError:
-        return None
-    if isinstance(data, dict) and isinstance(data.get("ks"), list) and isinstance(data.get("d"), list):
-        return len(data["ks"]), len(data["d"])
-    return None
-
-
-def _parse_in_any_space(text: str) -> tuple[ArchSpec, SearchSpace]:
-    """Parse an arch without ``--space``: the default space when it fits, else the one
-    registered space whose block and stage counts (and choices) fit; otherwise say which fit."""
-    default = get_space(default_space())
-    shape = _shape(text)
-    if shape is None or shape == (default.n_blocks, default.n_stages):
-        return ArchSpec.parse(text, default), default
-    spaces = [get_space(n) for n in list_spaces()]
-    same = [sp for sp in spaces if (sp.n_blocks, sp.n_stages) == shape]
-    if not same:
-        known = ", ".join(f"{sp.name} ({sp.n_blocks} blocks, {sp.n_stages} stages)" for sp in spaces)
-        raise ArchError(f"the arch has {shape[0]} blocks in {shape[1]} stages; no registered space has that shape "
-                        f"(known: {known})")
-    parsed, first_error = [], None
-    for sp in same:
-        try:
-            parsed.append((ArchSpec.parse(text, sp), sp))
-        except ArchError as exc:
-            first_error = first_error or exc
-    if len(parsed) == 1:
-        return parsed[0]
-    names = ", ".join(sp.name for sp in (same if not parsed else [p[1] for p in parsed]))
-    if not parsed:
-        raise ArchError(f"{first_error} (in spaces {names})")
-    raise ArchError(f"the arch fits several spaces ({names}); pass --space with one of them")
 
 
 @app.command("show")
@@ -79,6 +31,10 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
 ) -> None:
     """Validate ARCH, print its canonical form, gene vector, MACs and parameter count."""
+    from ..errors import ArchError
+    from ..objectives.efficiency import efficiency_model
+    from ..space import ArchSpec, find_space, get_space, spaces_of_shape
+
     if arch.startswith("@"):
         from pathlib import Path
 
@@ -87,16 +43,16 @@ def show(
             raise ArchError(f"arch file {path} does not exist")
         arch = path.read_text()
     if space is None:
-        spec, sp = _parse_in_any_space(arch)
+        spec, sp = find_space(arch, default_space())
     else:
         sp = get_space(space)
         try:
             spec = ArchSpec.parse(arch, sp)
         except ArchError as exc:
-            shape = _shape(arch)
-            fits = [n for n in list_spaces() if shape == (get_space(n).n_blocks, get_space(n).n_stages)]
-            raise ArchError(f"{exc}; the arch's shape fits --space {' or '.join(fits)}" if fits and sp.name not in fits
-                            else str(exc)) from None
+            fits = spaces_of_shape(arch)
+            if not fits or sp.name in fits:
+                raise
+            raise ArchError(f"{exc}; the arch's shape fits --space {' or '.join(fits)}") from None
     em = efficiency_model(sp)
     genes = sp.archs_to_genes([spec])
     info = {"space": sp.name, "arch": spec.to_dict(), "string": spec.to_string(), "genes": genes[0].tolist(),
@@ -117,6 +73,8 @@ def sample(
     seed: int = typer.Option(0, "--seed", help="Random seed."),
 ) -> None:
     """Print N uniformly random canonical architectures, one arch string per line."""
+    from ..space import get_space
+
     for spec in get_space(space or default_space()).sample(n, seed):
         print(spec.to_string())
 
@@ -124,6 +82,8 @@ def sample(
 @app.command("spaces")
 def spaces() -> None:
     """List the registered search spaces."""
+    from ..space import get_space, list_spaces
+
     table = Table("name", "stages x blocks", "kernels", "expands", "depths", "resolutions", "networks/res.")
     for name in list_spaces():
         sp = get_space(name)

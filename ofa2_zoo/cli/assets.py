@@ -11,7 +11,6 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..assets import OFFICIAL_FILES, asset_state, assets_folder
 from ..errors import AssetError, Ofa2Error
 
 console = Console()
@@ -45,6 +44,8 @@ def _needs() -> dict[str, list[str]]:
 
 
 def _selected(profiles: list[str] | None) -> list[str]:
+    from ..assets import OFFICIAL_FILES
+
     if not profiles:
         return list(OFFICIAL_FILES)
     from ..profiles import load_profile
@@ -70,6 +71,8 @@ def list_cmd(assets: Optional[Path] = ASSETS, profile: Optional[List[str]] = PRO
              as_json: bool = typer.Option(False, "--json", help="Print one JSON array (full sha256) instead of a table.")
              ) -> None:
     """Every official file: size, pinned sha256, what needs it, and whether the assets folder has it."""
+    from ..assets import OFFICIAL_FILES, asset_state, assets_folder
+
     folder = assets_folder(assets)
     needs = _needs()
     rows = []
@@ -102,7 +105,7 @@ def fetch(profile: Optional[List[str]] = PROFILES, assets: Optional[Path] = ASSE
     from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                                TransferSpeedColumn)
 
-    from ..assets import download_asset
+    from ..assets import OFFICIAL_FILES, asset_state, assets_folder, download_asset
 
     folder = assets_folder(assets)
     todo = [n for n in _selected(profile) if asset_state(n, folder) in ("missing", "corrupt")]
@@ -131,6 +134,8 @@ def fetch(profile: Optional[List[str]] = PROFILES, assets: Optional[Path] = ASSE
 def verify(folder: Path = typer.Argument(..., help="Folder holding the official files in OFA's layout."),
            profile: Optional[List[str]] = PROFILES) -> None:
     """Check every file in FOLDER against its pinned sha256; exit 2 if a pinned file is missing or corrupt."""
+    from ..assets import OFFICIAL_FILES, asset_state
+
     if not folder.is_dir():
         raise AssetError(f"assets folder {folder} does not exist")
     names = _selected(profile)
@@ -141,8 +146,9 @@ def verify(folder: Path = typer.Argument(..., help="Folder holding the official 
     console.print(table)
     bad = [n for n, s in states.items() if s == "corrupt" or (s == "missing" and OFFICIAL_FILES[n].pinned)]
     if bad:
+        only = "".join(f" --profile {p}" for p in profile or [])
         raise AssetError(f"{len(bad)} of {len(names)} files in {folder} are missing or corrupt (first: {bad[0]}); "
-                         f"fix: ofa2 assets fetch --assets {folder}")
+                         f"fix: ofa2 assets fetch{only} --assets {folder}")
     ok = sum(s == "present" for s in states.values())
     console.print(f"{folder}: all {ok} pinned files match their sha256", soft_wrap=True)
 
@@ -150,6 +156,8 @@ def verify(folder: Path = typer.Argument(..., help="Folder holding the official 
 @app.command("path")
 def path(assets: Optional[Path] = ASSETS) -> None:
     """Print the folder official files are read from and fetched into."""
+    from ..assets import assets_folder
+
     print(assets_folder(assets))
 
 

@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .zoo import record_in_local_zoo
+
 console = Console()
 
 
@@ -65,8 +67,7 @@ def package(
                       f"{timing.total:.1f}")
     console.print(table)
     console.print(f"package: {result.path}")
-    console.print(f"use it:  python -c \"import ofa2_zoo, timm; ofa2_zoo.register_front('{result.path}'); "
-                  f"timm.create_model('{m.members[0].name}', pretrained=True)\"")
+    record_in_local_zoo(result.path)
 
 
 def register(app: typer.Typer) -> None:

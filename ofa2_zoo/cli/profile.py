@@ -13,7 +13,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..errors import Ofa2Error
-from ..profiles import DEFAULT_PROFILE, list_profiles, load_profile
 
 console = Console()
 app = typer.Typer(help="Hardware profiles: objectives, latency lookup tables and measurement.",
@@ -31,6 +30,8 @@ def _progress() -> Progress:
 def list_cmd(assets: Optional[Path] = ASSETS,
              as_json: bool = typer.Option(False, "--json", help="Print one JSON array instead of a table.")) -> None:
     """List the known profiles (shipped ones and those in $OFA2_PROFILES) and whether each can search here."""
+    from ..profiles import DEFAULT_PROFILE, list_profiles, load_profile
+
     rows = []
     for name in list_profiles():
         try:
@@ -42,8 +43,8 @@ def list_cmd(assets: Optional[Path] = ASSETS,
         ready = p.readiness()
         rows.append({"id": p.id, "device": p.device_class, "supernet": p.spec.supernet, "accuracy": p.accuracy_source,
                      "latency": p.latency_source + (f" ({t.format})" if t else ""), "ready": ready.ready,
-                     "reason": ready.reason, "fix": ready.fix, "default": p.id == DEFAULT_PROFILE, "description": p.description,
-                     "file": str(p.path)})
+                     "reason": ready.reason, "fix": ready.fix, "default": p.id == DEFAULT_PROFILE,
+                     "description": p.description, "file": str(p.path)})
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -61,6 +62,8 @@ def list_cmd(assets: Optional[Path] = ASSETS,
 @app.command("show")
 def show(name: str = NAME, assets: Optional[Path] = ASSETS) -> None:
     """Print a profile, its checksums, its table's provenance and the latency range of its space."""
+    from ..profiles import load_profile
+
     p = load_profile(name, assets)
     info = p.describe()
     info["space_size_per_resolution"] = p.space.size()
@@ -90,6 +93,7 @@ def build_lut_cmd(name: str = NAME,
     Interrupted builds resume where they stopped (run the same command again).
     """
     from ..assets import sha256_file
+    from ..profiles import load_profile
     from ..profiles.build import build_lut
 
     p = load_profile(name)
@@ -116,6 +120,7 @@ def validate_cmd(name: str = NAME,
     """Measure N random networks and report how well the table predicts them."""
     from .._io import write_json_atomic
     from ..assets import sha256_file
+    from ..profiles import load_profile
     from ..profiles.validate import plot_validation, store_calibration, validate_profile
 
     if save_calibration and not calibrate:
@@ -149,6 +154,7 @@ def measure_cmd(name: str = NAME,
                 arch: str = typer.Argument(..., help="Arch string (r224-d...-k...-e...) or OFA arch JSON."),
                 assets: Optional[Path] = ASSETS) -> None:
     """Measure one network end to end with the profile's backend and compare with the table."""
+    from ..profiles import load_profile
     from ..profiles.measure import measure_arch
     from ..space import ArchSpec
 

@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..profiles import DEFAULT_PROFILE
+from ..defaults import DEFAULT_PROFILE
+from .zoo import record_in_local_zoo
 
 console = Console()
 
@@ -51,6 +52,7 @@ def run(
     console.print(table)
     console.print(f"front:   {result.front_dir / 'front.json'} (plot: {result.front_dir / 'front.png'})")
     console.print(f"package: {result.package_dir}")
+    record_in_local_zoo(result.package_dir)
     console.print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
 
 

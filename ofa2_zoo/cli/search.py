@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ..profiles import DEFAULT_PROFILE
+from ..defaults import DEFAULT_PROFILE
 
 console = Console()
 

@@ -21,6 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from ..assets import OFFICIAL_CHECKPOINTS, asset_state, assets_folder, cache_dir, resolve_asset, sha256_file
+from ..defaults import DEFAULT_PROFILE  # noqa: F401  (re-exported by ofa2_zoo.profiles)
 from ..errors import Ofa2Error
 from ..objectives.sources import AccuracySourceError, accuracy_source_info, sources_for_space
 from ..space import ArchSpec, SearchSpace, get_space
@@ -33,8 +34,6 @@ class ProfileError(Ofa2Error, ValueError):
     """A hardware profile is malformed, missing, or points at missing/corrupt data."""
 
 
-#: The zoo's default profile: the default of ``ofa2 run``, ``ofa2 search`` and (its space) ``ofa2 arch``.
-DEFAULT_PROFILE = "digits-cpu"
 
 
 # ---------------------------------------------------------------------------- finding
@@ -122,7 +121,7 @@ def _format_validation_error(path: Path, exc: ValidationError) -> str:
     if kind == "string_pattern_mismatch":
         fix = _PATTERN_FIX.get(_section_key(loc), "match the pattern")
     else:
-        fix = _TYPE_FIX.get(kind, "see docs/readme/30-profiles.md for the allowed values")
+        fix = _TYPE_FIX.get(kind, "see docs/profiles.md for the allowed values")
     got = "" if kind == "missing" else f", got {_short(err.get('input'))}"
     return f"{path}: field '{where}': {msg}{got} (fix: {fix})"
 

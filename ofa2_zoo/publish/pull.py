@@ -43,46 +43,68 @@ class PullResult:
 
 
 def resolve_target(name: str, index_path: str | os.PathLike | None = None) -> PullTarget:
-    """What ``NAME[.vN]`` or ``org/repo[@vN]`` stands for (a repo without a tag: its newest ``v<N>``)."""
+    """What ``NAME[.vN]`` or ``org/repo[@vN]`` stands for (a repo without a tag: its newest ``v<N>``).
+
+    Names are looked up in ``index_path``, or by default in the shipped zoo index together with
+    the user index (versions this user published)."""
     m = _NAME_RE.match(name)
     if m:
-        return _from_index(name, m, index_path)
+        return _from_index(name, m, _indexes(index_path))
     m = _REPO_RE.match(name)
     if m:
         tag = m.group("tag") or _newest_tag(m.group("repo"))
         return PullTarget(name, m.group("repo"), tag)
     raise PullError(f"{name!r} is neither an ofa2 model name (ofa2_<profile>_front_<k>[.vN], ofa2_front_<k>[.vN]) "
-                    "nor a Hub repo id (org/repo[@vN])")
+                    f"nor a Hub repo id (org/repo[@vN]){_suggest(name, _indexes(index_path))}")
 
 
-def _from_index(name: str, m: re.Match, index_path: str | os.PathLike | None) -> PullTarget:
+def _indexes(index_path: str | os.PathLike | None) -> list:
     from ..errors import Ofa2Error
-    from ..registry import ZooIndex
+    from ..zoo.index import ZooIndex, shipped_index_path, user_index_path
 
+    paths = [Path(index_path)] if index_path is not None else [shipped_index_path(), user_index_path()]
     try:
-        index = ZooIndex.load(index_path)
+        return [ZooIndex.load(p) for p in paths if index_path is not None or p.exists()] or [ZooIndex()]
     except Ofa2Error as exc:
         raise PullError(str(exc)) from None
+
+
+def _suggest(name: str, indexes: list) -> str:
+    """Close published names, or a pointer to ``ofa2 zoo list``."""
+    from ..zoo.entries import Zoo, hub_entries, suggest
+
+    zoo = Zoo(indexes[0].default_profile, hub_entries(*indexes))
+    names = [f"{n}.{t}" for n, tags in zoo.by_name().items() for t in tags] + list(zoo.by_name())
+    return suggest(name, names) or "; `ofa2 zoo list` shows every known name"
+
+
+def _from_index(name: str, m: re.Match, indexes: list) -> PullTarget:
+    from ..zoo.entries import hub_entries
+    from ..zoo.index import version_number
+
+    entries = hub_entries(*indexes)
     wanted = m.group("profile")
+    profiles = sorted({e.profile for e in entries})
     if wanted is None:
-        profile = index.default_profile
+        profile = indexes[0].default_profile
     else:
-        found = [p for p in index.fronts if p.replace("-", "_") == wanted]
+        found = [p for p in profiles if p.replace("-", "_") == wanted]
         if not found:
             raise PullError(f"no published front of profile {wanted!r} in the zoo index "
-                            f"(published: {', '.join(sorted(index.fronts)) or 'none'})")
+                            f"(published: {', '.join(profiles) or 'none'}){_suggest(name, indexes)}")
         profile = found[0]
     k, tag = int(m.group("k")), m.group("tag")
-    versions = [v for v in index.versions(profile) if tag is None or v.version == tag]
-    rows = [(v.version, row) for v in versions for row in v.members if row.k == k]
+    rows = sorted((e for e in entries if e.profile == profile and e.k == k and tag in (None, e.tag)),
+                  key=lambda e: version_number(e.tag))
     if not rows:
-        have = ", ".join(v.version for v in index.versions(profile)) or "none"
+        have = ", ".join(sorted({e.tag for e in entries if e.profile == profile}, key=version_number)) or "none"
         raise PullError(f"{name}: the {profile} front has no {'version ' + tag if tag else 'version'} with a member "
-                        f"{k} (published versions: {have})")
-    version, row = rows[-1]
-    if not _TAG_RE.match(row.revision):
-        raise PullError(f"{name}: the zoo index points at revision {row.revision!r}, not a version tag")
-    return PullTarget(name, row.repo_id, row.revision, dict(row.arch))
+                        f"{k} (published versions: {have}){_suggest(name, indexes)}")
+    row = rows[-1]
+    repo_id, _, revision = row.where.partition("@")
+    if not _TAG_RE.match(revision):
+        raise PullError(f"{name}: the zoo index points at revision {revision!r}, not a version tag")
+    return PullTarget(name, repo_id, revision, dict(row.arch))
 
 
 def _newest_tag(repo_id: str) -> str:
