@@ -22,8 +22,9 @@ NAME = typer.Argument(..., help="Profile id (see `ofa2 profile list`) or path to
 
 
 def _progress() -> Progress:
+    """A progress bar for the long measurements; silent when the output is not a terminal (logs, CI)."""
     return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=console, transient=False)
+                    TimeRemainingColumn(), console=console, transient=False, disable=not console.is_terminal)
 
 
 @app.command("list")
