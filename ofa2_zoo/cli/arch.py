@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
@@ -33,26 +33,14 @@ def show(
     """Validate ARCH, print its canonical form, gene vector, MACs and parameter count."""
     from ..errors import ArchError
     from ..objectives.efficiency import efficiency_model
-    from ..space import ArchSpec, find_space, get_space, spaces_of_shape
+    from ..space import find_space, get_space
 
-    if arch.startswith("@"):
-        from pathlib import Path
-
-        path = Path(arch[1:])
-        if not path.is_file():
-            raise ArchError(f"arch file {path} does not exist")
-        arch = path.read_text()
-    if space is None:
-        spec, sp = find_space(arch, default_space())
-    else:
-        sp = get_space(space)
-        try:
-            spec = ArchSpec.parse(arch, sp)
-        except ArchError as exc:
-            fits = spaces_of_shape(arch)
-            if not fits or sp.name in fits:
-                raise
-            raise ArchError(f"{exc}; the arch's shape fits --space {' or '.join(fits)}") from None
+    value, where = (_read_arch_file(arch[1:]), f"arch file {arch[1:]}: ") if arch.startswith("@") else (arch, "")
+    sp = get_space(space) if space is not None else None
+    try:
+        spec, sp = find_space(value, default_space()) if sp is None else (_parse_in(value, sp), sp)
+    except ArchError as exc:
+        raise ArchError(f"{where}{exc}") from None
     em = efficiency_model(sp)
     genes = sp.archs_to_genes([spec])
     info = {"space": sp.name, "arch": spec.to_dict(), "string": spec.to_string(), "genes": genes[0].tolist(),
@@ -64,6 +52,42 @@ def show(
     for key, value in info.items():
         table.add_row(f"[bold]{key}[/]", str(round(value, 3) if isinstance(value, float) else value))
     console.print(table)
+
+
+def _parse_in(value: Any, sp):
+    """The arch in the space the user named; when it does not fit, say which ``--space`` would."""
+    from ..errors import ArchError
+    from ..space import ArchSpec, spaces_of_shape
+
+    try:
+        return ArchSpec.parse(value, sp)
+    except ArchError as exc:
+        fits = spaces_of_shape(value)
+        if not fits or sp.name in fits:
+            raise
+        raise ArchError(f"{exc}; the arch's shape fits --space {' or '.join(fits)}") from None
+
+
+MAX_ARCH_FILE = 1 << 20  # an arch is a few hundred bytes of JSON
+
+
+def _read_arch_file(name: str) -> Any:
+    """``@FILE``: the file holds the arch as JSON (an OFA dict); its text is never echoed back."""
+    from pathlib import Path
+
+    from ..errors import ArchError
+
+    path = Path(name)
+    if not path.is_file():
+        raise ArchError(f"arch file {path} does not exist (or is not a file)")
+    if path.stat().st_size > MAX_ARCH_FILE:
+        raise ArchError(f"arch file {path} is {path.stat().st_size:,} bytes; an arch is a small JSON object "
+                        f"(at most {MAX_ARCH_FILE:,} bytes)")
+    try:
+        return json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArchError(f"arch file {path} is not JSON: {exc} (fix: write the arch as JSON, "
+                        '{"ks": [...], "e": [...], "d": [...], "r": [224]})') from None
 
 
 @app.command("sample")
