@@ -344,7 +344,7 @@ def test_profile_list_json_and_table(capsys, official_assets, tmp_path, monkeypa
     with pytest.raises(SystemExit):
         main(["profile", "list", "--assets", str(tmp_path)])
     out = capsys.readouterr().out
-    assert "ready here" in out and "digits-cpu (default)" in out and "official files missing" in out
+    assert "ready here" in out and "digits-cpu *" in out and "official files missing" in out
 
 
 def test_top_level_api_exports():

@@ -23,7 +23,7 @@ PROFILES = typer.Option(None, "--profile", "-p", help="Only the files this profi
 _COMMANDS = {
     "accuracy predictor": "ofa2 search / run (top-1 of OFA's spaces)",
     "latency table": "ofa2 search / run (latency)",
-    "specialized net": "ofa2 front plot / package: OFA's published nets beside note10 fronts",
+    "specialized net": "ofa2 front plot (OFA's published nets beside note10 fronts)",
     "supernet checkpoint": "ofa2 package / run --weights official",
 }
 
@@ -84,15 +84,18 @@ def list_cmd(assets: Optional[Path] = ASSETS, profile: Optional[List[str]] = PRO
     if as_json:
         print(json.dumps({"folder": str(folder), "files": rows}, indent=2))
         return
-    table = Table("file", "size", "sha256", "needed by", f"in {escape(str(folder))}",
-                  title="official OFA files", caption="full checksums: --json")
-    for column in table.columns:
-        column.overflow = "fold"
-    for r in rows:
-        sha = r["sha256"][:16] + "…" if r["pinned"] else "not pinned: never reachable from where this release was made"
-        table.add_row(escape(r["name"]), _size(r["size"]), sha,
-                      escape("; ".join(r["needed_by"]) or r["commands"]), _STATE_STYLE[r["state"]])
-    console.print(table)
+    console.print(f"official OFA files in {escape(str(folder))} (full sha256: --json)", soft_wrap=True)
+    for kind in dict.fromkeys(r["kind"] for r in rows):
+        group = [r for r in rows if r["kind"] == kind]
+        needed = sorted({n for r in group for n in r["needed_by"]})
+        console.print(f"\n[bold]{kind}s[/]: {escape(_COMMANDS[kind])}"
+                      + (f"; needed by {escape(', '.join(needed))}" if needed else ""))
+        table = Table("file", "size", "sha256", "state", show_header=False, box=None, padding=(0, 1, 0, 2))
+        table.columns[0].overflow = "fold"
+        for r in group:
+            sha = r["sha256"][:12] + "…" if r["pinned"] else "not pinned (unreachable when this release was made)"
+            table.add_row(escape(r["name"]), _size(r["size"]), sha, _STATE_STYLE[r["state"]])
+        console.print(table)
     missing = sum(r["state"] in ("missing", "corrupt") for r in rows)
     if missing:
         console.print(f"{missing} of {len(rows)} missing or corrupt: ofa2 assets fetch"

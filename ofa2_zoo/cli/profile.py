@@ -27,6 +27,9 @@ def _progress() -> Progress:
                     TimeRemainingColumn(), console=console, transient=False, disable=not console.is_terminal)
 
 
+_LATENCY_LABEL = {"lut (ofa2-json)": "table", "lut (ofa-yaml)": "OFA table", "measure": "measured"}
+
+
 @app.command("list")
 def list_cmd(assets: Optional[Path] = ASSETS,
              as_json: bool = typer.Option(False, "--json", help="Print one JSON array instead of a table.")) -> None:
@@ -49,15 +52,21 @@ def list_cmd(assets: Optional[Path] = ASSETS,
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    table = Table("id", "device", "supernet", "accuracy", "latency", "ready here")
+    from rich import box
+
+    table = Table("id", "supernet", "accuracy", "latency", "ready here", box=box.SIMPLE_HEAD,
+                  caption="* the zoo's default profile (ofa2 run, ofa2 search)")
     for column in table.columns:
         column.overflow = "fold"
     for r in rows:
-        why = r["reason"] + (f"; fix: {r['fix']}" if r["fix"] else "") if not r["ready"] else ""
-        table.add_row(r["id"] + (" (default)" if r.get("default") else ""), r.get("device", ""),
-                      r.get("supernet", ""), r.get("accuracy") or "-", r.get("latency", ""),
-                      "[green]yes[/]" if r["ready"] else f"[red]no[/]: {escape(why)}")
+        table.add_row(r["id"] + (" *" if r.get("default") else ""), r.get("supernet", ""), r.get("accuracy") or "-",
+                      _LATENCY_LABEL.get(r.get("latency", ""), r.get("latency", "")),
+                      "[green]yes[/]" if r["ready"] else "[red]no[/] (below)")
     console.print(table)
+    for r in rows:
+        if not r["ready"]:
+            console.print(f"[bold]{escape(r['id'])}[/]: {escape(r['reason'])}"
+                          + (f"\n  fix: {escape(r['fix'])}" if r["fix"] else ""))
 
 
 @app.command("show")
