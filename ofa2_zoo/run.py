@@ -1,5 +1,8 @@
 """``ofa2 run``: the whole pipeline on one profile — search, save the front, package it.
 
+Both ``front/`` and ``package/front/`` get ``front.png`` and the explorer page ``index.html``
+(with the packaged members highlighted).
+
 With no arguments it runs on the embedded default (the small digits supernet shipped in the
 wheel, its fitted accuracy predictor and the ``digits-cpu`` profile), fully offline.
 """
@@ -12,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from ._io import write_bytes_atomic
 from .errors import Ofa2Error
+from .explorer import FILENAME as EXPLORER_FILENAME
 from .front import Front, plot_front
 from .profiles import DEFAULT_PROFILE, load_profile
 from .search import search
@@ -81,4 +86,6 @@ def run_pipeline(out_dir: str | os.PathLike, *, profile: str = DEFAULT_PROFILE, 
     result = package_front(front_dir, out / "package", supernet=net, data=data, members=members, assets=assets,
                            profile=prof, measure_latency=prof.measurement is not None)
     seconds["package"] = time.perf_counter() - t0
+    page = result.path / result.manifest.front_folder / EXPLORER_FILENAME
+    write_bytes_atomic(front_dir / EXPLORER_FILENAME, page.read_bytes())  # the same explorer beside front.json
     return RunResult(front, front_dir, result.path, seconds)

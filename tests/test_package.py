@@ -74,7 +74,8 @@ def test_layout_manifest_and_config(packaged):
         assert pc["mean"] == [0.3] and pc["std"] == [0.4] and pc["label_names"] == [str(i) for i in range(10)]
         assert x.parity.passed and x.parity.n_images == 397 and x.parity.top1_agreement == 1.0
         assert x.tensorrt is not None and not x.tensorrt.built and "trtexec --onnx=model.onnx" in x.tensorrt.command
-    assert sorted(p.name for p in (pkg / "front").iterdir()) == ["README.md", "front.json", "front.png", "package.json"]
+    assert sorted(p.name for p in (pkg / "front").iterdir()) == ["README.md", "front.json", "front.png", "index.html",
+                                                             "package.json"]
     assert (pkg / "front" / "package.json").read_bytes() == (pkg / "package.json").read_bytes()
     assert not [p for p in pkg.parent.iterdir() if p.name.startswith(".pkg.")]  # no temp folders left
 

@@ -1,4 +1,5 @@
-"""``ofa2 front show|plot|diff``: look at a searched front and compare two versions."""
+"""``ofa2 front show|plot|diff|html``: look at a searched front, compare two versions, and write
+the interactive explorer page."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 console = Console()
-front_app = typer.Typer(help="Show, plot and compare Pareto fronts (front.json).", no_args_is_help=True)
+front_app = typer.Typer(help="Show, plot, explore and compare Pareto fronts (front.json).", no_args_is_help=True)
 
 
 @front_app.command("show")
@@ -74,6 +75,60 @@ def diff(old: Path = typer.Argument(..., help="Older front (folder or front.json
     console.print(table)
     console.print(f"members: {len(a.members)} → {len(b.members)}; hypervolume {a.hypervolume:.6g} → "
                   f"{b.hypervolume:.6g} ({d.hypervolume_change:+.6g})")
+
+
+@front_app.command("html")
+def html(front_dir: Path = typer.Argument(..., help="Folder with front.json (a search's output or a package's "
+                                                    "front/ folder), or the file itself."),
+         out: Optional[Path] = typer.Option(None, "--out", "-o", help="HTML path (default: index.html beside it)."),
+         package: Optional[Path] = typer.Option(None, help="Package folder whose members to highlight (default: the "
+                                                           "package.json beside front.json, or the package/ folder "
+                                                           "beside it that `ofa2 run` wrote, if it packages this "
+                                                           "front)."),
+         previous: Optional[Path] = typer.Option(None, help="An earlier version of the front (folder or front.json), "
+                                                            "drawn in grey."),
+         previous_label: Optional[str] = typer.Option(None, help="Name of the earlier version in the legend "
+                                                                 "(default: its folder name)."),
+         assets: Optional[Path] = typer.Option(None, help="Folder with the official OFA files, for OFA's published "
+                                                          "specialized nets as reference markers."),
+         references: bool = typer.Option(True, help="Mark OFA's published nets when the profile matches."),
+         title: Optional[str] = typer.Option(None, help="Page title (default: '<profile> front').")) -> None:
+    """Write the interactive front explorer: one self-contained HTML file, no network needed to view it."""
+    from ..explorer import write_explorer
+    from ..front import Front, reference_points
+    from ..package.errors import PackageError
+    from ..package.manifest import MANIFEST_NAME, read_manifest
+    from ..package.plots import packaged_members
+
+    front = Front.load(front_dir)
+    base = front_dir if front_dir.is_dir() else front_dir.parent
+    if package is None and (base / MANIFEST_NAME).is_file():
+        package = base
+    elif package is None and (base.parent / "package" / MANIFEST_NAME).is_file():  # an `ofa2 run` folder
+        sibling = base.parent / "package"
+        if read_manifest(sibling).front_version_id == front.version_id:
+            package = sibling
+        else:
+            console.print(f"{sibling} packages another front version: no packaged members to highlight")
+    packaged = []
+    if package is not None:
+        manifest = read_manifest(package)
+        if manifest.front_version_id != front.version_id:
+            raise PackageError(f"{package} packages front version {manifest.front_version_id[:12]}, not this "
+                               f"front ({front.version_id[:12]}); pass the package made from {front_dir}")
+        packaged = packaged_members(manifest)
+    prev = None
+    if previous is not None:
+        older = Front.load(previous)
+        prev = (previous_label or (previous if previous.is_dir() else previous.parent).resolve().name, older)
+        if older.version_id == front.version_id:
+            console.print(f"{previous} is the same front version: no previous version to draw")
+            prev = None
+    refs = reference_points(front, assets) if references else []
+    path = write_explorer(front, out or base / "index.html", packaged=packaged, references=refs, previous=prev,
+                          title=title or (f"{front.profile_id} front ({len(packaged)} packaged)" if packaged else None))
+    console.print(f"wrote {path} ({len(front.members)} members, {len(packaged)} packaged"
+                  f"{', previous version ' + prev[0] if prev else ''}; open it in a browser)")
 
 
 def _fmt(obj: dict) -> str:

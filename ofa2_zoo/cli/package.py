@@ -69,6 +69,7 @@ def package(
                       f"{timing.total:.1f}")
     console.print(table)
     console.print(f"package: {result.path}")
+    console.print(f"explore: {result.path / m.front_folder / 'index.html'} (open it in a browser)")
     record_in_local_zoo(result.path)
 
 

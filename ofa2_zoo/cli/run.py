@@ -51,6 +51,7 @@ def run(
                       *(f"{m.objectives[o]:.4g}" for o in result.front.objective_names), measured)
     console.print(table)
     console.print(f"front:   {result.front_dir / 'front.json'} (plot: {result.front_dir / 'front.png'})")
+    console.print(f"explore: {result.front_dir / 'index.html'} (open it in a browser)")
     console.print(f"package: {result.package_dir}")
     record_in_local_zoo(result.package_dir)
     console.print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))

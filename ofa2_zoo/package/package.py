@@ -5,8 +5,8 @@ BatchNorm statistics on real training images, write ``model.safetensors`` and
 ``config.json`` (timm's Hub layout), load the folder back through timm's ``local-dir:``
 loader, measure its top-1 accuracy on the validation split, export ``model.onnx`` and
 check it against PyTorch on real images, optionally build a TensorRT engine, then plot and
-write the model card. Plus the front-level folder (``front.json``, ``front.png``, index card)
-and ``package.json`` (contract 4).
+write the model card. Plus the front-level folder (``front.json``, ``front.png``, the explorer
+page ``index.html``, index card) and ``package.json`` (contract 4).
 
 Everything is written to a temporary folder beside ``out_dir`` and moved into place only when
 every member passed; any failure removes it, so there is never a partial package. Outputs
@@ -34,7 +34,7 @@ from torch.utils.data import Subset
 
 from .. import __version__
 from ..errors import Ofa2Error
-from ..front import Front
+from ..front import Front, reference_points
 from ..profiles import HardwareProfile, load_profile
 from ..space import SearchSpace
 from ..supernet import ElasticMobileNetV3, load_supernet, recalibrate_bn
@@ -45,7 +45,7 @@ from .errors import PackageError, ParityError
 from .manifest import MANIFEST_NAME, PACKAGE_FORMAT, PackageManifest, read_manifest, timm_name
 from .onnx_export import (DEFAULT_ATOL, DEFAULT_RTOL, INPUT_NAME, ONNX_OPSET, OUTPUT_NAME, check_parity,
                           export_onnx_bytes)
-from .plots import plot_package_front
+from .plots import plot_package_front, write_package_explorer
 
 ProgressFn = Callable[[str, int, int], None]  # (what is happening, members done, members total)
 
@@ -270,6 +270,7 @@ def package_front(front_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
     selected = _selected(front, opts.members, prof)
     trt_precisions = _tensorrt_precisions(opts.tensorrt, prof)
     net = _load_supernet(front, supernet, weights, assets)
+    references = _references(front, assets)
     notify = progress or (lambda what, done, total: None)
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
@@ -283,7 +284,7 @@ def package_front(front_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
             timings.append(timing)
             rows.append(row)
         notify("front folder", len(selected), len(selected))
-        manifest = _write_front(job, front_file, rows, info)
+        manifest = _write_front(job, front_file, rows, info, references)
         _move_into_place(tmp, out)
     except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -471,7 +472,16 @@ def _member_context(job: _Job, info: DataInfo, k: int, name: str, folder_rel: st
     }
 
 
-def _write_front(job: _Job, front_file: Path, rows: list[dict], info: DataInfo) -> PackageManifest:
+def _references(front: Front, assets: str | os.PathLike | None) -> list:
+    """OFA's published nets for the explorer page, where the front's profile can place them; a
+    missing asset only leaves them out (the plot and the cards do not depend on them)."""
+    try:
+        return reference_points(front, assets)
+    except Ofa2Error:
+        return []
+
+
+def _write_front(job: _Job, front_file: Path, rows: list[dict], info: DataInfo, references: list) -> PackageManifest:
     front, prof, net, opts, selected, root = job.front, job.prof, job.net, job.opts, job.selected, job.root
     folder = root / "front"
     folder.mkdir()
@@ -510,6 +520,8 @@ def _write_front(job: _Job, front_file: Path, rows: list[dict], info: DataInfo) 
     text = manifest.to_json()
     (root / MANIFEST_NAME).write_text(text)
     (folder / MANIFEST_NAME).write_text(text)  # the front repo on the Hub carries it too
+    write_package_explorer(front, manifest, folder / "index.html", references=references,
+                           title=f"{prof.id} front ({len(selected)} packaged)")
     return manifest
 
 
