@@ -338,7 +338,7 @@ def test_profile_list_json_and_table(capsys, official_assets, tmp_path, monkeypa
     assert {n: rows[n]["ready"] for n in ("note10", "cpu-onnxruntime", "cpu-torch", "digits-cpu")} == \
         dict.fromkeys(("note10", "cpu-onnxruntime", "cpu-torch", "digits-cpu"), True)
     assert rows["digits-cpu"]["default"] is True and rows["cpu-torch"]["accuracy"] == "ofa_mbv3_w1.2"
-    assert rows["cpu-torch"]["supernet"] == "ofa_mbv3_w1.2" and rows["cpu-torch"]["latency"] == "measure"
+    assert rows["cpu-torch"]["supernet"] == "ofa_mbv3_w1.2" and rows["cpu-torch"]["latency_source"] == "measure"
     if not rows["gpu-tensorrt-fp16"]["ready"]:
         assert rows["gpu-tensorrt-fp16"]["reason"].startswith("GPU needed")
     with pytest.raises(SystemExit):

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from ..errors import AssetError, Ofa2Error
-
-console = Console()
+from ._ui import AS_JSON, QUIET, console, print_json
 app = typer.Typer(help="The official OFA files (accuracy predictor, Note10 tables, published nets, supernets): "
                        "list, fetch, verify.", no_args_is_help=True)
 ASSETS = typer.Option(None, "--assets", help="Assets folder (default: $OFA2_ASSETS, else the download cache).")
@@ -67,9 +64,7 @@ _STATE_STYLE = {"present": "[green]present[/]", "unverified": "[yellow]present, 
 
 
 @app.command("list")
-def list_cmd(assets: Optional[Path] = ASSETS, profile: Optional[List[str]] = PROFILES,
-             as_json: bool = typer.Option(False, "--json", help="Print one JSON array (full sha256) instead of a table.")
-             ) -> None:
+def list_cmd(assets: Optional[Path] = ASSETS, profile: Optional[List[str]] = PROFILES, as_json: bool = AS_JSON) -> None:
     """Every official file: size, pinned sha256, what needs it, and whether the assets folder has it."""
     from ..assets import OFFICIAL_FILES, asset_state, assets_folder
 
@@ -82,7 +77,7 @@ def list_cmd(assets: Optional[Path] = ASSETS, profile: Optional[List[str]] = PRO
                      "needed_by": needs.get(name, []), "commands": _COMMANDS[f.kind],
                      "state": asset_state(name, folder), "path": str(folder / name)})
     if as_json:
-        print(json.dumps({"folder": str(folder), "files": rows}, indent=2))
+        print_json({"folder": str(folder), "files": rows})
         return
     console.print(f"official OFA files in {escape(str(folder))} (full sha256: --json)", soft_wrap=True)
     for kind in dict.fromkeys(r["kind"] for r in rows):
@@ -103,7 +98,7 @@ def list_cmd(assets: Optional[Path] = ASSETS, profile: Optional[List[str]] = PRO
 
 
 @app.command("fetch")
-def fetch(profile: Optional[List[str]] = PROFILES, assets: Optional[Path] = ASSETS) -> None:
+def fetch(profile: Optional[List[str]] = PROFILES, assets: Optional[Path] = ASSETS, quiet: bool = QUIET) -> None:
     """Download the missing files into the assets folder (pinned sha256, atomic, resumable)."""
     from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                                TransferSpeedColumn)
@@ -117,7 +112,7 @@ def fetch(profile: Optional[List[str]] = PROFILES, assets: Optional[Path] = ASSE
         return
     failed: list[str] = []
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
-                  TimeRemainingColumn(), console=console, disable=not console.is_terminal) as bar:
+                  TimeRemainingColumn(), console=console, disable=quiet or not console.is_terminal) as bar:
         for name in todo:
             task = bar.add_task(name, total=OFFICIAL_FILES[name].size)
             try:

@@ -7,33 +7,25 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..errors import Ofa2Error
+from ._ui import AS_JSON, Col, console, print_json, print_table, progress
 
-console = Console()
 app = typer.Typer(help="Hardware profiles: objectives, latency lookup tables and measurement.",
                   no_args_is_help=True)
 ASSETS = typer.Option(None, "--assets", help="Folder with the official OFA files (else $OFA2_ASSETS, cache, download).")
 NAME = typer.Argument(..., help="Profile id (see `ofa2 profile list`) or path to a profile YAML file.")
 
 
-def _progress() -> Progress:
-    """A progress bar for the long measurements; silent when the output is not a terminal (logs, CI)."""
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=console, transient=False, disable=not console.is_terminal)
-
-
 _LATENCY_LABEL = {"lut (ofa2-json)": "table", "lut (ofa-yaml)": "OFA table", "measure": "measured"}
 
 
 @app.command("list")
-def list_cmd(assets: Optional[Path] = ASSETS,
-             as_json: bool = typer.Option(False, "--json", help="Print one JSON array instead of a table.")) -> None:
+def list_cmd(assets: Optional[Path] = ASSETS, as_json: bool = AS_JSON) -> None:
     """List the known profiles (shipped ones and those in $OFA2_PROFILES) and whether each can search here."""
+    from rich.markup import escape
+
     from ..profiles import DEFAULT_PROFILE, list_profiles, load_profile
 
     rows = []
@@ -46,23 +38,18 @@ def list_cmd(assets: Optional[Path] = ASSETS,
         t = p.spec.latency.table
         ready = p.readiness()
         rows.append({"id": p.id, "device": p.device_class, "supernet": p.spec.supernet, "accuracy": p.accuracy_source,
-                     "latency": p.latency_source + (f" ({t.format})" if t else ""), "ready": ready.ready,
+                     "latency_source": p.latency_source + (f" ({t.format})" if t else ""), "ready": ready.ready,
                      "reason": ready.reason, "fix": ready.fix, "default": p.id == DEFAULT_PROFILE,
                      "description": p.description, "file": str(p.path)})
     if as_json:
-        print(json.dumps(rows, indent=2))
+        print_json(rows)
         return
-    from rich import box
-
-    table = Table("id", "supernet", "accuracy", "latency", "ready here", box=box.SIMPLE_HEAD,
-                  caption="* the zoo's default profile (ofa2 run, ofa2 search)")
-    for column in table.columns:
-        column.overflow = "fold"
-    for r in rows:
-        table.add_row(r["id"] + (" *" if r.get("default") else ""), r.get("supernet", ""), r.get("accuracy") or "-",
-                      _LATENCY_LABEL.get(r.get("latency", ""), r.get("latency", "")),
-                      "[green]yes[/]" if r["ready"] else "[red]no[/] (below)")
-    console.print(table)
+    print_table([Col("id", "key"), Col("supernet", "key"), Col("accuracy", "key"), Col("latency", "key"),
+                 Col("ready here", "key")],
+                [[escape(r["id"]) + (" *" if r.get("default") else ""), r.get("supernet") or "",
+                  r.get("accuracy") or "-", _LATENCY_LABEL.get(r.get("latency_source"), r.get("latency_source") or ""),
+                  "[green]yes[/]" if r["ready"] else "[red]no[/] (below)"] for r in rows],
+                title="* the zoo's default profile (ofa2 run, ofa2 search)")
     for r in rows:
         if not r["ready"]:
             console.print(f"[bold]{escape(r['id'])}[/]: {escape(r['reason'])}"
@@ -107,7 +94,7 @@ def build_lut_cmd(name: str = NAME,
     from ..profiles.build import build_lut
 
     p = load_profile(name)
-    with _progress() as bar:
+    with progress() as bar:
         task = bar.add_task(f"measuring operators of {p.id}", total=None)
         path = build_lut(p, out, resume=not fresh, calibration_archs=calibrate, seed=seed, chunk=chunk,
                          progress=lambda done, total, key: bar.update(task, completed=done, total=total))
@@ -136,7 +123,7 @@ def validate_cmd(name: str = NAME,
     if save_calibration and not calibrate:
         raise Ofa2Error("--save-calibration needs --calibrate N (the number of networks to fit it on)")
     p = load_profile(name, assets)
-    with _progress() as bar:
+    with progress() as bar:
         task = bar.add_task(f"measuring {n} networks", total=n)
         report = validate_profile(p, n, seed, calibrate=calibrate,
                                   progress=lambda i, total: bar.update(task, completed=i, total=total))
