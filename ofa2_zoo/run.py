@@ -38,8 +38,12 @@ def run_pipeline(out_dir: str | os.PathLike, *, profile: str = DEFAULT_PROFILE, 
                  population: int = 100, generations: int = 200, seed: int = 1, members: int | None = None,
                  weights: str | None = None, data: str | None = None, assets: str | os.PathLike | None = None,
                  on_stage: Callable[[str], None] | None = None,
-                 search_progress: Callable[[int, int, float], None] | None = None) -> RunResult:
-    """Search ``profile`` and package its front under ``out_dir`` (``front/`` and ``package/``)."""
+                 search_progress: Callable[[int, int, float], None] | None = None,
+                 package_progress: Callable[[str, int, int], None] | None = None) -> RunResult:
+    """Search ``profile`` and package its front under ``out_dir`` (``front/`` and ``package/``).
+
+    ``on_stage(text)`` announces each stage; ``search_progress(generation, generations, hv)``
+    and ``package_progress(step, members done, members)`` report within the two long ones."""
     from ._io import check_out_dir
     from .package import package_front
     from .search import SearchError, check_algorithm, check_budget
@@ -82,12 +86,13 @@ def run_pipeline(out_dir: str | os.PathLike, *, profile: str = DEFAULT_PROFILE, 
     seconds["search"] = time.perf_counter() - t0
     front_dir = out / "front"
     front.save(front_dir)
-    plot_front(front, front_dir / "front.png", numbered=list(range(len(front.members))))
     say(f"packaging {members or prof.spec.package.members} members of {len(front.members)}")
     t0 = time.perf_counter()
     result = package_front(front_dir, out / "package", supernet=net, data=data, members=members, assets=assets,
-                           profile=prof, measure_latency=prof.measurement is not None)
+                           profile=prof, measure_latency=prof.measurement is not None,
+                           progress=package_progress)
     seconds["package"] = time.perf_counter() - t0
+    plot_front(front, front_dir / "front.png", packaged=[m.front_index for m in result.manifest.members])
     page = result.path / result.manifest.front_folder / EXPLORER_FILENAME
     write_bytes_atomic(front_dir / EXPLORER_FILENAME, page.read_bytes())  # the same explorer beside front.json
     return RunResult(front, front_dir, result.path, seconds)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import shutil
 
 import numpy as np
@@ -28,7 +27,6 @@ from ofa2_zoo.profiles import ProfileError
 
 from _package_helpers import PROFILE_ID, TINY, digits, tiny_supernet, write_front, write_profile
 
-torch.set_num_threads(2)
 MEMBERS = 3
 
 
@@ -82,9 +80,18 @@ def test_layout_manifest_and_config(packaged):
 
 def test_repackaging_is_byte_identical(packaged, tmp_path):
     again = _package(packaged.path.parent, out_name="pkg")  # same front, same supernet seed, same out dir
-    second = _package(packaged.path.parent, out_name="pkg-b")
+    steps, threads = [], []
+    caller_threads = torch.get_num_threads()
+    second = _package(packaged.path.parent, out_name="pkg-b",
+                      progress=lambda *a: steps.append(a) or threads.append(torch.get_num_threads()))
     assert _digest(again.path) == _digest(second.path)
     shutil.rmtree(second.path)
+    # every long step of every member is reported, with the members done so far
+    per_member = ["extract", "BN re-calibration", "save", "evaluate", "ONNX export", "ONNX parity", "model card"]
+    assert steps == [(f"member {k}: {s}", k, MEMBERS) for k in range(MEMBERS) for s in per_member] + \
+        [("front folder", MEMBERS, MEMBERS), ("done", MEMBERS, MEMBERS)]
+    # packaging runs on one torch thread (PackageOptions.threads) and gives the caller's setting back
+    assert set(threads[:-1]) == {1} and threads[-1] == caller_threads == torch.get_num_threads()
 
 
 def test_measured_accuracy_is_what_timm_users_get(packaged):
@@ -299,8 +306,7 @@ def test_cli_package_help_and_one_line_errors(tmp_path):
     import sys
 
     proc = subprocess.run([sys.executable, "-m", "ofa2_zoo", "package", str(tmp_path / "front"), "--out",
-                           str(tmp_path / "pkg")], capture_output=True, text=True,
-                          env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+                           str(tmp_path / "pkg")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "not valid JSON" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -312,7 +318,7 @@ def test_engine_builder_without_tensorrt_says_why(packaged):
 
     folder = packaged.path / "members" / "front_0"
     proc = subprocess.run([sys.executable, "-m", "ofa2_zoo.package.tensorrt", str(folder), "--precision", "fp16"],
-                          capture_output=True, text=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+                          capture_output=True, text=True)
     assert proc.returncode == 2 and "cannot build a TensorRT engine" in proc.stderr
     assert not list(folder.glob("*.engine"))
     cmd = package_module.tensorrt.build_command((1, 16, 16), "int8", 1, 32, "digits")

@@ -31,7 +31,6 @@ from ofa2_zoo.registry import ZooIndex, register_index
 
 from _hub_helpers import NAMESPACE, TOKEN, cached_package, make_server, subprocess_env, use_hub
 
-torch.set_num_threads(2)
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = "tiny-publish"
 FRONT_REPO = f"{NAMESPACE}/ofa2-{PROFILE}-front"

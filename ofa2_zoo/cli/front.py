@@ -7,24 +7,33 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-console = Console()
+from ._ui import AS_JSON, Col, console, print_json, print_table
+
 front_app = typer.Typer(help="Show, plot, explore and compare Pareto fronts (front.json).", no_args_is_help=True)
 
 
 @front_app.command("show")
 def show(front_dir: Path = typer.Argument(..., help="Folder with front.json, or the file itself."),
-         select: Optional[int] = typer.Option(None, help="Also mark the K members `ofa2 package` would pick.")) -> None:
+         select: Optional[int] = typer.Option(None, help="Also mark the K members `ofa2 package` would pick."),
+         as_json: bool = AS_JSON) -> None:
     """Print a front's members, hypervolume and provenance as a table."""
     from ..front import Front
-    from .search import summary_table
+    from .search import print_summary
 
     front = Front.load(front_dir)
     picked = set(front.select(select)) if select else None
-    console.print(summary_table(front, f"{front.profile_id} front ({front.algorithm.get('name')}, seed {front.seed})",
-                                picked))
+    if as_json:
+        print_json({
+            "profile": front.profile_id, "algorithm": front.algorithm.get("name"), "seed": front.seed,
+            "hypervolume": front.hypervolume, "reference_point": front.reference_point,
+            "evaluations": front.evaluations, "version_id": front.version_id, "accuracy": front.accuracy,
+            "profile_sha256": front.profile.get("sha256"), "objectives": front.objective_meta,
+            "members": [{"k": k, "arch": m.arch.to_string(), "objectives": m.objectives,
+                         **({"packaged": k in picked} if picked is not None else {})}
+                        for k, m in enumerate(front.members)]})
+        return
+    print_summary(front, f"{front.profile_id} front ({front.algorithm.get('name')}, seed {front.seed})", picked)
     ref = ", ".join(f"{k} {v:g}" for k, v in front.reference_point.items())
     console.print(f"hypervolume {front.hypervolume:.6g} (reference point: {ref}); {front.evaluations} evaluations")
     console.print(f"version {front.version_id[:16]}; accuracy {front.accuracy.get('id')} "
@@ -65,14 +74,12 @@ def diff(old: Path = typer.Argument(..., help="Older front (folder or front.json
     if a.version_id == b.version_id:
         console.print("identical fronts (same version id)")
         return
-    table = Table("change", "arch", "objectives", title=f"{old} → {new}")
-    for arch in d.added:
-        table.add_row("[green]added", arch.to_string(), _fmt(next(m.objectives for m in b.members if m.arch == arch)))
-    for arch in d.removed:
-        table.add_row("[red]removed", arch.to_string(), _fmt(next(m.objectives for m in a.members if m.arch == arch)))
-    for arch, before, after in d.moved:
-        table.add_row("[yellow]moved", arch.to_string(), f"{_fmt(before)} → {_fmt(after)}")
-    console.print(table)
+    rows = [["[green]added", arch.to_string(), _fmt(next(m.objectives for m in b.members if m.arch == arch))]
+            for arch in d.added]
+    rows += [["[red]removed", arch.to_string(), _fmt(next(m.objectives for m in a.members if m.arch == arch))]
+             for arch in d.removed]
+    rows += [["[yellow]moved", arch.to_string(), f"{_fmt(before)} → {_fmt(after)}"] for arch, before, after in d.moved]
+    print_table([Col("change", "key"), Col("arch"), Col("objectives")], rows, title=f"{old} → {new}")
     console.print(f"members: {len(a.members)} → {len(b.members)}; hypervolume {a.hypervolume:.6g} → "
                   f"{b.hypervolume:.6g} ({d.hypervolume_change:+.6g})")
 
