@@ -469,3 +469,15 @@ def test_ctrl_c_in_a_real_process(phase, tmp_path):
     assert lines == ["error: interrupted (Ctrl-C)"], proc.stderr[-2000:]
     assert "Traceback" not in proc.stdout
     assert not out.exists()
+
+
+def test_output_file_that_is_a_folder(good_front, tmp_path, capsys):
+    (tmp_path / "plot.png").mkdir()
+    refused(capsys, "front", "plot", good_front, "--out", tmp_path / "plot.png", "--no-references",
+            match=r"plot.png is a folder; give the path of a file to write", watch=(tmp_path,))
+
+
+def test_output_file_under_a_file(good_front, tmp_path, capsys):
+    (tmp_path / "taken").write_text("x")
+    refused(capsys, "front", "plot", good_front, "--out", tmp_path / "taken" / "plot.png", "--no-references",
+            match=r"output folder .*taken is a file, not a folder", watch=(tmp_path,))

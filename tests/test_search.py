@@ -136,7 +136,7 @@ def test_bad_options_give_clear_errors(tmp_path):
         search("note10", algorithm="nsga9", assets=ASSETS)
     with pytest.raises(Ofa2Error, match="population must be an integer from 2 to 1,000,000, got 0"):
         search("note10", population=0, assets=ASSETS)
-    with pytest.raises(Ofa2Error, match="generations must be an integer from 1 to"):
+    with pytest.raises(Ofa2Error, match="generations must be an integer from 1 to 1,000,000"):
         search("note10", generations=0, assets=ASSETS)
     with pytest.raises(Ofa2Error, match="is not in the assets folder"):
         search("note10", population=4, generations=1, assets=tmp_path)

@@ -46,8 +46,8 @@ def test_search_then_front_show_plot_diff(tmp_path, capsys):
 
 @pytest.mark.parametrize("args,message", [
     (["--algorithm", "nsga9"], "unknown algorithm 'nsga9'"),
-    (["--population", "0"], "population must be an integer from 2"),
-    (["--generations", "0"], "generations must be an integer from 1"),
+    (["--population", "0"], "population must be an integer from 2 to 1,000,000"),
+    (["--generations", "0"], "generations must be an integer from 1 to 1,000,000"),
     (["--profile", "mars"], "unknown hardware profile 'mars'"),
     (["--executor", "cloud"], "unknown executor 'cloud'"),
 ])
