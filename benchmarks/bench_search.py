@@ -84,8 +84,8 @@ def ours(args, algorithm: str, seed: int) -> dict:
 
 
 def theirs(args, algorithm: str, seed: int) -> dict | None:
-    if algorithm not in PEER_ALGORITHMS or seed not in (args.peer_seeds or args.seeds):
-        return None  # the authors' package has NSGA-II, SMS-EMOA and SPEA2; --peer-seeds limits its runs
+    if algorithm not in args.peer_algorithms or seed not in (args.peer_seeds or args.seeds):
+        return None  # the authors' package has NSGA-II, SMS-EMOA and SPEA2; --peer-* limit its runs
     cmd = [args.peer_python, str(HERE / "ofa2_peer.py"), "--algorithm", algorithm, "--seed", str(seed),
            "--assets", str(args.assets), "--generations", str(args.peer_generations),
            "--population", str(args.population)]
@@ -156,6 +156,8 @@ def main() -> None:
     ap.add_argument("--peer-generations", type=int, default=None)
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--peer-seeds", nargs="+", type=int, default=None, help="seeds the peer runs (default: --seeds)")
+    ap.add_argument("--peer-algorithms", nargs="+", choices=PEER_ALGORITHMS, default=PEER_ALGORITHMS,
+                    help="algorithms the peer runs (default: all it has)")
     ap.add_argument("--profile", default="note10", help="another profile: our algorithms only (no peer), "
                     "writes search_<profile>.json and search_<profile>_convergence.png")
     ap.add_argument("--target-hv", type=float, default=750.8,
