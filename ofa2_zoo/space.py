@@ -25,7 +25,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .errors import ArchError, SpaceError
+from .errors import ArchError, SpaceError, shorten
 
 ACTIVATIONS = ("relu", "h_swish")
 
@@ -310,7 +310,8 @@ class SearchSpace:
 
 
 # ---------------------------------------------------------------------------- ArchSpec
-_STRING_RE = re.compile(r"^r(\d+)-d(\d+)-k([0-9x]+)-e([0-9x]+)$")
+# ASCII digits only: Python's \d also matches full-width and other Unicode digits ("r２２４").
+_STRING_RE = re.compile(r"^r([0-9]+)-d([0-9]+)-k([0-9x]+)-e([0-9x]+)$", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -376,7 +377,7 @@ class ArchSpec:
             raise ArchError(f"an arch string must be a str, got {type(text).__name__}")
         m = _STRING_RE.match(text.strip())
         if not m:
-            raise ArchError(f"not an arch string: {text!r}; expected 'r<res>-d<depths>-k<kernels>-e<expands>' "
+            raise ArchError(f"not an arch string: {shorten(text)}; expected 'r<res>-d<depths>-k<kernels>-e<expands>' "
                             "with one digit per gene and 'x' for blocks beyond a stage's depth")
         space = resolve_space(space)
         r, d, k, e = m.groups()
@@ -442,9 +443,9 @@ def _fmt_choices(values: Sequence[int]) -> str:
 
 def _int_value(v: Any, what: str) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, np.integer, float)):
-        raise ArchError(f"'{what}' must be an integer, got {v!r}")
+        raise ArchError(f"'{what}' must be an integer, got {shorten(v)}")
     if isinstance(v, float) and not v.is_integer():
-        raise ArchError(f"'{what}' must be an integer, got {v!r}")
+        raise ArchError(f"'{what}' must be an integer, got {shorten(v)}")
     return int(v)
 
 
@@ -458,7 +459,7 @@ def _int_list(v: Any, what: str, n: int, space_name: str) -> list[int]:
         try:
             out.append(_int_value(x, f"{what}[{i}]"))
         except ArchError:
-            raise ArchError(f"'{what}[{i}]' must be an integer, got {x!r}") from None
+            raise ArchError(f"'{what}[{i}]' must be an integer, got {shorten(x)}") from None
     return out
 
 
@@ -525,7 +526,7 @@ def get_space(name: str) -> SearchSpace:
     if key not in _SPACES:
         _load_space_modules()
     if key not in _SPACES:
-        raise SpaceError(f"unknown search space {name!r}; known: {', '.join(list_spaces())}")
+        raise SpaceError(f"unknown search space {shorten(name)}; known: {', '.join(list_spaces())}")
     return _SPACES[key]
 
 

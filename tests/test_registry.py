@@ -214,7 +214,12 @@ def test_register_front_errors_are_clear(package_dir, tmp_path, offline_cache):
     cfg = json.loads(cfg_path.read_text())
     cfg["model_args"]["arch"]["ks"][0] = 4
     cfg_path.write_text(json.dumps(cfg))
-    with pytest.raises(RegistryError, match=r"config.json: kernel size of block 0"):
+    with pytest.raises(PackageError, match=r"member k=1 .*front_1/config.json does not match its sha256"):
+        register_front(broken)
+    manifest = json.loads((broken / "package.json").read_text())  # the checksum updated too: the content is checked
+    manifest["members"][1]["files"]["config.json"] = hashlib.sha256(cfg_path.read_bytes()).hexdigest()
+    (broken / "package.json").write_text(json.dumps(manifest))
+    with pytest.raises(PackageError, match=r"config.json: field 'model_args': kernel size of block 0"):
         register_front(broken)
     with pytest.raises(RegistryError, match="cannot list the versions of Hub front repo org/nothing-here"):
         register_front("org/nothing-here")

@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from ofa2_zoo.cli import main
+from ofa2_zoo.package.errors import PackageError
 from ofa2_zoo.zoo import RegistryError, ZooIndex, ZooWarning, collect, forget, record_package, tag_order
 from ofa2_zoo.zoo.entries import local_entries
 from ofa2_zoo.zoo.records import hub_index_members
@@ -164,7 +165,8 @@ def test_a_package_with_a_member_folder_outside_it_is_refused(package_dir, tmp_p
     manifest = json.loads((pkg / "package.json").read_text())
     manifest["members"][0]["folder"] = "../../elsewhere"
     (pkg / "package.json").write_text(json.dumps(manifest))
-    with pytest.raises(RegistryError, match=r"member k=0 folder '../../elsewhere' points outside the package"):
+    with pytest.raises(PackageError, match=r"field 'members.0.folder': '../../elsewhere' is not a relative folder "
+                                           r"inside the package"):
         record_package(pkg)
 
 

@@ -26,16 +26,7 @@ def show(
     from ..space import ArchSpec, get_space
 
     sp = get_space(space)
-    if arch.startswith("@"):
-        from pathlib import Path
-
-        from ..errors import ArchError
-
-        path = Path(arch[1:])
-        if not path.is_file():
-            raise ArchError(f"arch file {path} does not exist")
-        arch = path.read_text()
-    spec = ArchSpec.parse(arch, sp)
+    spec = _read_arch_file(arch[1:], sp) if arch.startswith("@") else ArchSpec.parse(arch, sp)
     em = efficiency_model(sp)
     genes = sp.archs_to_genes([spec])
     info = {"space": sp.name, "arch": spec.to_dict(), "string": spec.to_string(), "genes": genes[0].tolist(),
@@ -47,6 +38,33 @@ def show(
     for key, value in info.items():
         table.add_row(f"[bold]{key}[/]", str(round(value, 3) if isinstance(value, float) else value))
     console.print(table)
+
+
+MAX_ARCH_FILE = 1 << 20  # an arch is a few hundred bytes of JSON
+
+
+def _read_arch_file(name: str, sp):
+    """``@FILE``: the file holds the arch as JSON (an OFA dict); its text is never echoed back."""
+    from pathlib import Path
+
+    from ..errors import ArchError
+    from ..space import ArchSpec
+
+    path = Path(name)
+    if not path.is_file():
+        raise ArchError(f"arch file {path} does not exist (or is not a file)")
+    if path.stat().st_size > MAX_ARCH_FILE:
+        raise ArchError(f"arch file {path} is {path.stat().st_size:,} bytes; an arch is a small JSON object "
+                        f"(at most {MAX_ARCH_FILE:,} bytes)")
+    try:
+        data = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArchError(f"arch file {path} is not JSON: {exc} (fix: write the arch as JSON, "
+                        '{"ks": [...], "e": [...], "d": [...], "r": [224]})') from None
+    try:
+        return ArchSpec.from_dict(data, sp)
+    except ArchError as exc:
+        raise ArchError(f"arch file {path}: {exc}") from None
 
 
 @app.command("sample")

@@ -42,8 +42,10 @@ def package(
     assets: Optional[Path] = typer.Option(None, help="Folder with the official OFA files (official weights/tables)."),
 ) -> None:
     """Extract, re-calibrate and export each selected member of a front into a package folder."""
+    from .._io import check_out_dir
     from ..package import package_front
 
+    check_out_dir(out, "--out")
     trt = tensorrt if tensorrt in ("auto", "off") else [p.strip() for p in tensorrt.split(",") if p.strip()]
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as bar:

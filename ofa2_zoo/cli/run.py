@@ -22,7 +22,7 @@ def run(
     population: int = typer.Option(100, min=2, help="Population size."),
     generations: int = typer.Option(200, min=1, help="Generations."),
     seed: int = typer.Option(1, help="Random seed (same seed, same front)."),
-    members: Optional[int] = typer.Option(None, help="Members to package (default: the profile's)."),
+    members: Optional[int] = typer.Option(None, min=1, help="Members to package (default: the profile's)."),
     assets: Optional[Path] = typer.Option(None, help="Folder with the official OFA files (official profiles only)."),
 ) -> None:
     """Search a profile's supernet for a Pareto front and package it as timm models, offline."""

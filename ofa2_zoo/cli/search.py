@@ -48,8 +48,13 @@ def search_command(
     plot: bool = typer.Option(True, help="Also write front.png beside front.json."),
 ) -> None:
     """Search a profile's supernet for the Pareto front of its objectives and write front.json."""
+    from .._io import check_out_dir
     from ..front import plot_front
     from ..search import search
+
+    check_out_dir(out, "--out")
+    if cache is not None:
+        check_out_dir(cache, "--cache")
 
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[hv]}"), TimeElapsedColumn(), console=console) as bar:

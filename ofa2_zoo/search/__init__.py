@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import __version__
 from .._threads import single_threaded
-from ..errors import Ofa2Error
+from ..errors import Ofa2Error, shorten
 from ..front import Front, FrontMember
 from ..objectives.accuracy import load_accuracy_predictor
 from ..objectives.base import AccuracySource
@@ -40,7 +40,7 @@ from .problem import OFAProblem
 
 __all__ = ["search", "AlgorithmError", "ALGORITHMS", "DEFAULT_ALGORITHM", "MOEAS", "BASELINES", "EXECUTORS", "OBJECTIVES", "ObjectiveCache",
            "ObjectiveEvaluator", "OFAProblem", "SearchError", "hypervolume", "igd", "non_dominated",
-           "default_reference_point", "make_executor", "ENGINES", "VECTORISED"]
+           "default_reference_point", "make_executor", "ENGINES", "VECTORISED", "check_budget", "estimate_memory"]
 
 #: progress(generation, total generations, hypervolume so far)
 ProgressFn = Callable[[int, int, float], None]
@@ -63,17 +63,73 @@ def default_reference_point(profile: HardwareProfile, evaluator: ObjectiveEvalua
     return {n: given[n] for n in evaluator.objectives}
 
 
+# ---------------------------------------------------------------------------- budget limits
+POPULATION_MAX = 1_000_000
+GENERATIONS_MAX = 1_000_000
+WORKERS_MAX = 1024
+# Rough upper estimates of the memory a search holds (checked before any work):
+BYTES_PER_INDIVIDUAL = 4096  # genes of parents + offspring, objective values, predictor activations
+PAIRWISE = ("spea2", "agemoea", "moead")  # algorithms that keep (2 * population)^2 float64 distances
+BYTES_PER_WORKER = 512 << 20  # a process/Ray worker imports torch and the objectives
+
+
+def total_memory() -> int:
+    """Physical memory of this machine in bytes (0 when unknown)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def estimate_memory(algorithm: str, population: int, workers: int | None = None) -> int:
+    """Bytes a search of this size needs at least (an estimate, to refuse hopeless budgets early)."""
+    need = population * BYTES_PER_INDIVIDUAL
+    if algorithm in PAIRWISE:
+        need += (2 * population) ** 2 * 8
+    return need + (workers or 0) * BYTES_PER_WORKER
+
+
+def _gib(n: float) -> str:
+    return f"{n / (1 << 30):,.1f} GiB"
+
+
+def check_budget(algorithm: str, population: int, generations: int, workers: int | None = None,
+                 executor: str = "inprocess") -> None:
+    """Refuse a budget before any work: bounds of population/generations/workers, and an
+    estimate of the memory it needs against half of this machine's memory."""
+    for name, value, low, high in (("population", population, 2, POPULATION_MAX),
+                                   ("generations", generations, 1, GENERATIONS_MAX)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+            raise SearchError(f"{name} must be an integer from {low} to {high:,}, got {shorten(value)}")
+    if workers is not None:
+        if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or not 1 <= workers <= WORKERS_MAX:
+            raise SearchError(f"workers must be an integer from 1 to {WORKERS_MAX}, got {shorten(workers)}")
+        if executor == "inprocess":
+            raise SearchError("workers apply to the process and ray executors; the inprocess executor runs in this "
+                              "process (give --executor process or ray, or drop --workers)")
+    memory = total_memory()
+    need = estimate_memory(algorithm, int(population), workers if executor != "inprocess" else None)
+    if memory and need > memory // 2:
+        per = BYTES_PER_INDIVIDUAL + (32 * population if algorithm in PAIRWISE else 0)
+        fit = max(2, int(memory // 2 // per)) if workers is None else None
+        hint = f"; use a population of at most {fit:,}" if fit and fit < population else \
+            "; use fewer workers or a smaller population"
+        raise SearchError(f"a {algorithm} search with population {population:,}"
+                          + (f" and {workers} workers" if workers else "")
+                          + f" needs about {_gib(need)} of memory; this machine has {_gib(memory)} "
+                            f"(at most half of it is used){hint}")
+
+
 def _check_options(algorithm: str, population: int, generations: int, seed: int, mutation_prob: float | None,
-                   crossover_prob: float) -> float:
-    """Check the options; returns the per-gene mutation probability (0.1 unless given)."""
+                   crossover_prob: float, workers: int | None = None, executor: object = "inprocess") -> float:
+    """Check the options (budget and memory included, see :func:`check_budget`); returns the
+    per-gene mutation probability (0.1 unless given)."""
     check_algorithm(algorithm)
     if algorithm == "pals" and mutation_prob is not None:
         raise SearchError("pals mutates 1 + a geometric number of active genes per child; mutation_prob is "
                           "for the other algorithms")
     mutation_prob = 0.1 if mutation_prob is None else mutation_prob
-    for name, value, low in (("population", population, 2), ("generations", generations, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise SearchError(f"{name} must be an integer of at least {low}, got {value!r}")
+    check_budget(algorithm, population, generations, workers, executor if isinstance(executor, str) else "custom")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise SearchError(f"seed must be a non-negative integer, got {seed!r}")
     for name, p in (("mutation_prob", mutation_prob), ("crossover_prob", crossover_prob)):
@@ -134,8 +190,12 @@ def search(profile: str | os.PathLike | HardwareProfile = "note10", supernet: st
     ``vectorised`` runs NSGA-II / SMS-EMOA on arrays (:mod:`.engine`), ``pymoo`` through pymoo's
     ``minimize``; ``auto`` picks the vectorised engine where it exists.
     """
-    mutation_prob = _check_options(algorithm, population, generations, seed, mutation_prob, crossover_prob)
+    mutation_prob = _check_options(algorithm, population, generations, seed, mutation_prob, crossover_prob, workers,
+                                   executor)
     engine = _pick_engine(engine, algorithm)
+    if cache is not None and not isinstance(cache, ObjectiveCache) and Path(cache).exists() and \
+            not Path(cache).is_dir():
+        raise SearchError(f"cache {cache} is a file; give a folder (it is created when missing)")
     prof = load_profile(profile, assets)
     if supernet is not None and supernet not in (prof.spec.supernet, prof.space.name) and \
             supernet.replace("_d234_e346_k357", "") != prof.spec.supernet:

@@ -158,7 +158,7 @@ class ZooIndex(_Model):
     def save(self, path: str | os.PathLike | None = None) -> Path:
         """Write the index atomically as stable JSON (sorted keys)."""
         p = Path(path) if path is not None else shipped_index_path()
-        write_text_atomic(p, json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n")
+        write_text_atomic(p, json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True, allow_nan=False) + "\n")
         return p
 
     # ------------------------------------------------------------------ Hub versions
