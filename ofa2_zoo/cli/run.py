@@ -18,7 +18,7 @@ console = Console()
 def run(
     out: Path = typer.Option(Path("out"), "--out", "-o", help="Folder for the front (front/) and the package (package/)."),
     profile: str = typer.Option("digits-cpu", help="Hardware profile; the default is the embedded digits supernet."),
-    algorithm: str = typer.Option("nsga2", help="Search algorithm (see `ofa2 search --help`)."),
+    algorithm: str = typer.Option("pals", help="Search algorithm (see `ofa2 search --help`)."),
     population: int = typer.Option(100, min=2, help="Population size."),
     generations: int = typer.Option(200, min=1, help="Generations."),
     seed: int = typer.Option(1, help="Random seed (same seed, same front)."),

@@ -29,7 +29,7 @@ def search_command(
     profile: str = typer.Option("note10", "--profile", "-p", help="Hardware profile id or path of a profile YAML."),
     supernet: Optional[str] = typer.Option(None, help="Supernet / space name; must match the profile's "
                                                       "(default: the profile's)."),
-    algorithm: str = typer.Option("nsga2", "--algorithm", "-a",
+    algorithm: str = typer.Option("pals", "--algorithm", "-a",
                                   help="pals (Pareto archive local search), nsga2, smsemoa, spea2, nsga3, moead, "
                                        "agemoea, random or ofa-evolution."),
     population: int = typer.Option(100, help="Population size (OFA²: 100)."),
