@@ -58,7 +58,8 @@ def run_ours(args) -> dict:
            "front_F": F.tolist(), "archs": [m.arch.to_dict() for m in front.members],
            "history": [[r["evaluations"], r["hypervolume"]] for r in front.history],
            "engine": front.algorithm.get("engine"), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-           "reference_F": [front.reference_point["latency_ms"], 100 - front.reference_point["top1"]]}
+           "reference_F": [front.reference_point["latency_ms"], 100 - front.reference_point["top1"]],
+           "profile_sha256": {"yaml": prof.sha256, "table": prof.lut_sha256}}
     print(json.dumps(out))
     return out
 
@@ -158,8 +159,8 @@ def main() -> None:
     ap.add_argument("--peer-seeds", nargs="+", type=int, default=None, help="seeds the peer runs (default: --seeds)")
     ap.add_argument("--peer-algorithms", nargs="+", choices=PEER_ALGORITHMS, default=PEER_ALGORITHMS,
                     help="algorithms the peer runs (default: all it has)")
-    ap.add_argument("--profile", default="note10", help="another profile: our algorithms only (no peer), "
-                    "writes search_<profile>.json and search_<profile>_convergence.png")
+    ap.add_argument("--profile", default="note10", help="another profile (id or YAML path): our algorithms only "
+                    "(no peer), writes search_<profile>.json and search_<profile>_convergence.png")
     ap.add_argument("--target-hv", type=float, default=750.8,
                     help="report the evaluations each run needs to reach this HV (default: the peer's NSGA-II mean)")
     ap.add_argument("--out", type=Path, default=HERE / "results")
@@ -309,7 +310,9 @@ def _other_profile(args, runs, started, load_before, load_after) -> None:
                         "wall_time_s": r["ours"]["wall_time_s"], "evaluations": r["ours"]["evaluations"]}
                        for r in runs],
               "algorithms": table, "best_known_front": best_known_front(runs)}
-    (args.out / f"search_{args.profile}.json").write_text(json.dumps(result, indent=2) + "\n")
+    name = Path(args.profile).stem  # a profile id, or the name of its YAML file
+    result["profile_sha256"] = runs[0]["ours"].get("profile_sha256")
+    (args.out / f"search_{name}.json").write_text(json.dumps(result, indent=2) + "\n")
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     for alg in args.algorithms:
         rs = [r["ours"] for r in runs if r["algorithm"] == alg]
@@ -320,7 +323,7 @@ def _other_profile(args, runs, started, load_before, load_after) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(args.out / f"search_{args.profile}_convergence.png", dpi=110, metadata={"Software": None})
+    fig.savefig(args.out / f"search_{name}_convergence.png", dpi=110, metadata={"Software": None})
     plt.close(fig)
     _print_algorithm_table(table, args)
     print(f"\nbest-known front ({args.profile}): HV {result['best_known_front']['hypervolume']:.6g}, "
