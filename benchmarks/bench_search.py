@@ -197,10 +197,10 @@ def main() -> None:
     hv_best = hv(best)
     summary = {}
     for alg in args.algorithms:
-        rs = [r for r in runs if r["algorithm"] == alg]
         row = {}
         for side in ("ours", "theirs"):
-            if not rs[0][side]:
+            rs = [r for r in runs if r["algorithm"] == alg and r[side]]  # the peer may run fewer seeds
+            if not rs:
                 continue
             row[side] = {
                 "hv": [r[side]["hypervolume"] for r in rs], "wall_s": [r[side]["wall_time_s"] for r in rs],
@@ -208,7 +208,8 @@ def main() -> None:
                 "share_25k": float(np.mean([hv_at(r[side]["history"], 25_000) for r in rs]) / hv_best),
             }
         if "theirs" in row:
-            row["speedup"] = [t / o for t, o in zip(row["theirs"]["wall_s"], row["ours"]["wall_s"])]
+            row["speedup"] = [r["theirs"]["wall_time_s"] / r["ours"]["wall_time_s"] for r in runs
+                              if r["algorithm"] == alg and r["theirs"]]
             row["hv_ratio_of_means"] = float(np.mean(row["ours"]["hv"]) / np.mean(row["theirs"]["hv"]))
         summary[alg] = row
     best_alg = max(args.algorithms, key=lambda a: np.mean(summary[a]["ours"]["hv"]))
@@ -326,7 +327,7 @@ def _other_profile(args, runs, started, load_before, load_after) -> None:
     fig.savefig(args.out / f"search_{name}_convergence.png", dpi=110, metadata={"Software": None})
     plt.close(fig)
     _print_algorithm_table(table, args)
-    print(f"\nbest-known front ({args.profile}): HV {result['best_known_front']['hypervolume']:.6g}, "
+    print(f"\nbest-known front ({name}): HV {result['best_known_front']['hypervolume']:.6g}, "
           f"{len(result['best_known_front']['members'])} members")
 
 
