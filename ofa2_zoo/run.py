@@ -19,11 +19,9 @@ from ._io import write_bytes_atomic
 from .errors import Ofa2Error
 from .explorer import FILENAME as EXPLORER_FILENAME
 from .front import Front, plot_front
-from .profiles import load_profile
+from .profiles import DEFAULT_PROFILE, load_profile
 from .search import search
 from .supernet import load_supernet
-
-DEFAULT_PROFILE = "digits-cpu"
 
 
 @dataclass

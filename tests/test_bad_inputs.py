@@ -119,7 +119,7 @@ ARCH_CASES = {
 @pytest.mark.parametrize("case", sorted(ARCH_CASES))
 def test_bad_arch_spec(case, capsys):
     arch, match = ARCH_CASES[case]
-    space = ["--space", "[red]x"] if case == "unknown-space" else []
+    space = ["--space", "[red]x" if case == "unknown-space" else "ofa_mbv3_w1.2"]
     refused(capsys, "arch", "show", arch, *space, match=match)
 
 

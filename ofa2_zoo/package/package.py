@@ -377,7 +377,7 @@ def _measure_latency(model: torch.nn.Module, chw: tuple[int, int], prof: Hardwar
         t = measure_module(model, (m.batch_size, c, r, r), m)
     except BackendUnavailable:
         return None
-    return {"median_ms": round(t.median_ms, 4), "iqr_ms": round(t.iqr_ms, 4), "backend": m.backend,
+    return {"median_ms": round(t.median_ms, 4), "iqr_ms": round(t.iqr_ms, 4), "clock": m.clock, "backend": m.backend,
             "batch": m.batch_size, "precision": m.precision, "threads": m.threads, "repeats": t.n,
             "machine": machine_info()["cpu"]}
 
