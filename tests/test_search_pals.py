@@ -175,5 +175,5 @@ def test_pals_is_the_default_of_search_the_cli_and_run():
     assert DEFAULT_ALGORITHM == "pals"
     assert inspect.signature(search).parameters["algorithm"].default == DEFAULT_ALGORITHM
     assert inspect.signature(run_pipeline).parameters["algorithm"].default == DEFAULT_ALGORITHM
-    for command in (search_command, run_command):  # the CLI keeps a literal: it imports no search code up front
+    for command in (search_command, run_command):  # the CLI reads ofa2_zoo.defaults (no search import at start-up)
         assert inspect.signature(command).parameters["algorithm"].default.default == DEFAULT_ALGORITHM

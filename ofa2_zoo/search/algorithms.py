@@ -28,6 +28,7 @@ from pymoo.core.callback import Callback
 from pymoo.optimize import minimize
 from pymoo.util.ref_dirs import get_reference_directions
 
+from ..defaults import DEFAULT_ALGORITHM
 from ..errors import Ofa2Error
 from .metrics import non_dominated
 from .operators import (CanonicalDuplicateElimination, CanonicalRepair, CanonicalSampling, GeneResetMutation,
@@ -36,9 +37,6 @@ from .problem import OFAProblem
 
 MOEAS = ("nsga2", "smsemoa", "spea2", "nsga3", "moead", "agemoea")
 BASELINES = ("random", "ofa-evolution")
-#: the algorithm of ``search()``, ``ofa2 search`` and ``ofa2 run`` when none is named: PALS reaches a
-#: higher hypervolume than the MOEAs on every profile benchmarked (benchmarks/RESULTS.md)
-DEFAULT_ALGORITHM = "pals"
 ALGORITHMS = ("pals",) + MOEAS + BASELINES
 
 #: called after every generation with (generation, evaluations so far, F of the feasible
