@@ -35,7 +35,8 @@ from timm.models._pretrained import DefaultCfg, PretrainedCfg
 
 from .errors import Ofa2Error
 from .package.manifest import read_manifest, timm_name
-from .space import SearchSpace, resolve_space
+from .package.verify import config_arch, read_config
+from .space import ArchSpec, SearchSpace, resolve_space
 from .zoo import entries as zoo_entries
 from .zoo.entries import LOCAL_TAG, Zoo, ZooEntry, suggest, tag_order, weights_cfg
 from .zoo.index import (SHIPPED_INDEX_PATH, IndexMember, IndexVersion, RegistryError, ZooIndex, check_arch,
@@ -196,8 +197,13 @@ def _hub_front_entries(repo: str) -> list[ZooEntry]:
         for m in manifest.members:
             member_repo = f"{namespace}/{front_name}-{m.k}"
             check_arch(m.arch, manifest.space, f"{repo_id}@{tag} member k={m.k}")
-            cfg = json.loads(Path(hf_hub_download(member_repo, "config.json", revision=tag)).read_text())
             where = f"{member_repo}@{tag}"
+            cfg_path = Path(hf_hub_download(member_repo, "config.json", revision=tag))
+            cfg_arch, _ = config_arch(read_config(cfg_path, where), cfg_path, where)
+            if cfg_arch != ArchSpec.from_dict(m.arch, resolve_space(manifest.space)):
+                raise RegistryError(f"{where}: config.json describes arch {cfg_arch.to_string()}, the front's "
+                                    "package.json another; the Hub repos disagree (fix: publish the package again)")
+            cfg = json.loads(cfg_path.read_bytes())
             out.append(ZooEntry(manifest.profile, m.k, tag, "hub", m.arch, manifest.space,
                                 weights_cfg(cfg["pretrained_cfg"], hf_hub_id=where), where,
                                 m.measured.get("top1"), m.objectives.get("latency_ms")))
@@ -216,6 +222,10 @@ def register_front(source: str | os.PathLike, *, default_profile: str | None = N
     text = os.fspath(source)
     folder = Path(text).expanduser()
     if folder.is_dir():
+        from .package.verify import verify_package
+
+        # Every file checked (contained, sha256, config.json schema, tensor shapes) before any is loaded.
+        verify_package(folder.resolve())
         entries = zoo_entries.package_entries(package_record(folder), LOCAL_TAG, "local")
     elif _REPO_RE.match(text) and not folder.exists():
         entries = _hub_front_entries(text)

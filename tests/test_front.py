@@ -57,7 +57,7 @@ def test_load_round_trip(front, tmp_path):
     (lambda d: "{not json", "not valid JSON"),
     (lambda d: {k: v for k, v in d.items() if k != "members"}, "field 'members': Field required"),
     (lambda d: d | {"format": "other/9"}, "field 'format'"),
-    (lambda d: d | {"members": [{"arch": {"ks": [3]}, "objectives": {}}]}, "member 0"),
+    (lambda d: d | {"members": [{"arch": {"ks": [3]}, "objectives": {}}]}, "field .members.0"),
     (lambda d: d | {"members": [{"arch": d["members"][0]["arch"], "objectives": {"top1": 1.0}}]},
      "lacks objective"),
     (lambda d: d | {"space": d["space"] | {"stage_widths": []}}, "field 'space'"),
@@ -135,5 +135,5 @@ def test_reference_points_and_plot(front, tmp_path):
     dom = r30.dominated_by(front)
     lat, top1 = front.values("latency_ms"), front.values("top1")
     assert all(lat[i] <= r30.latency_ms and top1[i] >= r30.top1 for i in dom)
-    png = plot_front(front, tmp_path / "front.png", references=list(refs.values()), numbered=[0, 1])
+    png = plot_front(front, tmp_path / "front.png", references=list(refs.values()), packaged=[0, 1])
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

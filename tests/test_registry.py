@@ -23,7 +23,6 @@ from ofa2_zoo.registry import (DEFAULT_INDEX_PATH, RegistryError, ZooIndex, regi
 
 from _package_helpers import TINY, tiny_package
 
-torch.set_num_threads(2)
 
 CFG = {"input_size": [1, 16, 16], "mean": [0.3], "std": [0.4], "num_classes": 10, "interpolation": "bilinear",
        "crop_pct": 1.0, "first_conv": "conv_stem", "classifier": "classifier", "license": "mit"}
@@ -121,7 +120,7 @@ def test_import_registers_the_index_and_default_profile_aliases(tmp_path):
             "print(json.dumps([timm.list_models('ofa2_*'), timm.list_pretrained('ofa2_front_*'), "
             "timm.create_model('ofa2_front_1.v1').ofa2_arch.to_dict(), timm.create_model('ofa2_front_1').ofa2_arch.to_dict()]))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "OFA2_ZOO_INDEX": str(tmp_path / "index.json"), "OMP_WAIT_POLICY": "PASSIVE"})
+                         env={**os.environ, "OFA2_ZOO_INDEX": str(tmp_path / "index.json")})
     models, pretrained, arch_v1, arch_new = json.loads(out.stdout.strip().splitlines()[-1])
     assert {"ofa2_tiny_imp_front_0", "ofa2_front_0", "ofa2_front_2", "ofa2_subnet"} <= set(models)
     assert "ofa2_front_1.v1" in pretrained and "ofa2_front_1.v2" in pretrained
@@ -214,7 +213,12 @@ def test_register_front_errors_are_clear(package_dir, tmp_path, offline_cache):
     cfg = json.loads(cfg_path.read_text())
     cfg["model_args"]["arch"]["ks"][0] = 4
     cfg_path.write_text(json.dumps(cfg))
-    with pytest.raises(RegistryError, match=r"config.json: kernel size of block 0"):
+    with pytest.raises(PackageError, match=r"member k=1 .*front_1/config.json does not match its sha256"):
+        register_front(broken)
+    manifest = json.loads((broken / "package.json").read_text())  # the checksum updated too: the content is checked
+    manifest["members"][1]["files"]["config.json"] = hashlib.sha256(cfg_path.read_bytes()).hexdigest()
+    (broken / "package.json").write_text(json.dumps(manifest))
+    with pytest.raises(PackageError, match=r"config.json: field 'model_args': kernel size of block 0"):
         register_front(broken)
     with pytest.raises(RegistryError, match="cannot list the versions of Hub front repo org/nothing-here"):
         register_front("org/nothing-here")

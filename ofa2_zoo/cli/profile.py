@@ -7,40 +7,53 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..errors import Ofa2Error
+from ._ui import AS_JSON, Col, console, print_json, print_table, progress
 
-console = Console()
 app = typer.Typer(help="Hardware profiles: objectives, latency lookup tables and measurement.",
                   no_args_is_help=True)
 ASSETS = typer.Option(None, "--assets", help="Folder with the official OFA files (else $OFA2_ASSETS, cache, download).")
 NAME = typer.Argument(..., help="Profile id (see `ofa2 profile list`) or path to a profile YAML file.")
 
 
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=console, transient=False)
+_LATENCY_LABEL = {"lut (ofa2-json)": "table", "lut (ofa-yaml)": "OFA table", "measure": "measured"}
 
 
 @app.command("list")
-def list_cmd() -> None:
-    """List the known profiles (shipped ones and those in $OFA2_PROFILES)."""
-    from ..profiles import list_profiles, load_profile
+def list_cmd(assets: Optional[Path] = ASSETS, as_json: bool = AS_JSON) -> None:
+    """List the known profiles (shipped ones and those in $OFA2_PROFILES) and whether each can search here."""
+    from rich.markup import escape
 
-    table = Table("id", "device", "supernet", "latency source", "description")
+    from ..profiles import DEFAULT_PROFILE, list_profiles, load_profile
+
+    rows = []
     for name in list_profiles():
         try:
-            p = load_profile(name)
+            p = load_profile(name, assets)
         except Ofa2Error as exc:
-            table.add_row(name, "", "", "[red]error[/]", str(exc))
+            rows.append({"id": name, "ready": False, "reason": f"profile error: {exc}", "fix": None})
             continue
         t = p.spec.latency.table
-        table.add_row(p.id, p.device_class, p.spec.supernet, p.latency_source + (f" ({t.format})" if t else ""),
-                      p.description)
-    console.print(table)
+        ready = p.readiness()
+        rows.append({"id": p.id, "device": p.device_class, "supernet": p.spec.supernet, "accuracy": p.accuracy_source,
+                     "latency_source": p.latency_source + (f" ({t.format})" if t else ""), "ready": ready.ready,
+                     "reason": ready.reason, "fix": ready.fix, "default": p.id == DEFAULT_PROFILE,
+                     "description": p.description, "file": str(p.path)})
+    if as_json:
+        print_json(rows)
+        return
+    print_table([Col("id", "key"), Col("supernet", "key"), Col("accuracy", "key"), Col("latency", "key"),
+                 Col("ready here", "key")],
+                [[escape(r["id"]) + (" *" if r.get("default") else ""), r.get("supernet") or "",
+                  r.get("accuracy") or "-", _LATENCY_LABEL.get(r.get("latency_source"), r.get("latency_source") or ""),
+                  "[green]yes[/]" if r["ready"] else "[red]no[/] (below)"] for r in rows],
+                title="* the zoo's default profile (ofa2 run, ofa2 search)")
+    for r in rows:
+        if not r["ready"]:
+            console.print(f"[bold]{escape(r['id'])}[/]: {escape(r['reason'])}"
+                          + (f"\n  fix: {escape(r['fix'])}" if r["fix"] else ""))
 
 
 @app.command("show")
@@ -81,7 +94,7 @@ def build_lut_cmd(name: str = NAME,
     from ..profiles.build import build_lut
 
     p = load_profile(name)
-    with _progress() as bar:
+    with progress() as bar:
         task = bar.add_task(f"measuring operators of {p.id}", total=None)
         path = build_lut(p, out, resume=not fresh, calibration_archs=calibrate, seed=seed, chunk=chunk,
                          progress=lambda done, total, key: bar.update(task, completed=done, total=total))
@@ -110,7 +123,7 @@ def validate_cmd(name: str = NAME,
     if save_calibration and not calibrate:
         raise Ofa2Error("--save-calibration needs --calibrate N (the number of networks to fit it on)")
     p = load_profile(name, assets)
-    with _progress() as bar:
+    with progress() as bar:
         task = bar.add_task(f"measuring {n} networks", total=n)
         report = validate_profile(p, n, seed, calibrate=calibrate,
                                   progress=lambda i, total: bar.update(task, completed=i, total=total))

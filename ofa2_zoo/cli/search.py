@@ -6,31 +6,33 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-console = Console()
+from ..defaults import DEFAULT_ALGORITHM, DEFAULT_PROFILE
+from ._ui import QUIET, Col, console, print_table, progress
 
 
-def summary_table(front, title: str, selected: set[int] | None = None) -> Table:
-    """Rich table of a front's members (shared with ``ofa2 front show``); ``selected`` adds a
+def print_summary(front, title: str, selected: set[int] | None = None) -> None:
+    """Table of a front's members (shared with ``ofa2 front show``); ``selected`` adds a
     column marking those members."""
     names = list(front.objective_meta)
-    extra = ["packaged"] if selected is not None else []
-    table = Table("k", "arch", *[f"{n} ({front.objective_meta[n]['unit']})" for n in names], *extra, title=title)
+    columns = [Col("k", "num"), Col("arch"), *(Col(f"{n} ({front.objective_meta[n]['unit']})", "num") for n in names)]
+    columns += [Col("packaged", "num")] if selected is not None else []
+    rows = []
     for k, m in enumerate(front.members):
         mark = ["*" if k in selected else ""] if selected is not None else []
-        table.add_row(str(k), m.arch.to_string(), *(f"{m.objectives[n]:.3f}" for n in names), *mark)
-    return table
+        rows.append([str(k), m.arch.to_string(), *(f"{m.objectives[n]:.3f}" for n in names), *mark])
+    print_table(columns, rows, title=title)
 
 
 def search_command(
-    profile: str = typer.Option("note10", "--profile", "-p", help="Hardware profile id or path of a profile YAML."),
+    profile: str = typer.Option(DEFAULT_PROFILE, "--profile", "-p",
+                                help="Hardware profile id (see `ofa2 profile list`) or path of a profile YAML; "
+                                     "default: the zoo's default profile."),
     supernet: Optional[str] = typer.Option(None, help="Supernet / space name; must match the profile's "
                                                       "(default: the profile's)."),
-    algorithm: str = typer.Option("nsga2", "--algorithm", "-a",
-                                  help="nsga2, smsemoa, spea2, nsga3, moead, agemoea, random or ofa-evolution."),
+    algorithm: str = typer.Option(DEFAULT_ALGORITHM, "--algorithm", "-a",
+                                  help="pals (Pareto archive local search), nsga2, smsemoa, spea2, nsga3, moead, "
+                                       "agemoea, random or ofa-evolution."),
     population: int = typer.Option(100, help="Population size (OFA²: 100)."),
     generations: int = typer.Option(100, help="Generations (OFA²: 1000)."),
     seed: int = typer.Option(1, help="Random seed: the same seed gives the same front.json (timing aside)."),
@@ -45,13 +47,18 @@ def search_command(
                                                     "between runs."),
     engine: str = typer.Option("auto", help="auto (vectorised where available), vectorised, or pymoo."),
     plot: bool = typer.Option(True, help="Also write front.png beside front.json."),
+    quiet: bool = QUIET,
 ) -> None:
     """Search a profile's supernet for the Pareto front of its objectives and write front.json."""
+    from .._io import check_out_dir
     from ..front import plot_front
     from ..search import search
 
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[hv]}"), TimeElapsedColumn(), console=console) as bar:
+    check_out_dir(out, "--out")
+    if cache is not None:
+        check_out_dir(cache, "--cache")
+
+    with progress(quiet, "hv") as bar:
         task = bar.add_task(f"{algorithm} on {profile}", total=generations, hv="")
         front = search(profile=profile, supernet=supernet, algorithm=algorithm, population=population,
                        generations=generations, seed=seed, assets=assets, objectives=objective or None,
@@ -60,7 +67,7 @@ def search_command(
     path = front.save(out)
     if plot:
         plot_front(front, out / "front.png")
-    console.print(summary_table(front, f"{front.profile_id} front: {len(front.members)} members"))
+    print_summary(front, f"{front.profile_id} front: {len(front.members)} members")
     ref = ", ".join(f"{k} {v:g}" for k, v in front.reference_point.items())
     console.print(f"hypervolume {front.hypervolume:.6g} (reference point: {ref}); {front.evaluations} evaluations; "
                   f"{front.timing['wall_time_s']:.2f} s")

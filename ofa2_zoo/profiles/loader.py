@@ -20,8 +20,10 @@ import numpy as np
 import yaml
 from pydantic import ValidationError
 
-from ..assets import cache_dir, resolve_asset, sha256_file
-from ..errors import Ofa2Error
+from ..assets import OFFICIAL_CHECKPOINTS, asset_state, assets_folder, cache_dir, resolve_asset, sha256_file
+from ..defaults import DEFAULT_PROFILE  # noqa: F401  (re-exported by ofa2_zoo.profiles)
+from ..errors import Ofa2Error, shorten
+from ..objectives.sources import AccuracySourceError, accuracy_source_info, sources_for_space
 from ..space import ArchSpec, SearchSpace, get_space
 from . import schema
 from .lut import CompiledTable, LatencyTable
@@ -30,6 +32,8 @@ from .schema import ProfileSpec
 
 class ProfileError(Ofa2Error, ValueError):
     """A hardware profile is malformed, missing, or points at missing/corrupt data."""
+
+
 
 
 # ---------------------------------------------------------------------------- finding
@@ -77,6 +81,7 @@ _PATTERN_FIX = {
     "id": "use lowercase letters, digits and '-' (the file is then named <id>.yaml)",
     "latency.table.sha256": "give 64 lowercase hex digits, as printed by `sha256sum FILE`",
     "hub.repo_prefix": "use letters, digits, '.', '_' or '-' (a Hub repo name)",
+    "accuracy": "name an accuracy source, e.g. ofa_mbv3_w1.2",
 }
 _TYPE_FIX = {
     "missing": "add it",
@@ -122,11 +127,115 @@ def _format_validation_error(path: Path, exc: ValidationError) -> str:
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return shorten(value, 60)
+
+
+# ---------------------------------------------------------------------------- reading YAML safely
+MAX_PROFILE_BYTES = 1 << 20  # a profile is a few KB; anything near this is not one
+MAX_YAML_NODES = 10_000  # values after alias expansion (a "billion laughs" file expands to ~1e9)
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def read_yaml(path: Path, what: str = "profile") -> Any:
+    """Parse a YAML file with its size and its alias expansion bounded *before* building values.
+
+    ``yaml.safe_load`` would build a billion-laughs document as shared references, and the first
+    thing that walks it (validation, an error message) runs out of memory. Here the node graph
+    is composed first, its expanded size counted (shared nodes counted every time they are
+    used), and only a small document is constructed. Values of keys named ``sha256`` stay text,
+    so a checksum of 64 digits is not read as a number.
+    """
+    try:
+        size = path.stat().st_size
+        if size > MAX_PROFILE_BYTES:
+            raise ProfileError(f"{path}: {size:,} bytes is too large for a {what} (at most {MAX_PROFILE_BYTES:,}; "
+                               "fix: give the YAML file of the profile itself)")
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{path}: cannot read the {what}: {exc}") from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node, path)
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        line = f" (line {exc.problem_mark.line + 1})" if getattr(exc, "problem_mark", None) else ""
+        raise ProfileError(f"{path}: not valid YAML{line}: {shorten(getattr(exc, 'problem', None) or exc, 200)} "
+                           "(fix: check indentation and 'key: value' syntax)") from None
+    except RecursionError:
+        raise ProfileError(f"{path}: YAML nested too deeply for a {what} (fix: write the profile's fields as "
+                           "plain mappings and lists)") from None
+    finally:
+        loader.dispose()
+
+
+def _check_expansion(root: yaml.Node, path: Path) -> None:
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise ProfileError(f"{path}: a YAML alias refers to itself (fix: remove the recursive '*alias')")
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.value == "sha256" and isinstance(v, yaml.ScalarNode) \
+                        and v.style is None:
+                    v.tag = _STR_TAG
+                total += size(k) + size(v)
+                if total > MAX_YAML_NODES:
+                    break
+        elif isinstance(node, yaml.SequenceNode):
+            for v in node.value:
+                total += size(v)
+                if total > MAX_YAML_NODES:
+                    break
+        active.discard(key)
+        if total > MAX_YAML_NODES:
+            raise ProfileError(f"{path}: the YAML expands to more than {MAX_YAML_NODES:,} values (aliases of "
+                               "aliases?); refused before expanding it (fix: write the values out, without "
+                               "nested '&anchor'/'*alias' chains)")
+        sizes[key] = total
+        return total
+
+    size(root)
+
+
+# ---------------------------------------------------------------------------- readiness
+_BACKEND_MODULES = {"onnxruntime": ("onnxruntime", "torch"), "torch": ("torch",), "tensorrt": ("tensorrt", "torch")}
+_BACKEND_FIX = {"onnxruntime": "pip install onnxruntime torch", "torch": "pip install torch",
+                "tensorrt": "pip install 'ofa2-zoo[tensorrt]' on a machine with an NVIDIA GPU"}
+
+
+def _backend_missing(backend: str) -> str | None:
+    """The Python package a measurement backend lacks here (found without importing it), or None."""
+    import importlib.util
+
+    for module in _BACKEND_MODULES[backend]:
+        if importlib.util.find_spec(module) is None:
+            return f"no {module} package here"
+    return None
 
 
 # ---------------------------------------------------------------------------- the profile
+@dataclass(frozen=True)
+class Readiness:
+    """Whether a profile can search here; ``reason`` says why not (``None`` when ready)."""
+
+    ready: bool
+    reason: str | None = None
+    fix: str | None = None  # the command (or edit) that makes it ready
+
+    def __str__(self) -> str:
+        return "ready" if self.ready else f"{self.reason} (fix: {self.fix})" if self.fix else str(self.reason)
+
+
 @dataclass(frozen=True)
 class PackagePlan:
     """What ``ofa2 package`` produces for a profile's front."""
@@ -162,6 +271,25 @@ class HardwareProfile:
             self.space: SearchSpace = base.restrict(resolutions=spec.resolutions)
         except Ofa2Error as exc:
             raise ProfileError(f"{path}: field 'resolutions': {exc}") from None
+        self.accuracy_source: str | None = self._pair_accuracy(base)
+
+    def _pair_accuracy(self, base: SearchSpace) -> str | None:
+        """The accuracy source of top1: the one the profile names, checked against its space, or
+        the single one declared for the space (``None`` when there is none)."""
+        name = self.spec.accuracy
+        if name is None:
+            candidates = sources_for_space(base.name)
+            return candidates[0] if len(candidates) == 1 else None
+        try:
+            info = accuracy_source_info(name)
+        except AccuracySourceError as exc:
+            raise ProfileError(f"{self.path}: field 'accuracy': {exc}") from None
+        if info.space is not None and info.space != base.name:
+            fits = sources_for_space(base.name)
+            fix = f"use {' or '.join(fits)}" if fits else f"use a supernet in space {info.space}"
+            raise ProfileError(f"{self.path}: field 'accuracy': {name!r} scores space {info.space}, but the "
+                               f"profile's supernet is {self.spec.supernet} (fix: {fix})")
+        return info.name
 
     def __repr__(self) -> str:
         return f"HardwareProfile(id={self.id!r}, space={self.space.name!r}, latency={self.latency_source!r})"
@@ -195,6 +323,64 @@ class HardwareProfile:
     def latency_source(self) -> str:
         """``lut`` (lookup table) or ``measure`` (every network measured on this machine)."""
         return self.spec.latency.source
+
+    @property
+    def uses_accuracy(self) -> bool:
+        """Whether a search of this profile needs an accuracy source (top1 objective or constraint)."""
+        return "top1" in self.spec.objectives or "top1" in self.spec.constraints
+
+    def official_files(self) -> dict[str, tuple[str, ...]]:
+        """The official OFA files this profile needs, each with what needs it (``search``:
+        its latency table and accuracy source; ``package``: the supernet checkpoint that
+        ``ofa2 package --weights official`` and ``ofa2 run`` read)."""
+        needs: dict[str, list[str]] = {}
+        t = self.spec.latency.table
+        if t is not None and t.format == "ofa-yaml":
+            for r in self.space.resolutions:
+                needs.setdefault(f"{t.asset_prefix}/{r}_lookup_table.yaml", []).append("search")
+        if self.uses_accuracy and self.accuracy_source is not None:
+            for name in accuracy_source_info(self.accuracy_source).assets:
+                needs.setdefault(name, []).append("search")
+        checkpoint = OFFICIAL_CHECKPOINTS.get(get_space(self.spec.supernet).name)
+        if checkpoint:
+            needs.setdefault(checkpoint, []).append("package")
+        return {name: tuple(p) for name, p in needs.items()}
+
+    def readiness(self, assets: str | os.PathLike | None = None) -> "Readiness":
+        """Whether ``ofa2 search`` can run this profile on this machine, and if not, why.
+
+        Checks what a search needs without loading anything heavy: the latency table (or the
+        measuring backend), the official files in the assets folder (``assets``, else the
+        profile's, else ``$OFA2_ASSETS`` or the cache) and an accuracy source for top1.
+        """
+        m = self.measurement
+        t = self.spec.latency.table
+        if self.latency_source == "measure":
+            missing = _backend_missing(m.backend)
+            if missing:
+                return Readiness(False, f"backend {m.backend} not installed ({missing})", _BACKEND_FIX.get(m.backend))
+        elif t.format == "ofa2-json":
+            path = self.table_path()
+            if not path.is_file():
+                if m is not None and m.backend == "tensorrt":
+                    why = _backend_missing("tensorrt")
+                    return Readiness(False, "GPU needed: the TensorRT table is measured on an NVIDIA GPU"
+                                     + (f" ({why})" if why else ""), f"ofa2 profile build-lut {self.id} on a GPU")
+                return Readiness(False, f"table missing: {path}", f"ofa2 profile build-lut {self.id}")
+            if t.sha256 and sha256_file(path) != t.sha256:
+                return Readiness(False, f"table {path} does not match the sha256 the profile pins",
+                                 f"restore the shipped table or ofa2 profile build-lut {self.id} and re-pin")
+        if self.uses_accuracy and self.accuracy_source is None:
+            return Readiness(False, f"no accuracy source for space {self.space.name}",
+                             f"add 'accuracy: <source>' to {self.path}")
+        folder = assets_folder(assets if assets is not None else self.assets)
+        needed = [n for n, purposes in self.official_files().items() if "search" in purposes]
+        absent = [n for n in needed if asset_state(n, folder) in ("missing", "corrupt")]
+        if absent:
+            return Readiness(False, f"official files missing: {', '.join(absent)} (in {folder})",
+                             f"ofa2 assets fetch --profile {self.id}" + (f" --assets {folder}"
+                                                                          if assets is not None else ""))
+        return Readiness(True)
 
     @property
     def package(self) -> PackagePlan:
@@ -312,6 +498,7 @@ class HardwareProfile:
 
     def describe(self) -> dict:
         d = self.spec.model_dump(exclude_none=True)
+        d["accuracy"] = self.accuracy_source
         d["file"] = str(self.path)
         d["sha256"] = self.sha256
         return d
@@ -322,14 +509,7 @@ def load_profile(name: str | os.PathLike | HardwareProfile, assets: str | os.Pat
     if isinstance(name, HardwareProfile):
         return name
     path = find_profile(name)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{path}: cannot read the profile: {exc}") from None
-    except yaml.YAMLError as exc:
-        line = f" (line {exc.problem_mark.line + 1})" if getattr(exc, "problem_mark", None) else ""
-        raise ProfileError(f"{path}: not valid YAML{line}: {getattr(exc, 'problem', None) or exc} "
-                           "(fix: check indentation and 'key: value' syntax)") from None
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: a profile must be a YAML mapping of fields (id, device_class, supernet, ...), "
                            f"got {type(data).__name__}")

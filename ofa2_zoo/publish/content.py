@@ -3,8 +3,10 @@
 A package (contract 4) becomes one Hub repo per member, ``<namespace>/ofa2-<profile>-front-<k>``,
 holding the member folder's files as they are, and one front repo,
 ``<namespace>/ofa2-<profile>-front``, holding the front folder (``front.json``, ``front.png``,
-``package.json``) with an index card: the packaged card plus a section naming the version,
-listing the member repos and showing the change from the previous version.
+``package.json``, the explorer page ``index.html``) with an index card: the packaged card plus
+a section naming the version, listing the member repos and showing the change from the
+previous version. The explorer page is re-rendered for the version: snippets load the tagged
+names, and the previous version's front is drawn in grey.
 
 Everything is checked before the first request to the Hub, so a bad package publishes
 nothing: every file listed in ``package.json`` exists with its sha256, nothing else sits in
@@ -16,15 +18,18 @@ claims to be (its version id).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
 from ..errors import Ofa2Error
+from ..explorer import FILENAME as EXPLORER_FILE
+from ..explorer import ExplorerError, explorer_data, read_data, render_explorer, with_packaged, with_previous
 from ..front import Front, diff_fronts
 from ..package.manifest import MANIFEST_NAME, PackageManifest, read_manifest, timm_name
+from ..package.plots import packaged_members
+from ..package.verify import sha256_file
 from .errors import PublishError
 
 REQUIRED_MEMBER_FILES = ("config.json", "model.safetensors", "README.md", "model.onnx")
@@ -39,14 +44,6 @@ def git_blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 @dataclass(frozen=True)
 class LocalFile:
     """One file to publish: from a path in the package, or generated (``data``)."""
@@ -59,17 +56,32 @@ class LocalFile:
 
     @classmethod
     def from_path(cls, path_in_repo: str, path: Path, sha256: str | None = None) -> "LocalFile":
-        return cls(path_in_repo, path.stat().st_size, sha256 or _sha256_file(path), source=path)
+        return cls(path_in_repo, path.stat().st_size, sha256 or sha256_file(path), source=path)
 
     @classmethod
     def from_bytes(cls, path_in_repo: str, data: bytes) -> "LocalFile":
         return cls(path_in_repo, len(data), hashlib.sha256(data).hexdigest(), data=data)
 
     def read(self) -> bytes:
-        return self.data if self.data is not None else self.source.read_bytes()
+        """The bytes to publish: re-read without following a symbolic link and checked against the
+        sha256 verified when the package was loaded, so a file swapped after the checks (a symlink
+        put in its place, other content) is refused instead of uploaded."""
+        if self.data is not None:
+            return self.data
+        try:
+            fd = os.open(self.source, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError as exc:
+            raise PublishError(f"{self.source} cannot be read without following a link ({exc.strerror}); it changed "
+                               "after the package was checked; nothing more is uploaded") from None
+        with os.fdopen(fd, "rb") as f:
+            data = f.read()
+        if hashlib.sha256(data).hexdigest() != self.sha256:
+            raise PublishError(f"{self.source} changed after the package was checked (sha256 differs); nothing more "
+                               "is uploaded")
+        return data
 
-    def upload_source(self) -> str | bytes:
-        return self.data if self.data is not None else os.fspath(self.source)
+    def upload_source(self) -> bytes:
+        return self.read()
 
     def same_as(self, remote_blob_id: str, remote_sha256: str | None) -> bool:
         """Does a Hub file (its git blob id, and sha256 when stored in LFS) hold these bytes?"""
@@ -141,79 +153,63 @@ class Package:
 
 
 def load_package(package_dir: str | os.PathLike) -> Package:
-    """Read and check a package folder; any problem is a :class:`PublishError` (nothing published)."""
+    """Read and check a package folder; any problem is a :class:`PublishError` (nothing published).
+
+    Every file is checked by :mod:`ofa2_zoo.package.verify` (contained in the folder, no symbolic
+    links, sha256, config.json schema, safetensors tensors and shapes of the member's arch)
+    before the first request to the Hub; a dry run checks the same.
+    """
+    from ..package.errors import PackageError
+    from ..package.verify import check_member, contained, front_files as list_front_files
+
     root = Path(package_dir)
     where = f"package {root}"
     try:
+        if (root / MANIFEST_NAME).exists():
+            contained(root, MANIFEST_NAME, where)
         manifest = read_manifest(root)
     except Ofa2Error as exc:
         raise PublishError(f"cannot publish: {exc}") from None
-    if not manifest.members:
-        raise PublishError(f"{where}: package.json lists no members")
     ks = [m.k for m in manifest.members]
     if ks != list(range(len(ks))):
         raise PublishError(f"{where}: members must be k = 0..{len(ks) - 1} in order, got {ks}")
     members: dict[int, dict[str, LocalFile]] = {}
-    for m in manifest.members:
-        what = f"{where}: member k={m.k}"
-        if m.name != timm_name(manifest.profile, m.k):
-            raise PublishError(f"{what}: name {m.name!r} should be {timm_name(manifest.profile, m.k)!r}")
-        if not m.parity.passed:
-            raise PublishError(f"{what} failed its ONNX parity check (max abs diff {m.parity.max_abs_diff:.3g}, "
-                               f"top-1 agreement {100 * m.parity.top1_agreement:.1f} %); re-package it, nothing "
-                               "was published")
-        members[m.k] = _member_files(root, m.folder, m.files, m.arch, what)
+    try:
+        for m in manifest.members:
+            what = f"{where}: member k={m.k}"
+            if m.name != timm_name(manifest.profile, m.k):
+                raise PublishError(f"{what}: name {m.name!r} should be {timm_name(manifest.profile, m.k)!r}")
+            if not m.parity.passed:
+                raise PublishError(f"{what} failed its ONNX parity check (max abs diff {m.parity.max_abs_diff:.3g}, "
+                                   f"top-1 agreement {100 * m.parity.top1_agreement:.1f} %); re-package it, nothing "
+                                   "was published")
+            missing = [f for f in REQUIRED_MEMBER_FILES if f not in m.files]
+            if missing:
+                raise PublishError(f"{what}: package.json lists no {', '.join(missing)}; the package is incomplete")
+            bad = [f for f in m.files if f.endswith(FORBIDDEN_SUFFIXES)]
+            if bad:
+                raise PublishError(f"{what}: only safetensors weights are published, refusing {', '.join(bad)}")
+            paths = check_member(root, manifest, m)
+            members[m.k] = {name: LocalFile.from_path(name, path, m.files[name]) for name, path in paths.items()}
+        front_paths = list_front_files(root, manifest)
+    except PackageError as exc:
+        raise PublishError(f"cannot publish: {exc}") from None
     front_dir = root / manifest.front_folder
-    missing = [f for f in REQUIRED_FRONT_FILES if not (front_dir / f).is_file()]
+    missing = [f for f in REQUIRED_FRONT_FILES if f not in front_paths]
     if missing:
         raise PublishError(f"{where}: front folder {front_dir} lacks {', '.join(missing)}; re-package it")
-    if (front_dir / MANIFEST_NAME).read_bytes() != (root / MANIFEST_NAME).read_bytes():
+    if front_paths[MANIFEST_NAME].read_bytes() != (root / MANIFEST_NAME).read_bytes():
         raise PublishError(f"{where}: {front_dir / MANIFEST_NAME} differs from {root / MANIFEST_NAME}")
     try:
-        front = Front.load(front_dir / "front.json")
+        front = Front.load(front_paths["front.json"])
     except Ofa2Error as exc:
         raise PublishError(f"{where}: {exc}") from None
     if front.version_id != manifest.front_version_id or front.profile_id != manifest.profile:
         raise PublishError(f"{where}: front/front.json is front {front.version_id[:12]} of profile "
                            f"{front.profile_id!r}, package.json says {manifest.front_version_id[:12]} of "
                            f"{manifest.profile!r}; re-package it")
-    front_files = {p.name: LocalFile.from_path(p.name, p) for p in sorted(front_dir.iterdir()) if p.is_file()}
-    return Package(root, manifest, front, members, front_files)
-
-
-def _member_files(root: Path, folder_rel: str, listed: dict[str, str], arch: dict, what: str) -> dict[str, LocalFile]:
-    folder = root / folder_rel
-    if not folder.is_dir():
-        raise PublishError(f"{what}: folder {folder} is missing; the package is incomplete")
-    missing = [f for f in REQUIRED_MEMBER_FILES if f not in listed]
-    if missing:
-        raise PublishError(f"{what}: package.json lists no {', '.join(missing)}; the package is incomplete")
-    present = {p.name for p in folder.iterdir()}
-    extra = sorted(present - set(listed))
-    if extra:
-        raise PublishError(f"{what}: {folder} has files package.json does not list ({', '.join(extra)}); "
-                           "re-package instead of editing the folder")
-    bad = [f for f in listed if f.endswith(FORBIDDEN_SUFFIXES)]
-    if bad:
-        raise PublishError(f"{what}: only safetensors weights are published, refusing {', '.join(bad)}")
-    files = {}
-    for name, sha in sorted(listed.items()):
-        path = folder / name
-        if not path.is_file():
-            raise PublishError(f"{what}: {path} is missing; the package is incomplete")
-        local = LocalFile.from_path(name, path)
-        if local.sha256 != sha:
-            raise PublishError(f"{what}: {path} does not match its sha256 in package.json (changed after "
-                               "packaging?); re-package it")
-        files[name] = local
-    try:
-        cfg = json.loads(files["config.json"].read())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PublishError(f"{what}: config.json is not valid JSON ({exc})") from None
-    if cfg.get("architecture") != "ofa2_subnet" or cfg.get("model_args", {}).get("arch") != arch:
-        raise PublishError(f"{what}: config.json does not describe the member's arch (architecture "
-                           f"{cfg.get('architecture')!r}); re-package it")
-    return files
+    files = {name: LocalFile.from_path(name, path) for name, path in front_paths.items()}
+    return Package(root, manifest, front, members, files)
 
 
 # ---------------------------------------------------------------------------- repo contents of a version
@@ -228,7 +224,30 @@ def front_content(pkg: Package, names: RepoNames, tag: str, previous: tuple[str,
     card = files["README.md"].read().decode("utf-8").rstrip("\n")
     card += "\n\n" + version_section(pkg, names, tag, previous) + "\n"
     files["README.md"] = LocalFile.from_bytes("README.md", card.encode("utf-8"))
+    files[EXPLORER_FILE] = LocalFile.from_bytes(EXPLORER_FILE, explorer_page(pkg, names, tag, previous).encode("utf-8"))
     return RepoContent(names.front, "front", files)
+
+
+def explorer_page(pkg: Package, names: RepoNames, tag: str, previous: tuple[str, Front] | None) -> str:
+    """The front repo's ``index.html`` for version ``tag``: the package's explorer page (which
+    keeps what packaging placed on it, such as OFA's published nets), its members named
+    ``<name>.<tag>`` with their Hub repos, and ``previous`` (tag, front) in grey. A package
+    without a readable page of this front gets a fresh one."""
+    members = packaged_members(pkg.manifest, tag=tag, repo_ids={m.k: names.member(m.k) for m in pkg.manifest.members})
+    title = f"{pkg.profile} front {tag} ({len(members)} packaged)"
+    data = None
+    page = pkg.front_files.get(EXPLORER_FILE)
+    if page is not None:
+        try:
+            data = read_data(page.read().decode("utf-8"))
+        except (ExplorerError, UnicodeDecodeError):
+            data = None
+    if data is None or data.get("version") != pkg.front_version_id:
+        data = explorer_data(pkg.front)
+    data = with_packaged(data, members, title)
+    if previous is not None:
+        data = with_previous(data, *previous)
+    return render_explorer(data)
 
 
 def version_section(pkg: Package, names: RepoNames, tag: str, previous: tuple[str, Front] | None) -> str:

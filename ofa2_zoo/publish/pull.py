@@ -173,18 +173,43 @@ def pull(name: str, *, index_path: str | os.PathLike | None = None, local_dir: s
 
 
 def _check(target: PullTarget, path: Path) -> None:
+    """The downloaded files stay inside the repo's cache folder (or ``local_dir``), and an ofa2
+    member's config.json and weights are what the zoo index says: schema, arch, tensor shapes."""
+    from ..errors import Ofa2Error
+    from ..package.verify import check_weights, config_arch, read_config
+
+    where = f"{target.repo_id}@{target.revision}"
+    # In the Hugging Face cache a snapshot's files are links into the repo's blobs/ folder.
+    home = path.parents[1] if path.parent.name == "snapshots" else path
+    for p in path.rglob("*"):
+        if ".cache" in p.relative_to(path).parts:
+            continue
+        if not p.resolve().is_relative_to(home.resolve()):
+            raise PullError(f"{where}: {p} resolves outside {home} ({p.resolve()}); refusing to use it "
+                            "(fix: delete the folder and pull again)")
     cfg_path = path / "config.json"
     if not cfg_path.is_file():
         if target.arch is not None:
-            raise PullError(f"{target.repo_id}@{target.revision} has no config.json: not an ofa2 member repo")
+            raise PullError(f"{where} has no config.json: not an ofa2 member repo")
         return
     try:
-        cfg = json.loads(cfg_path.read_text())
+        raw = json.loads(cfg_path.read_bytes())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PullError(f"{target.repo_id}@{target.revision}: config.json is not valid JSON ({exc})") from None
-    if target.arch is not None:
-        if cfg.get("architecture") != "ofa2_subnet" or cfg.get("model_args", {}).get("arch") != target.arch:
-            raise PullError(f"{target.repo_id}@{target.revision} does not hold the arch the zoo index lists for "
-                            f"{target.name}; the index and the Hub disagree")
-        if not (path / "model.safetensors").is_file():
-            raise PullError(f"{target.repo_id}@{target.revision} has no model.safetensors")
+        raise PullError(f"{where}: config.json is not valid JSON ({exc}; fix: publish the package again)") from None
+    if target.arch is None and (not isinstance(raw, dict) or raw.get("architecture") != "ofa2_subnet"):
+        return  # org/repo@tag of another kind of model: nothing of ours to check
+    try:
+        cfg = read_config(cfg_path, where)
+        arch, space = config_arch(cfg, cfg_path, where)
+        if target.arch is not None and arch.to_dict() != target.arch and \
+                arch != type(arch).from_dict(target.arch, space):
+            raise PullError(f"{where} does not hold the arch the zoo index lists for {target.name}; the index "
+                            "and the Hub disagree (fix: update the zoo index, or publish the package again)")
+        weights = path / "model.safetensors"
+        if not weights.is_file():
+            raise PullError(f"{where} has no model.safetensors")
+        check_weights(weights, arch, space, where)
+    except PullError:
+        raise
+    except Ofa2Error as exc:
+        raise PullError(str(exc)) from None

@@ -25,6 +25,8 @@ from timm.models._registry import generate_default_cfgs
 from timm.models.mobilenetv3 import MobileNetV3, MobileNetV3Features
 from torch import nn
 
+from .._threads import torch_threads
+from ..errors import CheckpointError, clip
 from ..space import ArchSpec, SearchSpace, resolve_space
 
 __all__ = ["block_strings", "subnet_kwargs", "create_subnet", "ofa2_subnet", "default_cfgs", "default_arch"]
@@ -91,6 +93,7 @@ def _cfg() -> dict[str, Any]:
 default_cfgs = generate_default_cfgs({"ofa2_subnet": _cfg()})
 
 
+@torch_threads(1)  # weight init and loading are many small ops: see ofa2_zoo._threads
 def create_subnet(arch: ArchSpec | Mapping[str, Any] | str, space: SearchSpace | Mapping[str, Any] | str | None = None,
                   pretrained: bool = False, variant: str = "ofa2_subnet", **kwargs: Any) -> nn.Module:
     """Build the static sub-network ``arch`` of ``space`` through timm's model builder."""
@@ -109,13 +112,44 @@ def create_subnet(arch: ArchSpec | Mapping[str, Any] | str, space: SearchSpace |
             model_kwargs["out_indices"] = tuple(range(min(5, n_levels)))
         model_cls, features_cls = MobileNetV3Features, True
         kwargs_filter = ("num_classes", "num_features", "head_conv", "head_bias", "head_norm", "global_pool")
-    model = build_model_with_cfg(model_cls, variant, pretrained, pretrained_strict=not features_cls,
-                                 kwargs_filter=kwargs_filter, **model_kwargs)
+    cfg_in = model_kwargs.get("pretrained_cfg")
+    try:
+        model = build_model_with_cfg(model_cls, variant, pretrained, pretrained_strict=not features_cls,
+                                     kwargs_filter=kwargs_filter, **model_kwargs)
+    except Exception as exc:
+        why = _weights_failure(exc) if pretrained else None
+        if why is None:
+            raise
+        raise CheckpointError(f"weights {_weights_source(variant, cfg_in)} {why} for arch {arch.to_string()} "
+                              "(fix: re-package the member, or pull it again; weights must come from the package "
+                              "whose config.json describes this arch)") from None
     if space.stem_stride != 2:
         _set_stem_stride(model, space.stem_stride)
     model.ofa2_arch = arch
     model.ofa2_space = space
     return model
+
+
+def _weights_failure(exc: Exception) -> str | None:
+    """What went wrong when timm loaded pretrained weights (None: not a weights problem)."""
+    text = str(exc)
+    if type(exc).__name__ == "SafetensorError":
+        return f"are not a readable safetensors file ({clip(text.splitlines()[0] if text else '', 100)})"
+    if isinstance(exc, RuntimeError) and "Error(s) in loading state_dict" in text:
+        detail = next((line.strip() for line in text.splitlines()[1:] if line.strip()), "")
+        return f"do not fit: {clip(detail, 160)}"
+    return None
+
+
+def _weights_source(variant: str, cfg: Any) -> str:
+    """Where timm took the weights from (the file, the Hub repo, or at least the model name)."""
+    get = cfg.get if isinstance(cfg, Mapping) else (lambda k: getattr(cfg, k, None))
+    if cfg is not None and not isinstance(cfg, str):
+        if get("file"):
+            return str(get("file"))
+        if get("hf_hub_id"):
+            return f"hf-hub:{get('hf_hub_id')}"
+    return f"of {variant}" + (f".{cfg}" if isinstance(cfg, str) else "")
 
 
 def _set_stem_stride(model: nn.Module, stride: int) -> None:

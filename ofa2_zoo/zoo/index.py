@@ -25,6 +25,7 @@ from typing import Any, Iterable, Iterator, Literal, Mapping, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .._io import write_text_atomic
+from ..defaults import DEFAULT_PROFILE
 from ..errors import Ofa2Error
 
 INDEX_FORMAT = "ofa2-zoo-index/1"
@@ -33,7 +34,6 @@ SHIPPED_INDEX_PATH = DATA_DIR / "zoo_index.json"
 EMBEDDED_ZOO_DIR = DATA_DIR / "zoo"  # one package folder per profile, shipped in the wheel
 INDEX_ENV = "OFA2_ZOO_INDEX"  # another shipped index (CI, tests, private zoos)
 USER_INDEX_ENV = "OFA2_USER_INDEX"  # another user index file (tests, several zoos side by side)
-DEFAULT_PROFILE = "digits-cpu"
 _VERSION_RE = re.compile(r"^v([1-9]\d*)$")
 _PROFILE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
 
@@ -73,7 +73,8 @@ def user_index_path() -> Path:
 
 # ---------------------------------------------------------------------------- the format
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN and infinity are refused wherever a number is read.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class IndexMember(_Model):
@@ -85,8 +86,8 @@ class IndexMember(_Model):
     arch: dict[str, list[int]]
     space: Union[str, dict[str, Any]]
     pretrained_cfg: dict[str, Any]
-    top1: Optional[float] = None  # measured top-1 % from its card (for `ofa2 zoo list`)
-    latency_ms: Optional[float] = None  # the front's latency (profile's device)
+    top1: Optional[float] = Field(None, ge=0, le=100)  # measured top-1 % from its card (for `ofa2 zoo list`)
+    latency_ms: Optional[float] = Field(None, gt=0)  # the front's latency (profile's device)
 
 
 class IndexVersion(_Model):
@@ -106,8 +107,8 @@ class PackageMember(_Model):
     arch: dict[str, list[int]]
     weights: str = Field(..., min_length=1)  # model.safetensors, relative to the package folder
     pretrained_cfg: dict[str, Any]
-    top1: Optional[float] = None
-    latency_ms: Optional[float] = None
+    top1: Optional[float] = Field(None, ge=0, le=100)
+    latency_ms: Optional[float] = Field(None, gt=0)
 
 
 class PackageRecord(_Model):
@@ -158,7 +159,7 @@ class ZooIndex(_Model):
     def save(self, path: str | os.PathLike | None = None) -> Path:
         """Write the index atomically as stable JSON (sorted keys)."""
         p = Path(path) if path is not None else shipped_index_path()
-        write_text_atomic(p, json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n")
+        write_text_atomic(p, json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True, allow_nan=False) + "\n")
         return p
 
     # ------------------------------------------------------------------ Hub versions

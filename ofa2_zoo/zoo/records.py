@@ -15,34 +15,18 @@ import os
 import time
 from pathlib import Path
 from ..package.manifest import MANIFEST_NAME, read_manifest
+from ..package.verify import contained, member_what
 from .index import PackageMember, PackageRecord, RegistryError, check_arch, edit_index, user_index_path
 
 WEIGHTS_NAME = "model.safetensors"
 
 
-def _inside(folder: Path, relative: str, what: str) -> Path:
-    path = (folder / relative).resolve()
-    if not path.is_relative_to(folder):
-        raise RegistryError(f"package {folder}: {what} {relative!r} points outside the package folder")
-    return path
+def _read_config(path: Path, what: str) -> dict:
+    """A member's config.json, validated (see :mod:`ofa2_zoo.package.verify`), as a dict."""
+    from ..package.verify import read_config
 
-
-def _read_config(path: Path) -> dict:
-    try:
-        cfg = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise RegistryError(f"{path} is missing") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RegistryError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(cfg, dict) or cfg.get("architecture") != "ofa2_subnet":
-        got = cfg.get("architecture") if isinstance(cfg, dict) else type(cfg).__name__
-        raise RegistryError(f"{path}: architecture is {got!r}, expected 'ofa2_subnet'")
-    args, pcfg = cfg.get("model_args"), cfg.get("pretrained_cfg")
-    if not isinstance(args, dict) or not isinstance(args.get("arch"), dict) or "space" not in args:
-        raise RegistryError(f"{path}: model_args must hold 'arch' and 'space'")
-    if not isinstance(pcfg, dict):
-        raise RegistryError(f"{path}: pretrained_cfg must be an object")
-    return cfg
+    read_config(path, what)
+    return json.loads(path.read_bytes())
 
 
 def package_record(folder: str | os.PathLike, recorded_at: float | None = None) -> PackageRecord:
@@ -52,16 +36,19 @@ def package_record(folder: str | os.PathLike, recorded_at: float | None = None) 
     manifest = read_manifest(folder)
     members = []
     for m in manifest.members:
-        member_dir = _inside(folder, m.folder, f"member k={m.k} folder")
-        cfg_path = member_dir / "config.json"
-        cfg = _read_config(cfg_path)
+        # Contained regular files only (no symbolic link, nothing outside the folder): the full
+        # checks (sha256, tensor shapes) run in register_front and before publishing.
+        what = member_what(folder, m)
+        contained(folder, m.folder, what, folder=True)
+        cfg_path = contained(folder, f"{m.folder}/config.json", what)
+        cfg = _read_config(cfg_path, what)
         arch, space = cfg["model_args"]["arch"], cfg["model_args"]["space"]
         if space != manifest.space:
             raise RegistryError(f"{cfg_path}: its space differs from the package's ({folder / MANIFEST_NAME})")
         check_arch(arch, space, str(cfg_path))
-        weights = member_dir / WEIGHTS_NAME
-        if not weights.is_file():
-            raise RegistryError(f"package {folder}: member k={m.k} has no {WEIGHTS_NAME} in {member_dir}")
+        if not (folder / m.folder / WEIGHTS_NAME).exists():
+            raise RegistryError(f"package {folder}: member k={m.k} has no {WEIGHTS_NAME} in {folder / m.folder}")
+        weights = contained(folder, f"{m.folder}/{WEIGHTS_NAME}", what)
         members.append(PackageMember(k=m.k, arch=arch, weights=str(weights.relative_to(folder)),
                                      pretrained_cfg=cfg["pretrained_cfg"], top1=m.measured.get("top1"),
                                      latency_ms=m.objectives.get("latency_ms")))
