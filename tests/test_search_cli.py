@@ -26,7 +26,7 @@ def test_search_then_front_show_plot_diff(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "hypervolume" in out and "note10 front" in out
     data = json.loads((a / "front.json").read_text())
-    assert data["algorithm"]["name"] == "nsga2" and (a / "front.png").is_file()
+    assert data["algorithm"]["name"] == "pals" and (a / "front.png").is_file()  # the default
     assert run("search", "-p", "note10", "-a", "random", "--population", 10, "--generations", 3,
                "--assets", ASSETS, "--out", b, "--no-plot") == 0
     capsys.readouterr()
