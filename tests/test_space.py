@@ -28,8 +28,9 @@ def test_official_widths_match_the_brief():
 
 
 def test_make_divisible_matches_ofa():
-    from ofa.utils import make_divisible as ofa_make_divisible
+    from _oracle import require_oracle
 
+    ofa_make_divisible = require_oracle("ofa.utils").make_divisible
     for v in [1, 7.5, 16 * 1.2, 40 * 1.2, 112 * 1.2, 960 * 1.2, 33.3, 200.1]:
         assert make_divisible(v, 8) == ofa_make_divisible(v, 8)
 
@@ -83,12 +84,15 @@ def test_genes_round_trip_and_vectorised_decode():
 
 
 def test_canonicalize_genes_makes_duplicates_equal():
-    g = W12.sample_genes(1, 2)
+    g = W12.archs_to_genes([W12.smallest(224), W12.largest(160)])  # depth 2 everywhere: 10 skipped blocks; none
     noisy = g.copy()
-    inactive = ~W12.decode(g)["active"][0]
-    noisy[0, :20][inactive] = 2
-    assert not np.array_equal(noisy, g) or not inactive.any()
+    inactive = ~W12.decode(g)["active"]
+    assert inactive.sum(axis=1).tolist() == [10, 0]
+    noisy[:, :20][inactive] = 2  # kernel 7
+    noisy[:, 20:40][inactive] = 1  # expand 4
+    assert (noisy != g).sum() == 20
     np.testing.assert_array_equal(W12.canonicalize_genes(noisy), g)
+    np.testing.assert_array_equal(g[0, :40].reshape(2, 5, 4)[:, :, 2:], 0)  # skipped blocks' genes are 0
 
 
 def test_restrict_resolutions():
