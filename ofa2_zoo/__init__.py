@@ -1,25 +1,36 @@
 """ofa2-zoo: Pareto fronts of ready-trained Once-for-All sub-networks as timm models.
 
-``import ofa2_zoo`` registers the generic timm architecture ``ofa2_subnet``, the embedded
-default search space and every front listed in the shipped zoo index
-(``ofa2_<profile>_front_<k>``), so ``timm.create_model`` finds them.
+``import ofa2_zoo`` is cheap: it loads the error types and nothing else (no torch, no timm),
+so the ``ofa2`` command starts instantly. The public names (``ArchSpec``, ``load_supernet``,
+``search`` ...) are imported on first use (PEP 562).
+
+The zoo's timm names (the generic architecture ``ofa2_subnet``, every front member listed in
+the shipped zoo index, ``ofa2_<profile>_front_<k>``) are registered the moment timm is
+imported: at once when timm is already imported, otherwise by a post-import hook on
+``timm`` (wrapt's). So ``import ofa2_zoo, timm`` followed by
+``timm.create_model("ofa2_front_0", pretrained=True)`` works in either import order, and a
+process that never imports timm never pays for it.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import warnings
+
+from wrapt import register_post_import_hook
+
+from .errors import ArchError, AssetError, CheckpointError, Ofa2Error, SpaceError
 
 __version__ = "0.1.0"
 
-from .errors import ArchError, AssetError, CheckpointError, Ofa2Error, SpaceError  # noqa: E402
-from .objectives.efficiency import count_macs, count_params, efficiency_model  # noqa: E402
-from .space import ArchSpec, SearchSpace, get_space, list_spaces, register_space  # noqa: E402
-from .supernet import ElasticMobileNetV3, create_subnet, load_supernet, recalibrate_bn, save_supernet  # noqa: E402
-
-# Public names that live in later pipeline stages; imported on first use.
+# Public name -> module that defines it; imported on first attribute access.
 _LAZY = {
-    "load_profile": "ofa2_zoo.profiles",
-    "HardwareProfile": "ofa2_zoo.profiles",
+    **dict.fromkeys(("count_macs", "count_params", "efficiency_model"), "ofa2_zoo.objectives.efficiency"),
+    **dict.fromkeys(("ArchSpec", "SearchSpace", "get_space", "list_spaces", "register_space"), "ofa2_zoo.space"),
+    **dict.fromkeys(("ElasticMobileNetV3", "create_subnet", "load_supernet", "recalibrate_bn", "save_supernet"),
+                    "ofa2_zoo.supernet"),
+    **dict.fromkeys(("load_profile", "HardwareProfile"), "ofa2_zoo.profiles"),
     "load_accuracy_predictor": "ofa2_zoo.objectives.accuracy",
     "search": "ofa2_zoo.search",
     "Front": "ofa2_zoo.front",
@@ -28,22 +39,36 @@ _LAZY = {
     "register_front": "ofa2_zoo.registry",
 }
 
+__all__ = ["ArchError", "AssetError", "CheckpointError", "Ofa2Error", "SpaceError", "__version__", *_LAZY]
+
 
 def __getattr__(name: str):
     if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'ofa2_zoo' has no attribute {name!r}")
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f"{__name__}.{name}")  # a submodule, e.g. ofa2_zoo.embedded
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _import_if_present(module: str) -> None:
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+def _register_timm_names(timm_module) -> None:
+    """Post-import hook of ``timm``: register ``ofa2_subnet`` and the zoo index's names.
+
+    A failure warns instead of raising: a broken zoo must never make ``import timm`` fail.
+    """
     try:
-        importlib.import_module(module)
-    except ModuleNotFoundError as exc:
-        if exc.name != module:
-            raise
+        # When an ofa2_zoo module's own import of timm fired this hook, that module is still
+        # initialising; import_module then returns it as it is, and it finishes by itself.
+        importlib.import_module("ofa2_zoo.supernet.subnet")  # ofa2_subnet
+        importlib.import_module("ofa2_zoo.registry")  # the zoo index's names
+    except Exception as exc:  # noqa: BLE001 - reported, and timm stays usable
+        warnings.warn(f"ofa2-zoo could not register its timm model names: {type(exc).__name__}: {exc}",
+                      RuntimeWarning, stacklevel=2)
 
 
-# Side effects timm users rely on: the embedded space and the zoo's model names.
-_import_if_present("ofa2_zoo.embedded")
-_import_if_present("ofa2_zoo.objectives.fitted")  # registers the embedded accuracy predictor
-_import_if_present("ofa2_zoo.registry")
+register_post_import_hook(_register_timm_names, "timm")

@@ -9,6 +9,26 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
+from .errors import Ofa2Error
+
+
+class OutputPathError(Ofa2Error, NotADirectoryError):
+    """An output folder given by the user is a file (or lies under one)."""
+
+
+def check_out_dir(path: str | os.PathLike, what: str = "output folder") -> Path:
+    """Refuse, before any work, an output folder that is a file or lies under a file."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise OutputPathError(f"{what} {path} is a file, not a folder (fix: give a folder; it is created when "
+                              "missing)")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise OutputPathError(f"{what} {path} lies under {parent}, which is a file (fix: give a folder)")
+    return path
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -43,5 +63,6 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
 
 
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as stable, human-readable JSON (sorted keys, trailing newline)."""
-    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    """Write ``obj`` as stable, human-readable JSON (sorted keys, trailing newline); NaN or infinity
+    raise ``ValueError`` instead of writing a file no JSON reader accepts."""
+    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")

@@ -27,3 +27,29 @@ class CheckpointError(Ofa2Error, ValueError):
 
 class AssetError(Ofa2Error, OSError):
     """An asset (checkpoint, predictor, lookup table) is missing or fails its checksum."""
+
+
+# Longest piece of user input quoted in an error message; longer input is cut with "...".
+QUOTE_LIMIT = 80
+
+
+def shorten(value: object, limit: int = QUOTE_LIMIT) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, computed without building the full repr.
+
+    Error messages quote what the user gave; a 400 KB file or an exponentially aliased YAML
+    value must not be formatted whole (that is how a bad input turns into a ``MemoryError``).
+    :mod:`reprlib` bounds the work as well as the output.
+    """
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxlevel, r.maxdict, r.maxlist, r.maxtuple, r.maxset = 3, 4, 6, 6, 6
+    r.maxstring = r.maxother = r.maxlong = limit
+    text = r.repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def clip(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """``text`` itself (no quotes added), cut to ``limit`` characters with "..."."""
+    text = str(text)
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -19,15 +19,16 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import __version__
 from ._io import atomic_path, write_json_atomic
-from .errors import Ofa2Error
+from .errors import Ofa2Error, clip, shorten
 from .space import ArchSpec, SearchSpace
 
 FORMAT = "ofa2-front/1"
 FILENAME = "front.json"
+MAX_FRONT_BYTES = 64 << 20  # a front of thousands of members with its history is a few MB
 TIMING_FILENAME = "timing.json"
 
 
@@ -37,7 +38,8 @@ class FrontError(Ofa2Error, ValueError):
 
 # ---------------------------------------------------------------------------- schema
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN and infinity are refused wherever a number is read (JSON itself has neither).
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class ObjectiveMeta(_Model):
@@ -48,7 +50,7 @@ class ObjectiveMeta(_Model):
 
 class MemberModel(_Model):
     arch: dict[str, list[int]]
-    objectives: dict[str, float]
+    objectives: dict[str, float] = Field(..., min_length=1)
 
 
 class FrontModel(_Model):
@@ -58,16 +60,79 @@ class FrontModel(_Model):
     supernet: dict[str, Optional[str]]
     accuracy: dict[str, Optional[str]]
     objective_meta: dict[str, ObjectiveMeta]
-    members: list[MemberModel]
-    hypervolume: float
+    members: list[MemberModel] = Field(..., min_length=1)
+    hypervolume: float = Field(..., ge=0)
     reference_point: dict[str, float]
     algorithm: dict[str, Any]
-    seed: int
-    evaluations: int
+    seed: int = Field(..., ge=0)
+    evaluations: int = Field(..., ge=0)
     history: list[dict[str, float]] = []
     population: list[dict[str, float]] = []
     package_version: str
     timing: dict[str, Any] = {}
+
+
+# ---------------------------------------------------------------------------- values
+FIX_FRONT = "fix: restore the front.json that `ofa2 search` wrote, or search again"
+# Where each objective's values may lie (unit-based for objectives added later).
+_RANGES = {"%": (0.0, 100.0, True), "ms": (0.0, None, False)}  # (low, high, low inclusive)
+
+
+def objective_range_error(name: str, unit: str | None, value: float) -> str | None:
+    """Why ``value`` cannot be a value of objective ``name`` (None when it can): not finite, a
+    top-1 outside [0, 100] %, a latency that is not positive, a negative count."""
+    if not np.isfinite(value):
+        return f"{value} is not a finite number"
+    unit = unit or {"top1": "%", "latency_ms": "ms"}.get(name)
+    low, high, inclusive = _RANGES.get(unit, (0.0, None, True))
+    if (value < low if inclusive else value <= low) or (high is not None and value > high):
+        bound = f"[{low:g}, {high:g}]" if high is not None else (f">= {low:g}" if inclusive else f"> {low:g}")
+        return f"{value:g} {unit or ''}".rstrip() + f" is outside the valid range {bound}"
+    return None
+
+
+def check_front_values(members: list["FrontMember"], objective_meta: dict[str, dict], searched: list[str],
+                       where: str) -> None:
+    """Members are what a search can produce: every objective present and in range, no arch
+    twice, and no member dominated by another on the searched objectives."""
+    for i, m in enumerate(members):
+        missing = [o for o in objective_meta if o not in m.objectives]
+        if missing:
+            raise FrontError(f"{where}: field 'members.{i}.objectives': lacks objective(s) {missing} ({FIX_FRONT})")
+        for name, value in m.objectives.items():
+            why = objective_range_error(name, (objective_meta.get(name) or {}).get("unit"), value)
+            if why:
+                raise FrontError(f"{where}: field 'members.{i}.objectives.{clip(name, 40)}': {why} "
+                                 f"({FIX_FRONT})")
+    seen: dict[ArchSpec, int] = {}
+    for i, m in enumerate(members):
+        if m.arch in seen:
+            raise FrontError(f"{where}: field 'members.{i}.arch': the same network as member {seen[m.arch]} "
+                             f"(members are unique canonical archs; {FIX_FRONT})")
+        seen[m.arch] = i
+    unknown = [o for o in searched if o not in objective_meta]
+    if unknown:
+        raise FrontError(f"{where}: field 'algorithm.objectives': {shorten(unknown)} not in objective_meta "
+                         f"({FIX_FRONT})")
+    if len(searched) >= 2 and len(members) > 1:
+        sign = np.array([-1.0 if objective_meta[o].get("direction") == "max" else 1.0 for o in searched])
+        F = np.array([[m.objectives[o] for o in searched] for m in members]) * sign
+        i, j = _dominated_pair(F)
+        if i is not None:
+            raise FrontError(f"{where}: field 'members.{i}': dominated by member {j} on {', '.join(searched)} "
+                             f"(a Pareto front holds only non-dominated members; {FIX_FRONT})")
+
+
+def _dominated_pair(F: np.ndarray) -> tuple[int | None, int | None]:
+    """(i, j) with member i dominated by member j (minimisation), or (None, None)."""
+    from moocore import is_nondominated
+
+    keep = is_nondominated(F, keep_weakly=True)
+    if keep.all():
+        return None, None
+    i = int(np.flatnonzero(~keep)[0])
+    j = int(np.flatnonzero(np.all(F <= F[i], axis=1) & np.any(F < F[i], axis=1))[0])
+    return i, j
 
 
 # ---------------------------------------------------------------------------- artifact
@@ -103,6 +168,11 @@ class Front:
     def objective_names(self) -> list[str]:
         return list(self.objective_meta)
 
+    @property
+    def searched_objectives(self) -> list[str]:
+        """The objectives the search optimised (the front is non-dominated on these)."""
+        return list(self.algorithm.get("objectives") or self.objective_names[:2])
+
     def values(self, name: str) -> np.ndarray:
         return np.array([m.objectives[name] for m in self.members])
 
@@ -129,7 +199,7 @@ class Front:
             return []
         if k == 1:
             return [0]
-        names = self.algorithm.get("objectives") or self.objective_names[:2]
+        names = self.searched_objectives
         pts = np.column_stack([self.values(o) for o in names]).astype(float)
         span = np.ptp(pts, axis=0)
         pts = (pts - pts.min(axis=0)) / np.where(span > 0, span, 1)
@@ -159,6 +229,7 @@ class Front:
         from ``timing``, ``front.json`` is byte-identical for fixed inputs and seed.
         """
         out_dir = Path(out_dir)
+        check_front_values(self.members, self.objective_meta, self.searched_objectives, f"front for {out_dir}")
         data = self.to_dict()
         data["timing"] = {k: v for k, v in self.timing.items() if k == "wall_time_s"}
         path = out_dir / FILENAME
@@ -173,28 +244,37 @@ class Front:
             path = path / FILENAME
         if not path.is_file():
             raise FrontError(f"no front at {path} (expected a folder with {FILENAME} or the file itself)")
+        if path.stat().st_size > MAX_FRONT_BYTES:
+            raise FrontError(f"{path}: {path.stat().st_size:,} bytes is too large for a front.json (at most "
+                             f"{MAX_FRONT_BYTES:,}; {FIX_FRONT})")
         try:
-            raw = json.loads(path.read_text())
+            raw = json.loads(path.read_bytes())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise FrontError(f"{path}: not valid JSON ({exc})") from None
+            raise FrontError(f"{path}: not valid JSON ({exc}; {FIX_FRONT})") from None
+        if isinstance(raw, dict) and raw.get("format") != FORMAT:
+            raise FrontError(f"{path}: field 'format': {shorten(raw.get('format'))} is not {FORMAT!r} (not a front "
+                             f"written by this version of ofa2-zoo; {FIX_FRONT})")
         try:
             model = FrontModel.model_validate(raw)
         except ValidationError as exc:
             err = exc.errors()[0]
-            raise FrontError(f"{path}: field '{'.'.join(map(str, err['loc']))}': {err['msg']}") from None
+            loc = ".".join(map(str, err["loc"])) or "(top level)"
+            raise FrontError(f"{path}: field '{clip(loc)}': {err['msg']} ({FIX_FRONT})") from None
         try:
             space = SearchSpace.from_dict(model.space)
         except Ofa2Error as exc:
-            raise FrontError(f"{path}: field 'space': {exc}") from None
+            raise FrontError(f"{path}: field 'space': {exc} ({FIX_FRONT})") from None
         members = []
         for i, m in enumerate(model.members):
             try:
                 members.append(FrontMember(ArchSpec.from_dict(m.arch, space), dict(m.objectives)))
             except Ofa2Error as exc:
-                raise FrontError(f"{path}: member {i}: {exc}") from None
-            missing = [o for o in model.objective_meta if o not in m.objectives]
-            if missing:
-                raise FrontError(f"{path}: member {i} lacks objective(s) {missing}")
+                raise FrontError(f"{path}: field 'members.{i}.arch': {exc} ({FIX_FRONT})") from None
+        searched = list(model.algorithm.get("objectives") or list(model.objective_meta)[:2])
+        if not isinstance(model.algorithm.get("objectives", []), list):
+            raise FrontError(f"{path}: field 'algorithm.objectives': not a list ({FIX_FRONT})")
+        check_front_values(members, {k: v.model_dump() for k, v in model.objective_meta.items()}, searched,
+                           str(path))
         timing = dict(model.timing)
         extra = path.parent / TIMING_FILENAME
         if extra.is_file():
@@ -232,8 +312,25 @@ class FrontDiff:
         return "\n".join(lines)
 
 
+def check_comparable(old: Front, new: Front, old_name: str = "old", new_name: str = "new") -> None:
+    """Two fronts can be diffed only when they are versions of one thing: the same profile, the
+    same search space and the same searched objectives with the same reference point (else the
+    hypervolumes and member positions do not compare)."""
+    checks = (("profile", old.profile_id, new.profile_id), ("space", old.space.to_dict(), new.space.to_dict()),
+              ("objectives", old.searched_objectives, new.searched_objectives),
+              ("reference point", old.reference_point, new.reference_point))
+    for what, a, b in checks:
+        if a != b:
+            sa, sb = (shorten(x.get("name", x) if isinstance(x, dict) and what == "space" else x, 60) for x in (a, b))
+            if sa == sb:
+                sa, sb = f"{sa} (one definition)", f"{sb} (another definition)"
+            raise FrontError(f"cannot compare {old_name} and {new_name}: their {what} differs ({sa} vs {sb}); "
+                             "fix: diff two versions of the same profile's front")
+
+
 def diff_fronts(old: Front, new: Front) -> FrontDiff:
-    """What changed from ``old`` to ``new``: members by canonical arch, and the HV."""
+    """What changed from ``old`` to ``new``: members by canonical arch, and the HV (meaningful
+    when :func:`check_comparable` passes)."""
     a = {m.arch: m.objectives for m in old.members}
     b = {m.arch: m.objectives for m in new.members}
     moved = [(arch, a[arch], b[arch]) for arch in a.keys() & b.keys()

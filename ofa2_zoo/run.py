@@ -35,9 +35,18 @@ def run_pipeline(out_dir: str | os.PathLike, *, profile: str = DEFAULT_PROFILE, 
                  on_stage: Callable[[str], None] | None = None,
                  search_progress: Callable[[int, int, float], None] | None = None) -> RunResult:
     """Search ``profile`` and package its front under ``out_dir`` (``front/`` and ``package/``)."""
+    from ._io import check_out_dir
     from .package import package_front
+    from .search import SearchError, check_algorithm, check_budget
 
-    out = Path(out_dir)
+    # Every option is checked before any work (nothing is written for a bad one).
+    out = check_out_dir(out_dir, "output folder")
+    check_out_dir(out / "front", "front folder")
+    check_out_dir(out / "package", "package folder")
+    check_algorithm(algorithm)
+    check_budget(algorithm, population, generations)
+    if members is not None and (isinstance(members, bool) or not isinstance(members, int) or members < 1):
+        raise SearchError(f"members must be a whole number of at least 1, got {members!r}")
     say = on_stage or (lambda s: None)
     seconds: dict[str, float] = {}
     prof = load_profile(profile, assets)

@@ -25,7 +25,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .errors import ArchError, SpaceError
+from .errors import ArchError, SpaceError, shorten
 
 ACTIVATIONS = ("relu", "h_swish")
 
@@ -178,6 +178,17 @@ class SearchSpace:
     def se_channels(self, mid: int) -> int:
         return make_divisible(mid // 4, 8)
 
+    def feature_size(self, resolution: int) -> int:
+        """Side of the final feature map (before global pooling) at input ``resolution``.
+
+        Every stage runs at least one block, so the stride of every stage applies whatever the
+        arch; this is timm's ``pool_size`` for a sub-network at this input size.
+        """
+        h = conv_out_size(conv_out_size(resolution, self.stem_stride), self.first_block_stride)
+        for stride in self.stage_strides:
+            h = conv_out_size(h, stride)
+        return h
+
     # ------------------------------------------------------------------ derived spaces
     def restrict(self, *, resolutions: Sequence[int] | None = None, name: str | None = None) -> "SearchSpace":
         """A sub-space with fewer resolutions (a profile's allowed inputs, for example)."""
@@ -299,7 +310,8 @@ class SearchSpace:
 
 
 # ---------------------------------------------------------------------------- ArchSpec
-_STRING_RE = re.compile(r"^r(\d+)-d(\d+)-k([0-9x]+)-e([0-9x]+)$")
+# ASCII digits only: Python's \d also matches full-width and other Unicode digits ("r２２４").
+_STRING_RE = re.compile(r"^r([0-9]+)-d([0-9]+)-k([0-9x]+)-e([0-9x]+)$", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -365,7 +377,7 @@ class ArchSpec:
             raise ArchError(f"an arch string must be a str, got {type(text).__name__}")
         m = _STRING_RE.match(text.strip())
         if not m:
-            raise ArchError(f"not an arch string: {text!r}; expected 'r<res>-d<depths>-k<kernels>-e<expands>' "
+            raise ArchError(f"not an arch string: {shorten(text)}; expected 'r<res>-d<depths>-k<kernels>-e<expands>' "
                             "with one digit per gene and 'x' for blocks beyond a stage's depth")
         space = resolve_space(space)
         r, d, k, e = m.groups()
@@ -431,9 +443,9 @@ def _fmt_choices(values: Sequence[int]) -> str:
 
 def _int_value(v: Any, what: str) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, np.integer, float)):
-        raise ArchError(f"'{what}' must be an integer, got {v!r}")
+        raise ArchError(f"'{what}' must be an integer, got {shorten(v)}")
     if isinstance(v, float) and not v.is_integer():
-        raise ArchError(f"'{what}' must be an integer, got {v!r}")
+        raise ArchError(f"'{what}' must be an integer, got {shorten(v)}")
     return int(v)
 
 
@@ -447,7 +459,7 @@ def _int_list(v: Any, what: str, n: int, space_name: str) -> list[int]:
         try:
             out.append(_int_value(x, f"{what}[{i}]"))
         except ArchError:
-            raise ArchError(f"'{what}[{i}]' must be an integer, got {x!r}") from None
+            raise ArchError(f"'{what}[{i}]' must be an integer, got {shorten(x)}") from None
     return out
 
 
@@ -479,6 +491,21 @@ def ofa_mobilenet_v3_space(width_mult: float, name: str | None = None) -> Search
 
 _SPACES: dict[str, SearchSpace] = {}
 _ALIASES: dict[str, str] = {}
+# Modules that register more spaces when imported (they import this module, so they are
+# loaded on the first look-up instead of here); absent ones are skipped.
+_SPACE_MODULES = ["ofa2_zoo.embedded"]
+
+
+def _load_space_modules() -> None:
+    import importlib
+
+    while _SPACE_MODULES:
+        module = _SPACE_MODULES.pop()
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
 
 
 def register_space(space: SearchSpace, *aliases: str) -> SearchSpace:
@@ -490,13 +517,16 @@ def register_space(space: SearchSpace, *aliases: str) -> SearchSpace:
 
 
 def list_spaces() -> list[str]:
+    _load_space_modules()
     return sorted(_SPACES)
 
 
 def get_space(name: str) -> SearchSpace:
     key = _ALIASES.get(name, name)
     if key not in _SPACES:
-        raise SpaceError(f"unknown search space {name!r}; known: {', '.join(list_spaces())}")
+        _load_space_modules()
+    if key not in _SPACES:
+        raise SpaceError(f"unknown search space {shorten(name)}; known: {', '.join(list_spaces())}")
     return _SPACES[key]
 
 

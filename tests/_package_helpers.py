@@ -103,3 +103,13 @@ def write_front(folder: Path, n: int = 4, seed: int = 0, space: SearchSpace = TI
 
 def with_space(space: SearchSpace, **changes) -> SearchSpace:
     return dataclasses.replace(space, **changes)
+
+
+def tiny_package(folder: Path, members: int = 2) -> Path:
+    """A real package (``package_front``) of a 3-member tiny front with ``members`` members, in ``folder/pkg``."""
+    from ofa2_zoo.package import package_front
+
+    profile = write_profile(folder / "profiles")
+    write_front(folder / "front", n=3)
+    return package_front(folder / "front", folder / "pkg", supernet=tiny_supernet(), data=digits, profile=profile,
+                         members=members).path

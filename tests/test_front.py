@@ -64,7 +64,7 @@ def test_load_round_trip(front, tmp_path):
     (lambda d: "{not json", "not valid JSON"),
     (lambda d: {k: v for k, v in d.items() if k != "members"}, "field 'members': Field required"),
     (lambda d: d | {"format": "other/9"}, "field 'format'"),
-    (lambda d: d | {"members": [{"arch": {"ks": [3]}, "objectives": {}}]}, "member 0"),
+    (lambda d: d | {"members": [{"arch": {"ks": [3]}, "objectives": {}}]}, "field .members.0"),
     (lambda d: d | {"members": [{"arch": d["members"][0]["arch"], "objectives": {"top1": 1.0}}]},
      "lacks objective"),
     (lambda d: d | {"space": d["space"] | {"stage_widths": []}}, "field 'space'"),

@@ -16,7 +16,8 @@ from ofa2_zoo.embedded import (
     embedded_weights_path,
 )
 from ofa2_zoo.errors import CheckpointError
-from ofa2_zoo.objectives.accuracy import BLOCK_ROWS, load_accuracy_predictor
+from ofa2_zoo.objectives.accuracy import load_accuracy_predictor
+from ofa2_zoo.objectives.mlp import BLOCK_ROWS
 from ofa2_zoo.objectives.fitted import FittedPredictor
 from ofa2_zoo.objectives.measured import MeasuredAccuracy
 from ofa2_zoo.space import ArchSpec

@@ -225,7 +225,7 @@ def test_unknown_arch_in_front_is_a_clear_error(tmp_path):
     data = json.loads(path.read_text())
     data["members"][1]["arch"]["ks"][0] = 4
     path.write_text(json.dumps(data))
-    with pytest.raises(FrontError, match=r"member 1: .*kernel size"):
+    with pytest.raises(FrontError, match=r"members.1.arch.: .*kernel size"):
         _package(tmp_path)
 
 

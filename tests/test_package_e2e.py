@@ -1,9 +1,10 @@
 """Acceptance, end to end on the embedded default: search → ofa2 package → timm names.
 
 The packaged models are loaded with ``timm.create_model("ofa2_digits_cpu_front_<k>",
-pretrained=True)`` after ``register_front``; their top-1 on the digits validation split must
-equal the measured accuracy in their cards, and onnxruntime must agree with PyTorch on every
-validation image's top-1.
+pretrained=True)`` after ``register_front``; their top-1 on the digits validation split, the
+timm way (``resolve_data_config`` + ``create_transform`` on PIL images), must equal the
+measured accuracy in their cards, and onnxruntime must agree with PyTorch on every validation
+image's top-1.
 """
 
 from __future__ import annotations
@@ -47,13 +48,19 @@ def package(tmp_path_factory):
     return tmp / "package"
 
 
-def _val(r):
-    from ofa2_zoo.training.data import get_dataset
+def _val_the_timm_way(model, uint8: bool = False):
+    """The digits validation split as PIL images through the transform timm builds from the model's cfg."""
+    import numpy as np
+    from PIL import Image
 
-    ds = get_dataset("digits", "val", r)
-    x = torch.stack([ds[i][0] for i in range(len(ds))])
-    y = torch.tensor([int(ds[i][1]) for i in range(len(ds))])
-    return x, y
+    from ofa2_zoo.training.data import source_images
+
+    val = source_images("digits", "val")
+    transform = timm.data.create_transform(**timm.data.resolve_data_config({}, model=model))
+    images = [val.image(i) for i in range(len(val))]
+    if uint8:  # 8-bit grey images, as most image files are
+        images = [Image.fromarray(np.round(np.asarray(im) * 255).astype(np.uint8), "L") for im in images]
+    return torch.stack([transform(im) for im in images]), torch.tensor(val.labels)
 
 
 def test_timm_names_load_the_packaged_weights_with_the_card_accuracy(package):
@@ -65,10 +72,15 @@ def test_timm_names_load_the_packaged_weights_with_the_card_accuracy(package):
         model = timm.create_model(m.name, pretrained=True).eval()
         assert model.ofa2_arch.to_dict() == m.arch
         r = m.arch["r"][0]
-        x, y = _val(r)
+        x, y = _val_the_timm_way(model)
         with torch.no_grad():
             logits = model(x)
+            x8, y8 = _val_the_timm_way(model, uint8=True)
+            top1_uint8 = 100.0 * float((model(x8).argmax(1) == y8).float().mean())
         top1 = 100.0 * float((logits.argmax(1) == y).float().mean())
+        assert top1_uint8 == pytest.approx(top1, abs=1.0)
+        feature = model.forward_features(x[:1]).shape[-2:]
+        assert tuple(feature) == model.pretrained_cfg["pool_size"]
         card = ModelCard.load(package / m.folder / "README.md")
         measured = [e for e in card.data.eval_results if "measured" in e.metric_name]
         assert measured and measured[0].metric_value == pytest.approx(top1, abs=1e-3)

@@ -125,6 +125,29 @@ def test_publish_v1_and_timm_loads_the_packaged_weights(hub, packages):
     assert (cache / f"models--{NAMESPACE}--ofa2-{PROFILE}-front-1" / "refs" / "v1").is_file()
 
 
+def test_publish_records_in_the_user_index_never_in_the_installed_package(hub, packages, tmp_path, monkeypatch):
+    from ofa2_zoo.zoo.index import SHIPPED_INDEX_PATH
+
+    server, _, _ = hub
+    pkg, _ = packages
+    user = tmp_path / "user" / "zoo_index.json"
+    monkeypatch.setenv("OFA2_USER_INDEX", str(user))
+    monkeypatch.delenv("OFA2_ZOO_INDEX", raising=False)
+    shipped = SHIPPED_INDEX_PATH.read_bytes()
+    result = _publish(pkg, None)
+    assert result.status == "published" and result.index_path == user and result.index_updated
+    assert SHIPPED_INDEX_PATH.read_bytes() == shipped
+    (version,) = ZooIndex.load(user).versions(PROFILE)
+    manifest = read_manifest(pkg)
+    assert version.version == "v1" and [m.top1 for m in version.members] == [m.measured["top1"] for m in
+                                                                            manifest.members]
+    # `ofa2 pull NAME` resolves names with the shipped and the user index together; unknown names get suggestions
+    assert pull("ofa2_tiny_publish_front_1").target.revision == "v1"
+    with pytest.raises(PullError, match=r"no published front of profile 'tiny_publsh'.*did you mean "
+                                        r"ofa2_tiny_publish_front_1"):
+        pull("ofa2_tiny_publsh_front_1")
+
+
 def test_unchanged_front_publishes_nothing(hub, packages):
     server, _, index = hub
     pkg, _ = packages

@@ -17,11 +17,11 @@ import torch
 from safetensors.torch import load_file
 
 import ofa2_zoo
-from ofa2_zoo.package import PackageError, package_front
+from ofa2_zoo.package import PackageError
 from ofa2_zoo.registry import (DEFAULT_INDEX_PATH, RegistryError, ZooIndex, register_front, register_index,
                                registered_versions)
 
-from _package_helpers import TINY, digits, tiny_supernet, write_front, write_profile
+from _package_helpers import TINY, tiny_package
 
 torch.set_num_threads(2)
 
@@ -50,11 +50,7 @@ def _two_versions(profile: str) -> tuple[ZooIndex, list[dict], list[dict]]:
 
 @pytest.fixture(scope="module")
 def package_dir(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("registry")
-    profile = write_profile(tmp / "profiles")
-    write_front(tmp / "front", n=3)
-    return package_front(tmp / "front", tmp / "pkg", supernet=tiny_supernet(), data=digits, profile=profile,
-                         members=2).path
+    return tiny_package(tmp_path_factory.mktemp("registry"))
 
 
 # ---------------------------------------------------------------------------- index
@@ -218,7 +214,12 @@ def test_register_front_errors_are_clear(package_dir, tmp_path, offline_cache):
     cfg = json.loads(cfg_path.read_text())
     cfg["model_args"]["arch"]["ks"][0] = 4
     cfg_path.write_text(json.dumps(cfg))
-    with pytest.raises(RegistryError, match=r"config.json: kernel size of block 0"):
+    with pytest.raises(PackageError, match=r"member k=1 .*front_1/config.json does not match its sha256"):
+        register_front(broken)
+    manifest = json.loads((broken / "package.json").read_text())  # the checksum updated too: the content is checked
+    manifest["members"][1]["files"]["config.json"] = hashlib.sha256(cfg_path.read_bytes()).hexdigest()
+    (broken / "package.json").write_text(json.dumps(manifest))
+    with pytest.raises(PackageError, match=r"config.json: field 'model_args': kernel size of block 0"):
         register_front(broken)
     with pytest.raises(RegistryError, match="cannot list the versions of Hub front repo org/nothing-here"):
         register_front("org/nothing-here")

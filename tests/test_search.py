@@ -129,7 +129,7 @@ def test_igd_history_with_reference_front():
     assert igd(ref_front, ref_front) == 0.0
 
 
-@pytest.mark.parametrize("algorithm", ["nsga2", "random", "ofa-evolution"])
+@pytest.mark.parametrize("algorithm", ["pals", "nsga2", "random", "ofa-evolution"])
 def test_constraints_never_return_an_infeasible_member(tmp_path, algorithm):
     path = _profile(tmp_path, "note10-capped", "constraints:\n  latency_ms: {max: 20.0}\n")
     front = search(path, algorithm=algorithm, population=16, generations=4, seed=2, assets=ASSETS)
@@ -148,7 +148,7 @@ def test_three_objectives_with_macs():
 
 
 def test_bad_options_give_clear_errors(tmp_path):
-    with pytest.raises(Ofa2Error, match="unknown algorithm 'nsga9'; choose one of nsga2"):
+    with pytest.raises(Ofa2Error, match="unknown algorithm 'nsga9'; choose one of pals, nsga2"):
         search("note10", algorithm="nsga9", assets=ASSETS)
     with pytest.raises(Ofa2Error, match="population must be an integer of at least 2, got 0"):
         search("note10", population=0, assets=ASSETS)

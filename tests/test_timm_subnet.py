@@ -36,8 +36,34 @@ def test_arch_as_dict_json_or_string_is_the_same_model():
     a = timm.create_model("ofa2_subnet", arch=ARCH.to_dict(), space=SPACE.name)
     b = timm.create_model("ofa2_subnet", arch=ARCH.to_json(), space=SPACE.to_dict())
     assert {k: v.shape for k, v in a.state_dict().items()} == {k: v.shape for k, v in b.state_dict().items()}
-    with pytest.raises(TypeError, match="needs arch"):
-        timm.create_model("ofa2_subnet")
+
+
+
+def test_no_arguments_build_the_documented_default_arch():
+    """Like every timm model, ofa2_subnet builds with no arguments: the largest network of OFA w1.2 at 224."""
+    from ofa2_zoo.supernet.subnet import default_arch
+
+    m = timm.create_model("ofa2_subnet")
+    space = get_space("ofa_mbv3_w1.2")
+    assert default_arch() == space.largest() and space.largest().r == 224
+    assert m.ofa2_arch == space.largest() and m.ofa2_space == space
+    assert m.pretrained_cfg["input_size"] == (3, 224, 224) and m.pretrained_cfg["pool_size"] == (7, 7)
+    assert sum(p.numel() for p in m.parameters()) == sum(
+        p.numel() for p in timm.create_model("ofa2_subnet", arch=space.largest().to_dict()).parameters())
+    small = timm.create_model("ofa2_subnet", space="ofa2_digits")  # another space: its largest network
+    assert small.ofa2_arch == get_space("ofa2_digits").largest()
+
+
+@pytest.mark.parametrize("space_name", ["ofa_mbv3_w1.0", "ofa2_digits"])
+def test_pool_size_is_the_feature_map_size_at_every_resolution(space_name):
+    space = get_space(space_name)
+    for i, r in enumerate(space.resolutions[:: max(1, len(space.resolutions) // 4)] + (space.resolutions[-1],)):
+        arch = ArchSpec.from_dict({**space.sample(1, i)[0].to_dict(), "r": [r]}, space)
+        m = timm.create_model("ofa2_subnet", arch=arch.to_dict(), space=space.name).eval()
+        with torch.no_grad():
+            feats = m.forward_features(torch.zeros(1, space.in_chans, r, r))
+        assert tuple(feats.shape[-2:]) == m.pretrained_cfg["pool_size"] == (space.feature_size(r),) * 2, r
+        assert m.pretrained_cfg["input_size"] == (space.in_chans, r, r)
 
 
 def test_features_only_num_classes_and_reset_classifier():

@@ -1,8 +1,15 @@
 """The ``ofa2`` command line: a thin typer layer over the Python API.
 
-Each pipeline stage has its own command module exposing ``register(app)``. User errors
-(:class:`~ofa2_zoo.errors.Ofa2Error`) end with a one-line reason and exit code 2, never a
-traceback.
+Each pipeline stage has its own command module exposing ``register(app)``, listed in
+:data:`COMMAND_MODULES`. How a command ends (exit codes, the one-line error, Ctrl-C) is
+:mod:`.guard`'s job; :func:`main` installs it before anything heavy is imported, so no input and
+no interrupt ever shows a traceback.
+
+Start-up rule: every command module is imported for ``ofa2 --help``, so at module level a
+command module imports only the standard library, typer and rich (and ``..errors``); torch,
+timm, onnx, matplotlib, numpy and the pipeline stages are imported inside the command
+functions. ``ofa2 --help``, ``ofa2 <group> --help`` and the ``list`` commands then start in a
+fraction of a second; ``tests/test_cli_startup.py`` checks it for every command.
 """
 
 from __future__ import annotations
@@ -10,18 +17,13 @@ from __future__ import annotations
 import importlib
 import sys
 
-import typer
-from rich.console import Console
-
-from ..errors import Ofa2Error
-
 # One module per command group, in pipeline order.
-COMMAND_MODULES = ("arch", "profile", "train", "search", "front", "package", "publish", "run")
-
-err_console = Console(stderr=True)
+COMMAND_MODULES = ("arch", "profile", "train", "search", "front", "package", "publish", "run", "zoo")
 
 
-def build_app() -> typer.Typer:
+def build_app():
+    import typer
+
     app = typer.Typer(
         name="ofa2",
         help="Search Once-for-All supernets for Pareto fronts per hardware profile, and package "
@@ -43,11 +45,10 @@ def build_app() -> typer.Typer:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``ofa2`` console script."""
-    app = build_app()
+    """Entry point of the ``ofa2`` console script: always ends with ``SystemExit`` (0 success,
+    2 bad input with one line, 130 Ctrl-C; see :mod:`.guard`)."""
     try:
-        # Standalone mode: click/typer handle --help, usage errors (exit 2) and Ctrl-C.
-        app(args=argv, prog_name="ofa2")
-    except Ofa2Error as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        sys.exit(2)
+        from .guard import run
+    except KeyboardInterrupt:
+        sys.exit(130)
+    sys.exit(run(build_app, argv))

@@ -8,13 +8,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..objectives.efficiency import efficiency_model
-from ..space import ArchSpec, get_space, list_spaces
-
 console = Console()
 app = typer.Typer(help="Inspect, validate and sample sub-network architectures.", no_args_is_help=True)
 
-SPACE_HELP = "Search space: " + ", ".join(list_spaces()) + " (or another registered space)."
+SPACE_HELP = "Search space (see `ofa2 arch spaces`)."
 
 
 @app.command("show")
@@ -25,17 +22,11 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
 ) -> None:
     """Validate ARCH, print its canonical form, gene vector, MACs and parameter count."""
+    from ..objectives.efficiency import efficiency_model
+    from ..space import ArchSpec, get_space
+
     sp = get_space(space)
-    if arch.startswith("@"):
-        from pathlib import Path
-
-        from ..errors import ArchError
-
-        path = Path(arch[1:])
-        if not path.is_file():
-            raise ArchError(f"arch file {path} does not exist")
-        arch = path.read_text()
-    spec = ArchSpec.parse(arch, sp)
+    spec = _read_arch_file(arch[1:], sp) if arch.startswith("@") else ArchSpec.parse(arch, sp)
     em = efficiency_model(sp)
     genes = sp.archs_to_genes([spec])
     info = {"space": sp.name, "arch": spec.to_dict(), "string": spec.to_string(), "genes": genes[0].tolist(),
@@ -49,6 +40,33 @@ def show(
     console.print(table)
 
 
+MAX_ARCH_FILE = 1 << 20  # an arch is a few hundred bytes of JSON
+
+
+def _read_arch_file(name: str, sp):
+    """``@FILE``: the file holds the arch as JSON (an OFA dict); its text is never echoed back."""
+    from pathlib import Path
+
+    from ..errors import ArchError
+    from ..space import ArchSpec
+
+    path = Path(name)
+    if not path.is_file():
+        raise ArchError(f"arch file {path} does not exist (or is not a file)")
+    if path.stat().st_size > MAX_ARCH_FILE:
+        raise ArchError(f"arch file {path} is {path.stat().st_size:,} bytes; an arch is a small JSON object "
+                        f"(at most {MAX_ARCH_FILE:,} bytes)")
+    try:
+        data = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArchError(f"arch file {path} is not JSON: {exc} (fix: write the arch as JSON, "
+                        '{"ks": [...], "e": [...], "d": [...], "r": [224]})') from None
+    try:
+        return ArchSpec.from_dict(data, sp)
+    except ArchError as exc:
+        raise ArchError(f"arch file {path}: {exc}") from None
+
+
 @app.command("sample")
 def sample(
     n: int = typer.Argument(5, min=1, help="How many architectures."),
@@ -56,6 +74,8 @@ def sample(
     seed: int = typer.Option(0, "--seed", help="Random seed."),
 ) -> None:
     """Print N uniformly random canonical architectures, one arch string per line."""
+    from ..space import get_space
+
     for spec in get_space(space).sample(n, seed):
         print(spec.to_string())
 
@@ -63,6 +83,8 @@ def sample(
 @app.command("spaces")
 def spaces() -> None:
     """List the registered search spaces."""
+    from ..space import get_space, list_spaces
+
     table = Table("name", "stages x blocks", "kernels", "expands", "depths", "resolutions", "networks/res.")
     for name in list_spaces():
         sp = get_space(name)

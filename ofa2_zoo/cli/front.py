@@ -56,9 +56,10 @@ def plot(front_dir: Path = typer.Argument(..., help="Folder with front.json, or 
 def diff(old: Path = typer.Argument(..., help="Older front (folder or front.json)."),
          new: Path = typer.Argument(..., help="Newer front (folder or front.json).")) -> None:
     """What changed between two versions: members added, removed or moved, and the HV change."""
-    from ..front import Front, diff_fronts
+    from ..front import Front, check_comparable, diff_fronts
 
     a, b = Front.load(old), Front.load(new)
+    check_comparable(a, b, str(old), str(new))
     d = diff_fronts(a, b)
     if a.version_id == b.version_id:
         console.print("identical fronts (same version id)")

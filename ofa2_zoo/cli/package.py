@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .zoo import record_in_local_zoo
+
 console = Console()
 
 
@@ -40,8 +42,10 @@ def package(
     assets: Optional[Path] = typer.Option(None, help="Folder with the official OFA files (official weights/tables)."),
 ) -> None:
     """Extract, re-calibrate and export each selected member of a front into a package folder."""
+    from .._io import check_out_dir
     from ..package import package_front
 
+    check_out_dir(out, "--out")
     trt = tensorrt if tensorrt in ("auto", "off") else [p.strip() for p in tensorrt.split(",") if p.strip()]
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as bar:
@@ -65,8 +69,7 @@ def package(
                       f"{timing.total:.1f}")
     console.print(table)
     console.print(f"package: {result.path}")
-    console.print(f"use it:  python -c \"import ofa2_zoo, timm; ofa2_zoo.register_front('{result.path}'); "
-                  f"timm.create_model('{m.members[0].name}', pretrained=True)\"")
+    record_in_local_zoo(result.path)
 
 
 def register(app: typer.Typer) -> None:

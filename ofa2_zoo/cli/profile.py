@@ -12,7 +12,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..errors import Ofa2Error
-from ..profiles import list_profiles, load_profile
 
 console = Console()
 app = typer.Typer(help="Hardware profiles: objectives, latency lookup tables and measurement.",
@@ -29,6 +28,8 @@ def _progress() -> Progress:
 @app.command("list")
 def list_cmd() -> None:
     """List the known profiles (shipped ones and those in $OFA2_PROFILES)."""
+    from ..profiles import list_profiles, load_profile
+
     table = Table("id", "device", "supernet", "latency source", "description")
     for name in list_profiles():
         try:
@@ -45,6 +46,8 @@ def list_cmd() -> None:
 @app.command("show")
 def show(name: str = NAME, assets: Optional[Path] = ASSETS) -> None:
     """Print a profile, its checksums, its table's provenance and the latency range of its space."""
+    from ..profiles import load_profile
+
     p = load_profile(name, assets)
     info = p.describe()
     info["space_size_per_resolution"] = p.space.size()
@@ -74,6 +77,7 @@ def build_lut_cmd(name: str = NAME,
     Interrupted builds resume where they stopped (run the same command again).
     """
     from ..assets import sha256_file
+    from ..profiles import load_profile
     from ..profiles.build import build_lut
 
     p = load_profile(name)
@@ -100,6 +104,7 @@ def validate_cmd(name: str = NAME,
     """Measure N random networks and report how well the table predicts them."""
     from .._io import write_json_atomic
     from ..assets import sha256_file
+    from ..profiles import load_profile
     from ..profiles.validate import plot_validation, store_calibration, validate_profile
 
     if save_calibration and not calibrate:
@@ -133,6 +138,7 @@ def measure_cmd(name: str = NAME,
                 arch: str = typer.Argument(..., help="Arch string (r224-d...-k...-e...) or OFA arch JSON."),
                 assets: Optional[Path] = ASSETS) -> None:
     """Measure one network end to end with the profile's backend and compare with the table."""
+    from ..profiles import load_profile
     from ..profiles.measure import measure_arch
     from ..space import ArchSpec
 

@@ -20,8 +20,10 @@ def publish(
                                                           "changed; change nothing."),
     version: Optional[str] = typer.Option(None, help="Version tag to create (default: the next v<N>). Refused if it "
                                                      "exists with different content."),
-    index: Optional[Path] = typer.Option(None, help="Zoo index file to record the version in (default: "
-                                                    "$OFA2_ZOO_INDEX or ofa2_zoo/data/zoo_index.json)."),
+    index: Optional[Path] = typer.Option(None, help="Zoo index file to record the version in (default: the user "
+                                                    "zoo index, $OFA2_USER_INDEX or zoo_index.json in the ofa2 "
+                                                    "cache folder; CI passes the repository's "
+                                                    "ofa2_zoo/data/zoo_index.json)."),
     update_index: bool = typer.Option(True, "--update-index/--no-index", help="Record the version in the zoo index."),
     retries: int = typer.Option(5, min=1, max=20, help="Attempts per Hub operation on 5xx, timeouts and resets "
                                                        "(exponential backoff)."),
@@ -49,7 +51,8 @@ def publish(
 def pull(
     name: str = typer.Argument(..., help="ofa2_<profile>_front_<k>[.vN], ofa2_front_<k>[.vN] (default profile) or a "
                                          "Hub repo org/repo[@vN]."),
-    index: Optional[Path] = typer.Option(None, help="Zoo index to resolve names with (default: the one in use)."),
+    index: Optional[Path] = typer.Option(None, help="Zoo index to resolve names with (default: the shipped index "
+                                                    "and the user index together)."),
     local_dir: Optional[Path] = typer.Option(None, help="Also place the files in this folder (default: only the "
                                                         "Hugging Face cache)."),
 ) -> None:

@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from .zoo import record_in_local_zoo
+
 console = Console()
 
 
@@ -20,7 +22,7 @@ def run(
     population: int = typer.Option(100, min=2, help="Population size."),
     generations: int = typer.Option(200, min=1, help="Generations."),
     seed: int = typer.Option(1, help="Random seed (same seed, same front)."),
-    members: Optional[int] = typer.Option(None, help="Members to package (default: the profile's)."),
+    members: Optional[int] = typer.Option(None, min=1, help="Members to package (default: the profile's)."),
     assets: Optional[Path] = typer.Option(None, help="Folder with the official OFA files (official profiles only)."),
 ) -> None:
     """Search a profile's supernet for a Pareto front and package it as timm models, offline."""
@@ -48,6 +50,7 @@ def run(
     console.print(table)
     console.print(f"front:   {result.front_dir / 'front.json'} (plot: {result.front_dir / 'front.png'})")
     console.print(f"package: {result.package_dir}")
+    record_in_local_zoo(result.package_dir)
     console.print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
 
 

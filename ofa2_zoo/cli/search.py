@@ -30,7 +30,8 @@ def search_command(
     supernet: Optional[str] = typer.Option(None, help="Supernet / space name; must match the profile's "
                                                       "(default: the profile's)."),
     algorithm: str = typer.Option("nsga2", "--algorithm", "-a",
-                                  help="nsga2, smsemoa, spea2, nsga3, moead, agemoea, random or ofa-evolution."),
+                                  help="pals (Pareto archive local search), nsga2, smsemoa, spea2, nsga3, moead, "
+                                       "agemoea, random or ofa-evolution."),
     population: int = typer.Option(100, help="Population size (OFA²: 100)."),
     generations: int = typer.Option(100, help="Generations (OFA²: 1000)."),
     seed: int = typer.Option(1, help="Random seed: the same seed gives the same front.json (timing aside)."),
@@ -47,8 +48,13 @@ def search_command(
     plot: bool = typer.Option(True, help="Also write front.png beside front.json."),
 ) -> None:
     """Search a profile's supernet for the Pareto front of its objectives and write front.json."""
+    from .._io import check_out_dir
     from ..front import plot_front
     from ..search import search
+
+    check_out_dir(out, "--out")
+    if cache is not None:
+        check_out_dir(cache, "--cache")
 
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("{task.fields[hv]}"), TimeElapsedColumn(), console=console) as bar:

@@ -6,10 +6,9 @@ one-hot encoding: kernel size per block (20 × {3,5,7}), expand ratio per block
 ``(r - 112) // 16``. It outputs ImageNet top-1 as a fraction; we report %.
 
 The encoding is built for a whole gene matrix with array indexing (no loop over archs), and
-the MLP runs on fixed blocks of :data:`BLOCK_ROWS` rows (the last one zero-padded). A float32
-matrix product can round a row differently depending on how many rows share the call, so the
-fixed block makes every arch's prediction bit-identical whatever batch it arrives in: caches,
-executors and chunking never change a result.
+the MLP runs on fixed blocks of rows with one torch thread (:mod:`.mlp`): every arch's
+prediction is bit-identical whatever batch it arrives in (caches, executors and chunking
+never change a result), and no thread pool spins between the search's many small calls.
 
 Other accuracy sources (a fitted predictor shipped with a supernet, measured accuracy) plug
 in through :func:`register_accuracy_source`: a factory called as
@@ -22,16 +21,11 @@ import os
 from typing import Callable
 
 import numpy as np
-import torch
-from torch import nn
 
 from ..assets import resolve_asset, sha256_file
 from ..errors import CheckpointError, Ofa2Error
 from ..space import SearchSpace, get_space
 from .base import AccuracySource, Provenance
-
-#: Rows per MLP call; every call gets exactly this many (see the module docstring).
-BLOCK_ROWS = 32
 
 AccuracyFactory = Callable[..., AccuracySource]
 _FACTORIES: dict[str, AccuracyFactory] = {}
@@ -81,20 +75,11 @@ def _import_embedded() -> None:
             raise
 
 
-def mlp(sizes: list[int]) -> nn.Sequential:
-    """``Linear-ReLU-...-Linear`` with the given layer sizes (OFA's predictor layout)."""
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
-
-
 class OFAAccuracyPredictor(AccuracySource):
     """OFA's ImageNet top-1 predictor for the ``ofa_mbv3_w1.2`` space (or a resolution subset)."""
 
     N_RES_SLOTS = 8
+    LAYERS = [128, 400, 400, 400, 1]
     RES_BASE, RES_STEP = 112, 16
 
     def __init__(self, path: str | os.PathLike, space: SearchSpace | None = None):
@@ -108,16 +93,20 @@ class OFAAccuracyPredictor(AccuracySource):
             raise AccuracySourceError(f"OFA's predictor covers resolutions 112..239; space {s.name!r} allows "
                                       f"{min(s.resolutions)}..{max(s.resolutions)}")
         self._res_slot = 120 + slots  # feature column per resolution index
-        self.model = mlp([128, 400, 400, 400, 1])
+        import torch  # here, not at module level: registering sources must stay cheap
+
+        from .mlp import BlockMLP
+
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
             if isinstance(state, dict) and "state_dict" in state:
                 state = state["state_dict"]
-            self.model.load_state_dict(state)
+            self.mlp = BlockMLP.from_state_dict(state)
+            if self.mlp.sizes != self.LAYERS:
+                raise ValueError(f"layer sizes {self.mlp.sizes}, expected {self.LAYERS}")
         except Exception as exc:  # corrupt file, pickled code, wrong keys: all refused the same way
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise CheckpointError(f"{path}: not OFA's accuracy predictor state dict: {msg}") from None
-        self.model.eval()
         self.provenance = Provenance("ofa-acc-predictor-mbv3-w1.2", sha256_file(path), "predicted")
 
     def encode(self, genes: np.ndarray) -> np.ndarray:
@@ -133,16 +122,10 @@ class OFAAccuracyPredictor(AccuracySource):
         feats[np.arange(n), self._res_slot[v["r_idx"]]] = 1
         return feats
 
-    @torch.no_grad()
     def predict_genes(self, genes: np.ndarray) -> np.ndarray:
         if len(genes) == 0:
             return np.zeros(0)
-        feats = self.encode(genes)
-        n = len(feats)
-        padded = np.zeros((-(-n // BLOCK_ROWS) * BLOCK_ROWS, feats.shape[1]), dtype=np.float32)
-        padded[:n] = feats
-        out = torch.cat([self.model(block) for block in torch.from_numpy(padded).split(BLOCK_ROWS)])
-        return out[:n, 0].double().numpy() * 100.0
+        return self.mlp(self.encode(genes))[:, 0].astype(np.float64) * 100.0
 
 
 def _ofa_predictor(assets: str | os.PathLike | None = None, space: SearchSpace | None = None) -> OFAAccuracyPredictor:

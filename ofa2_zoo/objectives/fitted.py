@@ -18,8 +18,8 @@ File format (files sharing a prefix):
   "top1": [...], "n_train": N}``, the measured archs, the first ``N`` fitted on and the rest
   held out; ``--measurements`` refits from it without measuring.
 
-Predictions run the MLP on fixed blocks of rows, so they are bit-identical whatever batch an
-arch arrives in (see :mod:`.accuracy`).
+Predictions run the MLP on fixed blocks of rows with one torch thread (:mod:`.mlp`), so they
+are bit-identical whatever batch an arch arrives in, and no thread pool spins during a search.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ from .._io import atomic_path, write_json_atomic
 from ..assets import sha256_file
 from ..errors import CheckpointError, Ofa2Error
 from ..space import SearchSpace, resolve_space
-from .accuracy import BLOCK_ROWS, mlp
 from .base import AccuracySource, Provenance
+from .mlp import BlockMLP
 
 FORMAT = "ofa2-predictor/1"
 
@@ -65,7 +65,12 @@ def encode(space: SearchSpace, genes: np.ndarray) -> np.ndarray:
 
 
 def _mlp(n_in: int, hidden: list[int]) -> nn.Sequential:
-    return mlp([n_in, *hidden, 1])
+    """``Linear-ReLU-...-Linear``: ``n_in`` features, ``hidden`` sizes, one output."""
+    sizes = [n_in, *hidden, 1]
+    layers: list[nn.Module] = []
+    for a, b in zip(sizes, sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
 
 
 class PredictorInfo(BaseModel):
@@ -93,19 +98,14 @@ class FittedPredictor(AccuracySource):
     def __init__(self, space: SearchSpace, model: nn.Sequential, hidden: list[int], mean: float, std: float,
                  meta: dict | None = None, sha256: str = "unsaved"):
         self.space, self.model, self.hidden, self.mean, self.std = space, model.eval(), hidden, mean, std
+        self.mlp = BlockMLP.from_state_dict(model.state_dict())
         self.meta = meta or {}
         self.provenance = Provenance(f"fitted:{space.name}", sha256, "predicted")
 
-    @torch.no_grad()
     def predict_genes(self, genes: np.ndarray) -> np.ndarray:
-        """Top-1 % per row; the MLP sees fixed zero-padded blocks of ``BLOCK_ROWS`` rows, so an
-        arch's prediction is bit-identical whatever batch it arrives in (caches, executors)."""
+        """Top-1 % per row, bit-identical whatever batch an arch arrives in (see :mod:`.mlp`)."""
         feats = encode(self.space, np.asarray(genes).reshape(-1, self.space.n_genes))
-        n = len(feats)
-        padded = np.zeros((-(-n // BLOCK_ROWS) * BLOCK_ROWS, feats.shape[1]), dtype=np.float32)
-        padded[:n] = feats
-        out = [self.model(block) for block in torch.from_numpy(padded).split(BLOCK_ROWS)]
-        return (torch.cat(out)[:n, 0].double().numpy() if out else np.zeros(0)) * self.std + self.mean
+        return self.mlp(feats)[:, 0].astype(np.float64) * self.std + self.mean
 
     # ---------------------------------------------------------------- fitting
     @classmethod

@@ -1,9 +1,17 @@
 """The real images packaging needs: BN re-calibration, ONNX parity and measured accuracy.
 
 A data source is a dataset name or image folder understood by
-:func:`ofa2_zoo.training.data.get_dataset` (``"digits"`` is the embedded default), or any
+:func:`ofa2_zoo.training.data.source_images` (``"digits"`` is the embedded default), or any
 callable ``(split, resolution) -> Dataset`` of ``(image tensor, label)`` pairs. Every member
 has its own input resolution, so datasets are built per resolution.
+
+Named datasets are preprocessed by timm itself: ``timm.data.create_transform`` with the
+input size, interpolation, crop and mean/std that go into the member's ``pretrained_cfg``,
+applied to the split's PIL images. So the cfg *is* the preprocessing the weights were
+calibrated and measured with, and a user who builds the transform from the cfg
+(``resolve_data_config`` + ``create_transform``) reproduces the card's accuracy. A callable's
+datasets are used as they are; their metadata (``mean``, ``std``, ``interpolation``,
+``crop_pct``, ...) must describe what they did.
 
 Calibration uses a fixed, seeded subset of the training split (OFA's procedure: about 2,000
 images, batch 200), in a fixed order, so re-packaging gives the same BN statistics.
@@ -69,16 +77,36 @@ def cached_source(data: DataSource) -> Callable[[str, int], Dataset]:
     return source
 
 
+class TimmTransformed(Dataset):
+    """A split's PIL images through timm's eval transform for ``resolution``; carries the metadata
+    (:func:`data_info`) that the member's ``pretrained_cfg`` records."""
+
+    def __init__(self, source: Any, resolution: int, name: str):
+        import timm.data
+
+        self.source, self.name, self.dataset_id = source, name, source.dataset_id
+        self.classes, self.in_chans = list(source.classes), source.in_chans
+        self.mean, self.std = source.mean, source.std
+        self.interpolation, self.crop_pct = source.interpolation, source.crop_pct
+        self.transform = timm.data.create_transform(
+            input_size=(source.in_chans, resolution, resolution), interpolation=source.interpolation,
+            crop_pct=source.crop_pct, crop_mode="center", mean=source.mean, std=source.std)
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.transform(self.source.image(i)), self.source.labels[i]
+
+
 def open_split(data: DataSource, split: str, resolution: int) -> Dataset:
     """The ``split`` ("train" or "val") of ``data`` at ``resolution``."""
     if callable(data):
         ds = data(split, resolution)
     else:
-        try:
-            from ..training.data import get_dataset
-        except ImportError as exc:  # pragma: no cover - the training stage ships with the package
-            raise PackageError(f"cannot open data {data!r}: {exc}") from None
-        ds = get_dataset(os.fspath(data), split, resolution)
+        from ..training.data import source_images
+
+        ds = TimmTransformed(source_images(os.fspath(data), split), resolution, os.fspath(data))
     if len(ds) == 0:
         raise PackageError(f"the {split} split of {data!r} is empty")
     return ds

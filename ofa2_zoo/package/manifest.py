@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ..errors import clip
 from .errors import PackageError
 
 PACKAGE_FORMAT = "ofa2-package/1"
@@ -27,25 +29,42 @@ def timm_name(profile: str, k: int) -> str:
     return f"ofa2_{profile.replace('-', '_')}_front_{k}"
 
 
+MAX_MANIFEST_BYTES = 16 << 20  # hundreds of members are well under 1 MB
+FIX_PACKAGE = "fix: re-package the front with `ofa2 package` instead of editing the package"
+SHA256 = r"^[0-9a-f]{64}$"
+FILE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"  # a plain file name: no folder, no '..', no absolute path
+
+
+def check_relative_folder(value: str) -> str:
+    """A folder inside the package: relative, '/'-separated, no '.', '..' or empty parts."""
+    parts = value.split("/")
+    if not value or value.startswith("/") or "\\" in value or ":" in value or \
+            any(p in ("", ".", "..") for p in parts) or len(value) > 256:
+        raise ValueError(f"{clip(repr(value))} is not a relative folder inside the package (no '..', no absolute "
+                         "path)")
+    return value
+
+
 class _Model(BaseModel):
-    # Unknown keys are ignored so that older readers accept newer packages of the same format.
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Unknown keys are ignored so that older readers accept newer packages of the same format;
+    # NaN and infinity are refused wherever a number is read.
+    model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
 
 
 class Parity(_Model):
-    n_images: int
-    max_abs_diff: float
-    tolerance: float
-    top1_agreement: float
-    top1_mismatches: int
-    unexplained_mismatches: int
+    n_images: int = Field(..., ge=0)
+    max_abs_diff: float = Field(..., ge=0)
+    tolerance: float = Field(..., ge=0)
+    top1_agreement: float = Field(..., ge=0, le=1)
+    top1_mismatches: int = Field(..., ge=0)
+    unexplained_mismatches: int = Field(..., ge=0)
     passed: bool
 
 
 class TensorRTStatus(_Model):
     built: bool
     precision: Optional[str] = None
-    engine: Optional[str] = None  # file name inside the member folder
+    engine: Optional[str] = Field(None, pattern=FILE_NAME)  # file name inside the member folder
     reason: Optional[str] = None  # why not built
     command: str  # how to build the engine on a machine with TensorRT and a GPU
 
@@ -53,27 +72,69 @@ class TensorRTStatus(_Model):
 class Member(_Model):
     k: int = Field(..., ge=0)
     name: str = Field(..., pattern=r"^ofa2_[a-z0-9_]+_front_\d+$")
-    folder: str
+    folder: str  # relative to the package folder, e.g. members/front_0
     front_index: int = Field(..., ge=0)  # position of this member in the front (sorted by latency)
     arch: dict[str, list[int]]
     objectives: dict[str, float]  # the front's values (see objective_meta for units and sources)
     measured: dict[str, Any] = {}  # measured after packaging (top-1 on real data, latency)
-    files: dict[str, str]  # file name -> sha256
+    files: dict[str, str] = Field(..., min_length=1)  # file name -> sha256
     parity: Parity
     tensorrt: Optional[TensorRTStatus] = None
+
+    @field_validator("folder")
+    @classmethod
+    def _folder(cls, value: str) -> str:
+        return check_relative_folder(value)
+
+    @field_validator("files")
+    @classmethod
+    def _files(cls, files: dict[str, str]) -> dict[str, str]:
+        for name, sha in files.items():
+            if not re.match(FILE_NAME, name):
+                raise ValueError(f"{clip(repr(name))} is not a plain file name (no folder, no '..', no absolute path)")
+            if not re.match(SHA256, str(sha)):
+                raise ValueError(f"the sha256 of {name} is {clip(repr(sha))}, not 64 lowercase hex digits")
+        return files
+
+    @field_validator("objectives")
+    @classmethod
+    def _objectives(cls, objectives: dict[str, float]) -> dict[str, float]:
+        from ..front import objective_range_error
+
+        for name, value in objectives.items():
+            why = objective_range_error(name, None, value)
+            if why:
+                raise ValueError(f"{clip(name, 40)}: {why}")
+        return objectives
 
 
 class PackageManifest(_Model):
     format: Literal["ofa2-package/1"]
-    profile: str
-    front_version_id: str
+    profile: str = Field(..., pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")
+    front_version_id: str = Field(..., pattern=SHA256)
     space: dict[str, Any]
-    members: list[Member]
+    members: list[Member] = Field(..., min_length=1)
     front_folder: str = "front"
     objective_meta: dict[str, Any] = {}
     package_version: str
     provenance: dict[str, Any] = {}
     data: dict[str, Any] = {}  # data used for BN re-calibration, parity and measured accuracy
+
+    @field_validator("front_folder")
+    @classmethod
+    def _front_folder(cls, value: str) -> str:
+        return check_relative_folder(value)
+
+    @model_validator(mode="after")
+    def _unique(self) -> "PackageManifest":
+        for what, values in (("k", [m.k for m in self.members]), ("folder", [m.folder for m in self.members]),
+                             ("name", [m.name for m in self.members])):
+            twice = sorted({v for v in values if values.count(v) > 1})
+            if twice:
+                raise ValueError(f"members share a {what} ({clip(str(twice[:3]))}); each member needs its own")
+        if self.front_folder in {m.folder for m in self.members}:
+            raise ValueError(f"front_folder {self.front_folder!r} is also a member folder")
+        return self
 
     @property
     def timm_prefix(self) -> str:
@@ -87,7 +148,7 @@ class PackageManifest(_Model):
                            f"(members: {[m.k for m in self.members]})")
 
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True) + "\n"
+        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
 def read_manifest(path: str | os.PathLike) -> PackageManifest:
@@ -97,16 +158,22 @@ def read_manifest(path: str | os.PathLike) -> PackageManifest:
         p = p / MANIFEST_NAME
     if not p.is_file():
         raise PackageError(f"{p} does not exist: not an ofa2 package folder (run `ofa2 package` first)")
+    size = p.stat().st_size
+    if size > MAX_MANIFEST_BYTES:
+        raise PackageError(f"{p}: {size:,} bytes is too large for a package.json (at most {MAX_MANIFEST_BYTES:,}; "
+                           f"{FIX_PACKAGE})")
     try:
-        data = json.loads(p.read_text())
+        data = json.loads(p.read_bytes())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PackageError(f"{p} is not valid JSON: {exc}") from None
+        raise PackageError(f"{p} is not valid JSON: {exc} ({FIX_PACKAGE})") from None
     if not isinstance(data, dict) or data.get("format") != PACKAGE_FORMAT:
         got = data.get("format") if isinstance(data, dict) else type(data).__name__
-        raise PackageError(f"{p}: format is {got!r}, expected {PACKAGE_FORMAT!r}")
+        raise PackageError(f"{p}: field 'format': {clip(repr(got))} is not {PACKAGE_FORMAT!r} (not a package of this "
+                           f"version of ofa2-zoo; {FIX_PACKAGE})")
     try:
         return PackageManifest.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        raise PackageError(f"{p}: field '{loc}': {err['msg']}") from None
+        msg = err["msg"].removeprefix("Value error, ")
+        raise PackageError(f"{p}: field '{clip(loc)}': {msg} ({FIX_PACKAGE})") from None

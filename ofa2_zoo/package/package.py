@@ -36,6 +36,7 @@ from .. import __version__
 from ..errors import Ofa2Error
 from ..front import Front
 from ..profiles import HardwareProfile, load_profile
+from ..space import SearchSpace
 from ..supernet import ElasticMobileNetV3, load_supernet, recalibrate_bn
 from . import cards, tensorrt
 from .data import (DataInfo, DataSource, cached_source, calibration_subset, data_info, first_images, loader,
@@ -111,7 +112,7 @@ def _sha256(path: Path) -> str:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
 
 
 @contextlib.contextmanager
@@ -205,17 +206,19 @@ def _move_into_place(tmp: Path, out_dir: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- one member
-def pretrained_cfg(info: DataInfo, space_num_classes: int, resolution: int, profile: HardwareProfile,
+def pretrained_cfg(info: DataInfo, space: SearchSpace, resolution: int, profile: HardwareProfile,
                    license: str) -> dict[str, Any]:
-    """timm's ``pretrained_cfg`` for a member: input size, normalisation, crop, labels."""
+    """timm's ``pretrained_cfg`` for a member: input size, the preprocessing its weights were calibrated
+    and measured with (interpolation, crop, normalisation), the unpooled feature-map size, labels."""
+    feature = space.feature_size(resolution)
     cfg = {
         "input_size": [info.in_chans, resolution, resolution], "interpolation": info.interpolation,
         "crop_pct": info.crop_pct, "crop_mode": "center", "mean": list(info.mean), "std": list(info.std),
-        "num_classes": space_num_classes, "pool_size": [1, 1], "first_conv": "conv_stem",
+        "num_classes": space.num_classes, "pool_size": [feature, feature], "first_conv": "conv_stem",
         "classifier": "classifier", "license": license, "fixed_input_size": False,
         "description": f"ofa2-zoo front member for hardware profile {profile.id}",
     }
-    if info.class_names is not None and len(info.class_names) == space_num_classes:
+    if info.class_names is not None and len(info.class_names) == space.num_classes:
         cfg["label_names"] = list(info.class_names)
     return cfg
 
@@ -316,7 +319,7 @@ def _package_member(job: _Job, k: int, timing: MemberTiming, say: Callable[[str]
         model.eval()
     say("save")
     with _timed(timing, "save"):
-        cfg = pretrained_cfg(info, front.space.num_classes, r, prof, opts.license)
+        cfg = pretrained_cfg(info, front.space, r, prof, opts.license)
         _save_weights(model, folder / "model.safetensors")
         _write_json(folder / "config.json", _member_config(front, arch, cfg))
         # From here on we test what users get: the folder loaded through timm's own loader.
@@ -450,7 +453,9 @@ def _member_context(job: _Job, info: DataInfo, k: int, name: str, folder_rel: st
         "profile": {"id": prof.id, "description": prof.spec.description, "device_class": prof.device_class},
         "plot_file": "front.png", "arch_string": arch.to_string(), "arch_json": json.dumps(arch.to_dict()),
         "resolution": arch.r, "in_chans": info.in_chans, "num_classes": front.space.num_classes,
-        "mean": list(info.mean), "std": list(info.std),
+        "mean": list(info.mean), "std": list(info.std), "interpolation": info.interpolation, "crop_pct": info.crop_pct,
+        # a dataset every user has (shipped with scikit-learn): the card shows how to check its accuracy
+        "check_data": job.data if job.data == "digits" else None,
         "macs_m": member.objectives.get("macs_m", float("nan")),
         "params_m": member.objectives.get("params_m", float("nan")),
         "accuracy": _accuracy(front, info, member.objectives.get("top1"), top1, n_eval),

@@ -201,7 +201,7 @@ def build_member_engine(member_dir: str | os.PathLike, precision: str = "fp16", 
     build = EngineBuild(engine_name(precision), precision, input_shape, 1, opt_batch, max_batch, WORKSPACE_BYTES,
                         trt.__version__, torch.cuda.get_device_name(), n_calib, round(timing.median_ms, 4), opt_batch)
     (folder / build.engine).write_bytes(engine)
-    (folder / f"{build.engine}.json").write_text(json.dumps(build.to_dict(), indent=2, sort_keys=True) + "\n")
+    (folder / f"{build.engine}.json").write_text(json.dumps(build.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n")
     return build
 
 

@@ -21,7 +21,7 @@ import yaml
 from pydantic import ValidationError
 
 from ..assets import cache_dir, resolve_asset, sha256_file
-from ..errors import Ofa2Error
+from ..errors import Ofa2Error, shorten
 from ..space import ArchSpec, SearchSpace, get_space
 from . import schema
 from .lut import CompiledTable, LatencyTable
@@ -116,14 +116,90 @@ def _format_validation_error(path: Path, exc: ValidationError) -> str:
     if kind == "string_pattern_mismatch":
         fix = _PATTERN_FIX.get(_section_key(loc), "match the pattern")
     else:
-        fix = _TYPE_FIX.get(kind, "see docs/readme/30-profiles.md for the allowed values")
+        fix = _TYPE_FIX.get(kind, "see docs/profiles.md for the allowed values")
     got = "" if kind == "missing" else f", got {_short(err.get('input'))}"
     return f"{path}: field '{where}': {msg}{got} (fix: {fix})"
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return shorten(value, 60)
+
+
+# ---------------------------------------------------------------------------- reading YAML safely
+MAX_PROFILE_BYTES = 1 << 20  # a profile is a few KB; anything near this is not one
+MAX_YAML_NODES = 10_000  # values after alias expansion (a "billion laughs" file expands to ~1e9)
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def read_yaml(path: Path, what: str = "profile") -> Any:
+    """Parse a YAML file with its size and its alias expansion bounded *before* building values.
+
+    ``yaml.safe_load`` would build a billion-laughs document as shared references, and the first
+    thing that walks it (validation, an error message) runs out of memory. Here the node graph
+    is composed first, its expanded size counted (shared nodes counted every time they are
+    used), and only a small document is constructed. Values of keys named ``sha256`` stay text,
+    so a checksum of 64 digits is not read as a number.
+    """
+    try:
+        size = path.stat().st_size
+        if size > MAX_PROFILE_BYTES:
+            raise ProfileError(f"{path}: {size:,} bytes is too large for a {what} (at most {MAX_PROFILE_BYTES:,}; "
+                               "fix: give the YAML file of the profile itself)")
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProfileError(f"{path}: cannot read the {what}: {exc}") from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node, path)
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        line = f" (line {exc.problem_mark.line + 1})" if getattr(exc, "problem_mark", None) else ""
+        raise ProfileError(f"{path}: not valid YAML{line}: {shorten(getattr(exc, 'problem', None) or exc, 200)} "
+                           "(fix: check indentation and 'key: value' syntax)") from None
+    except RecursionError:
+        raise ProfileError(f"{path}: YAML nested too deeply for a {what} (fix: write the profile's fields as "
+                           "plain mappings and lists)") from None
+    finally:
+        loader.dispose()
+
+
+def _check_expansion(root: yaml.Node, path: Path) -> None:
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise ProfileError(f"{path}: a YAML alias refers to itself (fix: remove the recursive '*alias')")
+        active.add(key)
+        total = 1
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if isinstance(k, yaml.ScalarNode) and k.value == "sha256" and isinstance(v, yaml.ScalarNode) \
+                        and v.style is None:
+                    v.tag = _STR_TAG
+                total += size(k) + size(v)
+                if total > MAX_YAML_NODES:
+                    break
+        elif isinstance(node, yaml.SequenceNode):
+            for v in node.value:
+                total += size(v)
+                if total > MAX_YAML_NODES:
+                    break
+        active.discard(key)
+        if total > MAX_YAML_NODES:
+            raise ProfileError(f"{path}: the YAML expands to more than {MAX_YAML_NODES:,} values (aliases of "
+                               "aliases?); refused before expanding it (fix: write the values out, without "
+                               "nested '&anchor'/'*alias' chains)")
+        sizes[key] = total
+        return total
+
+    size(root)
 
 
 # ---------------------------------------------------------------------------- the profile
@@ -322,14 +398,7 @@ def load_profile(name: str | os.PathLike | HardwareProfile, assets: str | os.Pat
     if isinstance(name, HardwareProfile):
         return name
     path = find_profile(name)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ProfileError(f"{path}: cannot read the profile: {exc}") from None
-    except yaml.YAMLError as exc:
-        line = f" (line {exc.problem_mark.line + 1})" if getattr(exc, "problem_mark", None) else ""
-        raise ProfileError(f"{path}: not valid YAML{line}: {getattr(exc, 'problem', None) or exc} "
-                           "(fix: check indentation and 'key: value' syntax)") from None
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: a profile must be a YAML mapping of fields (id, device_class, supernet, ...), "
                            f"got {type(data).__name__}")

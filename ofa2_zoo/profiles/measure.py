@@ -8,7 +8,7 @@ milliseconds: median and inter-quartile range (the spread), 10th percentile and 
 load from another process on a shared machine spreads over all of them instead of skewing
 whichever was being timed at that moment. On a machine shared with other jobs the median of
 one network varies by tens of percent from one pass to the next, while the minimum over
-interleaved rounds repeats to about 1 % (measured here; see docs/readme/30-profiles.md), which
+interleaved rounds repeats to about 1 % (measured here; see docs/profiles.md), which
 is why a profile can choose the statistic its predictions use.
 
 Whole networks are timm sub-networks (:func:`~ofa2_zoo.supernet.create_subnet`); single

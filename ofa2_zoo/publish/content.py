@@ -16,7 +16,6 @@ claims to be (its version id).
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -141,79 +140,63 @@ class Package:
 
 
 def load_package(package_dir: str | os.PathLike) -> Package:
-    """Read and check a package folder; any problem is a :class:`PublishError` (nothing published)."""
+    """Read and check a package folder; any problem is a :class:`PublishError` (nothing published).
+
+    Every file is checked by :mod:`ofa2_zoo.package.verify` (contained in the folder, no symbolic
+    links, sha256, config.json schema, safetensors tensors and shapes of the member's arch)
+    before the first request to the Hub; a dry run checks the same.
+    """
+    from ..package.errors import PackageError
+    from ..package.verify import check_member, contained, front_files as list_front_files
+
     root = Path(package_dir)
     where = f"package {root}"
     try:
+        if (root / MANIFEST_NAME).exists():
+            contained(root, MANIFEST_NAME, where)
         manifest = read_manifest(root)
     except Ofa2Error as exc:
         raise PublishError(f"cannot publish: {exc}") from None
-    if not manifest.members:
-        raise PublishError(f"{where}: package.json lists no members")
     ks = [m.k for m in manifest.members]
     if ks != list(range(len(ks))):
         raise PublishError(f"{where}: members must be k = 0..{len(ks) - 1} in order, got {ks}")
     members: dict[int, dict[str, LocalFile]] = {}
-    for m in manifest.members:
-        what = f"{where}: member k={m.k}"
-        if m.name != timm_name(manifest.profile, m.k):
-            raise PublishError(f"{what}: name {m.name!r} should be {timm_name(manifest.profile, m.k)!r}")
-        if not m.parity.passed:
-            raise PublishError(f"{what} failed its ONNX parity check (max abs diff {m.parity.max_abs_diff:.3g}, "
-                               f"top-1 agreement {100 * m.parity.top1_agreement:.1f} %); re-package it, nothing "
-                               "was published")
-        members[m.k] = _member_files(root, m.folder, m.files, m.arch, what)
+    try:
+        for m in manifest.members:
+            what = f"{where}: member k={m.k}"
+            if m.name != timm_name(manifest.profile, m.k):
+                raise PublishError(f"{what}: name {m.name!r} should be {timm_name(manifest.profile, m.k)!r}")
+            if not m.parity.passed:
+                raise PublishError(f"{what} failed its ONNX parity check (max abs diff {m.parity.max_abs_diff:.3g}, "
+                                   f"top-1 agreement {100 * m.parity.top1_agreement:.1f} %); re-package it, nothing "
+                                   "was published")
+            missing = [f for f in REQUIRED_MEMBER_FILES if f not in m.files]
+            if missing:
+                raise PublishError(f"{what}: package.json lists no {', '.join(missing)}; the package is incomplete")
+            bad = [f for f in m.files if f.endswith(FORBIDDEN_SUFFIXES)]
+            if bad:
+                raise PublishError(f"{what}: only safetensors weights are published, refusing {', '.join(bad)}")
+            paths = check_member(root, manifest, m)
+            members[m.k] = {name: LocalFile.from_path(name, path, m.files[name]) for name, path in paths.items()}
+        front_paths = list_front_files(root, manifest)
+    except PackageError as exc:
+        raise PublishError(f"cannot publish: {exc}") from None
     front_dir = root / manifest.front_folder
-    missing = [f for f in REQUIRED_FRONT_FILES if not (front_dir / f).is_file()]
+    missing = [f for f in REQUIRED_FRONT_FILES if f not in front_paths]
     if missing:
         raise PublishError(f"{where}: front folder {front_dir} lacks {', '.join(missing)}; re-package it")
-    if (front_dir / MANIFEST_NAME).read_bytes() != (root / MANIFEST_NAME).read_bytes():
+    if front_paths[MANIFEST_NAME].read_bytes() != (root / MANIFEST_NAME).read_bytes():
         raise PublishError(f"{where}: {front_dir / MANIFEST_NAME} differs from {root / MANIFEST_NAME}")
     try:
-        front = Front.load(front_dir / "front.json")
+        front = Front.load(front_paths["front.json"])
     except Ofa2Error as exc:
         raise PublishError(f"{where}: {exc}") from None
     if front.version_id != manifest.front_version_id or front.profile_id != manifest.profile:
         raise PublishError(f"{where}: front/front.json is front {front.version_id[:12]} of profile "
                            f"{front.profile_id!r}, package.json says {manifest.front_version_id[:12]} of "
                            f"{manifest.profile!r}; re-package it")
-    front_files = {p.name: LocalFile.from_path(p.name, p) for p in sorted(front_dir.iterdir()) if p.is_file()}
-    return Package(root, manifest, front, members, front_files)
-
-
-def _member_files(root: Path, folder_rel: str, listed: dict[str, str], arch: dict, what: str) -> dict[str, LocalFile]:
-    folder = root / folder_rel
-    if not folder.is_dir():
-        raise PublishError(f"{what}: folder {folder} is missing; the package is incomplete")
-    missing = [f for f in REQUIRED_MEMBER_FILES if f not in listed]
-    if missing:
-        raise PublishError(f"{what}: package.json lists no {', '.join(missing)}; the package is incomplete")
-    present = {p.name for p in folder.iterdir()}
-    extra = sorted(present - set(listed))
-    if extra:
-        raise PublishError(f"{what}: {folder} has files package.json does not list ({', '.join(extra)}); "
-                           "re-package instead of editing the folder")
-    bad = [f for f in listed if f.endswith(FORBIDDEN_SUFFIXES)]
-    if bad:
-        raise PublishError(f"{what}: only safetensors weights are published, refusing {', '.join(bad)}")
-    files = {}
-    for name, sha in sorted(listed.items()):
-        path = folder / name
-        if not path.is_file():
-            raise PublishError(f"{what}: {path} is missing; the package is incomplete")
-        local = LocalFile.from_path(name, path)
-        if local.sha256 != sha:
-            raise PublishError(f"{what}: {path} does not match its sha256 in package.json (changed after "
-                               "packaging?); re-package it")
-        files[name] = local
-    try:
-        cfg = json.loads(files["config.json"].read())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PublishError(f"{what}: config.json is not valid JSON ({exc})") from None
-    if cfg.get("architecture") != "ofa2_subnet" or cfg.get("model_args", {}).get("arch") != arch:
-        raise PublishError(f"{what}: config.json does not describe the member's arch (architecture "
-                           f"{cfg.get('architecture')!r}); re-package it")
-    return files
+    files = {name: LocalFile.from_path(name, path) for name, path in front_paths.items()}
+    return Package(root, manifest, front, members, files)
 
 
 # ---------------------------------------------------------------------------- repo contents of a version

@@ -15,8 +15,10 @@ again finds the commits already made (by content), adds what is missing and crea
 missing tags, without duplicating a commit. Versions are immutable: a tag that exists with
 other content is refused, never moved. A front identical to the newest version publishes
 nothing ("unchanged"); another front becomes the next version, and its front card shows the
-change from the previous version. Afterwards the zoo index (``ofa2_zoo/data/zoo_index.json``
-or ``--index``) records the version, for CI to commit.
+change from the previous version. Afterwards a zoo index records the version: the user index
+(:func:`ofa2_zoo.zoo.user_index_path`, so later ``import ofa2_zoo`` registers it) or the file
+given as ``index_path`` (CI passes the repository's shipped index and commits it). The index
+inside an installed ofa2-zoo is never written.
 
 Transient Hub failures (5xx, timeouts, connection resets) are retried with exponential
 backoff; :class:`~ofa2_zoo.publish.errors.PublishFailed` reports what was and wasn't done.
@@ -144,8 +146,8 @@ def publish(package_dir: str | os.PathLike, namespace: str, *, dry_run: bool = F
 
     ``dry_run``: read the Hub, change nothing, return (and ``say``) what would be done.
     ``version``: the tag to create (default: the next ``v<N>``); refused if it exists with other
-    content. ``index_path``: the zoo index to record the version in (default: the one in use,
-    :func:`ofa2_zoo.registry.index_path`); ``update_index=False`` skips it. ``retry``/``timeout``:
+    content. ``index_path``: the zoo index to record the version in (default: the user index,
+    :func:`ofa2_zoo.zoo.user_index_path`); ``update_index=False`` skips it. ``retry``/``timeout``:
     transient-failure policy and per-request timeout (s). ``hub``: a :class:`Hub` to use
     (default: one on ``HF_ENDPOINT`` with the token from ``HF_TOKEN``/the HF login).
     """
@@ -172,9 +174,9 @@ def publish(package_dir: str | os.PathLike, namespace: str, *, dry_run: bool = F
 
 
 def _index_file(index_path: str | os.PathLike | None) -> Path:
-    from ..registry import index_path as default_index_path
+    from ..zoo import user_index_path
 
-    return Path(index_path) if index_path is not None else default_index_path()
+    return Path(index_path) if index_path is not None else user_index_path()
 
 
 def _publish(pkg: Package, names: RepoNames, hub: Hub, dry_run: bool, version: str | None, index_file: Path | None,
@@ -313,19 +315,18 @@ def _record(pkg: Package, names: RepoNames, tag: str, index_file: Path | None) -
     """Add the version to the zoo index file (idempotent); True if the file changed."""
     if index_file is None:
         return False
-    from ..registry import ZooIndex, index_members_from_package
+    from ..zoo.index import edit_index
+    from ..zoo.records import hub_index_members
 
     try:
-        index = ZooIndex.load(index_file) if index_file.exists() else ZooIndex()
-        if any(v.version == tag and v.front_version_id == pkg.front_version_id for v in index.versions(pkg.profile)):
-            return False
-        before = index.model_dump()
-        rows = index_members_from_package(pkg.path, {k: names.member(k) for k in pkg.members}, tag)
-        index.add_version(pkg.profile, pkg.front_version_id, rows, version=tag)
+        with edit_index(index_file) as index:
+            if any(v.version == tag and v.front_version_id == pkg.front_version_id
+                   for v in index.versions(pkg.profile)):
+                return False
+            before = index.model_dump()
+            rows = hub_index_members(pkg.path, {k: names.member(k) for k in pkg.members}, tag)
+            index.add_version(pkg.profile, pkg.front_version_id, rows, version=tag)
+            return index.model_dump() != before
     except Ofa2Error as exc:
         raise PublishError(f"{tag} is published on the Hub, but the zoo index {index_file} could not record it: "
                            f"{exc}") from None
-    if index.model_dump() == before:
-        return False
-    index.save(index_file)
-    return True

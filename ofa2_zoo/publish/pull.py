@@ -43,46 +43,68 @@ class PullResult:
 
 
 def resolve_target(name: str, index_path: str | os.PathLike | None = None) -> PullTarget:
-    """What ``NAME[.vN]`` or ``org/repo[@vN]`` stands for (a repo without a tag: its newest ``v<N>``)."""
+    """What ``NAME[.vN]`` or ``org/repo[@vN]`` stands for (a repo without a tag: its newest ``v<N>``).
+
+    Names are looked up in ``index_path``, or by default in the shipped zoo index together with
+    the user index (versions this user published)."""
     m = _NAME_RE.match(name)
     if m:
-        return _from_index(name, m, index_path)
+        return _from_index(name, m, _indexes(index_path))
     m = _REPO_RE.match(name)
     if m:
         tag = m.group("tag") or _newest_tag(m.group("repo"))
         return PullTarget(name, m.group("repo"), tag)
     raise PullError(f"{name!r} is neither an ofa2 model name (ofa2_<profile>_front_<k>[.vN], ofa2_front_<k>[.vN]) "
-                    "nor a Hub repo id (org/repo[@vN])")
+                    f"nor a Hub repo id (org/repo[@vN]){_suggest(name, _indexes(index_path))}")
 
 
-def _from_index(name: str, m: re.Match, index_path: str | os.PathLike | None) -> PullTarget:
+def _indexes(index_path: str | os.PathLike | None) -> list:
     from ..errors import Ofa2Error
-    from ..registry import ZooIndex
+    from ..zoo.index import ZooIndex, shipped_index_path, user_index_path
 
+    paths = [Path(index_path)] if index_path is not None else [shipped_index_path(), user_index_path()]
     try:
-        index = ZooIndex.load(index_path)
+        return [ZooIndex.load(p) for p in paths if index_path is not None or p.exists()] or [ZooIndex()]
     except Ofa2Error as exc:
         raise PullError(str(exc)) from None
+
+
+def _suggest(name: str, indexes: list) -> str:
+    """Close published names, or a pointer to ``ofa2 zoo list``."""
+    from ..zoo.entries import Zoo, hub_entries, suggest
+
+    zoo = Zoo(indexes[0].default_profile, hub_entries(*indexes))
+    names = [f"{n}.{t}" for n, tags in zoo.by_name().items() for t in tags] + list(zoo.by_name())
+    return suggest(name, names) or "; `ofa2 zoo list` shows every known name"
+
+
+def _from_index(name: str, m: re.Match, indexes: list) -> PullTarget:
+    from ..zoo.entries import hub_entries
+    from ..zoo.index import version_number
+
+    entries = hub_entries(*indexes)
     wanted = m.group("profile")
+    profiles = sorted({e.profile for e in entries})
     if wanted is None:
-        profile = index.default_profile
+        profile = indexes[0].default_profile
     else:
-        found = [p for p in index.fronts if p.replace("-", "_") == wanted]
+        found = [p for p in profiles if p.replace("-", "_") == wanted]
         if not found:
             raise PullError(f"no published front of profile {wanted!r} in the zoo index "
-                            f"(published: {', '.join(sorted(index.fronts)) or 'none'})")
+                            f"(published: {', '.join(profiles) or 'none'}){_suggest(name, indexes)}")
         profile = found[0]
     k, tag = int(m.group("k")), m.group("tag")
-    versions = [v for v in index.versions(profile) if tag is None or v.version == tag]
-    rows = [(v.version, row) for v in versions for row in v.members if row.k == k]
+    rows = sorted((e for e in entries if e.profile == profile and e.k == k and tag in (None, e.tag)),
+                  key=lambda e: version_number(e.tag))
     if not rows:
-        have = ", ".join(v.version for v in index.versions(profile)) or "none"
+        have = ", ".join(sorted({e.tag for e in entries if e.profile == profile}, key=version_number)) or "none"
         raise PullError(f"{name}: the {profile} front has no {'version ' + tag if tag else 'version'} with a member "
-                        f"{k} (published versions: {have})")
-    version, row = rows[-1]
-    if not _TAG_RE.match(row.revision):
-        raise PullError(f"{name}: the zoo index points at revision {row.revision!r}, not a version tag")
-    return PullTarget(name, row.repo_id, row.revision, dict(row.arch))
+                        f"{k} (published versions: {have}){_suggest(name, indexes)}")
+    row = rows[-1]
+    repo_id, _, revision = row.where.partition("@")
+    if not _TAG_RE.match(revision):
+        raise PullError(f"{name}: the zoo index points at revision {revision!r}, not a version tag")
+    return PullTarget(name, repo_id, revision, dict(row.arch))
 
 
 def _newest_tag(repo_id: str) -> str:
@@ -133,18 +155,43 @@ def pull(name: str, *, index_path: str | os.PathLike | None = None, local_dir: s
 
 
 def _check(target: PullTarget, path: Path) -> None:
+    """The downloaded files stay inside the repo's cache folder (or ``local_dir``), and an ofa2
+    member's config.json and weights are what the zoo index says: schema, arch, tensor shapes."""
+    from ..errors import Ofa2Error
+    from ..package.verify import check_weights, config_arch, read_config
+
+    where = f"{target.repo_id}@{target.revision}"
+    # In the Hugging Face cache a snapshot's files are links into the repo's blobs/ folder.
+    home = path.parents[1] if path.parent.name == "snapshots" else path
+    for p in path.rglob("*"):
+        if ".cache" in p.relative_to(path).parts:
+            continue
+        if not p.resolve().is_relative_to(home.resolve()):
+            raise PullError(f"{where}: {p} resolves outside {home} ({p.resolve()}); refusing to use it "
+                            "(fix: delete the folder and pull again)")
     cfg_path = path / "config.json"
     if not cfg_path.is_file():
         if target.arch is not None:
-            raise PullError(f"{target.repo_id}@{target.revision} has no config.json: not an ofa2 member repo")
+            raise PullError(f"{where} has no config.json: not an ofa2 member repo")
         return
     try:
-        cfg = json.loads(cfg_path.read_text())
+        raw = json.loads(cfg_path.read_bytes())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise PullError(f"{target.repo_id}@{target.revision}: config.json is not valid JSON ({exc})") from None
-    if target.arch is not None:
-        if cfg.get("architecture") != "ofa2_subnet" or cfg.get("model_args", {}).get("arch") != target.arch:
-            raise PullError(f"{target.repo_id}@{target.revision} does not hold the arch the zoo index lists for "
-                            f"{target.name}; the index and the Hub disagree")
-        if not (path / "model.safetensors").is_file():
-            raise PullError(f"{target.repo_id}@{target.revision} has no model.safetensors")
+        raise PullError(f"{where}: config.json is not valid JSON ({exc}; fix: publish the package again)") from None
+    if target.arch is None and (not isinstance(raw, dict) or raw.get("architecture") != "ofa2_subnet"):
+        return  # org/repo@tag of another kind of model: nothing of ours to check
+    try:
+        cfg = read_config(cfg_path, where)
+        arch, space = config_arch(cfg, cfg_path, where)
+        if target.arch is not None and arch.to_dict() != target.arch and \
+                arch != type(arch).from_dict(target.arch, space):
+            raise PullError(f"{where} does not hold the arch the zoo index lists for {target.name}; the index "
+                            "and the Hub disagree (fix: update the zoo index, or publish the package again)")
+        weights = path / "model.safetensors"
+        if not weights.is_file():
+            raise PullError(f"{where} has no model.safetensors")
+        check_weights(weights, arch, space, where)
+    except PullError:
+        raise
+    except Ofa2Error as exc:
+        raise PullError(str(exc)) from None

@@ -22,23 +22,25 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .. import __version__
-from ..errors import Ofa2Error
+from .._threads import single_threaded
+from ..errors import Ofa2Error, shorten
 from ..front import Front, FrontMember
 from ..objectives.accuracy import load_accuracy_predictor
 from ..objectives.base import AccuracySource
 from ..profiles import HardwareProfile, load_profile
-from .algorithms import (ALGORITHMS, BASELINES, MOEAS, AlgorithmError, check_algorithm, run_moea,
-                         run_ofa_evolution, run_random)
+from .algorithms import (ALGORITHMS, BASELINES, DEFAULT_ALGORITHM, MOEAS, AlgorithmError, check_algorithm,
+                         run_moea, run_ofa_evolution, run_random)
 from .cache import ObjectiveCache
 from .evaluator import OBJECTIVES, ObjectiveEvaluator, from_minimised
 from .engine import VECTORISED, run_vectorised
 from .executor import EXECUTORS, Executor, make_executor
 from .metrics import ConvergenceHistory, hypervolume, igd, non_dominated
+from .pals import ELITE as PALS_ELITE, MORE_GENES as PALS_MORE_GENES, run_pals
 from .problem import OFAProblem
 
-__all__ = ["search", "AlgorithmError", "ALGORITHMS", "MOEAS", "BASELINES", "EXECUTORS", "OBJECTIVES", "ObjectiveCache",
+__all__ = ["search", "AlgorithmError", "ALGORITHMS", "DEFAULT_ALGORITHM", "MOEAS", "BASELINES", "EXECUTORS", "OBJECTIVES", "ObjectiveCache",
            "ObjectiveEvaluator", "OFAProblem", "SearchError", "hypervolume", "igd", "non_dominated",
-           "default_reference_point", "make_executor", "ENGINES", "VECTORISED"]
+           "default_reference_point", "make_executor", "ENGINES", "VECTORISED", "check_budget", "estimate_memory"]
 
 #: progress(generation, total generations, hypervolume so far)
 ProgressFn = Callable[[int, int, float], None]
@@ -61,17 +63,79 @@ def default_reference_point(profile: HardwareProfile, evaluator: ObjectiveEvalua
     return {n: given[n] for n in evaluator.objectives}
 
 
-def _check_options(algorithm: str, population: int, generations: int, seed: int, mutation_prob: float,
-                   crossover_prob: float) -> None:
+# ---------------------------------------------------------------------------- budget limits
+POPULATION_MAX = 1_000_000
+GENERATIONS_MAX = 1_000_000
+WORKERS_MAX = 1024
+# Rough upper estimates of the memory a search holds (checked before any work):
+BYTES_PER_INDIVIDUAL = 4096  # genes of parents + offspring, objective values, predictor activations
+PAIRWISE = ("spea2", "agemoea", "moead")  # algorithms that keep (2 * population)^2 float64 distances
+BYTES_PER_WORKER = 512 << 20  # a process/Ray worker imports torch and the objectives
+
+
+def total_memory() -> int:
+    """Physical memory of this machine in bytes (0 when unknown)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 0
+
+
+def estimate_memory(algorithm: str, population: int, workers: int | None = None) -> int:
+    """Bytes a search of this size needs at least (an estimate, to refuse hopeless budgets early)."""
+    need = population * BYTES_PER_INDIVIDUAL
+    if algorithm in PAIRWISE:
+        need += (2 * population) ** 2 * 8
+    return need + (workers or 0) * BYTES_PER_WORKER
+
+
+def _gib(n: float) -> str:
+    return f"{n / (1 << 30):,.1f} GiB"
+
+
+def check_budget(algorithm: str, population: int, generations: int, workers: int | None = None,
+                 executor: str = "inprocess") -> None:
+    """Refuse a budget before any work: bounds of population/generations/workers, and an
+    estimate of the memory it needs against half of this machine's memory."""
+    for name, value, low, high in (("population", population, 2, POPULATION_MAX),
+                                   ("generations", generations, 1, GENERATIONS_MAX)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+            raise SearchError(f"{name} must be an integer from {low} to {high:,}, got {shorten(value)}")
+    if workers is not None:
+        if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or not 1 <= workers <= WORKERS_MAX:
+            raise SearchError(f"workers must be an integer from 1 to {WORKERS_MAX}, got {shorten(workers)}")
+        if executor == "inprocess":
+            raise SearchError("workers apply to the process and ray executors; the inprocess executor runs in this "
+                              "process (give --executor process or ray, or drop --workers)")
+    memory = total_memory()
+    need = estimate_memory(algorithm, int(population), workers if executor != "inprocess" else None)
+    if memory and need > memory // 2:
+        per = BYTES_PER_INDIVIDUAL + (32 * population if algorithm in PAIRWISE else 0)
+        fit = max(2, int(memory // 2 // per)) if workers is None else None
+        hint = f"; use a population of at most {fit:,}" if fit and fit < population else \
+            "; use fewer workers or a smaller population"
+        raise SearchError(f"a {algorithm} search with population {population:,}"
+                          + (f" and {workers} workers" if workers else "")
+                          + f" needs about {_gib(need)} of memory; this machine has {_gib(memory)} "
+                            f"(at most half of it is used){hint}")
+
+
+def _check_options(algorithm: str, population: int, generations: int, seed: int, mutation_prob: float | None,
+                   crossover_prob: float, workers: int | None = None, executor: object = "inprocess") -> float:
+    """Check the options (budget and memory included, see :func:`check_budget`); returns the
+    per-gene mutation probability (0.1 unless given)."""
     check_algorithm(algorithm)
-    for name, value, low in (("population", population, 2), ("generations", generations, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise SearchError(f"{name} must be an integer of at least {low}, got {value!r}")
+    if algorithm == "pals" and mutation_prob is not None:
+        raise SearchError("pals mutates 1 + a geometric number of active genes per child; mutation_prob is "
+                          "for the other algorithms")
+    mutation_prob = 0.1 if mutation_prob is None else mutation_prob
+    check_budget(algorithm, population, generations, workers, executor if isinstance(executor, str) else "custom")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise SearchError(f"seed must be a non-negative integer, got {seed!r}")
     for name, p in (("mutation_prob", mutation_prob), ("crossover_prob", crossover_prob)):
         if not 0.0 <= p <= 1.0:
             raise SearchError(f"{name} must lie in [0, 1], got {p}")
+    return mutation_prob
 
 
 ENGINES = ("auto", "vectorised", "pymoo")
@@ -82,6 +146,10 @@ def _pick_engine(engine: str, algorithm: str) -> str:
         raise SearchError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
     if algorithm in BASELINES:
         return "baseline"
+    if algorithm == "pals":
+        if engine == "pymoo":
+            raise SearchError("pals runs on arrays only; use engine='auto' or 'vectorised'")
+        return "vectorised"
     if engine == "auto":
         return "vectorised" if algorithm in VECTORISED else "pymoo"
     if engine == "vectorised" and algorithm not in VECTORISED:
@@ -103,12 +171,13 @@ def _accuracy_source(accuracy: AccuracySource | str | None, prof: HardwareProfil
     return acc
 
 
+@single_threaded()  # ~1,000 small evaluations: spinning BLAS/OpenMP pools only slow them (see _threads)
 def search(profile: str | os.PathLike | HardwareProfile = "note10", supernet: str | None = None,
-           algorithm: str = "nsga2", population: int = 100, generations: int = 100, seed: int = 1,
+           algorithm: str = DEFAULT_ALGORITHM, population: int = 100, generations: int = 100, seed: int = 1,
            assets: str | os.PathLike | None = None, accuracy: AccuracySource | str | None = None,
            objectives: Sequence[str] | None = None, executor: str | Executor = "inprocess",
            workers: int | None = None, cache: ObjectiveCache | str | os.PathLike | None = None,
-           mutation_prob: float = 0.1, crossover_prob: float = 1.0, budgets: int = 10,
+           mutation_prob: float | None = None, crossover_prob: float = 1.0, budgets: int = 10,
            reference_point: dict[str, float] | None = None, reference_front: np.ndarray | None = None,
            engine: str = "auto", progress: ProgressFn | None = None, supernet_sha256: str | None = None) -> Front:
     """Search ``profile``'s space with ``algorithm`` and return the Pareto front.
@@ -121,8 +190,12 @@ def search(profile: str | os.PathLike | HardwareProfile = "note10", supernet: st
     ``vectorised`` runs NSGA-II / SMS-EMOA on arrays (:mod:`.engine`), ``pymoo`` through pymoo's
     ``minimize``; ``auto`` picks the vectorised engine where it exists.
     """
-    _check_options(algorithm, population, generations, seed, mutation_prob, crossover_prob)
+    mutation_prob = _check_options(algorithm, population, generations, seed, mutation_prob, crossover_prob, workers,
+                                   executor)
     engine = _pick_engine(engine, algorithm)
+    if cache is not None and not isinstance(cache, ObjectiveCache) and Path(cache).exists() and \
+            not Path(cache).is_dir():
+        raise SearchError(f"cache {cache} is a file; give a folder (it is created when missing)")
     prof = load_profile(profile, assets)
     if supernet is not None and supernet not in (prof.spec.supernet, prof.space.name) and \
             supernet.replace("_d234_e346_k357", "") != prof.spec.supernet:
@@ -149,7 +222,10 @@ def search(profile: str | os.PathLike | HardwareProfile = "note10", supernet: st
             if progress:
                 progress(gen, generations, hv)
 
-        if engine == "vectorised":
+        if algorithm == "pals":
+            run = run_pals(problem, population, generations, seed, history.reference_point, crossover_prob,
+                           on_generation)
+        elif engine == "vectorised":
             run = run_vectorised(algorithm, problem, population, generations, seed, mutation_prob, crossover_prob,
                                  on_generation)
         elif algorithm in MOEAS:
@@ -160,11 +236,13 @@ def search(profile: str | os.PathLike | HardwareProfile = "note10", supernet: st
         else:
             run = run_ofa_evolution(problem, population, generations, seed, budgets, mutation_prob, on_generation)
         wall = time.perf_counter() - t0
-        front = _make_front(prof, acc, evaluator, problem, run, names, ref_nat, history, algorithm,
-                            dict(engine=engine, population=population, generations=generations,
-                                 mutation_prob=mutation_prob,
-                                 crossover_prob=crossover_prob, **({"budgets": budgets}
-                                                                   if algorithm == "ofa-evolution" else {})),
+        settings = dict(engine=engine, population=population, generations=generations)
+        if algorithm == "pals":
+            settings.update(crossover_prob=crossover_prob, elite=PALS_ELITE, more_genes_prob=PALS_MORE_GENES)
+        else:
+            settings.update(mutation_prob=mutation_prob, crossover_prob=crossover_prob,
+                            **({"budgets": budgets} if algorithm == "ofa-evolution" else {}))
+        front = _make_front(prof, acc, evaluator, problem, run, names, ref_nat, history, algorithm, settings,
                             seed, supernet_sha256, wall)
     finally:
         if ex is not executor:

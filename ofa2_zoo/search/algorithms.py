@@ -1,5 +1,6 @@
-"""Search algorithms behind one name: pymoo's MOEAs and two baselines.
+"""Search algorithms behind one name: PALS (the default), pymoo's MOEAs and two baselines.
 
+- ``pals``: Pareto archive local search on the current front (:mod:`.pals`).
 - ``nsga2``, ``smsemoa``, ``spea2``, ``nsga3``, ``moead``, ``agemoea``: pymoo's algorithms with
   OFA²'s operators (canonical uniform sampling, uniform crossover with probability 1, per-gene
   reset mutation with probability 0.1, canonical repair, exact duplicate elimination).
@@ -35,7 +36,9 @@ from .problem import OFAProblem
 
 MOEAS = ("nsga2", "smsemoa", "spea2", "nsga3", "moead", "agemoea")
 BASELINES = ("random", "ofa-evolution")
-ALGORITHMS = MOEAS + BASELINES
+#: the algorithm of ``search()``, ``ofa2 search`` and ``ofa2 run`` when none is named
+DEFAULT_ALGORITHM = "nsga2"
+ALGORITHMS = ("pals",) + MOEAS + BASELINES
 
 #: called after every generation with (generation, evaluations so far, F of the feasible
 #: population; dominated rows allowed)

@@ -75,7 +75,7 @@ class RayExecutor(Executor):
         self.ray = ray
         self._started = False
         if not ray.is_initialized():
-            kwargs = {"num_cpus": workers} if address is None and workers else {}
+            kwargs = {"num_cpus": workers} if address is None and workers is not None else {}
             ray.init(address=address, include_dashboard=False, log_to_driver=False, **kwargs)
             self._started = True
         self._task = ray.remote(_call)
@@ -97,6 +97,8 @@ def make_executor(name: str | Executor = "inprocess", workers: int | None = None
     """An executor by name: ``inprocess``, ``process`` or ``ray``."""
     if isinstance(name, Executor):
         return name
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ExecutorError(f"workers must be a whole number of at least 1, got {workers!r}")
     if name == "inprocess":
         return Executor()
     if name == "process":

@@ -54,7 +54,7 @@ def read_official_checkpoint(path: str | os.PathLike) -> dict[str, torch.Tensor]
     except pickle.UnpicklingError as exc:
         raise CheckpointError(f"{path}: refused to load: the file holds objects other than tensors and plain "
                               f"containers, which could run code ({str(exc).splitlines()[0]})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - garbage makes the unpickler fail in any way (IndexError, KeyError, ...)
         raise CheckpointError(f"{path}: not a readable torch checkpoint (truncated or corrupt?): "
                               f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
     state = obj.get("state_dict", obj) if isinstance(obj, Mapping) else None

@@ -6,6 +6,9 @@ TorchScript/FX tracing and timm's export tooling then work without extra code.
 
 ``timm.create_model("ofa2_subnet", arch=..., space=...)`` builds one; in a ``config.json``
 the same two arguments live in ``model_args``, so ``local-dir:`` and ``hf-hub:`` loading work.
+Like every timm architecture it also builds with no arguments: the default is the largest
+sub-network of the default space (``ofa_mbv3_w1.2``: kernel 7, expand 6, depth 4 everywhere,
+224 px), i.e. the whole supernet as a static network (random weights).
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ from timm.models._registry import generate_default_cfgs
 from timm.models.mobilenetv3 import MobileNetV3, MobileNetV3Features
 from torch import nn
 
+from ..errors import CheckpointError, clip
 from ..space import ArchSpec, SearchSpace, resolve_space
 
-__all__ = ["block_strings", "subnet_kwargs", "create_subnet", "ofa2_subnet", "default_cfgs"]
+__all__ = ["block_strings", "subnet_kwargs", "create_subnet", "ofa2_subnet", "default_cfgs", "default_arch"]
 
 
 def block_strings(arch: ArchSpec, space: SearchSpace) -> list[list[str]]:
@@ -64,12 +68,24 @@ def subnet_kwargs(arch: ArchSpec, space: SearchSpace) -> dict[str, Any]:
     )
 
 
-def _cfg(**kwargs: Any) -> dict[str, Any]:
+def default_arch(space: SearchSpace | Mapping[str, Any] | str | None = None) -> ArchSpec:
+    """What ``ofa2_subnet`` builds without ``arch=``: the largest sub-network of the space at its
+    largest resolution (the whole supernet as a static network)."""
+    return resolve_space(space).largest()
+
+
+def _shape_cfg(arch: ArchSpec, space: SearchSpace) -> dict[str, Any]:
+    """The parts of a pretrained_cfg that follow from the arch: input size and unpooled feature size."""
+    f = space.feature_size(arch.r)
+    return {"input_size": (space.in_chans, arch.r, arch.r), "pool_size": (f, f), "num_classes": space.num_classes}
+
+
+def _cfg() -> dict[str, Any]:
     return {
-        "url": "", "num_classes": 1000, "input_size": (3, 224, 224), "pool_size": (1, 1),
+        "url": "", **_shape_cfg(default_arch(), resolve_space(None)),
         "crop_pct": 0.875, "interpolation": "bilinear", "mean": IMAGENET_DEFAULT_MEAN,
         "std": IMAGENET_DEFAULT_STD, "first_conv": "conv_stem", "classifier": "classifier",
-        "license": "mit", **kwargs,
+        "license": "mit",
     }
 
 
@@ -85,9 +101,7 @@ def create_subnet(arch: ArchSpec | Mapping[str, Any] | str, space: SearchSpace |
     model_kwargs.update(kwargs)
     if model_kwargs.get("pretrained_cfg") is None:
         overlay = dict(model_kwargs.pop("pretrained_cfg_overlay", None) or {})
-        overlay.setdefault("input_size", (space.in_chans, arch.r, arch.r))
-        overlay.setdefault("num_classes", space.num_classes)
-        model_kwargs["pretrained_cfg_overlay"] = overlay
+        model_kwargs["pretrained_cfg_overlay"] = {**_shape_cfg(arch, space), **overlay}
     model_cls, kwargs_filter, features_cls = MobileNetV3, None, False
     if model_kwargs.pop("features_only", False):
         if "out_indices" not in model_kwargs:
@@ -96,13 +110,44 @@ def create_subnet(arch: ArchSpec | Mapping[str, Any] | str, space: SearchSpace |
             model_kwargs["out_indices"] = tuple(range(min(5, n_levels)))
         model_cls, features_cls = MobileNetV3Features, True
         kwargs_filter = ("num_classes", "num_features", "head_conv", "head_bias", "head_norm", "global_pool")
-    model = build_model_with_cfg(model_cls, variant, pretrained, pretrained_strict=not features_cls,
-                                 kwargs_filter=kwargs_filter, **model_kwargs)
+    cfg_in = model_kwargs.get("pretrained_cfg")
+    try:
+        model = build_model_with_cfg(model_cls, variant, pretrained, pretrained_strict=not features_cls,
+                                     kwargs_filter=kwargs_filter, **model_kwargs)
+    except Exception as exc:
+        why = _weights_failure(exc) if pretrained else None
+        if why is None:
+            raise
+        raise CheckpointError(f"weights {_weights_source(variant, cfg_in)} {why} for arch {arch.to_string()} "
+                              "(fix: re-package the member, or pull it again; weights must come from the package "
+                              "whose config.json describes this arch)") from None
     if space.stem_stride != 2:
         _set_stem_stride(model, space.stem_stride)
     model.ofa2_arch = arch
     model.ofa2_space = space
     return model
+
+
+def _weights_failure(exc: Exception) -> str | None:
+    """What went wrong when timm loaded pretrained weights (None: not a weights problem)."""
+    text = str(exc)
+    if type(exc).__name__ == "SafetensorError":
+        return f"are not a readable safetensors file ({clip(text.splitlines()[0] if text else '', 100)})"
+    if isinstance(exc, RuntimeError) and "Error(s) in loading state_dict" in text:
+        detail = next((line.strip() for line in text.splitlines()[1:] if line.strip()), "")
+        return f"do not fit: {clip(detail, 160)}"
+    return None
+
+
+def _weights_source(variant: str, cfg: Any) -> str:
+    """Where timm took the weights from (the file, the Hub repo, or at least the model name)."""
+    get = cfg.get if isinstance(cfg, Mapping) else (lambda k: getattr(cfg, k, None))
+    if cfg is not None and not isinstance(cfg, str):
+        if get("file"):
+            return str(get("file"))
+        if get("hf_hub_id"):
+            return f"hf-hub:{get('hf_hub_id')}"
+    return f"of {variant}" + (f".{cfg}" if isinstance(cfg, str) else "")
 
 
 def _set_stem_stride(model: nn.Module, stride: int) -> None:
@@ -118,9 +163,10 @@ def _set_stem_stride(model: nn.Module, stride: int) -> None:
 def ofa2_subnet(pretrained: bool = False, arch: Any = None, space: Any = None, **kwargs: Any) -> nn.Module:
     """A sub-network of an OFA MobileNetV3 supernet.
 
-    ``arch``: an arch dict (``ks/e/d/r``), its JSON or its string form; ``space``: a registered
-    space name (default ``ofa_mbv3_w1.2``) or a full space dict (as written in ``config.json``).
+    ``arch``: an arch dict (``ks/e/d/r``), its JSON or its string form (default: the largest
+    sub-network of the space, see :func:`default_arch`); ``space``: a registered space name
+    (default ``ofa_mbv3_w1.2``) or a full space dict (as written in ``config.json``).
     """
     if arch is None:
-        raise TypeError("ofa2_subnet needs arch=... (an OFA arch dict, JSON or arch string)")
+        arch = default_arch(space)
     return create_subnet(arch, space, pretrained=pretrained, **kwargs)

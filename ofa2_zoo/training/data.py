@@ -12,14 +12,21 @@
 - an image folder: ``FOLDER/train/<class>/*.png`` and ``FOLDER/val/<class>/*.png`` (torchvision
   ``ImageFolder`` layout), resized to ``ceil(r / 0.875)`` and centre-cropped to ``r`` (OFA's
   evaluation transform); channels follow the images (``L`` → 1, else RGB → 3).
+
+``source_images(name_or_folder, split)`` gives the same splits as PIL images before any
+resizing, with the preprocessing to apply in timm's terms (interpolation, crop, mean/std):
+packaging calibrates and measures each member on ``timm.data.create_transform`` of these, so
+a member's ``pretrained_cfg`` is exactly the preprocessing its card's accuracy was measured with.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -85,9 +92,8 @@ def _annotate(ds: Dataset, classes, mean, std, in_chans: int, dataset_id: str) -
     ds.classes, ds.mean, ds.std, ds.in_chans, ds.dataset_id = list(classes), tuple(mean), tuple(std), in_chans, dataset_id
 
 
-def _image_folder(root: Path, split: str, resolution: int) -> Dataset:
-    from PIL import Image, UnidentifiedImageError
-
+def _folder_files(root: Path, split: str) -> tuple[list[str], list[Path], list[int]]:
+    """Classes, image files and labels of an image-folder split (torchvision ``ImageFolder`` layout)."""
     folder = root / split
     if not root.is_dir():
         raise DatasetError(f"dataset folder {root} does not exist")
@@ -103,6 +109,13 @@ def _image_folder(root: Path, split: str, resolution: int) -> Dataset:
             raise DatasetError(f"class folder {folder / c} is empty (no {', '.join(IMAGE_SUFFIXES)} files)")
         files += imgs
         labels += [i] * len(imgs)
+    return classes, files, labels
+
+
+def _image_folder(root: Path, split: str, resolution: int) -> Dataset:
+    from PIL import Image, UnidentifiedImageError
+
+    classes, files, labels = _folder_files(root, split)
     mode = None
     tensors = []
     resize = math.ceil(resolution / 0.875)
@@ -129,6 +142,88 @@ def _image_folder(root: Path, split: str, resolution: int) -> Dataset:
     ds = TensorDataset((x - mean[None, :, None, None]) / std[None, :, None, None], torch.tensor(labels))
     _annotate(ds, classes, mean.tolist(), std.tolist(), x.shape[1], f"imagefolder:{root.name}")
     return ds
+
+
+@dataclass(frozen=True)
+class ImageSource:
+    """A dataset split as PIL images before any resizing, and how to preprocess them (timm's terms)."""
+
+    dataset_id: str
+    classes: tuple[str, ...]
+    in_chans: int
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    interpolation: str  # timm/torchvision name of the resize filter
+    crop_pct: float  # resize the shorter side to floor(r / crop_pct), then centre-crop r x r
+    labels: tuple[int, ...]
+    load: Callable[[int], Any]  # index -> PIL image
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def image(self, i: int):
+        """Image ``i`` as a PIL image (``F`` mode for the digits: values in [0, 1], nothing lost)."""
+        return self.load(i)
+
+
+@lru_cache(maxsize=2)
+def _digits_source(split: str) -> ImageSource:
+    from PIL import Image
+
+    tr_x, tr_y, va_x, va_y = _digits_arrays()
+    x, y = (tr_x, tr_y) if split == "train" else (va_x, va_y)
+    images = [Image.fromarray(np.ascontiguousarray(im, dtype=np.float32), mode="F") for im in x]
+    return ImageSource("sklearn-digits", tuple(str(i) for i in range(10)), 1, DIGITS_MEAN, DIGITS_STD, "bilinear",
+                       1.0, tuple(int(v) for v in y), images.__getitem__)
+
+
+def _open_image(path: Path, mode: str):
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            return im.convert(mode)
+    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
+        raise DatasetError(f"cannot read image {path}: {exc}") from None
+
+
+def _folder_mode(path: Path) -> str:
+    """``L`` for grey-scale images, else ``RGB`` (the first image of a folder decides, as for training)."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return "L" if im.mode in ("L", "1", "I;16", "I") else "RGB"
+
+
+@lru_cache(maxsize=4)
+def _folder_stats(root: Path) -> tuple[str, tuple[float, ...], tuple[float, ...]]:
+    """Colour mode and per-channel mean/std of an image folder's training images (values in [0, 1])."""
+    _, files, _ = _folder_files(root, "train")
+    mode = _folder_mode(files[0])
+    n, total, total_sq = 0, 0.0, 0.0
+    for f in files:
+        arr = (np.asarray(_open_image(f, mode), dtype=np.float64) / 255.0).reshape(-1, 1 if mode == "L" else 3)
+        n, total, total_sq = n + arr.shape[0], total + arr.sum(0), total_sq + (arr ** 2).sum(0)
+    mean = total / n
+    std = np.sqrt(np.maximum(total_sq / n - mean ** 2, 0.0)).clip(1e-3)
+    return mode, tuple(float(v) for v in mean), tuple(float(v) for v in std)
+
+
+def source_images(name_or_folder: str | os.PathLike, split: str) -> ImageSource:
+    """A split as PIL images (see the module docstring): the digits at 8x8, or an image folder's files.
+
+    Digits: bilinear, no crop, the training mean/std. Image folders: bilinear, OFA's crop of
+    0.875, the training split's per-channel mean/std (computed once over its images).
+    """
+    if split not in SPLITS:
+        raise DatasetError(f"unknown split {split!r}; use one of {SPLITS}")
+    if str(name_or_folder) == "digits":
+        return _digits_source(split)
+    root = Path(name_or_folder).expanduser().resolve()
+    classes, files, labels = _folder_files(root, split)
+    mode, mean, std = _folder_stats(root)
+    return ImageSource(f"imagefolder:{root.name}", tuple(classes), 1 if mode == "L" else 3, mean, std, "bilinear",
+                       0.875, tuple(labels), lambda i: _open_image(files[i], mode))
 
 
 def get_dataset(name_or_folder: str | os.PathLike, split: str, resolution: int) -> Dataset:

@@ -1,0 +1,147 @@
+"""``ofa2 zoo``: what ``import ofa2_zoo`` registers, and the user's local zoo.
+
+Reads the zoo index files and package manifests as JSON only (no torch, timm or onnx), so it
+answers at once.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import warnings
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+app = typer.Typer(help="The model zoo: list the registered ofa2_* names, add or forget local packages.",
+                  no_args_is_help=True)
+
+
+def _collect():
+    """The zoo, with its warnings (a bad index, a moved package) printed as one line each."""
+    from ..zoo import ZooWarning, collect
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ZooWarning)
+        zoo = collect()
+    for w in caught:
+        err_console.print(f"[yellow]warning:[/] {w.message}")
+    return zoo
+
+
+def _fmt(value: Optional[float], digits: int) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+@app.command("list")
+def list_(
+    pattern: Optional[str] = typer.Argument(None, help="Only names matching this pattern (wildcards as in "
+                                                      "timm.list_models, e.g. 'ofa2_digits_cpu_*')."),
+    source: Optional[str] = typer.Option(None, help="Only this source: local, hub or embedded."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """List every ofa2_* model name and version that `import ofa2_zoo` registers, default versions first."""
+    from ..errors import Ofa2Error
+    from ..zoo import SOURCES, suggest, tag_order, user_index_path
+    from ..zoo.index import shipped_index_path
+
+    if source is not None and source not in SOURCES:
+        raise Ofa2Error(f"unknown source {source!r}; choose from {', '.join(SOURCES)}")
+    zoo = _collect()
+    table = zoo.by_name()
+    rows = []
+    for e in zoo.entries:
+        names = [e.name, *zoo.aliases(e)]
+        if table[e.name].get(e.tag) is not e:  # shadowed by another entry with the same tag
+            continue
+        if pattern and not any(fnmatch.fnmatch(n, pattern) or fnmatch.fnmatch(f"{n}.{e.tag}", pattern)
+                               for n in names):
+            continue
+        if source and e.source != source:
+            continue
+        rows.append(e)
+    if pattern and not rows and not as_json:
+        known = [n for n in table] + [f"{n}.{t}" for n, tags in table.items() for t in tags]
+        raise Ofa2Error(f"no registered name matches {pattern!r}{suggest(pattern, known)}; "
+                        f"{len(table)} names are registered (`ofa2 zoo list`)")
+    rows.sort(key=lambda e: (e.profile != zoo.default_profile, e.profile, e.k, tag_order(table[e.name]).index(e.tag)))
+    defaults = zoo.default_tags()
+    if as_json:
+        print(json.dumps([{"name": e.name, "aliases": zoo.aliases(e), "tag": e.tag, "default": defaults[e.name] == e.tag,
+                           "source": e.source, "profile": e.profile, "k": e.k, "input_size": list(e.input_size),
+                           "top1": e.top1, "latency_ms": e.latency_ms, "where": e.where} for e in rows], indent=2))
+        return
+    out = Table("name", "tag", "source", "input", "top-1 %", "latency ms",
+                title=f"ofa2 zoo: {len(rows)} model versions (* = default version of the name)")
+    for column in out.columns:
+        column.no_wrap = True
+    locations: dict[tuple[str, str], str] = {}
+    for e in rows:
+        alias = "".join(f"\n(= {a})" for a in zoo.aliases(e))
+        mark = "*" if defaults[e.name] == e.tag else ""
+        out.add_row(e.name + alias, e.tag + mark, e.source, "x".join(map(str, e.input_size)), _fmt(e.top1, 2),
+                    _fmt(e.latency_ms, 4))
+        where = re.sub(r"-\d+@", "-<k>@", e.where) if e.source == "hub" else e.where
+        locations.setdefault((e.profile, e.tag), where)
+    console.print(out)
+    for (profile, tag), where in locations.items():
+        console.print(f"{profile} {tag}: {where}", soft_wrap=True)
+    console.print(f"user index: {user_index_path()} (local packages, versions you published; $OFA2_USER_INDEX)")
+    console.print(f"zoo index:  {shipped_index_path()} (versions published on the Hub; $OFA2_ZOO_INDEX)")
+    console.print('load one:   timm.create_model("<name>[.<tag>]", pretrained=True) after `import ofa2_zoo`')
+
+
+@app.command("add")
+def add(path: Path = typer.Argument(..., help="Package folder written by `ofa2 package` or `ofa2 run`.")) -> None:
+    """Record a package in the user's local zoo: later `import ofa2_zoo` registers its names (tag local)."""
+    from ..zoo import record_package, user_index_path
+
+    record = record_package(path)
+    _said_recorded(record, user_index_path())
+
+
+def _names(record) -> list[str]:
+    from ..package.manifest import timm_name
+
+    return [timm_name(record.profile, m.k) for m in record.members]
+
+
+def _said_recorded(record, index_path: Path) -> None:
+    console.print(f"recorded in the local zoo ({index_path}): {', '.join(_names(record))} (tag local)")
+
+
+@app.command("forget")
+def forget(target: str = typer.Argument(..., help="A recorded package folder (it may be gone already) or a "
+                                                  "profile id (forgets all its packages).")) -> None:
+    """Remove packages from the user's local zoo (the package folders themselves are not touched)."""
+    from ..zoo import forget as run_forget
+
+    for record in run_forget(target):
+        console.print(f"forgot {record.path} ({record.profile}, {len(record.members)} members)")
+
+
+def record_in_local_zoo(package_dir: Path) -> None:
+    """After `ofa2 package`/`ofa2 run`: record the package; a failure is a warning (the package is written)."""
+    from ..errors import Ofa2Error
+    from ..zoo import record_package, user_index_path
+
+    try:
+        record = record_package(package_dir)
+    except Ofa2Error as exc:
+        err_console.print(f"[yellow]warning:[/] the package was not recorded in the local zoo: {exc}")
+        return
+    _said_recorded(record, user_index_path())
+    name = _names(record)[0]
+    console.print(f'use it:  import ofa2_zoo, timm; timm.create_model("{name}", pretrained=True)  (in any new '
+                  "process; `ofa2 zoo list` shows every name)")
+
+
+def register(root: typer.Typer) -> None:
+    root.add_typer(app, name="zoo")

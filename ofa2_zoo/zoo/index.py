@@ -1,0 +1,248 @@
+"""Zoo index files: which front versions are on the Hub, and which packages were made here.
+
+One JSON format (``ofa2-zoo-index/1``) for two files:
+
+- the **shipped index** ``ofa2_zoo/data/zoo_index.json`` (``$OFA2_ZOO_INDEX`` replaces it):
+  the front versions CI published to the Hub (``fronts``), and the zoo's default profile;
+- the **user index** ``$OFA2_USER_INDEX``, by default ``zoo_index.json`` in the ofa2 cache
+  folder (``$OFA2_CACHE``, else ``~/.cache/ofa2_zoo``): the packages this user made
+  (``packages``, recorded by ``ofa2 package``/``ofa2 run``/``ofa2 zoo add``) and the versions
+  they published (``fronts``, recorded by ``ofa2 publish``).
+
+Nothing here imports torch or timm: ``ofa2 zoo list`` reads these files as plain JSON.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import warnings
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Literal, Mapping, Optional, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .._io import write_text_atomic
+from ..errors import Ofa2Error
+
+INDEX_FORMAT = "ofa2-zoo-index/1"
+DATA_DIR = Path(__file__).resolve().parents[1] / "data"
+SHIPPED_INDEX_PATH = DATA_DIR / "zoo_index.json"
+EMBEDDED_ZOO_DIR = DATA_DIR / "zoo"  # one package folder per profile, shipped in the wheel
+INDEX_ENV = "OFA2_ZOO_INDEX"  # another shipped index (CI, tests, private zoos)
+USER_INDEX_ENV = "OFA2_USER_INDEX"  # another user index file (tests, several zoos side by side)
+DEFAULT_PROFILE = "digits-cpu"
+_VERSION_RE = re.compile(r"^v([1-9]\d*)$")
+_PROFILE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
+
+
+class RegistryError(Ofa2Error, ValueError):
+    """A zoo index, package or model name cannot be resolved."""
+
+
+class ZooWarning(UserWarning):
+    """A zoo source was skipped (bad index file, moved package); the others still register."""
+
+
+def version_number(tag: str) -> int:
+    """``N`` of a ``v<N>`` tag, 0 for anything else."""
+    m = _VERSION_RE.match(tag)
+    return int(m.group(1)) if m else 0
+
+
+def field_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    return f"field '{'.'.join(map(str, err['loc'])) or '(top level)'}': {err['msg']}"
+
+
+def shipped_index_path() -> Path:
+    """The Hub index in use: ``$OFA2_ZOO_INDEX`` if set, else the one shipped with ofa2-zoo."""
+    return Path(os.environ[INDEX_ENV]).expanduser() if os.environ.get(INDEX_ENV) else SHIPPED_INDEX_PATH
+
+
+def user_index_path() -> Path:
+    """The user's zoo index: ``$OFA2_USER_INDEX``, else ``zoo_index.json`` in the ofa2 cache folder."""
+    if os.environ.get(USER_INDEX_ENV):
+        return Path(os.environ[USER_INDEX_ENV]).expanduser()
+    from ..assets import cache_dir
+
+    return cache_dir() / "zoo_index.json"
+
+
+# ---------------------------------------------------------------------------- the format
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IndexMember(_Model):
+    """One member of a published front version: its Hub repo and revision, and how to build it."""
+
+    k: int = Field(..., ge=0)
+    repo_id: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+    revision: str = Field(..., min_length=1)
+    arch: dict[str, list[int]]
+    space: Union[str, dict[str, Any]]
+    pretrained_cfg: dict[str, Any]
+    top1: Optional[float] = None  # measured top-1 % from its card (for `ofa2 zoo list`)
+    latency_ms: Optional[float] = None  # the front's latency (profile's device)
+
+
+class IndexVersion(_Model):
+    version: str = Field(..., pattern=r"^v[1-9]\d*$")
+    front_version_id: str = Field(..., min_length=1)
+    members: list[IndexMember] = Field(..., min_length=1)
+
+
+class ProfileFronts(_Model):
+    versions: list[IndexVersion] = []
+
+
+class PackageMember(_Model):
+    """One member of a package made on this machine."""
+
+    k: int = Field(..., ge=0)
+    arch: dict[str, list[int]]
+    weights: str = Field(..., min_length=1)  # model.safetensors, relative to the package folder
+    pretrained_cfg: dict[str, Any]
+    top1: Optional[float] = None
+    latency_ms: Optional[float] = None
+
+
+class PackageRecord(_Model):
+    """A package folder as recorded: enough to register its names without opening it."""
+
+    path: str = Field(..., min_length=1)  # absolute
+    profile: str = Field(..., pattern=_PROFILE_RE.pattern)
+    front_version_id: str = Field(..., min_length=1)
+    recorded_at: float  # seconds since the epoch; the newest package of a profile is the default
+    manifest_stamp: list[int] = Field(..., min_length=2, max_length=2)  # package.json (mtime_ns, size)
+    space: Union[str, dict[str, Any]]
+    members: list[PackageMember] = Field(..., min_length=1)
+
+
+class ZooIndex(_Model):
+    """Published front versions per profile (``fronts``) and recorded local packages (``packages``)."""
+
+    format: Literal["ofa2-zoo-index/1"] = INDEX_FORMAT
+    default_profile: str = DEFAULT_PROFILE
+    fronts: dict[str, ProfileFronts] = {}
+    packages: list[PackageRecord] = []
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None) -> "ZooIndex":
+        """Read and validate an index file (default: :func:`shipped_index_path`); errors name the file."""
+        p = Path(path) if path is not None else shipped_index_path()
+        if not p.is_file():
+            raise RegistryError(f"zoo index {p} does not exist")
+        try:
+            data = json.loads(p.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RegistryError(f"zoo index {p} is not valid JSON: {exc}") from None
+        except OSError as exc:
+            raise RegistryError(f"zoo index {p} cannot be read: {exc.strerror or exc}") from None
+        if not isinstance(data, dict) or data.get("format") != INDEX_FORMAT:
+            got = data.get("format") if isinstance(data, dict) else type(data).__name__
+            raise RegistryError(f"zoo index {p}: format is {got!r}, expected {INDEX_FORMAT!r}")
+        try:
+            index = cls.model_validate(data)
+        except ValidationError as exc:
+            raise RegistryError(f"zoo index {p}: {field_error(exc)}") from None
+        for profile, fronts in index.fronts.items():
+            tags = [v.version for v in fronts.versions]
+            if len(set(tags)) != len(tags):
+                raise RegistryError(f"zoo index {p}: profile {profile!r} lists a version twice ({tags})")
+        return index
+
+    def save(self, path: str | os.PathLike | None = None) -> Path:
+        """Write the index atomically as stable JSON (sorted keys)."""
+        p = Path(path) if path is not None else shipped_index_path()
+        write_text_atomic(p, json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True, allow_nan=False) + "\n")
+        return p
+
+    # ------------------------------------------------------------------ Hub versions
+    def versions(self, profile: str) -> list[IndexVersion]:
+        """Versions of ``profile``'s front, oldest first."""
+        fronts = self.fronts.get(profile)
+        return sorted(fronts.versions, key=lambda v: version_number(v.version)) if fronts else []
+
+    def newest(self, profile: str) -> IndexVersion | None:
+        versions = self.versions(profile)
+        return versions[-1] if versions else None
+
+    def next_version(self, profile: str) -> str:
+        newest = self.newest(profile)
+        return f"v{version_number(newest.version) + 1 if newest else 1}"
+
+    def add_version(self, profile: str, front_version_id: str, members: Iterable[IndexMember | Mapping[str, Any]],
+                    version: str | None = None) -> str:
+        """Record a published front version; returns its tag.
+
+        Idempotent: a front whose ``front_version_id`` is already the newest version of
+        ``profile`` adds nothing and returns that version's tag (unchanged fronts publish nothing).
+        """
+        if not _PROFILE_RE.match(profile):
+            raise RegistryError(f"bad profile id {profile!r} (lower-case letters, digits and dashes)")
+        newest = self.newest(profile)
+        if newest is not None and newest.front_version_id == front_version_id:
+            return newest.version
+        tag = version or self.next_version(profile)
+        if any(v.version == tag for v in self.versions(profile)):
+            raise RegistryError(f"profile {profile!r} already has a front version {tag}; versions are immutable")
+        try:
+            rows = [m if isinstance(m, IndexMember) else IndexMember.model_validate(dict(m)) for m in members]
+            entry = IndexVersion(version=tag, front_version_id=front_version_id, members=rows)
+        except ValidationError as exc:
+            raise RegistryError(f"bad zoo index entry: {field_error(exc)}") from None
+        for m in entry.members:  # fail now, not when a user creates the model
+            check_arch(m.arch, m.space, f"member k={m.k}")
+        self.fronts.setdefault(profile, ProfileFronts()).versions.append(entry)
+        return tag
+
+
+def check_arch(arch: Any, space: Any, what: str) -> None:
+    """Refuse an arch that is not in its space, with ``what`` naming where it came from."""
+    from ..space import ArchSpec, resolve_space
+
+    try:
+        ArchSpec.from_dict(arch, resolve_space(space))
+    except Ofa2Error as exc:
+        raise RegistryError(f"{what}: {exc}") from None
+
+
+@contextlib.contextmanager
+def edit_index(path: str | os.PathLike) -> Iterator[ZooIndex]:
+    """Read-modify-write an index file under a file lock beside it (two runs finishing at once
+    both end up recorded); a missing file starts empty; saved only if the block changed it."""
+    from filelock import FileLock
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(f"{path}.lock", timeout=120):
+        try:
+            index = ZooIndex.load(path) if path.exists() else ZooIndex()
+        except RegistryError as exc:
+            raise RegistryError(f"{exc}; repair it or delete it (a deleted user index forgets the recorded packages, "
+                                "not the packages: record them again with `ofa2 zoo add PATH`)") from None
+        before = index.model_dump()
+        yield index
+        if index.model_dump() != before or not path.exists():
+            index.save(path)
+
+
+# ---------------------------------------------------------------------------- reading for import
+def read_or_warn(path: Path, fix: str) -> ZooIndex:
+    """The index at ``path``; a missing file is an empty index, a bad one is one :class:`ZooWarning`
+    (naming the file and ``fix``) and an empty index. ``import ofa2_zoo`` must never fail on it."""
+    if not path.exists():
+        return ZooIndex()
+    try:
+        return ZooIndex.load(path)
+    except RegistryError as exc:
+        warn(f"{exc}; ignoring it. {fix}")
+        return ZooIndex()
+
+
+def warn(message: str) -> None:
+    warnings.warn(f"ofa2-zoo: {message}", ZooWarning, stacklevel=3)

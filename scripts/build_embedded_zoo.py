@@ -1,0 +1,78 @@
+#!/usr/bin/env python
+"""Build the embedded zoo: the packaged front of the zoo's default profile shipped in the wheel.
+
+Runs exactly what ``ofa2 run`` runs with its defaults (search the ``digits-cpu`` profile on the
+embedded digits supernet, package its members) and copies the package into
+``ofa2_zoo/data/zoo/<profile>/`` without the ONNX files, so the wheel stays small (about
+1.4 MB). ``package.json`` then lists only the files that are there, and each member card says
+what was left out. ``import ofa2_zoo`` registers these members with the tag ``embedded``, so
+``timm.create_model("ofa2_front_<k>", pretrained=True)`` works offline right after install.
+
+    python scripts/build_embedded_zoo.py [--profile digits-cpu] [--keep DIR]
+
+Re-run it when the embedded supernet, the profile's lookup table or the packaging changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+LEFT_OUT = ("model.onnx",)  # ~1 MB for the five digits members; `ofa2 run` writes them
+CARD_NOTE = """
+## This copy
+
+This copy of the package ships inside the ofa2-zoo wheel (the `{tag}` version of
+`{name}`) and leaves out {left_out} to keep the wheel small. `ofa2 run` writes the whole
+package, ONNX included, with the same search and packaging settings.
+"""
+
+
+def build(profile: str, dest_root: Path, work: Path) -> Path:
+    from ofa2_zoo.run import run_pipeline
+    from ofa2_zoo.zoo.entries import EMBEDDED_TAG
+
+    result = run_pipeline(work, profile=profile, on_stage=lambda s: print(f"> {s}", flush=True))
+    package = result.package_dir
+    dest = dest_root / profile
+    tmp = dest_root / f".{profile}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(package, tmp, ignore=shutil.ignore_patterns(*LEFT_OUT))
+    manifest = json.loads((tmp / "package.json").read_text())
+    for m in manifest["members"]:
+        card = tmp / m["folder"] / "README.md"
+        card.write_text(card.read_text().rstrip("\n") + "\n" + CARD_NOTE.format(
+            tag=EMBEDDED_TAG, name=m["name"], left_out=", ".join(f"`{f}`" for f in LEFT_OUT)))
+        m["files"] = {f: hashlib.sha256((tmp / m["folder"] / f).read_bytes()).hexdigest()
+                      for f in m["files"] if f not in LEFT_OUT}
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    (tmp / "package.json").write_text(text)
+    (tmp / manifest["front_folder"] / "package.json").write_text(text)
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+    return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="digits-cpu")
+    parser.add_argument("--keep", type=Path, help="also keep the whole `ofa2 run` output (front + package) here")
+    args = parser.parse_args(argv)
+    dest_root = ROOT / "ofa2_zoo" / "data" / "zoo"
+    dest_root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="ofa2-embedded-zoo-") as tmp:
+        work = args.keep or Path(tmp)
+        dest = build(args.profile, dest_root, work)
+    size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())
+    print(f"embedded zoo: {dest} ({size / 1e6:.2f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,17 @@
+"""Shared test set-up.
+
+Every test process gets its own empty user zoo index (``$OFA2_USER_INDEX``), set before any
+test imports ``ofa2_zoo``: tests never read or write the developer's ``~/.cache`` zoo, and
+what ``import ofa2_zoo`` registers does not depend on packages made outside the tests.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+
+_USER_ZOO = tempfile.mkdtemp(prefix="ofa2-test-zoo-")
+atexit.register(shutil.rmtree, _USER_ZOO, ignore_errors=True)
+os.environ["OFA2_USER_INDEX"] = os.path.join(_USER_ZOO, "zoo_index.json")

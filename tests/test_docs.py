@@ -1,0 +1,86 @@
+"""The README stays a short entry point into the documentation site, and the site's generated
+CLI reference covers every command (``mkdocs build --strict`` itself runs in ``.ci/run``)."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import typer
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+
+
+def test_readme_is_at_most_8_kb_and_starts_with_the_two_commands():
+    text = README.read_text(encoding="utf-8")
+    assert len(text.encode("utf-8")) <= 8 * 1024
+    blocks = re.findall(r"```bash\n(.*?)\n```", text, flags=re.DOTALL)
+    assert blocks[:2] == [
+        "python3 -m venv .venv && . .venv/bin/activate && pip install -e . && ofa2 run --out out",
+        "python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[dev]' && python -m pytest -q",
+    ]
+
+
+def test_readme_links_resolve_to_files_and_headings():
+    text = README.read_text(encoding="utf-8")
+    links = re.findall(r"\]\(([^)#]+)(?:#([^)]+))?\)", text)
+    local = [(path, anchor) for path, anchor in links if not path.startswith(("http://", "https://"))]
+    assert len(local) >= 12
+    for path, anchor in local:
+        target = ROOT / path
+        assert target.exists(), f"README links to {path}, which does not exist"
+        if anchor:
+            headings = re.findall(r"^#+ (.+)$", target.read_text(encoding="utf-8"), flags=re.MULTILINE)
+            slugs = {re.sub(r"[^a-z0-9 -]", "", h.lower()).strip().replace(" ", "-") for h in headings}
+            assert anchor in slugs, f"README links to {path}#{anchor}; headings there: {sorted(slugs)}"
+
+
+def test_every_docs_page_is_in_the_site_navigation():
+    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
+
+    def pages(node):
+        if isinstance(node, str):
+            yield node
+        elif isinstance(node, list):
+            for item in node:
+                yield from pages(item)
+        elif isinstance(node, dict):
+            for value in node.values():
+                yield from pages(value)
+
+    in_nav = set(pages(config["nav"]))
+    on_disk = {p.relative_to(ROOT / "docs").as_posix() for p in (ROOT / "docs").rglob("*.md")}
+    assert in_nav == on_disk
+
+
+def _commands(group, prefix: str):
+    """Every command path under a (typer's) click group."""
+    for name, cmd in group.commands.items():
+        path = f"{prefix} {name}"
+        yield path
+        if hasattr(cmd, "commands"):
+            yield from _commands(cmd, path)
+
+
+def test_generated_cli_reference_documents_every_command_and_option():
+    spec = importlib.util.spec_from_file_location("cli_reference", ROOT / "docs" / "hooks" / "cli_reference.py")
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    page = "# CLI reference\n\n" + hook.MARKER + "\n"
+    text = hook.on_page_markdown(page, page=None)
+    assert hook.MARKER not in text
+    from ofa2_zoo.cli import build_app
+
+    root = typer.main.get_command(build_app())
+    paths = list(_commands(root, "ofa2"))
+    assert "ofa2 front diff" in paths and "ofa2 run" in paths
+    for path in paths:
+        # Headings one level below the page title: '## `ofa2`', '### `ofa2 run`', '#### `ofa2 front diff`'.
+        level = "#" * (path.count(" ") + 2)
+        assert f"\n{level} `{path}`\n" in text, f"no heading for {path}"
+    run_section = text.split("### `ofa2 run`", 1)[1].split("\n### ", 1)[0]
+    for option in ("--out", "--profile", "--algorithm", "--population", "--generations", "--seed", "--members"):
+        assert f"`{option}" in run_section or f", {option}" in run_section, option

@@ -1,0 +1,119 @@
+"""The embedded zoo: the default profile's packaged front ships inside ofa2-zoo, so right after
+install (fresh HOME, offline) ``timm.create_model("ofa2_front_<k>", pretrained=True)`` loads
+it, classifies the digits the timm way as its cards say, and a published Hub version of the
+profile stays the default over it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ofa2_zoo.cli import main
+from ofa2_zoo.package import read_manifest
+from ofa2_zoo.zoo import ZooIndex, collect, package_record
+from ofa2_zoo.zoo.index import EMBEDDED_ZOO_DIR
+from ofa2_zoo.zoo.records import hub_index_members
+
+PACKAGE = EMBEDDED_ZOO_DIR / "digits-cpu"
+
+
+def test_the_embedded_zoo_is_a_small_valid_package_without_onnx():
+    files = [p for p in EMBEDDED_ZOO_DIR.rglob("*") if p.is_file()]
+    assert sum(p.stat().st_size for p in files) <= 2_000_000
+    manifest = read_manifest(PACKAGE)
+    record = package_record(PACKAGE)
+    assert manifest.profile == "digits-cpu" and [m.k for m in record.members] == list(range(5))
+    for m in manifest.members:
+        folder = PACKAGE / m.folder
+        on_disk = {p.name for p in folder.iterdir()}
+        assert on_disk == set(m.files) == {"config.json", "model.safetensors", "README.md", "front.png"}
+        for name, sha in m.files.items():
+            assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == sha, name
+        assert "ships inside the ofa2-zoo wheel" in (folder / "README.md").read_text()
+    lat = [m.objectives["latency_ms"] for m in manifest.members]
+    assert lat == sorted(lat) and manifest.members[0].measured["top1"] < manifest.members[-1].measured["top1"]
+
+
+_FRESH_INSTALL = """
+import json, os, torch, timm
+import ofa2_zoo
+from safetensors.torch import load_file
+from ofa2_zoo.package import read_manifest
+from ofa2_zoo.training.data import source_images
+from ofa2_zoo.zoo.index import EMBEDDED_ZOO_DIR
+
+pkg = EMBEDDED_ZOO_DIR / "digits-cpu"
+val = source_images("digits", "val")
+out = {"pretrained": timm.list_pretrained("ofa2_*"), "members": []}
+for m in read_manifest(pkg).members:
+    model = timm.create_model(f"ofa2_front_{m.k}", pretrained=True).eval()
+    transform = timm.data.create_transform(**timm.data.resolve_data_config({}, model=model))
+    with torch.no_grad():
+        logits = model(torch.stack([transform(val.image(i)) for i in range(len(val))]))
+    top1 = 100 * (logits.argmax(1) == torch.tensor(val.labels)).float().mean().item()
+    weights = load_file(pkg / m.folder / "model.safetensors")
+    same = all(torch.equal(v, weights[k]) for k, v in model.state_dict().items())
+    out["members"].append([m.k, m.measured["top1"], top1, same, model.pretrained_cfg["tag"]])
+out["home"] = sorted(os.listdir(os.environ["HOME"]))
+print(json.dumps(out))
+"""
+
+
+def test_right_after_install_ofa2_front_k_loads_offline_and_matches_its_card(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OFA2_", "HF_"))}
+    env.update(HOME=str(tmp_path), HF_HUB_OFFLINE="1", OMP_WAIT_POLICY="PASSIVE")
+    proc = subprocess.run([sys.executable, "-c", _FRESH_INSTALL], capture_output=True, text=True, env=env,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    ks = range(len(out["members"]))
+    assert set(out["pretrained"]) == {f"ofa2_front_{k}.embedded" for k in ks} | {
+        f"ofa2_digits_cpu_front_{k}.embedded" for k in ks}
+    for k, card, timm_way, same_weights, tag in out["members"]:
+        assert same_weights and tag == "embedded"
+        assert timm_way == pytest.approx(card, abs=0.01), k  # the cfg is the preprocessing the card measured with
+    assert out["members"][0][2] >= 75.0 and out["members"][-1][2] >= 97.0
+    assert out["home"] == []  # nothing written to a fresh home
+
+
+def test_a_published_version_is_the_default_over_the_embedded_one(tmp_path, monkeypatch, capsys):
+    shipped = tmp_path / "zoo_index.json"
+    index = ZooIndex()
+    repos = {k: f"ofa2/ofa2-digits-cpu-front-{k}" for k in range(5)}
+    index.add_version("digits-cpu", "some-front", hub_index_members(PACKAGE, repos, "v1"))
+    index.save(shipped)
+    monkeypatch.setenv("OFA2_ZOO_INDEX", str(shipped))
+    monkeypatch.setenv("OFA2_USER_INDEX", str(tmp_path / "user.json"))
+    zoo = collect()
+    assert zoo.by_name()["ofa2_front_3"].keys() == {"v1", "embedded"}
+    assert zoo.default_tags()["ofa2_front_3"] == zoo.default_tags()["ofa2_digits_cpu_front_3"] == "v1"
+    with pytest.raises(SystemExit) as exc:
+        main(["zoo", "list", "ofa2_digits_cpu_front_3*", "--json"])
+    rows = json.loads(capsys.readouterr().out)
+    assert exc.value.code == 0
+    assert [(r["tag"], r["source"], r["default"], r["aliases"]) for r in rows] == [
+        ("v1", "hub", True, ["ofa2_front_3"]), ("embedded", "embedded", False, ["ofa2_front_3"])]
+    assert rows[0]["where"] == "ofa2/ofa2-digits-cpu-front-3@v1" and rows[1]["where"] == str(PACKAGE)
+    assert rows[0]["top1"] == rows[1]["top1"] == read_manifest(PACKAGE).members[3].measured["top1"]
+
+
+def test_a_built_wheel_ships_the_embedded_zoo_and_the_zoo_index(tmp_path):
+    """Not only an editable install: pyproject's package-data takes the embedded zoo into the wheel."""
+    import zipfile
+
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", str(root),
+                           "-w", str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    (wheel,) = tmp_path.glob("ofa2_zoo-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    wanted = {f"ofa2_zoo/{p.relative_to(root / 'ofa2_zoo').as_posix()}" for p in EMBEDDED_ZOO_DIR.rglob("*")
+              if p.is_file()}
+    assert len(wanted) >= 20 and wanted <= names
+    assert "ofa2_zoo/data/zoo_index.json" in names and "ofa2_zoo/data/MODEL_CARD.md" in names
