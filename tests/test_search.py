@@ -150,9 +150,9 @@ def test_three_objectives_with_macs():
 def test_bad_options_give_clear_errors(tmp_path):
     with pytest.raises(Ofa2Error, match="unknown algorithm 'nsga9'; choose one of pals, nsga2"):
         search("note10", algorithm="nsga9", assets=ASSETS)
-    with pytest.raises(Ofa2Error, match="population must be an integer of at least 2, got 0"):
+    with pytest.raises(Ofa2Error, match="population must be an integer from 2 to 1,000,000, got 0"):
         search("note10", population=0, assets=ASSETS)
-    with pytest.raises(Ofa2Error, match="generations must be an integer of at least 1"):
+    with pytest.raises(Ofa2Error, match="generations must be an integer from 1 to 1,000,000, got 0"):
         search("note10", generations=0, assets=ASSETS)
     with pytest.raises(Ofa2Error, match="is not in the assets folder"):
         search("note10", population=4, generations=1, assets=tmp_path)

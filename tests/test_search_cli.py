@@ -55,8 +55,8 @@ def test_search_then_front_show_plot_diff(tmp_path, capsys):
 
 @pytest.mark.parametrize("args,message", [
     (["--algorithm", "nsga9"], "unknown algorithm 'nsga9'"),
-    (["--population", "0"], "population must be an integer of at least 2"),
-    (["--generations", "0"], "generations must be an integer of at least 1"),
+    (["--population", "0"], "population must be an integer from 2 to 1,000,000, got 0"),
+    (["--generations", "0"], "generations must be an integer from 1 to 1,000,000, got 0"),
     (["--profile", "mars"], "unknown hardware profile 'mars'"),
     (["--executor", "cloud"], "unknown executor 'cloud'"),
 ])

@@ -9,15 +9,18 @@ duplicate elimination shows up at once.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
 from ofa2_zoo.objectives.accuracy import load_accuracy_predictor
 from ofa2_zoo.profiles import load_profile
-from ofa2_zoo.search import non_dominated, search
+from ofa2_zoo.search import hypervolume, igd, non_dominated, search
 from ofa2_zoo.search.algorithms import run_moea
 from ofa2_zoo.search.engine import run_vectorised
 from ofa2_zoo.search.evaluator import ObjectiveEvaluator
+from ofa2_zoo.search.metrics import ConvergenceHistory
 from ofa2_zoo.search.problem import OFAProblem
 
 from _search_helpers import brute_force_non_dominated
@@ -44,8 +47,37 @@ def test_non_dominated_small_cases_by_hand():
     F = np.array([[1.0, 5.0], [2.0, 2.0], [3.0, 3.0], [2.0, 2.0], [5.0, 1.0], [1.0, 6.0]])
     # [3, 3] is dominated by [2, 2]; [1, 6] by [1, 5]; the two [2, 2] rows tie and both stay
     assert non_dominated(F).tolist() == [0, 1, 3, 4]
-    assert non_dominated(np.zeros((0, 2))).tolist() == []
+    empty = np.zeros((0, 2))
+    assert empty[non_dominated(empty)].shape == (0, 2)  # an index array even when there is nothing
     assert non_dominated(np.array([[4.0, 4.0]])).tolist() == [0]
+
+
+def test_convergence_history_rows_by_hand():
+    """Two points spanning 3 + 3 - 1 = 5 units of area below (4, 4), a dominated third point that
+    adds nothing, and IGD measured from the non-dominated points only."""
+    history = ConvergenceHistory(np.array([4.0, 4.0]), reference_front=np.array([[2.0, 3.5]]))
+    F = np.array([[1.0, 3.0], [3.0, 1.0], [2.0, 3.5]])  # [2, 3.5] is dominated by [1, 3] (and nearest the front)
+    assert history.record(np.int64(2), np.int64(40), F, 1.23456789) == 5.0
+    history.record(3, 50, np.zeros((0, 2)), 2.0)
+    assert history.rows == [{"generation": 2, "evaluations": 40, "hypervolume": 5.0, "igd": math.sqrt(1.25)},
+                            {"generation": 3, "evaluations": 50, "hypervolume": 0.0}]
+    assert [type(v) for v in history.rows[0].values()] == [int, int, float, float]
+    assert history.seconds == [1.2346, 2.0]
+    plain = ConvergenceHistory(np.array([4.0, 4.0]))
+    plain.record(1, 10, F, 0.5)
+    assert plain.rows == [{"generation": 1, "evaluations": 10, "hypervolume": 5.0}]
+
+
+def test_hypervolume_and_igd_by_hand():
+    ref = np.array([4.0, 4.0])
+    assert hypervolume(np.array([[1.0, 3.0], [3.0, 1.0]]), ref) == 5.0
+    assert hypervolume([[1, 3], [3, 1]], [4, 4]) == 5.0  # lists of ints work too
+    assert hypervolume(np.array([[4.0, 1.0], [5.0, 0.0]]), ref) == 0.0  # on or beyond the reference: nothing
+    assert hypervolume(np.zeros((0, 2)), ref) == 0.0
+    # 3 objectives (pymoo's indicator): two unit-overlapping boxes below (2, 2, 2)
+    assert hypervolume(np.array([[0.0, 0.0, 1.0], [1.0, 1.0, 0.0]]), np.full(3, 2.0)) == pytest.approx(4 + 2 - 1)
+    assert igd([[1, 3], [3, 1]], [[1, 2], [3, 3]]) == 1.5  # mean distance from each reference point: 1 and 2
+    assert isinstance(igd([[1.0, 1.0]], [[1.0, 1.0]]), float)
 
 
 # ---------------------------------------------------------------------------- repeated genomes
