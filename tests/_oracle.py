@@ -1,23 +1,17 @@
 """The original OFA implementation (PyPI package ``ofa``) as a test oracle.
 
 Every test that compares with it gets the oracle through :func:`require_oracle`: where ``ofa``
-is missing the test is skipped with one message, except in CI (``CI=true``), where a missing
-oracle would silently drop every equivalence check, so it is a failure instead.
+is missing the test is skipped with one message, except in CI (``CI=true``), where it fails
+(:func:`_ci.missing`).
 """
 
 import importlib
-import os
 
-import pytest
 import torch
 
-ORACLE_MISSING = ("the `ofa` package (test oracle) is not installed: pip install -e '.[dev]' "
-                  "(CI=true makes this a failure)")
+from _ci import missing
 
-
-def in_ci() -> bool:
-    """Whether the tests run in CI (``CI=true``, as GitHub Actions and most CI services set)."""
-    return os.environ.get("CI", "").strip().lower() in ("true", "1")
+ORACLE_MISSING = "the `ofa` package (test oracle) is not installed: pip install -e '.[dev]'"
 
 
 def require_oracle(module: str = "ofa"):
@@ -25,9 +19,7 @@ def require_oracle(module: str = "ofa"):
     try:
         return importlib.import_module(module)
     except ImportError:
-        if in_ci():
-            pytest.fail(ORACLE_MISSING, pytrace=False)
-        pytest.skip(ORACLE_MISSING, allow_module_level=True)
+        missing(ORACLE_MISSING)
 
 
 ofa_networks = require_oracle("ofa.imagenet_classification.elastic_nn.networks")

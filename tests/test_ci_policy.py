@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from _oracle import ORACLE_MISSING, in_ci, require_oracle
+from _ci import CI_NOTE, in_ci
+from _oracle import ORACLE_MISSING, require_oracle
 
 
 @pytest.mark.parametrize("value, expected", [("true", True), ("TRUE", True), ("1", True), ("", False),
@@ -25,7 +26,7 @@ def test_missing_oracle_is_a_skip_locally_and_a_failure_in_ci(monkeypatch):
     monkeypatch.setenv("CI", "true")
     with pytest.raises(pytest.fail.Exception) as failed:
         require_oracle("ofa.no_such_module")
-    assert str(failed.value) == ORACLE_MISSING
+    assert str(failed.value) == f"{ORACLE_MISSING} ({CI_NOTE})"
 
 
 def test_present_oracle_is_returned(monkeypatch):
