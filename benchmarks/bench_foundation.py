@@ -31,7 +31,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--json", help="also write the results to this file")
     args = ap.parse_args()
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    load = os.getloadavg()
     rows = []
     for name in ("ofa_mbv3_w1.0", "ofa_mbv3_w1.2"):
         space = get_space(name)
@@ -47,7 +47,9 @@ def main() -> None:
                      "extract_20_s": extract_20, "macs_100k_s": macs_100k,
                      "macs_archs_per_s": 100_000 / macs_100k})
     header = f"{'space':16} {'build (s)':>10} {'set 1000 (s)':>13} {'extract 20 (s)':>15} {'MACs 100k (s)':>14} {'archs/s':>12}"
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads, default environment); load average {load[0]:.2f} before, "
+          f"{os.getloadavg()[0]:.2f} after")
     print(header)
     for r in rows:
         print(f"{r['space']:16} {r['build_s']:10.3f} {r['set_active_1000_s']:13.3f} {r['extract_20_s']:15.3f} "

@@ -24,16 +24,14 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import numpy as np
+import timm
+import torch
 
-import numpy as np  # noqa: E402
-import timm  # noqa: E402
-import torch  # noqa: E402
-
-import ofa2_zoo  # noqa: E402,F401
-from ofa2_zoo.package import package_front, read_manifest  # noqa: E402
-from ofa2_zoo.package.onnx_export import INPUT_NAME, OUTPUT_NAME, ort_session  # noqa: E402
-from ofa2_zoo.profiles.measure import machine_info, time_interleaved  # noqa: E402
+import ofa2_zoo  # noqa: F401
+from ofa2_zoo.package import package_front, read_manifest
+from ofa2_zoo.package.onnx_export import INPUT_NAME, OUTPUT_NAME, ort_session
+from ofa2_zoo.profiles.measure import machine_info, time_interleaved
 
 STEPS = ("extract", "calibrate", "save", "evaluate", "onnx_export", "parity", "card")
 
@@ -106,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="also time each model.onnx after onnxslim (pip install onnxslim) at batch 1")
     ap.add_argument("--out", type=Path, help="write the results as JSON here")
     args = ap.parse_args(argv)
-    torch.set_num_threads(max(args.threads, 1))
+    load_before = os.getloadavg()
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -156,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps({
             "command": "python " + " ".join([sys.argv[0], *(argv or sys.argv[1:])]), "machine": machine_info(),
+            "load_avg_before": load_before, "load_avg_after": os.getloadavg(),
+            "torch_threads_while_packaging": torch.get_num_threads(),
             "python": platform.python_version(), "threads": args.threads, "profile": manifest.profile,
             "front_version_id": manifest.front_version_id, "package_s": package_s, "search_s": search_s,
             "members": rows, "target_ort_3x_batch1_met": target}, indent=2) + "\n")

@@ -29,7 +29,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -162,7 +161,8 @@ def main(argv: list[str] | None = None) -> int:
 
     server.stop()
     results = {
-        "machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(), "platform": platform.platform()},
+        "machine": {"python": platform.python_version(), "cpu_count": os.cpu_count(), "platform": platform.platform(),
+                    "load_avg_end": os.getloadavg()},
         "settings": vars(args) | {"out": str(args.out) if args.out else None},
         "publish_s": {"v1_empty_hub": t_v1, "unchanged": t_same, "dry_run_v2": t_dry, "v2": t_v2},
         "requests": {"v1_empty_hub": n_v1, "unchanged": n_same, "dry_run_v2": n_dry, "v2": n_v2},

@@ -6,8 +6,14 @@ reference point (100 ms, 25 % error). Every run is a fresh process; the two impl
 alternate per (algorithm, seed) so both see the same machine load. Wall time is the search
 call alone (imports and asset loading excluded on both sides).
 
+Both sides run as users run them: the default environment (no ``OMP_WAIT_POLICY``, no thread
+settings beyond what each product sets itself). Scenario ``busy`` repeats the runs while
+this script keeps one other process busy (a pure-Python loop at normal priority), the
+situation in which spinning thread pools collapse.
+
     python benchmarks/bench_search.py --assets ../shared/ofa-assets \\
         --peer-python /work/ofa2-peer-venv/bin/python          # the full experiment
+    python benchmarks/bench_search.py --algorithms nsga2 --seeds 1 --scenarios idle busy
 
 ``--generations``, ``--seeds``, ``--algorithms`` and ``--peer-generations`` shrink it. The
 peer environment is built by ``benchmarks/setup_ofa2_peer.sh``. Writes
@@ -19,6 +25,7 @@ nets) and ``search_convergence.png`` (HV vs evaluations); prints the tables used
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -36,9 +43,6 @@ REF = np.array([100.0, 25.0])  # latency ms, top-1 error %
 
 def run_ours(args) -> dict:
     """One search in this process (called with --one): JSON on the last stdout line."""
-    import torch
-
-    torch.set_num_threads(1)
     from ofa2_zoo.profiles import load_profile
     from ofa2_zoo.search import search
 
@@ -47,13 +51,13 @@ def run_ours(args) -> dict:
     from ofa2_zoo.objectives.accuracy import load_accuracy_predictor
 
     acc = load_accuracy_predictor("ofa_mbv3_w1.2", assets=args.assets, space=prof.space)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     front = search(prof, algorithm=args.one, population=args.population, generations=args.generations,
                    seed=args.seed, assets=args.assets, accuracy=acc,
                    reference_point={"latency_ms": 100.0, "top1": 75.0})
-    wall = time.perf_counter() - t0
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     F = np.column_stack([front.values("latency_ms"), 100 - front.values("top1")])
-    out = {"wall_time_s": wall, "hypervolume": front.hypervolume, "evaluations": front.evaluations,
+    out = {"wall_time_s": wall, "cpu_time_s": cpu, "hypervolume": front.hypervolume, "evaluations": front.evaluations,
            "front_F": F.tolist(), "archs": [m.arch.to_dict() for m in front.members],
            "history": [[r["evaluations"], r["hypervolume"]] for r in front.history],
            "engine": front.algorithm.get("engine"), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
@@ -77,7 +81,7 @@ def _last_json(text: str) -> dict:
 def ours(args, algorithm: str, seed: int) -> dict:
     cmd = [sys.executable, __file__, "--one", algorithm, "--seed", str(seed), "--assets", str(args.assets),
            "--generations", str(args.generations), "--population", str(args.population)]
-    res = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+    res = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return _last_json(res.stdout)
 
 
@@ -85,7 +89,7 @@ def theirs(args, algorithm: str, seed: int) -> dict:
     cmd = [args.peer_python, str(HERE / "ofa2_peer.py"), "--algorithm", algorithm, "--seed", str(seed),
            "--assets", str(args.assets), "--generations", str(args.peer_generations),
            "--population", str(args.population)]
-    res = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+    res = subprocess.run(cmd, capture_output=True, text=True, check=True)
     d = _last_json(res.stdout)
     d["hypervolume"] = hv(d["front_F"])
     d["history"] = [[h["evaluations"], hv(h["F"])] for h in d.pop("history")]
@@ -100,10 +104,27 @@ def hv_at(history, evaluations: int) -> float:
     return history[-1][1]
 
 
-def predictor_throughput(assets, n=100_000, repeats=3) -> float:
-    import torch
+@contextlib.contextmanager
+def scenario(name: str):
+    """``idle``: nothing else from this script; ``busy``: one other process burns a core meanwhile."""
+    if name == "idle":
+        yield
+        return
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(1.0)  # let it get scheduled
+        yield
+    finally:
+        burner.kill()
+        burner.wait()
 
-    torch.set_num_threads(1)
+
+def thread_environment() -> dict:
+    """Thread-related environment variables (none are set by this benchmark)."""
+    return {k: v for k, v in os.environ.items() if k.startswith(("OMP_", "MKL_", "OPENBLAS_", "KMP_", "GOMP_"))}
+
+
+def predictor_throughput(assets, n=100_000, repeats=3) -> float:
     from ofa2_zoo.objectives.accuracy import load_accuracy_predictor
 
     pred = load_accuracy_predictor("ofa_mbv3_w1.2", assets=assets)
@@ -151,6 +172,8 @@ def main() -> None:
     ap.add_argument("--generations", type=int, default=1000)
     ap.add_argument("--peer-generations", type=int, default=None)
     ap.add_argument("--no-peer", action="store_true")
+    ap.add_argument("--scenarios", nargs="+", choices=["idle", "busy"], default=["idle"],
+                    help="idle: as the machine is; busy: with one other process burning a core")
     ap.add_argument("--out", type=Path, default=HERE / "results")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
@@ -162,17 +185,26 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     load_before = os.getloadavg()
-    runs = []
-    for alg in args.algorithms:
-        for seed in args.seeds:
-            o = ours(args, alg, seed)
-            t = None if args.no_peer else theirs(args, alg, seed)
-            runs.append({"algorithm": alg, "seed": seed, "ours": o, "theirs": t})
-            msg = f"{alg} seed {seed}: ours {o['wall_time_s']:.2f} s HV {o['hypervolume']:.3f}"
-            if t:
-                msg += f" | theirs {t['wall_time_s']:.2f} s HV {t['hypervolume']:.3f} ({t['wall_time_s'] / o['wall_time_s']:.1f}x)"
-            print(msg, flush=True)
+    all_runs, throughput = [], {}
+    for name in args.scenarios:
+        with scenario(name):
+            for alg in args.algorithms:
+                for seed in args.seeds:
+                    load = os.getloadavg()
+                    o = ours(args, alg, seed)
+                    t = None if args.no_peer else theirs(args, alg, seed)
+                    all_runs.append({"scenario": name, "algorithm": alg, "seed": seed,
+                                     "load_avg": [load, os.getloadavg()], "ours": o, "theirs": t})
+                    msg = f"[{name}] {alg} seed {seed}: ours {o['wall_time_s']:.2f} s HV {o['hypervolume']:.3f}"
+                    if t:
+                        msg += (f" | theirs {t['wall_time_s']:.2f} s HV {t['hypervolume']:.3f} "
+                                f"({t['wall_time_s'] / o['wall_time_s']:.1f}x)")
+                    cpu = f" | CPU/wall ours {o['cpu_time_s'] / o['wall_time_s']:.2f}" + (
+                        f", theirs {t['cpu_time_s'] / t['wall_time_s']:.2f}" if t else "")
+                    print(msg + cpu + f" | load {load[0]:.2f}", flush=True)
+            throughput[name] = predictor_throughput(args.assets)
     load_after = os.getloadavg()
+    runs = [r for r in all_runs if r["scenario"] == args.scenarios[0]]  # fronts do not depend on the load
     # best-known front: union of every final front
     allF = np.concatenate([np.asarray(r[s]["front_F"]) for r in runs for s in ("ours", "theirs") if r[s]])
     from ofa2_zoo.search.metrics import non_dominated
@@ -199,7 +231,6 @@ def main() -> None:
     curve_n = sorted({n for r in runs if r["algorithm"] == best_alg for n, _ in r["ours"]["history"]})
     curve = [[n, float(np.mean([hv_at(r["ours"]["history"], n) for r in runs if r["algorithm"] == best_alg]))]
              for n in curve_n]
-    thr = predictor_throughput(args.assets)
     # our union front vs OFA's published nets
     ours_F = np.concatenate([np.asarray(r["ours"]["front_F"]) for r in runs])
     union = ours_F[non_dominated(ours_F)]
@@ -208,20 +239,40 @@ def main() -> None:
         "command": " ".join(sys.argv), "started": started, "machine": {
             "cpu": _cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
             "load_avg_before": load_before, "load_avg_after": load_after},
+        "environment": {"thread_variables": thread_environment(), "scenarios": args.scenarios},
         "settings": {"population": args.population, "generations": args.generations,
                      "peer_generations": args.peer_generations, "seeds": args.seeds, "reference_point": REF.tolist()},
         "runs": [{k: v for k, v in r.items() if k not in ("ours", "theirs")} | {
             s: ({k: v for k, v in r[s].items() if k not in ("front_F", "archs", "history", "X")} if r[s] else None)
-            for s in ("ours", "theirs")} for r in runs],
-        "summary": summary, "best_known_hv": hv_best, "best_configuration": best_alg,
+            for s in ("ours", "theirs")} for r in all_runs],
+        "summary": summary, "wall_by_scenario": wall_by_scenario(all_runs, args),
+        "best_known_hv": hv_best, "best_configuration": best_alg,
         "hv_vs_evaluations_best": curve[:: max(1, len(curve) // 50)] + [curve[-1]],
-        "predictor_archs_per_s_100k": thr,
-        "peak_rss_mb_max": max(r["ours"]["peak_rss_mb"] for r in runs),
+        "predictor_archs_per_s_100k": throughput,
+        "peak_rss_mb_max": max(r["ours"]["peak_rss_mb"] for r in all_runs),
         "specialized": spec_rows, "union_front_size": int(len(union)), "union_front_hv": hv(union),
     }
     (args.out / "search.json").write_text(json.dumps(result, indent=2) + "\n")
     _plots(args, runs, union, refs, best_alg)
     _print_tables(result)
+
+
+def wall_by_scenario(all_runs: list[dict], args) -> list[dict]:
+    """Per (algorithm, seed): wall time of each side in each scenario, and busy / idle."""
+    rows = []
+    for alg in args.algorithms:
+        for seed in args.seeds:
+            row = {"algorithm": alg, "seed": seed}
+            for r in all_runs:
+                if r["algorithm"] == alg and r["seed"] == seed:
+                    for side in ("ours", "theirs"):
+                        if r[side]:
+                            row[f"{side}_{r['scenario']}_s"] = r[side]["wall_time_s"]
+            for side in ("ours", "theirs"):
+                if f"{side}_idle_s" in row and f"{side}_busy_s" in row:
+                    row[f"{side}_busy_over_idle"] = row[f"{side}_busy_s"] / row[f"{side}_idle_s"]
+            rows.append(row)
+    return rows
 
 
 def _cpu_name() -> str:
@@ -281,13 +332,16 @@ def _plots(args, runs, union, refs, best_alg) -> None:
 
 
 def _print_tables(r: dict) -> None:
-    print("\n| algorithm | seed | ours HV | ours s | OFA² pkg HV | OFA² pkg s | speed-up |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print(f"\nthread variables: {r['environment']['thread_variables'] or 'none'}")
+    print("\n| scenario | algorithm | seed | load avg (1 min) | ours HV | ours s | ours CPU/wall | OFA² pkg HV | "
+          "OFA² pkg s | OFA² pkg CPU/wall | speed-up |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for run in r["runs"]:
         o, t = run["ours"], run["theirs"]
-        line = f"| {run['algorithm']} | {run['seed']} | {o['hypervolume']:.3f} | {o['wall_time_s']:.2f} |"
-        line += f" {t['hypervolume']:.3f} | {t['wall_time_s']:.2f} | {t['wall_time_s'] / o['wall_time_s']:.1f}× |" if t \
-            else " – | – | – |"
+        line = (f"| {run['scenario']} | {run['algorithm']} | {run['seed']} | {run['load_avg'][0][0]:.2f} | "
+                f"{o['hypervolume']:.3f} | {o['wall_time_s']:.2f} | {o['cpu_time_s'] / o['wall_time_s']:.2f} |")
+        line += (f" {t['hypervolume']:.3f} | {t['wall_time_s']:.2f} | {t['cpu_time_s'] / t['wall_time_s']:.2f} | "
+                 f"{t['wall_time_s'] / o['wall_time_s']:.1f}× |") if t else " – | – | – | – |"
         print(line)
     print("\n| algorithm | mean HV ours | mean HV OFA² pkg | HV ratio | mean speed-up | ours HV share @10k / @25k |")
     print("| --- | --- | --- | --- | --- | --- |")
@@ -296,8 +350,18 @@ def _print_tables(r: dict) -> None:
         print(f"| {alg} | {np.mean(o['hv']):.3f} | {np.mean(t['hv']) if t else float('nan'):.3f} | "
               f"{s.get('hv_ratio_of_means', float('nan')):.4f} | {np.mean(s['speedup']) if t else float('nan'):.1f}× | "
               f"{o['share_10k']:.4f} / {o['share_25k']:.4f} |")
+    if any("ours_busy_over_idle" in row for row in r["wall_by_scenario"]):
+        print("\n| algorithm | seed | ours idle s | ours busy s | ours busy/idle | OFA² pkg idle s | OFA² pkg busy s | "
+              "OFA² pkg busy/idle |")
+        print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+        for row in r["wall_by_scenario"]:
+            cells = [f"{row[k]:.2f}" if k in row else "–" for k in
+                     ("ours_idle_s", "ours_busy_s", "ours_busy_over_idle", "theirs_idle_s", "theirs_busy_s",
+                      "theirs_busy_over_idle")]
+            print(f"| {row['algorithm']} | {row['seed']} | " + " | ".join(cells) + " |")
+    thr = ", ".join(f"{k} {v:.0f}" for k, v in r["predictor_archs_per_s_100k"].items())
     print(f"\nbest-known front HV {r['best_known_hv']:.3f}; best configuration {r['best_configuration']}; "
-          f"predictor {r['predictor_archs_per_s_100k']:.0f} archs/s (100k batch); peak RSS {r['peak_rss_mb_max']:.0f} MB")
+          f"predictor archs/s (100k batch): {thr}; peak RSS {r['peak_rss_mb_max']:.0f} MB")
     for s in r["specialized"]:
         print(s)
 

@@ -16,7 +16,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal, Optional, Sequence
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -342,13 +342,17 @@ def diff_fronts(old: Front, new: Front) -> FrontDiff:
 
 # ---------------------------------------------------------------------------- plot
 def plot_front(front: Front, path: str | os.PathLike, *, highlight: int | None = None,
-               numbered: list[int] | None = None, references: "list[ReferencePoint] | None" = None,
+               packaged: Sequence[int] | None = None, references: "list[ReferencePoint] | None" = None,
                title: str | None = None) -> Path:
     """PNG of the front (latency vs top-1): the members (a step line), the dominated points of
-    the final population, optional numbered / highlighted members, and OFA's published nets
+    the final population, optional packaged / highlighted members, and OFA's published nets
     (:func:`reference_points`): where predicted, a star at the predicted point (a bar spans the
     latency interval when the profile has no table at the net's resolution); always a grey
-    triangle at the published numbers (device latency, fine-tuned top-1)."""
+    triangle at the published numbers (device latency, fine-tuned top-1).
+
+    Only the packaged members (``packaged``: their front indices, labelled with their package
+    ``k``, the suffix of their timm name) and OFA's nets carry text; every other member is a
+    point, so a front of a hundred members stays readable."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -363,8 +367,13 @@ def plot_front(front: Front, path: str | os.PathLike, *, highlight: int | None =
     xs, ys = front.values(x_name), front.values(y_name)
     ax.step(xs, ys, where="post", color="tab:blue", lw=1)
     ax.scatter(xs, ys, s=16, color="tab:blue", zorder=3, label=f"front ({len(xs)} members)")
-    for k in numbered or []:
-        ax.annotate(str(k), (xs[k], ys[k]), textcoords="offset points", xytext=(4, -10), fontsize=8)
+    if packaged:
+        picked = list(packaged)
+        ax.scatter(xs[picked], ys[picked], s=36, color="tab:green", zorder=4,
+                   label=f"packaged ({len(picked)}, labelled k of ..._front_k)")
+        for k, i in enumerate(picked):
+            ax.annotate(str(k), (xs[i], ys[i]), textcoords="offset points", xytext=(5, -11), fontsize=9,
+                        color="tab:green")
     if highlight is not None:
         ax.scatter([xs[highlight]], [ys[highlight]], s=120, facecolors="none", edgecolors="red", lw=2, zorder=4,
                    label=f"member {highlight}")

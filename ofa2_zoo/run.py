@@ -1,5 +1,8 @@
 """``ofa2 run``: the whole pipeline on one profile — search, save the front, package it.
 
+Both ``front/`` and ``package/front/`` get ``front.png`` and the explorer page ``index.html``
+(with the packaged members highlighted).
+
 With no arguments it runs on the embedded default (the small digits supernet shipped in the
 wheel, its fitted accuracy predictor and the ``digits-cpu`` profile), fully offline.
 """
@@ -12,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from ._io import write_bytes_atomic
 from .errors import Ofa2Error
+from .explorer import FILENAME as EXPLORER_FILENAME
 from .front import Front, plot_front
 from .profiles import load_profile
 from .search import search
@@ -33,8 +38,12 @@ def run_pipeline(out_dir: str | os.PathLike, *, profile: str = DEFAULT_PROFILE, 
                  population: int = 100, generations: int = 200, seed: int = 1, members: int | None = None,
                  weights: str | None = None, data: str | None = None, assets: str | os.PathLike | None = None,
                  on_stage: Callable[[str], None] | None = None,
-                 search_progress: Callable[[int, int, float], None] | None = None) -> RunResult:
-    """Search ``profile`` and package its front under ``out_dir`` (``front/`` and ``package/``)."""
+                 search_progress: Callable[[int, int, float], None] | None = None,
+                 package_progress: Callable[[str, int, int], None] | None = None) -> RunResult:
+    """Search ``profile`` and package its front under ``out_dir`` (``front/`` and ``package/``).
+
+    ``on_stage(text)`` announces each stage; ``search_progress(generation, generations, hv)``
+    and ``package_progress(step, members done, members)`` report within the two long ones."""
     from ._io import check_out_dir
     from .package import package_front
     from .search import SearchError, check_algorithm, check_budget
@@ -77,10 +86,13 @@ def run_pipeline(out_dir: str | os.PathLike, *, profile: str = DEFAULT_PROFILE, 
     seconds["search"] = time.perf_counter() - t0
     front_dir = out / "front"
     front.save(front_dir)
-    plot_front(front, front_dir / "front.png", numbered=list(range(len(front.members))))
     say(f"packaging {members or prof.spec.package.members} members of {len(front.members)}")
     t0 = time.perf_counter()
     result = package_front(front_dir, out / "package", supernet=net, data=data, members=members, assets=assets,
-                           profile=prof, measure_latency=prof.measurement is not None)
+                           profile=prof, measure_latency=prof.measurement is not None,
+                           progress=package_progress)
     seconds["package"] = time.perf_counter() - t0
+    plot_front(front, front_dir / "front.png", packaged=[m.front_index for m in result.manifest.members])
+    page = result.path / result.manifest.front_folder / EXPLORER_FILENAME
+    write_bytes_atomic(front_dir / EXPLORER_FILENAME, page.read_bytes())  # the same explorer beside front.json
     return RunResult(front, front_dir, result.path, seconds)

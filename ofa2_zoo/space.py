@@ -265,8 +265,8 @@ class SearchSpace:
             raise ArchError(f"gene values outside [0, upper bound] for space {self.name!r}")
         nb = self.n_blocks
         active = self.active_mask(genes[:, 2 * nb: 2 * nb + self.n_stages])
-        genes[:, :nb][~active] = 0
-        genes[:, nb:2 * nb][~active] = 0
+        genes[:, :nb] *= active  # multiplying by the mask is several times faster than masked assignment
+        genes[:, nb:2 * nb] *= active
         return genes
 
     def decode(self, genes: np.ndarray) -> dict[str, np.ndarray]:

@@ -43,6 +43,8 @@ def _start_hub(home: Path):
         "HF_HUB_DISABLE_XET": "1",  # the loopback Hub speaks the LFS upload protocol, not Xet
         "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "HF_HUB_OFFLINE": "0",
         "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost",
+        # a user zoo of its own: a package recorded on this machine (tag `local`) would be the default
+        "OFA2_USER_INDEX": str(home / "user_zoo_index.json"),
     })
     os.environ.pop("HUGGING_FACE_HUB_TOKEN", None)
     return server

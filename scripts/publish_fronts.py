@@ -59,7 +59,7 @@ def run_profile(profile: str, namespace: str, out: str | os.PathLike, *, index: 
         "front_dir": str(result.front_dir), "package_dir": str(result.package_dir),
         "seconds": {k: round(v, 2) for k, v in seconds.items()},
     }
-    (out / "publish.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    (out / "publish.json").write_text(json.dumps(summary, indent=2, sort_keys=True, allow_nan=False) + "\n")
     return summary
 
 

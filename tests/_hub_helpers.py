@@ -64,7 +64,6 @@ def hub_env(server: HubServer | None, home: Path, token: str | None = TOKEN, off
 def subprocess_env(server: HubServer | None, home: Path, **kw) -> dict[str, str]:
     """The full environment for ``subprocess.run``: this one minus HF settings, plus :func:`hub_env`."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING_FACE_"))}
-    base.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     return {**base, **hub_env(server, home, **kw)}
 
 

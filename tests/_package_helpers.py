@@ -77,14 +77,15 @@ def tiny_supernet(seed: int = 0):
 
 
 def write_front(folder: Path, n: int = 4, seed: int = 0, space: SearchSpace = TINY,
-                profile_id: str = PROFILE_ID) -> Path:
-    """A front.json of ``n`` distinct random archs with made-up, monotone objective values."""
+                profile_id: str = PROFILE_ID, top1_step: float = 10.0) -> Path:
+    """A front.json of ``n`` distinct random archs with made-up, monotone objective values
+    (top-1 from 50 % in steps of ``top1_step``: keep ``50 + (n - 1) * top1_step <= 100``)."""
     genes = np.unique(space.sample_genes(4 * n, seed), axis=0)[:n]
     archs = space.genes_to_archs(genes)
     em = efficiency_model(space)
     macs = em.macs_genes(genes) / 1e6
     order = np.argsort(macs, kind="stable")
-    members = [FrontMember(archs[i], {"latency_ms": 0.1 + 0.05 * j, "top1": 50.0 + 10 * j,
+    members = [FrontMember(archs[i], {"latency_ms": 0.1 + 0.05 * j, "top1": 50.0 + top1_step * j,
                                       "macs_m": float(macs[i]), "params_m": float(em.params_genes(genes[i:i + 1])[0] / 1e6)})
                for j, i in enumerate(order)]
     meta = {"latency_ms": {"unit": "ms", "source": "measured", "direction": "min"},

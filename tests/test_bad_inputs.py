@@ -285,6 +285,52 @@ def test_front_diff_needs_comparable_fronts(case, good_front, tmp_path, capsys):
     refused(capsys, "front", "diff", good_front, other, match=match, watch=(tmp_path,))
 
 
+# ---------------------------------------------------------------------------- zoo index files
+def _index_with(edit) -> dict:
+    from ofa2_zoo.zoo.index import EMBEDDED_ZOO_DIR, ZooIndex
+    from ofa2_zoo.zoo.records import hub_index_members
+
+    pkg = EMBEDDED_ZOO_DIR / "digits-cpu"
+    n = len(json.loads((pkg / "package.json").read_text())["members"])
+    rows = hub_index_members(pkg, {k: f"org/ofa2-digits-cpu-front-{k}" for k in range(n)}, "v1")
+    index = ZooIndex()
+    index.add_version("digits-cpu", "ab" * 32, rows, version="v1")
+    data = index.model_dump(mode="json")
+    edit(data)
+    return data
+
+
+def _index_member(data: dict) -> dict:
+    return data["fronts"]["digits-cpu"]["versions"][0]["members"][0]
+
+
+INDEX_CASES = {
+    "nan-top1": (lambda d: _index_member(d).update(top1=float("nan")), r"top1': Input should be a finite number"),
+    "top1-150": (lambda d: _index_member(d).update(top1=150.0), r"top1': Input should be less than or equal to 100"),
+    "latency-negative": (lambda d: _index_member(d).update(latency_ms=-2.0), r"latency_ms': Input should be greater"),
+    "bad-repo-id": (lambda d: _index_member(d).update(repo_id="../../etc"), r"repo_id'"),
+    "bad-version-tag": (lambda d: d["fronts"]["digits-cpu"]["versions"][0].update(version="latest"), r"version'"),
+    "format": (lambda d: d.update(format="ofa2-zoo-index/7"), r"format is 'ofa2-zoo-index/7'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INDEX_CASES))
+def test_bad_zoo_index(case, tmp_path, capsys):
+    edit, match = INDEX_CASES[case]
+    path = tmp_path / "index.json"
+    path.write_text(json.dumps(_index_with(edit)))
+    line = refused(capsys, "pull", "ofa2_digits_cpu_front_0.v1", "--index", path, match=match, watch=(tmp_path,))
+    assert str(path) in line
+
+
+def test_the_unedited_zoo_index_is_valid(tmp_path):
+    from ofa2_zoo.zoo.index import ZooIndex
+
+    path = tmp_path / "index.json"
+    path.write_text(json.dumps(_index_with(lambda d: None)))
+    assert ZooIndex.load(path).versions("digits-cpu")[0].version == "v1"
+
+
 # ---------------------------------------------------------------------------- CLI options
 OPTION_CASES = {
     "population-0": (["search", "--population", 0], r"population must be an integer from 2 to 1,000,000, got 0"),
@@ -423,3 +469,15 @@ def test_ctrl_c_in_a_real_process(phase, tmp_path):
     assert lines == ["error: interrupted (Ctrl-C)"], proc.stderr[-2000:]
     assert "Traceback" not in proc.stdout
     assert not out.exists()
+
+
+def test_output_file_that_is_a_folder(good_front, tmp_path, capsys):
+    (tmp_path / "plot.png").mkdir()
+    refused(capsys, "front", "plot", good_front, "--out", tmp_path / "plot.png", "--no-references",
+            match=r"plot.png is a folder; give the path of a file to write", watch=(tmp_path,))
+
+
+def test_output_file_under_a_file(good_front, tmp_path, capsys):
+    (tmp_path / "taken").write_text("x")
+    refused(capsys, "front", "plot", good_front, "--out", tmp_path / "taken" / "plot.png", "--no-references",
+            match=r"output folder .*taken is a file, not a folder", watch=(tmp_path,))

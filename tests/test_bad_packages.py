@@ -359,3 +359,31 @@ def test_local_dir_load_of_bad_weights_is_a_checkpoint_error(case, package, tmp_
                                               r".* for arch r\d+-") as exc:
         timm.create_model(f"local-dir:{folder}", pretrained=True)
     assert "\n" not in str(exc.value)
+
+
+def test_a_file_swapped_for_a_symlink_after_the_checks_is_not_uploaded(package, server, tmp_path, monkeypatch):
+    """Time of check vs time of use: the bytes uploaded are re-read without following links and
+    must still have the checked sha256."""
+    import sys
+
+    from ofa2_zoo.publish import PublishError, RetryPolicy, content, publish
+
+    pub = sys.modules["ofa2_zoo.publish.publish"]  # the module (the package's attribute is the function)
+
+    pkg = tamper(package, tmp_path, lambda *a: None)
+    real_load = content.load_package
+
+    def load_then_swap(path):
+        loaded = real_load(path)
+        readme = pkg / "members/front_0/README.md"
+        readme.unlink()
+        readme.symlink_to("/etc/passwd")
+        return loaded
+
+    monkeypatch.setattr(pub, "load_package", load_then_swap)
+    secret = Path("/etc/passwd").read_bytes()
+    with use_hub(server, tmp_path / "hf"):
+        with pytest.raises(PublishError, match=r"front_0/README.md cannot be read without following a link"):
+            publish(pkg, NAMESPACE + "-toctou", index_path=tmp_path / "index.json", retry=RetryPolicy(attempts=1))
+    uploaded = [f for repo in server.repos for f in server.files(repo, "main").values()]
+    assert secret not in uploaded

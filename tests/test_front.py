@@ -162,5 +162,5 @@ def test_reference_points_and_plot(front, tmp_path):
     dom = r30.dominated_by(front)
     lat, top1 = front.values("latency_ms"), front.values("top1")
     assert all(lat[i] <= r30.latency_ms and top1[i] >= r30.top1 for i in dom)
-    png = plot_front(front, tmp_path / "front.png", references=list(refs.values()), numbered=[0, 1])
+    png = plot_front(front, tmp_path / "front.png", references=list(refs.values()), packaged=[0, 1])
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import shutil
 
 import numpy as np
@@ -28,7 +27,6 @@ from ofa2_zoo.profiles import ProfileError
 
 from _package_helpers import PROFILE_ID, TINY, digits, tiny_supernet, write_front, write_profile
 
-torch.set_num_threads(2)
 MEMBERS = 3
 
 
@@ -74,16 +72,26 @@ def test_layout_manifest_and_config(packaged):
         assert pc["mean"] == [0.3] and pc["std"] == [0.4] and pc["label_names"] == [str(i) for i in range(10)]
         assert x.parity.passed and x.parity.n_images == 397 and x.parity.top1_agreement == 1.0
         assert x.tensorrt is not None and not x.tensorrt.built and "trtexec --onnx=model.onnx" in x.tensorrt.command
-    assert sorted(p.name for p in (pkg / "front").iterdir()) == ["README.md", "front.json", "front.png", "package.json"]
+    assert sorted(p.name for p in (pkg / "front").iterdir()) == ["README.md", "front.json", "front.png", "index.html",
+                                                             "package.json"]
     assert (pkg / "front" / "package.json").read_bytes() == (pkg / "package.json").read_bytes()
     assert not [p for p in pkg.parent.iterdir() if p.name.startswith(".pkg.")]  # no temp folders left
 
 
 def test_repackaging_is_byte_identical(packaged, tmp_path):
     again = _package(packaged.path.parent, out_name="pkg")  # same front, same supernet seed, same out dir
-    second = _package(packaged.path.parent, out_name="pkg-b")
+    steps, threads = [], []
+    caller_threads = torch.get_num_threads()
+    second = _package(packaged.path.parent, out_name="pkg-b",
+                      progress=lambda *a: steps.append(a) or threads.append(torch.get_num_threads()))
     assert _digest(again.path) == _digest(second.path)
     shutil.rmtree(second.path)
+    # every long step of every member is reported, with the members done so far
+    per_member = ["extract", "BN re-calibration", "save", "evaluate", "ONNX export", "ONNX parity", "model card"]
+    assert steps == [(f"member {k}: {s}", k, MEMBERS) for k in range(MEMBERS) for s in per_member] + \
+        [("front folder", MEMBERS, MEMBERS), ("done", MEMBERS, MEMBERS)]
+    # packaging runs on one torch thread (PackageOptions.threads) and gives the caller's setting back
+    assert set(threads[:-1]) == {1} and threads[-1] == caller_threads == torch.get_num_threads()
 
 
 def test_measured_accuracy_is_what_timm_users_get(packaged):
@@ -301,8 +309,7 @@ def test_cli_package_help_and_one_line_errors(tmp_path):
     import sys
 
     proc = subprocess.run([sys.executable, "-m", "ofa2_zoo", "package", str(tmp_path / "front"), "--out",
-                           str(tmp_path / "pkg")], capture_output=True, text=True,
-                          env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+                           str(tmp_path / "pkg")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "not valid JSON" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -314,7 +321,7 @@ def test_engine_builder_without_tensorrt_says_why(packaged):
 
     folder = packaged.path / "members" / "front_0"
     proc = subprocess.run([sys.executable, "-m", "ofa2_zoo.package.tensorrt", str(folder), "--precision", "fp16"],
-                          capture_output=True, text=True, env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"})
+                          capture_output=True, text=True)
     assert proc.returncode == 2 and "cannot build a TensorRT engine" in proc.stderr
     assert not list(folder.glob("*.engine"))
     cmd = package_module.tensorrt.build_command((1, 16, 16), "int8", 1, 32, "digits")

@@ -27,14 +27,6 @@ from _profiles_helpers import TINY, profile_dict, write_profile
 FAST = Measurement(backend="onnxruntime", threads=1, warmup=1, repeats=3)
 
 
-@pytest.fixture(autouse=True)
-def _few_threads():
-    prev = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(prev)
-
-
 def _table_like_measurements(monkeypatch):
     """Calibration networks 'measured' as 0.8 x table sum + 0.01 ms: tiny networks on a shared
     machine are too noisy to test the calibration plumbing on real timings."""

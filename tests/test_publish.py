@@ -25,12 +25,13 @@ from safetensors.torch import load_file
 
 import ofa2_zoo  # noqa: F401  (registers ofa2_subnet)
 from ofa2_zoo.publish import PublishError, PublishFailed, PullError, RetryPolicy, TagConflict, publish, pull
+from ofa2_zoo.explorer import read_data
+from ofa2_zoo.front import Front
 from ofa2_zoo.package import read_manifest
 from ofa2_zoo.registry import ZooIndex, register_index
 
 from _hub_helpers import NAMESPACE, TOKEN, cached_package, make_server, subprocess_env, use_hub
 
-torch.set_num_threads(2)
 ROOT = Path(__file__).resolve().parents[1]
 PROFILE = "tiny-publish"
 FRONT_REPO = f"{NAMESPACE}/ofa2-{PROFILE}-front"
@@ -107,6 +108,12 @@ def test_publish_v1_and_timm_loads_the_packaged_weights(hub, packages):
     assert "## Published version `v1`" in card and "First published version" in card
     assert f"hf-hub:{member_repo(0)}@v1" in card
     assert len(server.commits(FRONT_REPO)) == 2 and "v1" in server.tags(FRONT_REPO)
+    # the explorer page names the members at this version; no previous version to show
+    page = read_data(front["index.html"].decode())
+    assert page["version"] == manifest.front_version_id and page["previous"] is None
+    names = [m["packaged"]["name"] for m in page["members"] if m["packaged"]]
+    assert names == [f"ofa2_tiny_publish_front_{k}.v1" for k in range(3)]
+    assert f'"hf-hub:{member_repo(0)}@v1", pretrained=True)' in page["members"][0]["packaged"]["snippet"]
 
     # the zoo index records it; its timm names load exactly the packaged weights from the Hub
     zoo = ZooIndex.load(index)
@@ -174,6 +181,10 @@ def test_changed_front_becomes_v2_and_both_versions_load_their_own(hub, packages
         assert set(tags) == {"v1", "v2"} and tags["v2"] == commits[0].id and tags["v1"] == commits[1].id
     card = server.files(FRONT_REPO, "v2")["README.md"].decode()
     assert "## Changes from `v1`" in card and "hypervolume change" in card
+    page = read_data(server.files(FRONT_REPO, "v2")["index.html"].decode())  # v1's front in grey
+    assert page["version"] == mb.front_version_id and page["previous"]["label"] == "v1"
+    assert page["previous"]["version"] == ma.front_version_id
+    assert len(page["previous"]["points"]) == len(Front.load(pkg_a / "front").members)
     assert server.files(FRONT_REPO, "v1")["package.json"] == (pkg_a / "package.json").read_bytes()
 
     zoo = ZooIndex.load(index)

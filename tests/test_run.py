@@ -1,6 +1,8 @@
 """`ofa2 run` end to end on the embedded default (small budget): front + package, offline."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 import timm
@@ -9,6 +11,7 @@ import torch
 import ofa2_zoo
 from ofa2_zoo.cli import main
 from ofa2_zoo.embedded import embedded_weights_path
+from ofa2_zoo.explorer import read_data
 from ofa2_zoo.front import Front
 from ofa2_zoo.training.data import get_dataset
 
@@ -30,6 +33,23 @@ def test_ofa2_run_writes_front_and_package(tmp_path, monkeypatch, capsys):
     assert (lat[1:] >= lat[:-1]).all()
     manifest = json.loads((tmp_path / "package" / "package.json").read_text())
     assert len(manifest["members"]) == 3
+    # the explorer page beside front.png in both folders, with the packaged members named
+    page = (tmp_path / "front" / "index.html").read_bytes()
+    assert page == (tmp_path / "package" / "front" / "index.html").read_bytes()
+    data = read_data(page.decode())
+    assert len(data["members"]) == len(front.members) and data["version"] == front.version_id
+    assert {m["index"]: m["packaged"]["name"] for m in data["members"] if m["packaged"]} == {
+        m["front_index"]: m["name"] for m in manifest["members"]}
+    # a packaged member's snippet, pasted into a new process, loads it (the run recorded the package)
+    first = next(m for m in data["members"] if m["packaged"])
+    code = first["packaged"]["snippet"] + "\nprint('input', list(model.pretrained_cfg['input_size']))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"input [1, {first['resolution']}, {first['resolution']}]" in done.stdout
+    # `ofa2 front html` on the run's front folder finds the package beside it: the same page
+    with pytest.raises(SystemExit) as exc:
+        main(["front", "html", str(tmp_path / "front"), "--out", str(tmp_path / "again.html")])
+    assert exc.value.code == 0 and (tmp_path / "again.html").read_bytes() == page
     # the packaged members load through timm and score on the digits validation split
     member = manifest["members"][0]
     model = timm.create_model(f"local-dir:{tmp_path / 'package' / member['folder']}", pretrained=True).eval()

@@ -1,5 +1,6 @@
-"""Thread settings: the search runs its evaluations on one thread and restores the caller's
-settings; the predictors' parallel path for large batches gives the same bits as the serial one.
+"""Thread settings: the search (and packaging, see test_package) runs on one thread and restores
+the caller's settings; the predictors' parallel path for large batches gives the same bits as
+the serial one.
 
 These tests set thread counts on purpose (that is what they are about)."""
 
@@ -10,6 +11,7 @@ import pytest
 import torch
 from threadpoolctl import threadpool_info, threadpool_limits
 
+from ofa2_zoo._threads import limited_threads
 from ofa2_zoo.objectives import mlp
 from ofa2_zoo.objectives.accuracy import load_accuracy_predictor
 from ofa2_zoo.objectives.base import AccuracySource
@@ -67,3 +69,13 @@ def test_block_mlp_refuses_what_is_not_an_mlp():
     with pytest.raises(ValueError, match=r"expected features of shape \(N, 3\)"):
         net(np.zeros((4, 2)))
     assert net(np.zeros((0, 3))).shape == (0, 2)
+
+
+def test_limited_threads_restores_and_refuses_zero():
+    before = torch.get_num_threads()
+    with limited_threads(1):
+        assert torch.get_num_threads() == 1 and set(_blas_threads()) <= {1}
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads must be at least 1"):
+        with limited_threads(0):
+            pass

@@ -43,7 +43,7 @@ def zoo_env(tmp_path, monkeypatch):
 
 def _run(code: str, user: Path, shipped: Path | None = None) -> tuple[dict, list[str]]:
     """Run ``code`` after ``import ofa2_zoo`` in a new process; returns its printed JSON and its warnings."""
-    env = {**os.environ, "OFA2_USER_INDEX": str(user), "OMP_WAIT_POLICY": "PASSIVE", "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "OFA2_USER_INDEX": str(user), "HF_HUB_OFFLINE": "1"}
     env.pop("OFA2_ZOO_INDEX", None)
     if shipped is not None:
         env["OFA2_ZOO_INDEX"] = str(shipped)

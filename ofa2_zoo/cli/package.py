@@ -6,13 +6,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from ._ui import QUIET, Col, console, print_table, progress
 from .zoo import record_in_local_zoo
-
-console = Console()
 
 
 def package(
@@ -40,6 +36,10 @@ def package(
     seed: int = typer.Option(0, help="Seed of the calibration subset."),
     profile: Optional[str] = typer.Option(None, help="Profile name or YAML (default: the front's profile)."),
     assets: Optional[Path] = typer.Option(None, help="Folder with the official OFA files (official weights/tables)."),
+    threads: int = typer.Option(1, min=1, help="torch/BLAS threads while packaging. One by default: these "
+                                               "networks are small, and more threads slow packaging down "
+                                               "many-fold when another process is busy."),
+    quiet: bool = QUIET,
 ) -> None:
     """Extract, re-calibrate and export each selected member of a front into a package folder."""
     from .._io import check_out_dir
@@ -47,28 +47,30 @@ def package(
 
     check_out_dir(out, "--out")
     trt = tensorrt if tensorrt in ("auto", "off") else [p.strip() for p in tensorrt.split(",") if p.strip()]
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=console) as bar:
+    with progress(quiet) as bar:
         task = bar.add_task("loading the front and the supernet", total=None)
 
-        def progress(what: str, done: int, total: int) -> None:
+        def step(what: str, done: int, total: int) -> None:
             bar.update(task, description=what, completed=done, total=total)
 
         result = package_front(front_dir, out, weights=weights, data=data, members=members, assets=assets,
-                               profile=profile, progress=progress, calib_images=calib_images,
+                               profile=profile, progress=step, calib_images=calib_images,
                                calib_batch=calib_batch, parity_images=parity_images, eval_images=eval_images,
-                               measure_latency=measure_latency, tensorrt=trt, license=license, seed=seed)
+                               measure_latency=measure_latency, tensorrt=trt, license=license, seed=seed,
+                               threads=threads)
     m = result.manifest
-    table = Table("k", "timm name", "input", "top-1 % (measured)", "ONNX parity", "TensorRT", "time s",
-                  title=f"package of {m.profile} (front {m.front_version_id[:12]})")
+    rows = []
     for row, timing in zip(m.members, result.timings):
         trt_cell = row.tensorrt.engine if row.tensorrt and row.tensorrt.built else "-"
         r = row.arch["r"][0]
-        table.add_row(str(row.k), row.name, f"{r}x{r}", f"{row.measured['top1']:.2f}",
-                      f"{row.parity.max_abs_diff:.0e}, {100 * row.parity.top1_agreement:.0f} %", trt_cell,
-                      f"{timing.total:.1f}")
-    console.print(table)
+        rows.append([row.name, f"{r}x{r}", f"{row.measured['top1']:.2f}",
+                     f"{row.parity.max_abs_diff:.0e}, {100 * row.parity.top1_agreement:.0f} %", trt_cell,
+                     f"{timing.total:.1f}"])
+    print_table([Col("timm name", "key"), Col("input", "num"), Col("top-1 % (measured)", "num"),
+                 Col("ONNX parity"), Col("TensorRT"), Col("time s", "num")], rows,
+                title=f"package of {m.profile} (front {m.front_version_id[:12]})")
     console.print(f"package: {result.path}")
+    console.print(f"explore: {result.path / m.front_folder / 'index.html'} (open it in a browser)")
     record_in_local_zoo(result.path)
 
 

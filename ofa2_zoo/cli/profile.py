@@ -7,40 +7,41 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..errors import Ofa2Error
+from ._ui import AS_JSON, Col, console, print_json, print_table, progress
 
-console = Console()
 app = typer.Typer(help="Hardware profiles: objectives, latency lookup tables and measurement.",
                   no_args_is_help=True)
 ASSETS = typer.Option(None, "--assets", help="Folder with the official OFA files (else $OFA2_ASSETS, cache, download).")
 NAME = typer.Argument(..., help="Profile id (see `ofa2 profile list`) or path to a profile YAML file.")
 
 
-def _progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=console, transient=False)
-
-
 @app.command("list")
-def list_cmd() -> None:
+def list_cmd(as_json: bool = AS_JSON) -> None:
     """List the known profiles (shipped ones and those in $OFA2_PROFILES)."""
     from ..profiles import list_profiles, load_profile
 
-    table = Table("id", "device", "supernet", "latency source", "description")
+    rows = []
     for name in list_profiles():
         try:
             p = load_profile(name)
         except Ofa2Error as exc:
-            table.add_row(name, "", "", "[red]error[/]", str(exc))
+            rows.append({"id": name, "device": None, "supernet": None, "latency_source": None, "description": None,
+                         "error": str(exc)})
             continue
         t = p.spec.latency.table
-        table.add_row(p.id, p.device_class, p.spec.supernet, p.latency_source + (f" ({t.format})" if t else ""),
-                      p.description)
-    console.print(table)
+        rows.append({"id": p.id, "device": p.device_class, "supernet": p.spec.supernet,
+                     "latency_source": p.latency_source + (f" ({t.format})" if t else ""),
+                     "description": p.description})
+    if as_json:
+        print_json(rows)
+        return
+    print_table([Col("id", "key"), Col("device", "key"), Col("supernet", "key"), Col("latency source"),
+                 Col("description")],
+                [[r["id"], r["device"] or "", r["supernet"] or "", r["latency_source"] or "[red]error[/]",
+                  r["description"] or r["error"]] for r in rows])
 
 
 @app.command("show")
@@ -81,7 +82,7 @@ def build_lut_cmd(name: str = NAME,
     from ..profiles.build import build_lut
 
     p = load_profile(name)
-    with _progress() as bar:
+    with progress() as bar:
         task = bar.add_task(f"measuring operators of {p.id}", total=None)
         path = build_lut(p, out, resume=not fresh, calibration_archs=calibrate, seed=seed, chunk=chunk,
                          progress=lambda done, total, key: bar.update(task, completed=done, total=total))
@@ -110,7 +111,7 @@ def validate_cmd(name: str = NAME,
     if save_calibration and not calibrate:
         raise Ofa2Error("--save-calibration needs --calibrate N (the number of networks to fit it on)")
     p = load_profile(name, assets)
-    with _progress() as bar:
+    with progress() as bar:
         task = bar.add_task(f"measuring {n} networks", total=n)
         report = validate_profile(p, n, seed, calibrate=calibrate,
                                   progress=lambda i, total: bar.update(task, completed=i, total=total))

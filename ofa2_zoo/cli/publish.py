@@ -8,6 +8,8 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from ._ui import QUIET, progress
+
 console = Console(highlight=False, soft_wrap=True)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -28,16 +30,20 @@ def publish(
     retries: int = typer.Option(5, min=1, max=20, help="Attempts per Hub operation on 5xx, timeouts and resets "
                                                        "(exponential backoff)."),
     timeout: float = typer.Option(60.0, min=1.0, help="Seconds before a stalled Hub request counts as failed."),
+    quiet: bool = QUIET,
 ) -> None:
     """Publish a packaged front to the Hub (HF_ENDPOINT) as an immutable version tagged v<N>."""
     from ..publish import PublishFailed, RetryPolicy
     from ..publish import publish as run_publish
 
-    with console.status("reading the package and the Hub ..."):
+    with progress(quiet) as bar:
+        task = bar.add_task("reading the package and the Hub", total=None)
         try:
             result = run_publish(package_dir, namespace, dry_run=dry_run, version=version, index_path=index,
                                  update_index=update_index, retry=RetryPolicy(attempts=retries), timeout=timeout,
-                                 say=console.print)
+                                 say=lambda line: bar.console.print(line, highlight=False, soft_wrap=True),
+                                 progress=lambda step, done, total: bar.update(task, description=step,
+                                                                               completed=done, total=total))
         except PublishFailed as exc:
             for line in exc.result.lines():
                 err_console.print(line)

@@ -6,13 +6,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from ._ui import QUIET, Col, console, print_table, progress
 from .zoo import record_in_local_zoo
-
-console = Console()
 
 
 def run(
@@ -24,31 +20,46 @@ def run(
     seed: int = typer.Option(1, help="Random seed (same seed, same front)."),
     members: Optional[int] = typer.Option(None, min=1, help="Members to package (default: the profile's)."),
     assets: Optional[Path] = typer.Option(None, help="Folder with the official OFA files (official profiles only)."),
+    quiet: bool = QUIET,
 ) -> None:
     """Search a profile's supernet for a Pareto front and package it as timm models, offline."""
     from ..run import run_pipeline
     from ..space import ArchSpec
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[hv]}"), console=console) as bar:
-        task = bar.add_task("search", total=generations, hv="")
+    def stage(text: str) -> None:
+        if not quiet:
+            bar.console.print(f"[bold]>[/] {text}")
+
+    package_task: list = []  # added when packaging starts
+
+    def packaging(step: str, done: int, total: int) -> None:
+        if not package_task:
+            package_task.append(bar.add_task("package", total=total, info=""))
+        bar.update(package_task[0], description=f"package: {step}", completed=done, total=total)
+
+    with progress(quiet, "info") as bar:
+        search_task = bar.add_task("search", total=generations, info="")
         result = run_pipeline(
             out, profile=profile, algorithm=algorithm, population=population, generations=generations, seed=seed,
-            members=members, assets=assets, on_stage=lambda s: bar.console.print(f"[bold]>[/] {s}"),
-            search_progress=lambda g, total, hv: bar.update(task, completed=g, hv=f"HV {hv:.4g}"))
+            members=members, assets=assets, on_stage=stage,
+            search_progress=lambda g, total, hv: bar.update(search_task, completed=g, info=f"HV {hv:.4g}"),
+            package_progress=packaging)
     from ..package.manifest import read_manifest
 
     manifest = read_manifest(result.package_dir)
-    table = Table("name", "arch", *result.front.objective_names, "measured",
-                  title=f"packaged members of the {result.front.profile_id} front ({len(result.front.members)} members)")
+    names = result.front.objective_names
+    rows = []
     for m in manifest.members:
         lat = m.measured.get("latency") or {}
-        measured = (f"top-1 {m.measured['top1']:.2f} %" if "top1" in m.measured else "") + \
-            (f", {lat['median_ms']:.4g} ms" if "median_ms" in lat else "")
-        table.add_row(m.name, ArchSpec.from_dict(m.arch, result.front.space).to_string(),
-                      *(f"{m.objectives[o]:.4g}" for o in result.front.objective_names), measured)
-    console.print(table)
+        rows.append([m.name, ArchSpec.from_dict(m.arch, result.front.space).to_string(),
+                     *(f"{m.objectives[o]:.4g}" for o in names),
+                     f"{m.measured['top1']:.2f}" if "top1" in m.measured else "-",
+                     f"{lat['median_ms']:.4g}" if "median_ms" in lat else "-"])
+    print_table([Col("timm name", "key"), Col("arch"), *(Col(o, "num") for o in names),
+                 Col("measured top-1 %", "num"), Col("measured ms", "num")], rows,
+                title=f"packaged members of the {result.front.profile_id} front ({len(result.front.members)} members)")
     console.print(f"front:   {result.front_dir / 'front.json'} (plot: {result.front_dir / 'front.png'})")
+    console.print(f"explore: {result.front_dir / 'index.html'} (open it in a browser)")
     console.print(f"package: {result.package_dir}")
     record_in_local_zoo(result.package_dir)
     console.print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))

@@ -6,23 +6,21 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-console = Console()
+from ._ui import QUIET, Col, console, print_table, progress
 
 
-def summary_table(front, title: str, selected: set[int] | None = None) -> Table:
-    """Rich table of a front's members (shared with ``ofa2 front show``); ``selected`` adds a
+def print_summary(front, title: str, selected: set[int] | None = None) -> None:
+    """Table of a front's members (shared with ``ofa2 front show``); ``selected`` adds a
     column marking those members."""
     names = list(front.objective_meta)
-    extra = ["packaged"] if selected is not None else []
-    table = Table("k", "arch", *[f"{n} ({front.objective_meta[n]['unit']})" for n in names], *extra, title=title)
+    columns = [Col("k", "num"), Col("arch"), *(Col(f"{n} ({front.objective_meta[n]['unit']})", "num") for n in names)]
+    columns += [Col("packaged", "num")] if selected is not None else []
+    rows = []
     for k, m in enumerate(front.members):
         mark = ["*" if k in selected else ""] if selected is not None else []
-        table.add_row(str(k), m.arch.to_string(), *(f"{m.objectives[n]:.3f}" for n in names), *mark)
-    return table
+        rows.append([str(k), m.arch.to_string(), *(f"{m.objectives[n]:.3f}" for n in names), *mark])
+    print_table(columns, rows, title=title)
 
 
 def search_command(
@@ -46,6 +44,7 @@ def search_command(
                                                     "between runs."),
     engine: str = typer.Option("auto", help="auto (vectorised where available), vectorised, or pymoo."),
     plot: bool = typer.Option(True, help="Also write front.png beside front.json."),
+    quiet: bool = QUIET,
 ) -> None:
     """Search a profile's supernet for the Pareto front of its objectives and write front.json."""
     from .._io import check_out_dir
@@ -56,8 +55,7 @@ def search_command(
     if cache is not None:
         check_out_dir(cache, "--cache")
 
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[hv]}"), TimeElapsedColumn(), console=console) as bar:
+    with progress(quiet, "hv") as bar:
         task = bar.add_task(f"{algorithm} on {profile}", total=generations, hv="")
         front = search(profile=profile, supernet=supernet, algorithm=algorithm, population=population,
                        generations=generations, seed=seed, assets=assets, objectives=objective or None,
@@ -66,7 +64,7 @@ def search_command(
     path = front.save(out)
     if plot:
         plot_front(front, out / "front.png")
-    console.print(summary_table(front, f"{front.profile_id} front: {len(front.members)} members"))
+    print_summary(front, f"{front.profile_id} front: {len(front.members)} members")
     ref = ", ".join(f"{k} {v:g}" for k, v in front.reference_point.items())
     console.print(f"hypervolume {front.hypervolume:.6g} (reference point: {ref}); {front.evaluations} evaluations; "
                   f"{front.timing['wall_time_s']:.2f} s")

@@ -6,16 +6,8 @@ import json
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-)
 
-console = Console()
+from ._ui import QUIET, console, progress
 
 
 def _space(value: str | None):
@@ -33,11 +25,6 @@ def _space(value: str | None):
     return resolve_space(value)
 
 
-def _bar() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TextColumn("{task.fields[info]}"), console=console)
-
-
 def train_supernet_cmd(
     dataset: str = typer.Argument(..., help="'digits' (built in) or an image folder with train/<class>/ and "
                                             "val/<class>/ sub-folders."),
@@ -48,6 +35,7 @@ def train_supernet_cmd(
     resolutions: str = typer.Option(None, help="Train only these resolutions of the space, e.g. '8,12,16'."),
     seed: int = typer.Option(0, help="Seed (same seed, same weights)."),
     epochs_scale: float = typer.Option(1.0, min=0.01, help="Multiply every phase's epochs (quick trials)."),
+    quiet: bool = QUIET,
 ) -> None:
     """Train a supernet with OFA's progressive shrinking (largest → kernel → depth → expand).
 
@@ -75,7 +63,7 @@ def train_supernet_cmd(
     cfg = TrainConfig(dataset=dataset, space=sp if (resolutions or space.endswith(".json")) else space, seed=seed)
     cfg.epochs = {k: max(1, round(v * epochs_scale)) for k, v in cfg.epochs.items()}
     check_fits(sp, get_dataset(dataset, "train", min(sp.resolutions)))  # fail early on bad data
-    with _bar() as bar:
+    with progress(quiet, "info") as bar:
         tasks = {p: bar.add_task(p, total=None, info="") for p in PHASES}
         net = train_supernet(cfg, out, progress=lambda phase, step, total, loss: bar.update(
             tasks[phase], completed=step, total=total, info=f"loss {loss:.3f}"))
@@ -97,6 +85,7 @@ def fit_predictor_cmd(
     seed: int = typer.Option(0, help="Seed of the sampled archs and of the fit."),
     measurements: Path = typer.Option(None, help="Reuse the measurements file of an earlier run "
                                                  "(<prefix>.measurements.json) instead of measuring again."),
+    quiet: bool = QUIET,
 ) -> None:
     """Measure random sub-networks, fit an accuracy predictor, report Kendall τ / RMSE / MAE."""
     from .._io import write_json_atomic
@@ -115,11 +104,14 @@ def fit_predictor_cmd(
             reuse = json.loads(measurements.read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise Ofa2Error(f"cannot read measurements {measurements}: {exc}") from None
-    with _bar() as bar:
-        task = bar.add_task("measuring sub-networks", total=n_train + n_test, info="")
-        pred, report, data = fit_from_measurements(net, dataset, n_train, n_test, seed,
-                                                   progress=lambda i, n: bar.update(task, completed=i),
-                                                   measurements=reuse)
+    with progress(quiet, "info") as bar:
+        task = bar.add_task("measuring sub-networks", total=None if reuse else n_train + n_test, info="")
+        fit = bar.add_task("fitting the predictor", total=None, info="")
+        pred, report, data = fit_from_measurements(
+            net, dataset, n_train, n_test, seed, progress=lambda i, n: bar.update(task, completed=i, total=n),
+            measurements=reuse, fit_progress=lambda e, n: bar.update(fit, completed=e, total=n))
+        if reuse:
+            bar.update(task, total=1, completed=1, info="from the measurements file")
     pred.save(out)
     write_json_atomic(out.with_suffix(".measurements.json"), data)
     console.print(f"held-out ({report.n_test} archs): Kendall τ {report.kendall_tau:.3f}, RMSE {report.rmse:.3f} %, "

@@ -114,11 +114,12 @@ class OFAAccuracyPredictor(AccuracySource):
         v = self.space.decode(genes)
         n, nb = v["ks_idx"].shape
         feats = np.zeros((n, 128), dtype=np.float32)
-        active = v["active"]
-        rows = np.broadcast_to(np.arange(n)[:, None], (n, nb))[active]
-        base = np.broadcast_to(np.arange(nb)[None, :] * 3, (n, nb))[active]
-        feats[rows, base + v["ks_idx"][active]] = 1
-        feats[rows, 60 + base + v["e_idx"][active]] = 1
+        rows, base = np.arange(n)[:, None], np.arange(nb) * 3
+        # each (arch, block) owns its own 3 columns, so writing the active flag (0 for a skipped
+        # block) sets exactly the one-hot bits, without compacting index arrays first
+        on = v["active"].astype(np.float32)
+        feats[rows, base + v["ks_idx"]] = on
+        feats[rows, 60 + base + v["e_idx"]] = on
         feats[np.arange(n), self._res_slot[v["r_idx"]]] = 1
         return feats
 

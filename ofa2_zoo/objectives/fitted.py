@@ -28,7 +28,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Callable, Literal
 
 import numpy as np
 import torch
@@ -39,6 +39,7 @@ from scipy.stats import kendalltau
 from torch import nn
 
 from .._io import atomic_path, write_json_atomic
+from .._threads import limited_threads
 from ..assets import sha256_file
 from ..errors import CheckpointError, Ofa2Error
 from ..space import SearchSpace, resolve_space
@@ -54,12 +55,9 @@ def encode(space: SearchSpace, genes: np.ndarray) -> np.ndarray:
     n, nb = v["ks_idx"].shape
     nk, ne, nr = len(space.ks_choices), len(space.expand_choices), len(space.resolutions)
     feats = np.zeros((n, nb * (nk + ne) + nr), dtype=np.float32)
-    rows = np.repeat(np.arange(n), nb)
-    active = v["active"].ravel()
-    ks_cols = (np.arange(nb) * nk)[None, :] + v["ks_idx"]
-    e_cols = nb * nk + (np.arange(nb) * ne)[None, :] + v["e_idx"]
-    feats[rows[active], ks_cols.ravel()[active]] = 1
-    feats[rows[active], e_cols.ravel()[active]] = 1
+    rows, on = np.arange(n)[:, None], v["active"].astype(np.float32)  # 0 for a skipped block's own columns
+    feats[rows, (np.arange(nb) * nk)[None, :] + v["ks_idx"]] = on
+    feats[rows, nb * nk + (np.arange(nb) * ne)[None, :] + v["e_idx"]] = on
     feats[np.arange(n), nb * (nk + ne) + v["r_idx"]] = 1
     return feats
 
@@ -110,7 +108,9 @@ class FittedPredictor(AccuracySource):
     # ---------------------------------------------------------------- fitting
     @classmethod
     def fit(cls, space: SearchSpace, genes: np.ndarray, top1: np.ndarray, hidden: list[int] | None = None,
-            epochs: int = 2000, lr: float = 3e-3, weight_decay: float = 1e-3, seed: int = 0) -> FittedPredictor:
+            epochs: int = 2000, lr: float = 3e-3, weight_decay: float = 1e-3, seed: int = 0,
+            progress: Callable[[int, int], None] | None = None) -> FittedPredictor:
+        """Fit on measured ``top1`` (%); ``progress(epoch, epochs)`` is called every 50 epochs."""
         hidden = hidden or [128, 128]
         torch.manual_seed(seed)
         x = torch.from_numpy(encode(space, genes))
@@ -120,12 +120,14 @@ class FittedPredictor(AccuracySource):
         opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
         target = (y - mean) / std
-        for _ in range(epochs):
+        for epoch in range(1, epochs + 1):
             opt.zero_grad()
             loss = nn.functional.mse_loss(model(x)[:, 0], target)
             loss.backward()
             opt.step()
             sched.step()
+            if progress and (epoch % 50 == 0 or epoch == epochs):
+                progress(epoch, epochs)
         return cls(space, model, hidden, mean, std)
 
     def score(self, genes: np.ndarray, top1: np.ndarray, seed: int, n_train: int) -> FitReport:
@@ -200,17 +202,20 @@ def measure_random(net, dataset: str, n: int, seed: int = 0, progress=None) -> t
         raise Ofa2Error(f"space {space.name!r} has fewer than {n} distinct networks")
     measure = MeasuredAccuracy(net, dataset)
     top1 = np.empty(len(genes))
-    for i, arch in enumerate(space.genes_to_archs(genes)):
-        top1[i] = measure.evaluate(arch)
-        if progress:
-            progress(i + 1, len(genes))
+    with limited_threads(1):  # hundreds of small networks: spinning torch threads only slow them down
+        for i, arch in enumerate(space.genes_to_archs(genes)):
+            top1[i] = measure.evaluate(arch)
+            if progress:
+                progress(i + 1, len(genes))
     return genes, top1
 
 
 def fit_from_measurements(net, dataset: str, n_train: int = 250, n_test: int = 100, seed: int = 0,
-                          progress=None, measurements: dict | None = None) -> tuple[FittedPredictor, FitReport, dict]:
+                          progress=None, measurements: dict | None = None,
+                          fit_progress=None) -> tuple[FittedPredictor, FitReport, dict]:
     """Measure ``n_train + n_test`` random sub-networks of ``net`` (or reuse ``measurements``
     written by an earlier run), fit on the first ``n_train`` and score on the held-out rest.
+    ``progress(measured, n)`` and ``fit_progress(epoch, epochs)`` report the two steps.
     Returns the predictor, its report and the measurements."""
     space = net.space
     if measurements is not None:
@@ -218,7 +223,7 @@ def fit_from_measurements(net, dataset: str, n_train: int = 250, n_test: int = 1
         n_train, n_test = int(measurements["n_train"]), len(top1) - int(measurements["n_train"])
     else:
         genes, top1 = measure_random(net, dataset, n_train + n_test, seed, progress)
-    pred = FittedPredictor.fit(space, genes[:n_train], top1[:n_train], seed=seed)
+    pred = FittedPredictor.fit(space, genes[:n_train], top1[:n_train], seed=seed, progress=fit_progress)
     report = pred.score(genes[n_train:], top1[n_train:], seed, n_train)
     pred.meta = {"fit": report.__dict__, "provenance": {"supernet_sha256": getattr(net, "weights_sha256", None),
                                                         "dataset": dataset, "measured": "top-1 % on the val split "

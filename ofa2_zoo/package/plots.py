@@ -2,7 +2,9 @@
 
 The search's own plot (:func:`ofa2_zoo.front.plot_front`) labels points by their index in the
 front; a package names members ``..._front_<k>`` with ``k`` counting packaged members only, so
-its plots label those. One member can be circled (for its own model card).
+its plots label those. One member can be circled (for its own model card). The interactive
+explorer page (``front/index.html``, :mod:`ofa2_zoo.explorer`) gets the packaged members from
+``package.json`` here: timm names, measured values and the snippet that loads each one.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from pathlib import Path
 from typing import Sequence
 
 from .._io import atomic_path
-from ..front import Front
+from ..explorer import PackagedMember, timm_snippet, write_explorer
+from ..front import Front, ReferencePoint
+from .manifest import PackageManifest
 
 
 def axis_names(front: Front) -> tuple[str, str]:
@@ -54,3 +58,36 @@ def plot_package_front(front: Front, selected: Sequence[int], path: str | os.Pat
         fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
     plt.close(fig)
     return path
+
+
+def packaged_members(manifest: PackageManifest, *, tag: str | None = None,
+                     repo_ids: dict[int, str] | None = None) -> list[PackagedMember]:
+    """The explorer's view of a package's members: measured top-1 and latency under the front's
+    objective names, and the snippet that loads each one (``name.<tag>`` and its Hub repo at
+    ``tag`` once published)."""
+    out = []
+    for m in manifest.members:
+        measured = {}
+        if isinstance(m.measured.get("top1"), (int, float)):
+            measured["top1"] = float(m.measured["top1"])
+        latency = m.measured.get("latency")
+        if isinstance(latency, dict) and isinstance(latency.get("median_ms"), (int, float)):
+            measured["latency_ms"] = float(latency["median_ms"])
+        name = f"{m.name}.{tag}" if tag else m.name
+        hub = f"{repo_ids[m.k]}@{tag}" if repo_ids and tag else None
+        out.append(PackagedMember(m.front_index, m.k, name, timm_snippet(name, hub), measured, hub))
+    return out
+
+
+def write_package_explorer(front: Front, manifest: PackageManifest, path: str | os.PathLike, *,
+                           references: Sequence[ReferencePoint] = (), previous: tuple[str, Front] | None = None,
+                           title: str | None = None) -> Path:
+    """``index.html`` for a package's front: the explorer with the packaged members highlighted
+    (and ``previous`` = ``(label, front)`` in grey)."""
+    if manifest.front_version_id != front.version_id:
+        from .errors import PackageError
+
+        raise PackageError(f"package.json belongs to front version {manifest.front_version_id[:12]}, not to "
+                           f"this front ({front.version_id[:12]})")
+    return write_explorer(front, path, packaged=packaged_members(manifest), references=references,
+                          previous=previous, title=title or f"{front.profile_id} front ({len(manifest.members)} packaged)")

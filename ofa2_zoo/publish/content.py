@@ -3,8 +3,10 @@
 A package (contract 4) becomes one Hub repo per member, ``<namespace>/ofa2-<profile>-front-<k>``,
 holding the member folder's files as they are, and one front repo,
 ``<namespace>/ofa2-<profile>-front``, holding the front folder (``front.json``, ``front.png``,
-``package.json``) with an index card: the packaged card plus a section naming the version,
-listing the member repos and showing the change from the previous version.
+``package.json``, the explorer page ``index.html``) with an index card: the packaged card plus
+a section naming the version, listing the member repos and showing the change from the
+previous version. The explorer page is re-rendered for the version: snippets load the tagged
+names, and the previous version's front is drawn in grey.
 
 Everything is checked before the first request to the Hub, so a bad package publishes
 nothing: every file listed in ``package.json`` exists with its sha256, nothing else sits in
@@ -22,8 +24,11 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import Ofa2Error
+from ..explorer import FILENAME as EXPLORER_FILE
+from ..explorer import ExplorerError, explorer_data, read_data, render_explorer, with_packaged, with_previous
 from ..front import Front, diff_fronts
 from ..package.manifest import MANIFEST_NAME, PackageManifest, read_manifest, timm_name
+from ..package.plots import packaged_members
 from .errors import PublishError
 
 REQUIRED_MEMBER_FILES = ("config.json", "model.safetensors", "README.md", "model.onnx")
@@ -65,10 +70,25 @@ class LocalFile:
         return cls(path_in_repo, len(data), hashlib.sha256(data).hexdigest(), data=data)
 
     def read(self) -> bytes:
-        return self.data if self.data is not None else self.source.read_bytes()
+        """The bytes to publish: re-read without following a symbolic link and checked against the
+        sha256 verified when the package was loaded, so a file swapped after the checks (a symlink
+        put in its place, other content) is refused instead of uploaded."""
+        if self.data is not None:
+            return self.data
+        try:
+            fd = os.open(self.source, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError as exc:
+            raise PublishError(f"{self.source} cannot be read without following a link ({exc.strerror}); it changed "
+                               "after the package was checked; nothing more is uploaded") from None
+        with os.fdopen(fd, "rb") as f:
+            data = f.read()
+        if hashlib.sha256(data).hexdigest() != self.sha256:
+            raise PublishError(f"{self.source} changed after the package was checked (sha256 differs); nothing more "
+                               "is uploaded")
+        return data
 
-    def upload_source(self) -> str | bytes:
-        return self.data if self.data is not None else os.fspath(self.source)
+    def upload_source(self) -> bytes:
+        return self.read()
 
     def same_as(self, remote_blob_id: str, remote_sha256: str | None) -> bool:
         """Does a Hub file (its git blob id, and sha256 when stored in LFS) hold these bytes?"""
@@ -211,7 +231,30 @@ def front_content(pkg: Package, names: RepoNames, tag: str, previous: tuple[str,
     card = files["README.md"].read().decode("utf-8").rstrip("\n")
     card += "\n\n" + version_section(pkg, names, tag, previous) + "\n"
     files["README.md"] = LocalFile.from_bytes("README.md", card.encode("utf-8"))
+    files[EXPLORER_FILE] = LocalFile.from_bytes(EXPLORER_FILE, explorer_page(pkg, names, tag, previous).encode("utf-8"))
     return RepoContent(names.front, "front", files)
+
+
+def explorer_page(pkg: Package, names: RepoNames, tag: str, previous: tuple[str, Front] | None) -> str:
+    """The front repo's ``index.html`` for version ``tag``: the package's explorer page (which
+    keeps what packaging placed on it, such as OFA's published nets), its members named
+    ``<name>.<tag>`` with their Hub repos, and ``previous`` (tag, front) in grey. A package
+    without a readable page of this front gets a fresh one."""
+    members = packaged_members(pkg.manifest, tag=tag, repo_ids={m.k: names.member(m.k) for m in pkg.manifest.members})
+    title = f"{pkg.profile} front {tag} ({len(members)} packaged)"
+    data = None
+    page = pkg.front_files.get(EXPLORER_FILE)
+    if page is not None:
+        try:
+            data = read_data(page.read().decode("utf-8"))
+        except (ExplorerError, UnicodeDecodeError):
+            data = None
+    if data is None or data.get("version") != pkg.front_version_id:
+        data = explorer_data(pkg.front)
+    data = with_packaged(data, members, title)
+    if previous is not None:
+        data = with_previous(data, *previous)
+    return render_explorer(data)
 
 
 def version_section(pkg: Package, names: RepoNames, tag: str, previous: tuple[str, Front] | None) -> str:

@@ -141,7 +141,7 @@ def _offline() -> bool:
 def publish(package_dir: str | os.PathLike, namespace: str, *, dry_run: bool = False, version: str | None = None,
             index_path: str | os.PathLike | None = None, update_index: bool = True,
             retry: RetryPolicy = DEFAULT_RETRY, timeout: float | None = 60.0, hub: Hub | None = None,
-            say: Say | None = None) -> PublishResult:
+            say: Say | None = None, progress: Callable[[str, int, int], None] | None = None) -> PublishResult:
     """Publish the package in ``package_dir`` under the Hub user/organization ``namespace``.
 
     ``dry_run``: read the Hub, change nothing, return (and ``say``) what would be done.
@@ -150,6 +150,8 @@ def publish(package_dir: str | os.PathLike, namespace: str, *, dry_run: bool = F
     :func:`ofa2_zoo.zoo.user_index_path`); ``update_index=False`` skips it. ``retry``/``timeout``:
     transient-failure policy and per-request timeout (s). ``hub``: a :class:`Hub` to use
     (default: one on ``HF_ENDPOINT`` with the token from ``HF_TOKEN``/the HF login).
+    ``say(line)`` reports each repo's outcome; ``progress(step, done, total)`` counts the
+    commits (uploads) and tags as they happen.
     """
     say = say or (lambda line: None)
     pkg = load_package(package_dir)
@@ -165,7 +167,7 @@ def publish(package_dir: str | os.PathLike, namespace: str, *, dry_run: bool = F
     hub = hub or Hub(retry=retry, on_retry=lambda msg: say(f"  retrying: {msg}"))
     with request_timeout(timeout):
         try:
-            return _publish(pkg, names, hub, dry_run, version, index_file, say)
+            return _publish(pkg, names, hub, dry_run, version, index_file, say, progress or (lambda *a: None))
         except HubUnavailable as exc:
             if isinstance(exc.cause, Ofa2Error):
                 raise exc.cause from None
@@ -180,7 +182,7 @@ def _index_file(index_path: str | os.PathLike | None) -> Path:
 
 
 def _publish(pkg: Package, names: RepoNames, hub: Hub, dry_run: bool, version: str | None, index_file: Path | None,
-             say: Say) -> PublishResult:
+             say: Say, progress: Callable[[str, int, int], None]) -> PublishResult:
     if not dry_run:
         try:
             hub.whoami()
@@ -226,10 +228,13 @@ def _publish(pkg: Package, names: RepoNames, hub: Hub, dry_run: bool, version: s
     message = f"ofa2-zoo: {pkg.profile} front {tag}"
     description = f"front_version_id: {fvid}\nprofile: {pkg.profile}\nversion: {tag}\n"
     step = "committing"
+    todo = sum(not o.already_tagged for o in outcomes)
+    done = 0
     try:
         for c, o in zip(contents, outcomes, strict=True):  # phase 1: one commit per repo
             if o.already_tagged:
                 continue
+            progress(f"uploading {c.repo_id}", done, 2 * todo)
             if not states[c.repo_id].exists:
                 hub.ensure_repo(c.repo_id)
                 o.create_repo = True
@@ -237,13 +242,17 @@ def _publish(pkg: Package, names: RepoNames, hub: Hub, dry_run: bool, version: s
             o.committed = not o.changes.empty
             say(f"  {c.repo_id}: " + (f"committed {o.commit[:12]}" if o.committed else
                                       f"main already holds these files ({o.commit[:12]})"))
+            done += 1
         step = "tagging"
         for c, o in zip(contents, outcomes, strict=True):  # phase 2: tags, members first, the front repo last
             if o.already_tagged:
                 continue
+            progress(f"tagging {c.repo_id}", done, 2 * todo)
             hub.tag(c.repo_id, tag, o.commit, f"{message}; front_version_id {fvid}")
             o.tagged = True
             say(f"  {c.repo_id}: tagged {tag}")
+            done += 1
+        progress("published", done, 2 * todo)
     except HubUnavailable as exc:
         result.status, result.error = "failed", str(exc)
         if isinstance(exc.cause, TagConflict):

@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .. import __version__
-from .._threads import single_threaded
+from .._threads import limited_threads
 from ..errors import Ofa2Error, shorten
 from ..front import Front, FrontMember
 from ..objectives.accuracy import load_accuracy_predictor
@@ -171,7 +171,7 @@ def _accuracy_source(accuracy: AccuracySource | str | None, prof: HardwareProfil
     return acc
 
 
-@single_threaded()  # ~1,000 small evaluations: spinning BLAS/OpenMP pools only slow them (see _threads)
+@limited_threads(1)  # ~1,000 small evaluations: spinning BLAS/OpenMP pools only slow them (see _threads)
 def search(profile: str | os.PathLike | HardwareProfile = "note10", supernet: str | None = None,
            algorithm: str = DEFAULT_ALGORITHM, population: int = 100, generations: int = 100, seed: int = 1,
            assets: str | os.PathLike | None = None, accuracy: AccuracySource | str | None = None,

@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .._threads import torch_threads
 from ..space import ArchSpec
 from .elastic import BNParams, ElasticMobileNetV3
 from .subnet import create_subnet
@@ -59,6 +60,7 @@ def subnet_state_dict(net: ElasticMobileNetV3, arch: ArchSpec) -> dict[str, torc
     return {k: v.detach().clone().contiguous() for k, v in sd.items()}
 
 
+@torch_threads(1)  # many small tensor ops: spinning intra-op threads made it 10x slower under load
 def extract_subnet(net: ElasticMobileNetV3, arch: ArchSpec | dict | str, **kwargs: Any) -> nn.Module:
     """Standalone timm ``MobileNetV3`` for ``arch`` with weights copied from ``net``."""
     arch = ArchSpec.parse(arch, net.space)

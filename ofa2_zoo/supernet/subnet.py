@@ -25,6 +25,7 @@ from timm.models._registry import generate_default_cfgs
 from timm.models.mobilenetv3 import MobileNetV3, MobileNetV3Features
 from torch import nn
 
+from .._threads import torch_threads
 from ..errors import CheckpointError, clip
 from ..space import ArchSpec, SearchSpace, resolve_space
 
@@ -92,6 +93,7 @@ def _cfg() -> dict[str, Any]:
 default_cfgs = generate_default_cfgs({"ofa2_subnet": _cfg()})
 
 
+@torch_threads(1)  # weight init and loading are many small ops: see ofa2_zoo._threads
 def create_subnet(arch: ArchSpec | Mapping[str, Any] | str, space: SearchSpace | Mapping[str, Any] | str | None = None,
                   pretrained: bool = False, variant: str = "ofa2_subnet", **kwargs: Any) -> nn.Module:
     """Build the static sub-network ``arch`` of ``space`` through timm's model builder."""

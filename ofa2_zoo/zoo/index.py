@@ -73,7 +73,8 @@ def user_index_path() -> Path:
 
 # ---------------------------------------------------------------------------- the format
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # NaN and infinity are refused wherever a number is read.
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 class IndexMember(_Model):
@@ -85,8 +86,8 @@ class IndexMember(_Model):
     arch: dict[str, list[int]]
     space: Union[str, dict[str, Any]]
     pretrained_cfg: dict[str, Any]
-    top1: Optional[float] = None  # measured top-1 % from its card (for `ofa2 zoo list`)
-    latency_ms: Optional[float] = None  # the front's latency (profile's device)
+    top1: Optional[float] = Field(None, ge=0, le=100)  # measured top-1 % from its card (for `ofa2 zoo list`)
+    latency_ms: Optional[float] = Field(None, gt=0)  # the front's latency (profile's device)
 
 
 class IndexVersion(_Model):
@@ -106,8 +107,8 @@ class PackageMember(_Model):
     arch: dict[str, list[int]]
     weights: str = Field(..., min_length=1)  # model.safetensors, relative to the package folder
     pretrained_cfg: dict[str, Any]
-    top1: Optional[float] = None
-    latency_ms: Optional[float] = None
+    top1: Optional[float] = Field(None, ge=0, le=100)
+    latency_ms: Optional[float] = Field(None, gt=0)
 
 
 class PackageRecord(_Model):
