@@ -94,11 +94,14 @@ def report(name: str, folder: Path, diffs: bool = True) -> dict:
     return summary
 
 
-def run(name: str, module: dict, shared: dict, children: int) -> dict:
+def run(name: str, module: dict, shared: dict, children: int, survivors: bool = False) -> dict:
+    """Mutate and test; mutmut keeps earlier verdicts of unchanged functions unless ``survivors``
+    asks to re-check the last run's survivors (mutmut re-runs mutants it is given by name)."""
     folder = prepare(name, module, shared)
+    names = [k for k, v in results(folder).items() if v not in KILLED] if survivors else []
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(children)], cwd=folder, env=env,
-                   check=False)
+    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(children), *names], cwd=folder,
+                   env=env, check=False)
     return report(name, folder, diffs=False)
 
 
@@ -109,6 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--all", action="store_true", help="every module, one after the other")
     ap.add_argument("--list", action="store_true", help="print the modules and their tests")
     ap.add_argument("--report", action="store_true", help="only report the last run (survivors with diffs)")
+    ap.add_argument("--survivors", action="store_true",
+                    help="re-check only the mutants that survived the last run (after adding tests)")
     ap.add_argument("--max-children", type=int, default=2, help="parallel mutant workers (default 2)")
     args = ap.parse_args(argv)
     names = list(modules) if args.all else args.modules
@@ -123,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.report:
             report(n, prepare(n, modules[n], shared))
         else:
-            run(n, modules[n], shared, args.max_children)
+            run(n, modules[n], shared, args.max_children, args.survivors)
     return 0
 
 

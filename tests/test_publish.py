@@ -268,9 +268,10 @@ def test_dry_run_prints_the_plan_and_changes_nothing(hub, packages):
         folder = pkg_b / "members" / f"front_{k}"
         files = ", ".join(kb(folder / n) for n in ("README.md", "config.json", "model.onnx", "model.safetensors"))
         assert lines[1 + k] == f"  {member_repo(k)}: would commit update {files}; tag v2"
-    assert re.fullmatch(rf"  {FRONT_REPO}: would commit update README\.md \(\d+\.\d kB\), "
-                        rf"{re.escape(kb(pkg_b / 'front' / 'front.json'))}, {re.escape(kb(pkg_b / 'package.json'))}; "
-                        "tag v2", lines[4])
+    generated = r"\(\d+\.\d kB\)"  # the front card and explorer page, written for the Hub at publish time
+    assert re.fullmatch(rf"  {FRONT_REPO}: would commit update README\.md {generated}, "
+                        rf"{re.escape(kb(pkg_b / 'front' / 'front.json'))}, index\.html {generated}, "
+                        rf"{re.escape(kb(pkg_b / 'package.json'))}; tag v2", lines[4])
     assert lines[5:] == [f"  zoo index {index}: would record tiny-publish v2"]
 
 
