@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from ofa2_zoo import ArchSpec, ArchError
+from ofa2_zoo import ArchSpec, ArchError, get_space
 from ofa2_zoo.profiles import HardwareProfile, LatencyTable, LookupTableError, list_profiles, load_profile
 from ofa2_zoo.profiles.lut import FORMAT, all_ops, block_ops, fixed_ops
 
@@ -195,6 +195,44 @@ HEAD = 1 + 2 + (1 << 18) + (1 << 19) + (1 << 20) + (1 << 21)
 def test_operator_keys_follow_ofas_scheme():
     space = TINY.restrict(resolutions=[16])
     assert set(all_ops(space)) == set(TINY_KEYS_16)
+
+
+def _ops_to_count(name):
+    if name == "tiny":  # every operator
+        return TINY, list(all_ops(TINY).values())
+    space = get_space("ofa_mbv3_w1.2")  # the fixed ones and each block's largest choice at 160
+    return space, fixed_ops(space, 160) + [op for _, ki, ei, op in block_ops(space, 160) if ki == ei == 2]
+
+
+@pytest.mark.parametrize("name", ["tiny", "w1.2"])
+def test_operator_macs_and_weights_count_the_built_operator(name):
+    """Each operator's MACs and weights (calibration features) equal what its timm module does:
+    MACs counted by forward hooks on every convolution and linear layer, weights summed over them."""
+    import torch
+
+    from ofa2_zoo.profiles.measure import op_input_shape, op_module
+
+    space, ops = _ops_to_count(name)
+    for op in ops:
+        key = op.key
+        module = op_module(op, space).eval()
+        layers = [m for m in module.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+        assert op.weights == sum(m.weight.numel() for m in layers), key
+        if op.kind == "AvgPool2D":  # no multiplications, one addition per input value
+            assert op.macs == op.inp[0] * op.inp[1] * op.inp[2]
+            continue
+        counted = {"n": 0}
+
+        def hook(m, inputs, out):
+            counted["n"] += (m.weight.numel() * out.shape[2] * out.shape[3] if isinstance(m, torch.nn.Conv2d)
+                             else m.weight.numel())
+
+        handles = [m.register_forward_hook(hook) for m in layers]
+        with torch.no_grad():
+            module(torch.zeros(op_input_shape(op, 1)))
+        for h in handles:
+            h.remove()
+        assert op.macs == counted["n"], key
 
 
 # (arch, sum of its operators' entries, number of operators: 6 fixed + its active blocks)
