@@ -8,13 +8,10 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pytest
 
+from _assets import ASSETS, needs_assets  # noqa: F401  (re-exported for the search tests)
 from ofa2_zoo.objectives.base import AccuracySource, Provenance
 
-ASSETS = Path(__file__).resolve().parents[2] / "shared" / "ofa-assets"
-needs_assets = pytest.mark.skipif(not (ASSETS / "acc_predictor.pth").is_file(),
-                                  reason=f"official OFA assets not found at {ASSETS}")
 
 
 def official_sha256(name: str) -> str:

@@ -22,11 +22,11 @@ import torch
 import yaml
 from safetensors.torch import save_file
 
-from ofa2_zoo.errors import ArchError, CheckpointError
+from ofa2_zoo.errors import CheckpointError
 from ofa2_zoo.front import Front, FrontError
 from ofa2_zoo.profiles import load_profile
 
-from _bad_input_helpers import refused, run_cli, snapshot
+from _bad_input_helpers import refused
 from _package_helpers import TINY, tiny_supernet, with_space, write_front
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,7 +119,7 @@ ARCH_CASES = {
 @pytest.mark.parametrize("case", sorted(ARCH_CASES))
 def test_bad_arch_spec(case, capsys):
     arch, match = ARCH_CASES[case]
-    space = ["--space", "[red]x"] if case == "unknown-space" else []
+    space = ["--space", "[red]x" if case == "unknown-space" else "ofa_mbv3_w1.2"]
     refused(capsys, "arch", "show", arch, *space, match=match)
 
 

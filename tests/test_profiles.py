@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import types
 from pathlib import Path
@@ -22,10 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def note10() -> HardwareProfile:
-    if not (ASSETS / "note10").is_dir():
-        pytest.skip("../shared/ofa-assets (official OFA files) is not beside the checkout")
-    return load_profile("note10", assets=ASSETS)
+def note10(official_assets) -> HardwareProfile:
+    return load_profile("note10", assets=official_assets)
 
 
 # ---------------------------------------------------------------------------- Note10 acceptance
@@ -338,11 +337,23 @@ def test_shipped_profiles_load_and_name_their_space(name):
     assert p.timm_prefix == "ofa2_" + name.replace("-", "_")
 
 
+@pytest.mark.parametrize("name, accuracy", [("note10", "ofa_mbv3_w1.2"), ("cpu-onnxruntime", "ofa_mbv3_w1.2"),
+                                            ("cpu-torch", "ofa_mbv3_w1.2"), ("gpu-tensorrt-fp16", "ofa_mbv3_w1.2"),
+                                            ("digits-cpu", "ofa2_digits")])
+def test_shipped_profiles_name_an_accuracy_source_of_their_space(name, accuracy):
+    from ofa2_zoo.objectives.sources import accuracy_source_info
+
+    p = load_profile(name)
+    assert p.spec.accuracy == accuracy and p.accuracy_source == accuracy
+    assert accuracy_source_info(accuracy).space == p.space.name
+
+
 def test_cpu_onnxruntime_table_is_shipped_with_machine_and_date():
     p = load_profile("cpu-onnxruntime")
     meta = p.table.meta
-    assert meta["unit"] == "ms" and meta["space"] == "ofa_mbv3_w1.0" and meta["measurement"]["backend"] == "onnxruntime"
-    assert meta["machine"]["cpu"] and meta["created"]
+    assert meta["unit"] == "ms" and meta["space"] == "ofa_mbv3_w1.2" and meta["measurement"]["backend"] == "onnxruntime"
+    assert meta["measurement"] == p.measurement.model_dump() and p.measurement.clock == "cpu"
+    assert meta["machine"]["cpu"] and meta["created"] and meta["calibration"]["archs"] >= 60
     assert p.lut_sha256 == p.spec.latency.table.sha256
     lat = p.latency([p.space.smallest(160), p.space.largest(224)])
     assert 0 < lat[0] < lat[1]
@@ -369,6 +380,72 @@ def test_tensorrt_profile_without_a_table_says_it_needs_a_gpu():
         pytest.skip("a measured TensorRT table is present")
     with pytest.raises(ProfileError, match="build-lut gpu-tensorrt-fp16 on a machine with an NVIDIA GPU"):
         p.latency([p.space.largest(224)])
+
+
+# ---------------------------------------------------------------------------- ready here
+def test_every_cpu_and_mobile_profile_can_search_with_the_official_files(official_assets):
+    for name in ("note10", "cpu-onnxruntime", "cpu-torch", "digits-cpu"):
+        assert load_profile(name).readiness(official_assets).ready, name
+
+
+def test_readiness_says_what_is_missing_and_the_fix(tmp_path, monkeypatch):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    r = load_profile("note10").readiness(empty)
+    assert not r.ready and r.reason.startswith("official files missing: note10/160_lookup_table.yaml, ")
+    assert r.reason.endswith(f"acc_predictor.pth (in {empty})")
+    assert r.fix == f"ofa2 assets fetch --profile note10 --assets {empty}"
+    r = load_profile("cpu-onnxruntime").readiness(empty)
+    assert r.reason == f"official files missing: acc_predictor.pth (in {empty})"
+    assert load_profile("digits-cpu").readiness(empty).ready  # everything ships in the wheel
+    if load_profile("gpu-tensorrt-fp16").table_path().is_file():
+        pytest.skip("a measured TensorRT table is present")
+    r = load_profile("gpu-tensorrt-fp16").readiness(empty)
+    assert r.reason.startswith("GPU needed: the TensorRT table is measured on an NVIDIA GPU")
+    assert r.fix == "ofa2 profile build-lut gpu-tensorrt-fp16 on a GPU"
+
+
+def test_readiness_of_a_missing_table_and_a_missing_backend(tmp_path, monkeypatch):
+    from _profiles_helpers import profile_dict, write_profile
+    from ofa2_zoo.profiles import loader
+
+    monkeypatch.setenv("OFA2_CACHE", str(tmp_path / "cache"))
+    p = load_profile(write_profile(tmp_path, profile_dict(objectives=["latency_ms", "macs_m"])))
+    r = p.readiness(tmp_path)
+    assert (r.ready, r.reason, r.fix) == (False, f"table missing: {p.table_path()}", "ofa2 profile build-lut tiny-cpu")
+    measured = load_profile(write_profile(tmp_path, profile_dict(
+        id="tiny-measured", objectives=["latency_ms", "macs_m"], latency={"source": "measure"})))
+    assert measured.readiness(tmp_path).ready
+    top1 = load_profile(write_profile(tmp_path, profile_dict(id="tiny-top1", latency={"source": "measure"})))
+    assert top1.readiness(tmp_path).reason == "no accuracy source for space test_profiles_tiny"
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime"
+                        else real_find_spec(name, *a))
+    r = measured.readiness(tmp_path)
+    assert r.reason == "backend onnxruntime not installed (no onnxruntime package here)"
+    assert loader._BACKEND_FIX["onnxruntime"] == r.fix
+
+
+def test_profile_list_json_and_table(capsys, official_assets, tmp_path, monkeypatch):
+    from ofa2_zoo.cli import main
+    from ofa2_zoo.cli import profile as profile_cli
+
+    monkeypatch.setattr(profile_cli.console, "width", 250)
+
+    with pytest.raises(SystemExit) as exc:
+        main(["profile", "list", "--json", "--assets", str(official_assets)])
+    assert exc.value.code == 0
+    rows = {r["id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert {n: rows[n]["ready"] for n in ("note10", "cpu-onnxruntime", "cpu-torch", "digits-cpu")} == \
+        dict.fromkeys(("note10", "cpu-onnxruntime", "cpu-torch", "digits-cpu"), True)
+    assert rows["digits-cpu"]["default"] is True and rows["cpu-torch"]["accuracy"] == "ofa_mbv3_w1.2"
+    assert rows["cpu-torch"]["supernet"] == "ofa_mbv3_w1.2" and rows["cpu-torch"]["latency_source"] == "measure"
+    if not rows["gpu-tensorrt-fp16"]["ready"]:
+        assert rows["gpu-tensorrt-fp16"]["reason"].startswith("GPU needed")
+    with pytest.raises(SystemExit):
+        main(["profile", "list", "--assets", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "ready here" in out and "digits-cpu *" in out and "official files missing" in out
 
 
 def test_top_level_api_exports():

@@ -61,6 +61,10 @@ MALFORMED = [
     ("hub.repo_prefix", "bad name!", "hub.repo_prefix", "a Hub repo name"),
     ("latency", {"source": "measure", "table": {"format": "ofa2-json", "path": "x.json"}}, "latency",
      "remove latency.table or use source lut"),
+    ("measurement.clock", "tsc", "measurement.clock", "'wall' or 'cpu'"),
+    ("measurement", {"backend": "onnxruntime", "threads": 2, "clock": "cpu"}, "measurement",
+     "clock cpu times the calling thread, so it needs a CPU backend (onnxruntime, torch) with threads: 1"),
+    ("accuracy", "no such source", "accuracy", "fix: name an accuracy source"),
 ]
 
 
@@ -153,6 +157,33 @@ def test_unknown_supernet(tmp_path):
     path = write_profile(tmp_path, profile_dict(supernet="ofa_mbv3_w9"))
     with pytest.raises(ProfileError, match="field 'supernet': unknown search space 'ofa_mbv3_w9'.*fix: use a regis"):
         load_profile(path)
+
+
+def test_accuracy_source_must_score_the_profiles_space(tmp_path):
+    """The (space, accuracy source) pairing is checked when the profile loads, in one line."""
+    path = write_profile(tmp_path, profile_dict(supernet="ofa_mbv3_w1.0", accuracy="ofa_mbv3_w1.2",
+                                                resolutions=[160, 224]))
+    with pytest.raises(ProfileError) as exc:
+        load_profile(path)
+    assert str(exc.value) == (f"{path}: field 'accuracy': 'ofa_mbv3_w1.2' scores space ofa_mbv3_w1.2, but the "
+                              "profile's supernet is ofa_mbv3_w1.0 (fix: use a supernet in space ofa_mbv3_w1.2)")
+    path = write_profile(tmp_path, profile_dict(supernet="ofa2_digits", accuracy="ofa_mbv3_d234_e346_k357_w1.2",
+                                                resolutions=[8, 16]))
+    with pytest.raises(ProfileError, match=r"field 'accuracy': 'ofa_mbv3_d234_e346_k357_w1.2' scores space "
+                                           r"ofa_mbv3_w1.2, but .* is ofa2_digits \(fix: use ofa2_digits\)"):
+        load_profile(path)
+    path = write_profile(tmp_path, profile_dict(accuracy="ofa_mbv3_v9"))
+    with pytest.raises(ProfileError, match="field 'accuracy': unknown accuracy source 'ofa_mbv3_v9'; known: "):
+        load_profile(path)
+
+
+def test_accuracy_source_defaults_to_the_one_declared_for_the_space(tmp_path):
+    assert load_profile(write_profile(tmp_path, profile_dict(supernet="ofa_mbv3_w1.2", resolutions=[160]))
+                        ).accuracy_source == "ofa_mbv3_w1.2"
+    assert load_profile(write_profile(tmp_path, profile_dict(accuracy="ofa_mbv3_d234_e346_k357_w1.2",
+                                                             supernet="ofa_mbv3_d234_e346_k357_w1.2",
+                                                             resolutions=[160]))).accuracy_source == "ofa_mbv3_w1.2"
+    assert load_profile(write_profile(tmp_path, profile_dict())).accuracy_source is None  # nothing for TINY
 
 
 def test_id_must_match_the_file_name(tmp_path):
