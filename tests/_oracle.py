@@ -19,7 +19,8 @@ def require_oracle(module: str = "ofa"):
     try:
         return importlib.import_module(module)
     except ImportError:
-        missing(ORACLE_MISSING)
+        pass
+    missing(ORACLE_MISSING)  # outside the except block: one message, no chained ImportError
 
 
 ofa_networks = require_oracle("ofa.imagenet_classification.elastic_nn.networks")
