@@ -353,7 +353,7 @@ def _other_profile(args, runs, started, load_before, load_after) -> None:
         ns = [n for n, _ in rs[0]["history"]]
         ax.plot(ns, [np.mean([hv_at(r["history"], n) for r in rs]) for n in ns], lw=1, label=alg)
     ax.set(xlabel="evaluations", ylabel="hypervolume", xscale="log",
-           title=f"{args.profile}: HV vs evaluations (mean of {len(args.seeds)} seeds)")
+           title=f"{Path(args.profile).stem}: HV vs evaluations (mean of {len(args.seeds)} seeds)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
