@@ -6,3 +6,7 @@ runs offline right after ``pip install`` (``ofa2_front_<k>`` names its front's m
 """
 
 DEFAULT_PROFILE = "digits-cpu"
+
+#: what ``search()``, ``ofa2 search`` and ``ofa2 run`` use when given no algorithm: PALS reaches a
+#: higher hypervolume than the MOEAs on every profile benchmarked (``benchmarks/RESULTS.md``)
+DEFAULT_ALGORITHM = "pals"

@@ -22,11 +22,11 @@ import torch
 import yaml
 from safetensors.torch import save_file
 
-from ofa2_zoo.errors import ArchError, CheckpointError
+from ofa2_zoo.errors import CheckpointError
 from ofa2_zoo.front import Front, FrontError
 from ofa2_zoo.profiles import load_profile
 
-from _bad_input_helpers import refused, run_cli, snapshot
+from _bad_input_helpers import refused
 from _package_helpers import TINY, tiny_supernet, with_space, write_front
 
 ROOT = Path(__file__).resolve().parents[1]
