@@ -39,6 +39,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 REF = np.array([100.0, 25.0])  # latency ms, top-1 error %
+PEER_ALGORITHMS = ("nsga2", "smsemoa", "spea2")
 
 
 def run_ours(args) -> dict:
@@ -46,29 +47,31 @@ def run_ours(args) -> dict:
     from ofa2_zoo.profiles import load_profile
     from ofa2_zoo.search import search
 
-    prof = load_profile("note10", assets=args.assets)
+    prof = load_profile(args.profile, assets=args.assets)
     prof.compiled  # load the tables before timing, as the peer does in its constructor
     from ofa2_zoo.objectives.accuracy import load_accuracy_predictor
 
-    acc = load_accuracy_predictor("ofa_mbv3_w1.2", assets=args.assets, space=prof.space)
+    acc = load_accuracy_predictor(prof.spec.supernet, assets=args.assets, space=prof.space)
     t0, c0 = time.perf_counter(), time.process_time()
     front = search(prof, algorithm=args.one, population=args.population, generations=args.generations,
                    seed=args.seed, assets=args.assets, accuracy=acc,
-                   reference_point={"latency_ms": 100.0, "top1": 75.0})
+                   reference_point={"latency_ms": 100.0, "top1": 75.0} if args.profile == "note10" else None)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     F = np.column_stack([front.values("latency_ms"), 100 - front.values("top1")])
     out = {"wall_time_s": wall, "cpu_time_s": cpu, "hypervolume": front.hypervolume, "evaluations": front.evaluations,
            "front_F": F.tolist(), "archs": [m.arch.to_dict() for m in front.members],
            "history": [[r["evaluations"], r["hypervolume"]] for r in front.history],
-           "engine": front.algorithm.get("engine"), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+           "engine": front.algorithm.get("engine"), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+           "reference_F": [front.reference_point["latency_ms"], 100 - front.reference_point["top1"]],
+           "profile_sha256": {"yaml": prof.sha256, "table": prof.lut_sha256}}
     print(json.dumps(out))
     return out
 
 
-def hv(F) -> float:
+def hv(F, ref=REF) -> float:
     from ofa2_zoo.search.metrics import hypervolume
 
-    return hypervolume(np.asarray(F, dtype=float).reshape(-1, 2), REF)
+    return hypervolume(np.asarray(F, dtype=float).reshape(-1, 2), np.asarray(ref, dtype=float))
 
 
 def _last_json(text: str) -> dict:
@@ -80,12 +83,14 @@ def _last_json(text: str) -> dict:
 
 def ours(args, algorithm: str, seed: int) -> dict:
     cmd = [sys.executable, __file__, "--one", algorithm, "--seed", str(seed), "--assets", str(args.assets),
-           "--generations", str(args.generations), "--population", str(args.population)]
+           "--generations", str(args.generations), "--population", str(args.population), "--profile", args.profile]
     res = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return _last_json(res.stdout)
 
 
-def theirs(args, algorithm: str, seed: int) -> dict:
+def theirs(args, algorithm: str, seed: int) -> dict | None:
+    if algorithm not in args.peer_algorithms or seed not in (args.peer_seeds or args.seeds):
+        return None  # the authors' package has NSGA-II, SMS-EMOA and SPEA2; --peer-* limit its runs
     cmd = [args.peer_python, str(HERE / "ofa2_peer.py"), "--algorithm", algorithm, "--seed", str(seed),
            "--assets", str(args.assets), "--generations", str(args.peer_generations),
            "--population", str(args.population)]
@@ -174,6 +179,13 @@ def main() -> None:
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--scenarios", nargs="+", choices=["idle", "busy"], default=["idle"],
                     help="idle: as the machine is; busy: with one other process burning a core")
+    ap.add_argument("--peer-seeds", nargs="+", type=int, default=None, help="seeds the peer runs (default: --seeds)")
+    ap.add_argument("--peer-algorithms", nargs="+", choices=PEER_ALGORITHMS, default=PEER_ALGORITHMS,
+                    help="algorithms the peer runs (default: all it has)")
+    ap.add_argument("--profile", default="note10", help="another profile (id or YAML path): our algorithms only "
+                    "(no peer), writes search_<profile>.json and search_<profile>_convergence.png")
+    ap.add_argument("--target-hv", type=float, default=750.8,
+                    help="report the evaluations each run needs to reach this HV (default: the peer's NSGA-II mean)")
     ap.add_argument("--out", type=Path, default=HERE / "results")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
@@ -182,6 +194,7 @@ def main() -> None:
         run_ours(args)
         return
     args.peer_generations = args.peer_generations or args.generations
+    args.no_peer = args.no_peer or args.profile != "note10"
     args.out.mkdir(parents=True, exist_ok=True)
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     load_before = os.getloadavg()
@@ -205,6 +218,9 @@ def main() -> None:
             throughput[name] = predictor_throughput(args.assets)
     load_after = os.getloadavg()
     runs = [r for r in all_runs if r["scenario"] == args.scenarios[0]]  # fronts do not depend on the load
+    if args.profile != "note10":
+        _other_profile(args, runs, started, load_before, load_after)
+        return
     # best-known front: union of every final front
     allF = np.concatenate([np.asarray(r[s]["front_F"]) for r in runs for s in ("ours", "theirs") if r[s]])
     from ofa2_zoo.search.metrics import non_dominated
@@ -213,10 +229,10 @@ def main() -> None:
     hv_best = hv(best)
     summary = {}
     for alg in args.algorithms:
-        rs = [r for r in runs if r["algorithm"] == alg]
         row = {}
         for side in ("ours", "theirs"):
-            if not rs[0][side]:
+            rs = [r for r in runs if r["algorithm"] == alg and r[side]]  # the peer may run fewer seeds
+            if not rs:
                 continue
             row[side] = {
                 "hv": [r[side]["hypervolume"] for r in rs], "wall_s": [r[side]["wall_time_s"] for r in rs],
@@ -224,7 +240,8 @@ def main() -> None:
                 "share_25k": float(np.mean([hv_at(r[side]["history"], 25_000) for r in rs]) / hv_best),
             }
         if "theirs" in row:
-            row["speedup"] = [t / o for t, o in zip(row["theirs"]["wall_s"], row["ours"]["wall_s"])]
+            row["speedup"] = [r["theirs"]["wall_time_s"] / r["ours"]["wall_time_s"] for r in runs
+                              if r["algorithm"] == alg and r["theirs"]]
             row["hv_ratio_of_means"] = float(np.mean(row["ours"]["hv"]) / np.mean(row["theirs"]["hv"]))
         summary[alg] = row
     best_alg = max(args.algorithms, key=lambda a: np.mean(summary[a]["ours"]["hv"]))
@@ -252,9 +269,99 @@ def main() -> None:
         "peak_rss_mb_max": max(r["ours"]["peak_rss_mb"] for r in all_runs),
         "specialized": spec_rows, "union_front_size": int(len(union)), "union_front_hv": hv(union),
     }
+    result["algorithms"] = algorithm_table(runs, args)
+    result["best_known_front"] = best_known_front(runs)
     (args.out / "search.json").write_text(json.dumps(result, indent=2) + "\n")
     _plots(args, runs, union, refs, best_alg)
     _print_tables(result)
+    _print_algorithm_table(result["algorithms"], args)
+
+
+def evaluations_to(history, target: float) -> int | None:
+    """Evaluations of the first recorded generation whose HV reaches ``target`` (None: never)."""
+    return next((n for n, h in history if h >= target), None)
+
+
+def algorithm_table(runs: list[dict], args) -> dict:
+    """Per algorithm, ours and the peer's: HV mean/min/max over the seeds, mean HV after 25,000
+    evaluations, evaluations to reach ``--target-hv`` (per seed), mean wall time."""
+    table = {}
+    for alg in args.algorithms:
+        for side in ("ours", "theirs"):
+            rs = [r[side] for r in runs if r["algorithm"] == alg and r[side]]
+            if not rs:
+                continue
+            hvs = [r["hypervolume"] for r in rs]
+            to_target = [evaluations_to(r["history"], args.target_hv) for r in rs]
+            table[f"{alg} ({'ours' if side == 'ours' else 'OFA² package'})"] = {
+                "runs": len(rs), "hv_mean": float(np.mean(hvs)), "hv_min": min(hvs), "hv_max": max(hvs),
+                "hv_mean_at_25k": float(np.mean([hv_at(r["history"], 25_000) for r in rs])),
+                "evaluations_to_target": to_target, "wall_s_mean": float(np.mean([r["wall_time_s"] for r in rs])),
+                "wall_s_max": max(r["wall_time_s"] for r in rs)}
+    return table
+
+
+def best_known_front(runs: list[dict]) -> dict:
+    """The non-dominated union of every final front of every run (ours and the peer's)."""
+    from ofa2_zoo.search.metrics import non_dominated
+
+    F = np.concatenate([np.asarray(r[s]["front_F"]) for r in runs for s in ("ours", "theirs") if r[s]])
+    archs = [a for r in runs for s in ("ours", "theirs") if r[s] for a in r[s].get("archs") or [None] * len(r[s]["front_F"])]
+    keep = non_dominated(F)
+    keep = keep[np.lexsort((F[keep, 1], F[keep, 0]))]
+    return {"hypervolume": hv(F[keep], runs[0]["ours"].get("reference_F", REF)),
+            "members": [{"latency_ms": float(F[i, 0]), "top1": float(100 - F[i, 1]), "arch": archs[i]} for i in keep]}
+
+
+def _print_algorithm_table(table: dict, args) -> None:
+    print(f"\n| algorithm | runs | mean HV | min HV | max HV | mean HV @25k | evaluations to {args.target_hv:g} "
+          f"(max over runs; runs reaching it) | mean wall s | max wall s |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for name, t in table.items():
+        reached = [n for n in t["evaluations_to_target"] if n is not None]
+        to = f"{max(reached):,} ({len(reached)}/{t['runs']})" if reached else f"never (0/{t['runs']})"
+        print(f"| {name} | {t['runs']} | {t['hv_mean']:.3f} | {t['hv_min']:.3f} | {t['hv_max']:.3f} | "
+              f"{t['hv_mean_at_25k']:.3f} | {to} | {t['wall_s_mean']:.2f} | {t['wall_s_max']:.2f} |")
+
+
+def _other_profile(args, runs, started, load_before, load_after) -> None:
+    """``--profile`` other than note10: our algorithms side by side, no peer."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    args.target_hv = max(np.mean([r["ours"]["hypervolume"] for r in runs if r["algorithm"] == a])
+                         for a in args.algorithms if a != args.algorithms[0]) if len(args.algorithms) > 1 \
+        else args.target_hv  # here: the best mean of the other algorithms
+    table = algorithm_table(runs, args)
+    result = {"command": " ".join(sys.argv), "started": started, "profile": args.profile,
+              "machine": {"cpu": _cpu_name(), "cores": os.cpu_count(), "python": platform.python_version(),
+                          "load_avg_before": load_before, "load_avg_after": load_after},
+              "settings": {"population": args.population, "generations": args.generations, "seeds": args.seeds,
+                           "reference_point": runs[0]["ours"]["reference_F"], "target_hv": args.target_hv},
+              "runs": [{"algorithm": r["algorithm"], "seed": r["seed"], "hypervolume": r["ours"]["hypervolume"],
+                        "wall_time_s": r["ours"]["wall_time_s"], "evaluations": r["ours"]["evaluations"]}
+                       for r in runs],
+              "algorithms": table, "best_known_front": best_known_front(runs)}
+    name = Path(args.profile).stem  # a profile id, or the name of its YAML file
+    result["profile_sha256"] = runs[0]["ours"].get("profile_sha256")
+    (args.out / f"search_{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for alg in args.algorithms:
+        rs = [r["ours"] for r in runs if r["algorithm"] == alg]
+        ns = [n for n, _ in rs[0]["history"]]
+        ax.plot(ns, [np.mean([hv_at(r["history"], n) for r in rs]) for n in ns], lw=1, label=alg)
+    ax.set(xlabel="evaluations", ylabel="hypervolume", xscale="log",
+           title=f"{Path(args.profile).stem}: HV vs evaluations (mean of {len(args.seeds)} seeds)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(args.out / f"search_{name}_convergence.png", dpi=110, metadata={"Software": None})
+    plt.close(fig)
+    _print_algorithm_table(table, args)
+    print(f"\nbest-known front ({name}): HV {result['best_known_front']['hypervolume']:.6g}, "
+          f"{len(result['best_known_front']['members'])} members")
 
 
 def wall_by_scenario(all_runs: list[dict], args) -> list[dict]:
@@ -323,6 +430,7 @@ def _plots(args, runs, union, refs, best_alg) -> None:
             ns = [n for n, _ in rs[0][side]["history"]]
             mean = [np.mean([hv_at(r[side]["history"], n) for r in rs]) for n in ns]
             ax.plot(ns, mean, style, lw=1, label=f"{alg} ({'ours' if side == 'ours' else 'OFA² package'})")
+    ax.axhline(args.target_hv, color="grey", lw=0.8, ls=":", label=f"HV {args.target_hv:g}")
     ax.set(xlabel="evaluations", ylabel="hypervolume (ms × %)", xscale="log", title="HV vs evaluations (mean of seeds)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)

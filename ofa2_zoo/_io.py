@@ -16,6 +16,10 @@ class OutputPathError(Ofa2Error, NotADirectoryError):
     """An output folder given by the user is a file (or lies under one)."""
 
 
+class OutputFileError(Ofa2Error, IsADirectoryError):
+    """An output file given by the user is an existing folder."""
+
+
 def check_out_dir(path: str | os.PathLike, what: str = "output folder") -> Path:
     """Refuse, before any work, an output folder that is a file or lies under a file."""
     path = Path(path)
@@ -34,6 +38,9 @@ def check_out_dir(path: str | os.PathLike, what: str = "output folder") -> Path:
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only on success."""
     path = Path(path)
+    if path.is_dir():
+        raise OutputFileError(f"{path} is a folder; give the path of a file to write")
+    check_out_dir(path.parent, "output folder")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)

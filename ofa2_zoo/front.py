@@ -464,10 +464,10 @@ def _parse_specialized(net_id: str, cfg: dict, run: dict) -> SpecializedNet:
 
 def load_specialized(assets: str | os.PathLike | None = None) -> list[SpecializedNet]:
     """Every published specialized net (``specialized/<id>/{net,run}.config`` among the assets)."""
-    from .assets import SPECIALIZED_SHA256, resolve_asset
+    from .assets import SPECIALIZED_IDS, resolve_asset
 
     out = []
-    for net_id in sorted(SPECIALIZED_SHA256):
+    for net_id in SPECIALIZED_IDS:
         cfg = json.loads(resolve_asset(f"specialized/{net_id}/net.config", assets).read_text())
         run = json.loads(resolve_asset(f"specialized/{net_id}/run.config", assets).read_text())
         out.append(_parse_specialized(net_id, cfg, run))

@@ -19,11 +19,9 @@ from ._io import write_bytes_atomic
 from .errors import Ofa2Error
 from .explorer import FILENAME as EXPLORER_FILENAME
 from .front import Front, plot_front
-from .profiles import load_profile
-from .search import search
+from .profiles import DEFAULT_PROFILE, load_profile
+from .search import DEFAULT_ALGORITHM, search
 from .supernet import load_supernet
-
-DEFAULT_PROFILE = "digits-cpu"
 
 
 @dataclass
@@ -34,7 +32,7 @@ class RunResult:
     seconds: dict[str, float]
 
 
-def run_pipeline(out_dir: str | os.PathLike, *, profile: str = DEFAULT_PROFILE, algorithm: str = "nsga2",
+def run_pipeline(out_dir: str | os.PathLike, *, profile: str = DEFAULT_PROFILE, algorithm: str = DEFAULT_ALGORITHM,
                  population: int = 100, generations: int = 200, seed: int = 1, members: int | None = None,
                  weights: str | None = None, data: str | None = None, assets: str | os.PathLike | None = None,
                  on_stage: Callable[[str], None] | None = None,

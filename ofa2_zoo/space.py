@@ -543,6 +543,58 @@ def resolve_space(space: SearchSpace | str | Mapping[str, Any] | None) -> Search
     raise SpaceError(f"cannot use {type(space).__name__} as a search space")
 
 
+_STRING_SHAPE = re.compile(r"^r\d+-d(\d+)-k([0-9x]+)-e[0-9x]+$")
+
+
+def _arch_shape(value: str | Mapping[str, Any]) -> tuple[int, int] | None:
+    """(blocks, stages) that an arch string, JSON text or dict has, or None when it does not say."""
+    if isinstance(value, str):
+        m = _STRING_SHAPE.match(value.strip())
+        if m:
+            return len(m.group(2)), len(m.group(1))
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return None
+    if isinstance(value, Mapping) and isinstance(value.get("ks"), list) and isinstance(value.get("d"), list):
+        return len(value["ks"]), len(value["d"])
+    return None
+
+
+def spaces_of_shape(value: str | Mapping[str, Any]) -> list[str]:
+    """Registered spaces whose block and stage counts match the arch ``value``'s."""
+    shape = _arch_shape(value)
+    return [n for n in list_spaces() if (get_space(n).n_blocks, get_space(n).n_stages) == shape]
+
+
+def find_space(value: str | Mapping[str, Any], default: str | SearchSpace | None = None) -> tuple["ArchSpec", SearchSpace]:
+    """Parse an arch whose space is not given: in ``default`` when its shape fits, else in the one
+    registered space it fits (shape and choices); otherwise an :class:`ArchError` that names the
+    spaces that fit, or says that none has its shape."""
+    default = resolve_space(default)
+    shape = _arch_shape(value)
+    if shape is None or shape == (default.n_blocks, default.n_stages):
+        return ArchSpec.parse(value, default), default
+    same = [get_space(n) for n in spaces_of_shape(value)]
+    if not same:
+        known = ", ".join(f"{n} ({get_space(n).n_blocks} blocks, {get_space(n).n_stages} stages)"
+                          for n in list_spaces())
+        raise ArchError(f"the arch has {shape[0]} blocks in {shape[1]} stages; no registered space has that shape "
+                        f"(known: {known})")
+    parsed, first_error = [], None
+    for sp in same:
+        try:
+            parsed.append((ArchSpec.parse(value, sp), sp))
+        except ArchError as exc:
+            first_error = first_error or exc
+    if len(parsed) == 1:
+        return parsed[0]
+    if not parsed:
+        raise ArchError(f"{first_error} (in spaces {', '.join(sp.name for sp in same)})")
+    raise ArchError(f"the arch fits several spaces ({', '.join(sp.name for _, sp in parsed)}); pass --space with "
+                    "one of them")
+
+
 DEFAULT_SPACE = "ofa_mbv3_w1.2"
 register_space(ofa_mobilenet_v3_space(1.0), "ofa_mbv3_d234_e346_k357_w1.0")
 register_space(ofa_mobilenet_v3_space(1.2), "ofa_mbv3_d234_e346_k357_w1.2")

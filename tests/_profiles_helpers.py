@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import yaml
 
+from _assets import ASSETS, needs_assets  # noqa: F401  (re-exported for the profile tests)
 from ofa2_zoo.space import SearchSpace, register_space
 
-ASSETS = Path(__file__).resolve().parents[2] / "shared" / "ofa-assets"
-needs_assets = pytest.mark.skipif(not (ASSETS / "note10").is_dir(),
-                                  reason="../shared/ofa-assets (official OFA files) is not beside the checkout")
 
 # Two stages of up to two blocks, 16x16 grey images, 10 classes: every operator measures in
 # well under a millisecond, so whole tables are built in seconds.

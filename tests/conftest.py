@@ -3,6 +3,9 @@
 Every test process gets its own empty user zoo index (``$OFA2_USER_INDEX``), set before any
 test imports ``ofa2_zoo``: tests never read or write the developer's ``~/.cache`` zoo, and
 what ``import ofa2_zoo`` registers does not depend on packages made outside the tests.
+
+The official OFA files: the ``official_assets`` fixture (and the ``needs_assets`` mark of
+``_assets.py``, which uses it) gives their folder or skips with one message (see ``_assets.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,16 @@ import os
 import shutil
 import tempfile
 
+import pytest
+
 _USER_ZOO = tempfile.mkdtemp(prefix="ofa2-test-zoo-")
 atexit.register(shutil.rmtree, _USER_ZOO, ignore_errors=True)
 os.environ["OFA2_USER_INDEX"] = os.path.join(_USER_ZOO, "zoo_index.json")
+
+
+@pytest.fixture(scope="session")
+def official_assets():
+    """The folder with the official OFA files; skips the test (one message) when there is none."""
+    from _assets import require_assets
+
+    return require_assets()

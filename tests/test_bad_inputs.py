@@ -22,11 +22,11 @@ import torch
 import yaml
 from safetensors.torch import save_file
 
-from ofa2_zoo.errors import ArchError, CheckpointError
+from ofa2_zoo.errors import CheckpointError
 from ofa2_zoo.front import Front, FrontError
 from ofa2_zoo.profiles import load_profile
 
-from _bad_input_helpers import refused, run_cli, snapshot
+from _bad_input_helpers import refused
 from _package_helpers import TINY, tiny_supernet, with_space, write_front
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -119,7 +119,7 @@ ARCH_CASES = {
 @pytest.mark.parametrize("case", sorted(ARCH_CASES))
 def test_bad_arch_spec(case, capsys):
     arch, match = ARCH_CASES[case]
-    space = ["--space", "[red]x"] if case == "unknown-space" else []
+    space = ["--space", "[red]x" if case == "unknown-space" else "ofa_mbv3_w1.2"]
     refused(capsys, "arch", "show", arch, *space, match=match)
 
 
@@ -469,3 +469,15 @@ def test_ctrl_c_in_a_real_process(phase, tmp_path):
     assert lines == ["error: interrupted (Ctrl-C)"], proc.stderr[-2000:]
     assert "Traceback" not in proc.stdout
     assert not out.exists()
+
+
+def test_output_file_that_is_a_folder(good_front, tmp_path, capsys):
+    (tmp_path / "plot.png").mkdir()
+    refused(capsys, "front", "plot", good_front, "--out", tmp_path / "plot.png", "--no-references",
+            match=r"plot.png is a folder; give the path of a file to write", watch=(tmp_path,))
+
+
+def test_output_file_under_a_file(good_front, tmp_path, capsys):
+    (tmp_path / "taken").write_text("x")
+    refused(capsys, "front", "plot", good_front, "--out", tmp_path / "taken" / "plot.png", "--no-references",
+            match=r"output folder .*taken is a file, not a folder", watch=(tmp_path,))

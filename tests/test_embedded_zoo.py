@@ -117,3 +117,16 @@ def test_a_built_wheel_ships_the_embedded_zoo_and_the_zoo_index(tmp_path):
               if p.is_file()}
     assert len(wanted) >= 20 and wanted <= names
     assert "ofa2_zoo/data/zoo_index.json" in names and "ofa2_zoo/data/MODEL_CARD.md" in names
+
+
+def test_pull_explains_embedded_names_and_suggests_close_ones(tmp_path, monkeypatch):
+    from ofa2_zoo.publish import PullError, resolve_target
+
+    monkeypatch.setenv("OFA2_ZOO_INDEX", str(tmp_path / "no-index.json"))
+    monkeypatch.setenv("OFA2_USER_INDEX", str(tmp_path / "no-user-index.json"))
+    with pytest.raises(PullError, match=r"^ofa2_front_2: the digits-cpu front has no version with a member 2 "
+                                        r"\(published versions: none\); it is in the zoo as \.embedded, which load "
+                                        r"without pulling"):
+        resolve_target("ofa2_front_2")
+    with pytest.raises(PullError, match=r"neither an ofa2 model name .* \(did you mean ofa2_front_2"):
+        resolve_target("ofa2_frnt_2")

@@ -86,6 +86,17 @@ def test_fitted_predictions_are_batch_invariant():
     assert pred.predict_genes(genes[:0]).shape == (0,)
 
 
+def test_fitted_predictions_stay_within_0_and_100_percent():
+    """The regression overshoots 100 % for a network PALS finds on digits-cpu; fronts refuse such values."""
+    from ofa2_zoo.objectives.fitted import encode
+
+    pred = load_accuracy_predictor("ofa2_digits")
+    arch = ArchSpec.from_string("r12-d333-k555555355-e444444322", DIGITS_SPACE)
+    genes = DIGITS_SPACE.archs_to_genes([arch])
+    raw = pred.mlp(encode(DIGITS_SPACE, genes))[:, 0].astype(np.float64) * pred.std + pred.mean
+    assert raw[0] > 100.0 and pred.predict([arch])[0] == 100.0
+
+
 def test_predictor_restricted_to_a_profile_subspace():
     sub = DIGITS_SPACE.restrict(resolutions=[6, 12])
     full, part = load_accuracy_predictor("ofa2_digits"), load_accuracy_predictor("ofa2_digits", space=sub)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import pytest
 
@@ -60,6 +61,10 @@ MALFORMED = [
     ("hub.repo_prefix", "bad name!", "hub.repo_prefix", "a Hub repo name"),
     ("latency", {"source": "measure", "table": {"format": "ofa2-json", "path": "x.json"}}, "latency",
      "remove latency.table or use source lut"),
+    ("measurement.clock", "tsc", "measurement.clock", "'wall' or 'cpu'"),
+    ("measurement", {"backend": "onnxruntime", "threads": 2, "clock": "cpu"}, "measurement",
+     "clock cpu times the calling thread, so it needs a CPU backend (onnxruntime, torch) with threads: 1"),
+    ("accuracy", "no such source", "accuracy", "fix: name an accuracy source"),
 ]
 
 
@@ -74,6 +79,74 @@ def test_malformed_profile_names_file_field_and_fix(tmp_path, dotted, value, fie
     assert "\n" not in msg
 
 
+MORE_MALFORMED = [
+    ("latency.table", {"format": "ofa-yaml"}, "latency.table", "format ofa-yaml needs asset_prefix (the official"),
+    ("latency.table", {"format": "ofa-yaml", "asset_prefix": "note10", "path": "x.json"}, "latency.table",
+     "format ofa-yaml reads official assets (checksums pinned in ofa2_zoo.assets); remove path/sha256"),
+    ("latency.table", {"format": "ofa-yaml", "asset_prefix": "note10", "sha256": "0" * 64}, "latency.table",
+     "remove path/sha256 or use format ofa2-json"),
+    ("latency.table", {"format": "ofa2-json", "path": "x.json", "asset_prefix": "note10"}, "latency.table",
+     "asset_prefix is only for format ofa-yaml; remove it"),
+    ("constraints", {"latency_ms": {}}, "constraints.latency_ms", "a constraint needs max and/or min"),
+    ("reference_point", {"energy": 1.0}, "reference_point", "unknown objective(s) ['energy']"),
+    ("measurement", _DELETE, "(top level)", "latency source 'measure' needs a measurement section"),
+    ("measurement.backend", "tensorrt", "(top level)", "measurement backend tensorrt needs device_class gpu"),
+    ("objectives", ["top1", "macs_m"], "(top level)",
+     "latency source 'measure' is only useful with latency_ms in objectives or constraints"),
+    ("resolutions", [], "resolutions", "fix: add entries"),
+]
+MEASURE = {"source": "measure"}
+
+
+@pytest.mark.parametrize("dotted, value, field, fix", MORE_MALFORMED,
+                         ids=[f"{m[0]}={m[1]!r}"[:40] for m in MORE_MALFORMED])
+def test_more_malformed_profiles(tmp_path, dotted, value, field, fix):
+    data = profile_dict()
+    if field == "(top level)":  # the cross-field rules are about measured latency
+        data["latency"] = MEASURE
+    if dotted == "measurement.backend":
+        data["measurement"]["precision"] = "fp32"
+    path = write_profile(tmp_path, _set(data, dotted, value), name="tiny-cpu")
+    with pytest.raises(ProfileError) as exc:
+        load_profile(path)
+    msg = str(exc.value)
+    assert msg.startswith(f"{path}: field '{field}'") and fix in msg and "\n" not in msg, msg
+
+
+# (field, lowest valid value, highest valid value) of every bounded number in a profile
+BOUNDS = [("measurement.batch_size", 1, 1024), ("measurement.threads", 1, 256), ("measurement.warmup", 0, 10_000),
+          ("measurement.repeats", 1, 100_000), ("measurement.rounds", 1, 1000), ("measurement.min_seconds", 0, 3600),
+          ("package.members", 1, 100)]
+
+
+@pytest.mark.parametrize("dotted, low, high", BOUNDS, ids=[b[0] for b in BOUNDS])
+def test_bounded_numbers_accept_their_range_and_refuse_beyond(tmp_path, dotted, low, high):
+    base = _set(_set(profile_dict(), "measurement.rounds", 1), "measurement.repeats", 1000)
+    section, name = dotted.split(".")
+    for value in (low, high):
+        spec = load_profile(write_profile(tmp_path, _set(base, dotted, value))).spec
+        assert getattr(getattr(spec, section), name) == value
+    step = 0.5 if name == "min_seconds" else 1
+    for value, words in ((low - step, f"greater than or equal to {low}"), (high + step, f"less than or equal to {high}")):
+        with pytest.raises(ProfileError, match=re.escape(f"field '{dotted}': Input should be {words}")):
+            load_profile(write_profile(tmp_path, _set(base, dotted, value)))
+
+
+def test_defaults_and_normalisation(tmp_path):
+    data = profile_dict(resolutions=[24, 16])
+    data["measurement"] = {"backend": "torch"}
+    del data["export"], data["package"]
+    spec = load_profile(write_profile(tmp_path, data)).spec
+    assert spec.resolutions == [16, 24]  # sorted
+    m = spec.measurement
+    assert (m.batch_size, m.precision, m.threads, m.warmup, m.repeats, m.rounds, m.min_seconds, m.statistic) == \
+        (1, "fp32", 1, 10, 50, 1, 0.0, "median")
+    assert spec.export == ["onnx"] and spec.package.members == 5 and spec.constraints == {}
+    assert spec.reference_point == {}
+    c = load_profile(write_profile(tmp_path, profile_dict(constraints={"latency_ms": {"min": 2, "max": 2}}))).spec
+    assert (c.constraints["latency_ms"].min, c.constraints["latency_ms"].max) == (2.0, 2.0)  # min == max is fine
+
+
 def test_resolution_outside_the_space(tmp_path):
     path = write_profile(tmp_path, profile_dict(resolutions=[16, 17]))
     with pytest.raises(ProfileError, match=r"field 'resolutions': resolutions \[17\] are not in space"):
@@ -84,6 +157,33 @@ def test_unknown_supernet(tmp_path):
     path = write_profile(tmp_path, profile_dict(supernet="ofa_mbv3_w9"))
     with pytest.raises(ProfileError, match="field 'supernet': unknown search space 'ofa_mbv3_w9'.*fix: use a regis"):
         load_profile(path)
+
+
+def test_accuracy_source_must_score_the_profiles_space(tmp_path):
+    """The (space, accuracy source) pairing is checked when the profile loads, in one line."""
+    path = write_profile(tmp_path, profile_dict(supernet="ofa_mbv3_w1.0", accuracy="ofa_mbv3_w1.2",
+                                                resolutions=[160, 224]))
+    with pytest.raises(ProfileError) as exc:
+        load_profile(path)
+    assert str(exc.value) == (f"{path}: field 'accuracy': 'ofa_mbv3_w1.2' scores space ofa_mbv3_w1.2, but the "
+                              "profile's supernet is ofa_mbv3_w1.0 (fix: use a supernet in space ofa_mbv3_w1.2)")
+    path = write_profile(tmp_path, profile_dict(supernet="ofa2_digits", accuracy="ofa_mbv3_d234_e346_k357_w1.2",
+                                                resolutions=[8, 16]))
+    with pytest.raises(ProfileError, match=r"field 'accuracy': 'ofa_mbv3_d234_e346_k357_w1.2' scores space "
+                                           r"ofa_mbv3_w1.2, but .* is ofa2_digits \(fix: use ofa2_digits\)"):
+        load_profile(path)
+    path = write_profile(tmp_path, profile_dict(accuracy="ofa_mbv3_v9"))
+    with pytest.raises(ProfileError, match="field 'accuracy': unknown accuracy source 'ofa_mbv3_v9'; known: "):
+        load_profile(path)
+
+
+def test_accuracy_source_defaults_to_the_one_declared_for_the_space(tmp_path):
+    assert load_profile(write_profile(tmp_path, profile_dict(supernet="ofa_mbv3_w1.2", resolutions=[160]))
+                        ).accuracy_source == "ofa_mbv3_w1.2"
+    assert load_profile(write_profile(tmp_path, profile_dict(accuracy="ofa_mbv3_d234_e346_k357_w1.2",
+                                                             supernet="ofa_mbv3_d234_e346_k357_w1.2",
+                                                             resolutions=[160]))).accuracy_source == "ofa_mbv3_w1.2"
+    assert load_profile(write_profile(tmp_path, profile_dict())).accuracy_source is None  # nothing for TINY
 
 
 def test_id_must_match_the_file_name(tmp_path):
@@ -161,6 +261,15 @@ def test_missing_table_entry_names_the_operator_key(tmp_path):
     (json.dumps({"format": "other", "entries": {}}), "not an ofa2-lut/1 table"),
     (json.dumps({"format": FORMAT, "unit": "s", "entries": {}}), "unit must be 'ms', got 's'"),
     (json.dumps({"format": FORMAT, "unit": "ms", "entries": {"Conv-x": {"mean": 1}}}),
+     "entry 'Conv-x' needs a non-negative numeric 'median'"),
+    (json.dumps({"format": FORMAT, "unit": "ms", "entries": {"Conv-x": {"median": 0.5}, "Conv_1-y": {"median": -3.0}}}),
+     r"entry 'Conv_1-y' needs a non-negative numeric 'median' \(ms\)"),
+    (json.dumps({"format": FORMAT, "unit": "ms", "statistic": "min",
+                 "entries": {"Conv-x": {"median": 1.0, "min": -0.001}}}),
+     r"entry 'Conv-x' needs a non-negative numeric 'min' \(ms\)"),
+    (json.dumps({"format": FORMAT, "unit": "ms", "entries": {"Conv-x": {"median": "1"}}}),
+     "entry 'Conv-x' needs a non-negative numeric 'median'"),
+    (json.dumps({"format": FORMAT, "unit": "ms", "entries": {"Conv-x": {"median": True}}}),
      "entry 'Conv-x' needs a non-negative numeric 'median'"),
     (json.dumps({"format": FORMAT, "unit": "ms", "entries": {}, "calibration": {"scale": "x"}}),
      "'calibration' needs numeric 'scale' and 'offset'"),

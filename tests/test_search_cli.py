@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -26,7 +27,7 @@ def test_search_then_front_show_plot_diff(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "hypervolume" in out and "note10 front" in out
     data = json.loads((a / "front.json").read_text())
-    assert data["algorithm"]["name"] == "nsga2" and (a / "front.png").is_file()
+    assert data["algorithm"]["name"] == "pals" and (a / "front.png").is_file()  # the default
     assert run("search", "-p", "note10", "-a", "random", "--population", 10, "--generations", 3,
                "--assets", ASSETS, "--out", b, "--no-plot") == 0
     capsys.readouterr()
@@ -39,15 +40,23 @@ def test_search_then_front_show_plot_diff(tmp_path, capsys):
     assert "note10_lat-30ms" in out
     assert run("front", "diff", a, b) == 0
     out = capsys.readouterr().out
-    assert "hypervolume" in out and ("added" in out or "removed" in out)
+    # the change, counted from the two front.json files
+    fa, fb = (json.loads((f / "front.json").read_text()) for f in (a, b))
+    archs_a, archs_b = ({json.dumps(m["arch"], sort_keys=True) for m in f["members"]} for f in (fa, fb))
+    assert len(re.findall(r"\badded\b", out)) == len(archs_b - archs_a)
+    assert len(re.findall(r"\bremoved\b", out)) == len(archs_a - archs_b)
+    assert len(archs_a ^ archs_b) > 0
+    ha, hb = fa["hypervolume"], fb["hypervolume"]
+    assert (f"members: {len(fa['members'])} → {len(fb['members'])}; hypervolume {ha:.6g} → {hb:.6g} "
+            f"({hb - ha:+.6g})") in out
     assert run("front", "diff", a, a) == 0
     assert "identical" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("args,message", [
     (["--algorithm", "nsga9"], "unknown algorithm 'nsga9'"),
-    (["--population", "0"], "population must be an integer of at least 2"),
-    (["--generations", "0"], "generations must be an integer of at least 1"),
+    (["--population", "0"], "population must be an integer from 2 to 1,000,000, got 0"),
+    (["--generations", "0"], "generations must be an integer from 1 to 1,000,000, got 0"),
     (["--profile", "mars"], "unknown hardware profile 'mars'"),
     (["--executor", "cloud"], "unknown executor 'cloud'"),
 ])
@@ -58,13 +67,25 @@ def test_search_errors_are_one_line_exit_2(tmp_path, capsys, args, message):
 
 
 def test_missing_assets_and_front_errors(tmp_path, capsys):
-    assert run("search", "--assets", tmp_path, "--population", 4, "--generations", 1, "--out", tmp_path / "o") == 2
-    assert "is not in the assets folder" in capsys.readouterr().err
+    assert run("search", "-p", "note10", "--assets", tmp_path, "--population", 4, "--generations", 1,
+               "--out", tmp_path / "o") == 2
+    err = capsys.readouterr().err
+    assert "is not in the assets folder" in err and f"ofa2 assets fetch --assets {tmp_path}" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "o").exists()
     assert run("front", "show", tmp_path / "nowhere") == 2
     assert "no front at" in capsys.readouterr().err
     (tmp_path / "front.json").write_text("{")
     assert run("front", "plot", tmp_path) == 2
     assert "not valid JSON" in capsys.readouterr().err
+
+
+def test_search_defaults_to_the_zoos_default_profile_offline(tmp_path, capsys, monkeypatch):
+    """A bare `ofa2 search` searches digits-cpu: no official files, no network."""
+    monkeypatch.setenv("OFA2_OFFLINE", "1")
+    monkeypatch.setenv("OFA2_CACHE", str(tmp_path / "empty-cache"))
+    assert run("search", "--population", 6, "--generations", 2, "--out", tmp_path / "o", "--no-plot") == 0
+    front = json.loads((tmp_path / "o" / "front.json").read_text())
+    assert front["profile"]["id"] == "digits-cpu" and front["accuracy"]["id"] == "fitted:ofa2_digits"
 
 
 def test_help_texts(capsys):

@@ -162,3 +162,18 @@ def test_three_objectives_options_and_settings():
     assert settings == {"name": "pals", "objectives": ["latency_ms", "top1"], "engine": "vectorised",
                         "population": 4, "generations": 2, "crossover_prob": 1.0, "elite": 10,
                         "more_genes_prob": 0.5}
+
+
+def test_pals_is_the_default_of_search_the_cli_and_run():
+    import inspect
+
+    from ofa2_zoo.cli.run import run as run_command
+    from ofa2_zoo.cli.search import search_command
+    from ofa2_zoo.run import run_pipeline
+    from ofa2_zoo.search import DEFAULT_ALGORITHM
+
+    assert DEFAULT_ALGORITHM == "pals"
+    assert inspect.signature(search).parameters["algorithm"].default == DEFAULT_ALGORITHM
+    assert inspect.signature(run_pipeline).parameters["algorithm"].default == DEFAULT_ALGORITHM
+    for command in (search_command, run_command):  # the CLI reads ofa2_zoo.defaults (no search import at start-up)
+        assert inspect.signature(command).parameters["algorithm"].default.default == DEFAULT_ALGORITHM

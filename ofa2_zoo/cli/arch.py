@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
@@ -13,22 +14,35 @@ from ._ui import AS_JSON, Col, print_json, print_table
 console = Console()
 app = typer.Typer(help="Inspect, validate and sample sub-network architectures.", no_args_is_help=True)
 
-SPACE_HELP = "Search space (see `ofa2 arch spaces`)."
+SPACE_HELP = "Search space (see `ofa2 arch spaces`); default: the space of the zoo's default profile"
+
+
+def default_space() -> str:
+    """The space of the zoo's default profile (what ``ofa2 run`` and ``ofa2 search`` search)."""
+    from ..profiles import DEFAULT_PROFILE, load_profile
+
+    return load_profile(DEFAULT_PROFILE).space.name
 
 
 @app.command("show")
 def show(
     arch: str = typer.Argument(..., help="Arch as an OFA dict in JSON ('{\"ks\": [...], \"e\": [...], \"d\": [...], "
                                          "\"r\": [224]}'), an arch string (r224-d4444...), or @FILE with JSON."),
-    space: str = typer.Option("ofa_mbv3_w1.2", "--space", "-s", help=SPACE_HELP),
+    space: Optional[str] = typer.Option(None, "--space", "-s",
+                                        help=SPACE_HELP + ", or the one registered space the arch fits."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object instead of a table."),
 ) -> None:
     """Validate ARCH, print its canonical form, gene vector, MACs and parameter count."""
+    from ..errors import ArchError
     from ..objectives.efficiency import efficiency_model
-    from ..space import ArchSpec, get_space
+    from ..space import find_space, get_space
 
-    sp = get_space(space)
-    spec = _read_arch_file(arch[1:], sp) if arch.startswith("@") else ArchSpec.parse(arch, sp)
+    value, where = (_read_arch_file(arch[1:]), f"arch file {arch[1:]}: ") if arch.startswith("@") else (arch, "")
+    sp = get_space(space) if space is not None else None
+    try:
+        spec, sp = find_space(value, default_space()) if sp is None else (_parse_in(value, sp), sp)
+    except ArchError as exc:
+        raise ArchError(f"{where}{exc}") from None
     em = efficiency_model(sp)
     genes = sp.archs_to_genes([spec])
     info = {"space": sp.name, "arch": spec.to_dict(), "string": spec.to_string(), "genes": genes[0].tolist(),
@@ -42,15 +56,28 @@ def show(
     console.print(table)
 
 
+def _parse_in(value: Any, sp):
+    """The arch in the space the user named; when it does not fit, say which ``--space`` would."""
+    from ..errors import ArchError
+    from ..space import ArchSpec, spaces_of_shape
+
+    try:
+        return ArchSpec.parse(value, sp)
+    except ArchError as exc:
+        fits = spaces_of_shape(value)
+        if not fits or sp.name in fits:
+            raise
+        raise ArchError(f"{exc}; the arch's shape fits --space {' or '.join(fits)}") from None
+
+
 MAX_ARCH_FILE = 1 << 20  # an arch is a few hundred bytes of JSON
 
 
-def _read_arch_file(name: str, sp):
+def _read_arch_file(name: str) -> Any:
     """``@FILE``: the file holds the arch as JSON (an OFA dict); its text is never echoed back."""
     from pathlib import Path
 
     from ..errors import ArchError
-    from ..space import ArchSpec
 
     path = Path(name)
     if not path.is_file():
@@ -59,26 +86,22 @@ def _read_arch_file(name: str, sp):
         raise ArchError(f"arch file {path} is {path.stat().st_size:,} bytes; an arch is a small JSON object "
                         f"(at most {MAX_ARCH_FILE:,} bytes)")
     try:
-        data = json.loads(path.read_bytes())
+        return json.loads(path.read_bytes())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ArchError(f"arch file {path} is not JSON: {exc} (fix: write the arch as JSON, "
                         '{"ks": [...], "e": [...], "d": [...], "r": [224]})') from None
-    try:
-        return ArchSpec.from_dict(data, sp)
-    except ArchError as exc:
-        raise ArchError(f"arch file {path}: {exc}") from None
 
 
 @app.command("sample")
 def sample(
     n: int = typer.Argument(5, min=1, help="How many architectures."),
-    space: str = typer.Option("ofa_mbv3_w1.2", "--space", "-s", help=SPACE_HELP),
+    space: Optional[str] = typer.Option(None, "--space", "-s", help=SPACE_HELP + "."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
 ) -> None:
     """Print N uniformly random canonical architectures, one arch string per line."""
     from ..space import get_space
 
-    for spec in get_space(space).sample(n, seed):
+    for spec in get_space(space or default_space()).sample(n, seed):
         print(spec.to_string())
 
 

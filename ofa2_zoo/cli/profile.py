@@ -18,30 +18,42 @@ ASSETS = typer.Option(None, "--assets", help="Folder with the official OFA files
 NAME = typer.Argument(..., help="Profile id (see `ofa2 profile list`) or path to a profile YAML file.")
 
 
+_LATENCY_LABEL = {"lut (ofa2-json)": "table", "lut (ofa-yaml)": "OFA table", "measure": "measured"}
+
+
 @app.command("list")
-def list_cmd(as_json: bool = AS_JSON) -> None:
-    """List the known profiles (shipped ones and those in $OFA2_PROFILES)."""
-    from ..profiles import list_profiles, load_profile
+def list_cmd(assets: Optional[Path] = ASSETS, as_json: bool = AS_JSON) -> None:
+    """List the known profiles (shipped ones and those in $OFA2_PROFILES) and whether each can search here."""
+    from rich.markup import escape
+
+    from ..profiles import DEFAULT_PROFILE, list_profiles, load_profile
 
     rows = []
     for name in list_profiles():
         try:
-            p = load_profile(name)
+            p = load_profile(name, assets)
         except Ofa2Error as exc:
-            rows.append({"id": name, "device": None, "supernet": None, "latency_source": None, "description": None,
-                         "error": str(exc)})
+            rows.append({"id": name, "ready": False, "reason": f"profile error: {exc}", "fix": None})
             continue
         t = p.spec.latency.table
-        rows.append({"id": p.id, "device": p.device_class, "supernet": p.spec.supernet,
-                     "latency_source": p.latency_source + (f" ({t.format})" if t else ""),
-                     "description": p.description})
+        ready = p.readiness()
+        rows.append({"id": p.id, "device": p.device_class, "supernet": p.spec.supernet, "accuracy": p.accuracy_source,
+                     "latency_source": p.latency_source + (f" ({t.format})" if t else ""), "ready": ready.ready,
+                     "reason": ready.reason, "fix": ready.fix, "default": p.id == DEFAULT_PROFILE,
+                     "description": p.description, "file": str(p.path)})
     if as_json:
         print_json(rows)
         return
-    print_table([Col("id", "key"), Col("device", "key"), Col("supernet", "key"), Col("latency source"),
-                 Col("description")],
-                [[r["id"], r["device"] or "", r["supernet"] or "", r["latency_source"] or "[red]error[/]",
-                  r["description"] or r["error"]] for r in rows])
+    print_table([Col("id", "key"), Col("supernet", "key"), Col("accuracy", "key"), Col("latency", "key"),
+                 Col("ready here", "key")],
+                [[escape(r["id"]) + (" *" if r.get("default") else ""), r.get("supernet") or "",
+                  r.get("accuracy") or "-", _LATENCY_LABEL.get(r.get("latency_source"), r.get("latency_source") or ""),
+                  "[green]yes[/]" if r["ready"] else "[red]no[/] (below)"] for r in rows],
+                title="* the zoo's default profile (ofa2 run, ofa2 search)")
+    for r in rows:
+        if not r["ready"]:
+            console.print(f"[bold]{escape(r['id'])}[/]: {escape(r['reason'])}"
+                          + (f"\n  fix: {escape(r['fix'])}" if r["fix"] else ""))
 
 
 @app.command("show")

@@ -7,14 +7,16 @@ from typing import Optional
 
 import typer
 
+from ..defaults import DEFAULT_ALGORITHM, DEFAULT_PROFILE
 from ._ui import QUIET, Col, console, print_table, progress
 from .zoo import record_in_local_zoo
 
 
 def run(
     out: Path = typer.Option(Path("out"), "--out", "-o", help="Folder for the front (front/) and the package (package/)."),
-    profile: str = typer.Option("digits-cpu", help="Hardware profile; the default is the embedded digits supernet."),
-    algorithm: str = typer.Option("nsga2", help="Search algorithm (see `ofa2 search --help`)."),
+    profile: str = typer.Option(DEFAULT_PROFILE, help="Hardware profile; the default (the zoo's default profile) "
+                                                      "searches the embedded digits supernet."),
+    algorithm: str = typer.Option(DEFAULT_ALGORITHM, help="Search algorithm (see `ofa2 search --help`)."),
     population: int = typer.Option(100, min=2, help="Population size."),
     generations: int = typer.Option(200, min=1, help="Generations."),
     seed: int = typer.Option(1, help="Random seed (same seed, same front)."),

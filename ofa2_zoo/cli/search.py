@@ -7,6 +7,7 @@ from typing import List, Optional
 
 import typer
 
+from ..defaults import DEFAULT_ALGORITHM, DEFAULT_PROFILE
 from ._ui import QUIET, Col, console, print_table, progress
 
 
@@ -24,10 +25,12 @@ def print_summary(front, title: str, selected: set[int] | None = None) -> None:
 
 
 def search_command(
-    profile: str = typer.Option("note10", "--profile", "-p", help="Hardware profile id or path of a profile YAML."),
+    profile: str = typer.Option(DEFAULT_PROFILE, "--profile", "-p",
+                                help="Hardware profile id (see `ofa2 profile list`) or path of a profile YAML; "
+                                     "default: the zoo's default profile."),
     supernet: Optional[str] = typer.Option(None, help="Supernet / space name; must match the profile's "
                                                       "(default: the profile's)."),
-    algorithm: str = typer.Option("nsga2", "--algorithm", "-a",
+    algorithm: str = typer.Option(DEFAULT_ALGORITHM, "--algorithm", "-a",
                                   help="pals (Pareto archive local search), nsga2, smsemoa, spea2, nsga3, moead, "
                                        "agemoea, random or ofa-evolution."),
     population: int = typer.Option(100, help="Population size (OFA²: 100)."),

@@ -23,28 +23,34 @@ from typing import Callable
 import numpy as np
 
 from ..assets import resolve_asset, sha256_file
-from ..errors import CheckpointError, Ofa2Error
+from ..errors import CheckpointError
 from ..space import SearchSpace, get_space
 from .base import AccuracySource, Provenance
+from .sources import AccuracySourceError, AccuracySourceInfo, accuracy_source_info, declare_accuracy_source
 
 AccuracyFactory = Callable[..., AccuracySource]
 _FACTORIES: dict[str, AccuracyFactory] = {}
 
 
-class AccuracySourceError(Ofa2Error, ValueError):
-    """An accuracy source is unknown or does not fit the search space it is asked about."""
-
-
-def register_accuracy_source(name: str, factory: AccuracyFactory) -> None:
+def register_accuracy_source(name: str, factory: AccuracyFactory, *, space: str | None = None,
+                             assets: tuple[str, ...] = ()) -> None:
     """Make ``load_accuracy_predictor(name, assets=..., space=...)`` call ``factory``.
 
     ``factory(assets=None, space=None)`` returns an :class:`AccuracySource`; ``space`` is the
     (possibly resolution-restricted) space the caller searches, ``None`` for the source's own.
-    Registering a name again replaces the earlier factory.
+    Registering a name again replaces the earlier factory. ``space`` (the registered space the
+    source scores) and ``assets`` (official files it reads) are declared in :mod:`.sources`, so
+    a profile naming this source is checked when it loads; already declared facts are kept.
     """
     if not callable(factory):
         raise TypeError("factory must be callable")
     _FACTORIES[name] = factory
+    try:
+        known = accuracy_source_info(name)
+    except AccuracySourceError:
+        known = None
+    if space is not None or known is None:
+        declare_accuracy_source(AccuracySourceInfo(name, space, tuple(assets)))
 
 
 def list_accuracy_sources() -> list[str]:

@@ -101,9 +101,12 @@ class FittedPredictor(AccuracySource):
         self.provenance = Provenance(f"fitted:{space.name}", sha256, "predicted")
 
     def predict_genes(self, genes: np.ndarray) -> np.ndarray:
-        """Top-1 % per row, bit-identical whatever batch an arch arrives in (see :mod:`.mlp`)."""
+        """Top-1 % per row, bit-identical whatever batch an arch arrives in (see :mod:`.mlp`).
+
+        The regression can overshoot near the top (100.006 % for a digits network PALS found);
+        a top-1 outside [0, 100] means nothing and fronts refuse it, so it is clipped."""
         feats = encode(self.space, np.asarray(genes).reshape(-1, self.space.n_genes))
-        return self.mlp(feats)[:, 0].astype(np.float64) * self.std + self.mean
+        return np.clip(self.mlp(feats)[:, 0].astype(np.float64) * self.std + self.mean, 0.0, 100.0)
 
     # ---------------------------------------------------------------- fitting
     @classmethod

@@ -173,7 +173,11 @@ def read_manifest(path: str | os.PathLike) -> PackageManifest:
     try:
         return PackageManifest.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        raise PackageError(f"{p}: field '{clip(loc)}': {msg} ({FIX_PACKAGE})") from None
+        raise PackageError(f"{p}: {field_error(exc)} ({FIX_PACKAGE})") from None
+
+
+def field_error(exc: ValidationError) -> str:
+    """``field 'a.b': what is wrong`` for the first error of a pydantic validation."""
+    err = exc.errors()[0]
+    loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
+    return f"field '{clip(loc)}': {err['msg'].removeprefix('Value error, ')}"

@@ -17,7 +17,6 @@ without timestamps, JSON with sorted keys, PNGs without dates.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -47,6 +46,7 @@ from .manifest import MANIFEST_NAME, PACKAGE_FORMAT, PackageManifest, read_manif
 from .onnx_export import (DEFAULT_ATOL, DEFAULT_RTOL, INPUT_NAME, ONNX_OPSET, OUTPUT_NAME, check_parity,
                           export_onnx_bytes)
 from .plots import plot_package_front, write_package_explorer
+from .verify import sha256_file
 
 ProgressFn = Callable[[str, int, int], None]  # (what is happening, members done, members total)
 
@@ -105,14 +105,6 @@ class _Job:
     selected: list[int]
     root: Path
     trt_precisions: list[str]
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -363,7 +355,7 @@ def _package_member(job: _Job, k: int, timing: MemberTiming, say: Callable[[str]
                                     tags=_tags(prof, front), accuracy=context["accuracy"])
         (folder / "README.md").write_text(cards.render_card("member", data_card, context))
 
-    files = {p.name: _sha256(p) for p in sorted(folder.iterdir()) if p.is_file()}
+    files = {p.name: sha256_file(p) for p in sorted(folder.iterdir()) if p.is_file()}
     measured = {"top1": round(top1, 4), "top1_images": n_eval, "top1_split": "val", "top1_dataset": info.name,
                 "calibration_images": n_calib}
     if latency_measured:
@@ -385,7 +377,7 @@ def _measure_latency(model: torch.nn.Module, chw: tuple[int, int], prof: Hardwar
         t = measure_module(model, (m.batch_size, c, r, r), m)
     except BackendUnavailable:
         return None
-    return {"median_ms": round(t.median_ms, 4), "iqr_ms": round(t.iqr_ms, 4), "backend": m.backend,
+    return {"median_ms": round(t.median_ms, 4), "iqr_ms": round(t.iqr_ms, 4), "clock": m.clock, "backend": m.backend,
             "batch": m.batch_size, "precision": m.precision, "threads": m.threads, "repeats": t.n,
             "machine": machine_info()["cpu"]}
 

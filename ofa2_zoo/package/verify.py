@@ -27,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import Ofa2Error, clip
 from .errors import PackageError
-from .manifest import FIX_PACKAGE, Member, PackageManifest
+from .manifest import FIX_PACKAGE, Member, PackageManifest, field_error
 
 MAX_CONFIG_BYTES = 1 << 20
 CONFIG_NAME = "config.json"
@@ -65,6 +65,7 @@ def contained(root: Path, rel: str, what: str, *, folder: bool = False) -> Path:
 
 
 def sha256_file(path: Path) -> str:
+    """sha256 of a file's bytes (never memoised: a tampered file may keep its size and mtime)."""
     h = hashlib.sha256()
     with path.open("rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -128,10 +129,7 @@ def read_config(path: Path, what: str) -> MemberConfig:
     try:
         return MemberConfig.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-        msg = err["msg"].removeprefix("Value error, ")
-        raise PackageError(f"{what}: {path}: field '{clip(loc)}': {msg} ({FIX_PACKAGE})") from None
+        raise PackageError(f"{what}: {path}: {field_error(exc)} ({FIX_PACKAGE})") from None
 
 
 def config_arch(cfg: MemberConfig, path: Path, what: str):

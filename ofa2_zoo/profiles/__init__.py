@@ -11,12 +11,12 @@ Modules: :mod:`.schema` (the YAML format), :mod:`.loader` (finding and binding p
 
 from __future__ import annotations
 
-from .loader import (HardwareProfile, HubNaming, PackagePlan, ProfileError, find_profile, list_profiles,
-                     load_profile, profile_dirs)
+from .loader import (DEFAULT_PROFILE, HardwareProfile, HubNaming, PackagePlan, ProfileError, Readiness, find_profile,
+                     list_profiles, load_profile, profile_dirs)
 from .lut import LatencyTable, LookupTableError
 
-__all__ = ["HardwareProfile", "HubNaming", "LatencyTable", "LookupTableError", "PackagePlan", "ProfileError",
-           "ensure_lut", "find_profile", "list_profiles", "load_profile", "profile_dirs"]
+__all__ = ["DEFAULT_PROFILE", "HardwareProfile", "HubNaming", "LatencyTable", "LookupTableError", "PackagePlan",
+           "ProfileError", "Readiness", "ensure_lut", "find_profile", "list_profiles", "load_profile", "profile_dirs"]
 
 
 def ensure_lut(profile, progress=None, calibration_archs: int = 30):

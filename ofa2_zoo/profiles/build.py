@@ -96,7 +96,8 @@ def build_lut(profile: HardwareProfile | str, out: str | Path | None = None, *, 
     for start in range(0, len(todo), chunk):
         keys = todo[start:start + chunk]
         runners = [make_runner(op_module(ops[k], space), op_input_shape(ops[k], m.batch_size), m) for k in keys]
-        for key, t in zip(keys, time_interleaved(runners, m.warmup, m.repeats, m.rounds, m.min_seconds)):
+        for key, t in zip(keys, time_interleaved(runners, m.warmup, m.repeats, m.rounds, m.min_seconds,
+                                                      m.clock)):
             entries[key] = t.to_entry()
         del runners
         write_json_atomic(partial, {**header, "format": FORMAT, "unit": "ms", "entries": entries})

@@ -20,8 +20,10 @@ import numpy as np
 import yaml
 from pydantic import ValidationError
 
-from ..assets import cache_dir, resolve_asset, sha256_file
+from ..assets import OFFICIAL_CHECKPOINTS, asset_state, assets_folder, cache_dir, resolve_asset, sha256_file
+from ..defaults import DEFAULT_PROFILE  # noqa: F401  (re-exported by ofa2_zoo.profiles)
 from ..errors import Ofa2Error, shorten
+from ..objectives.sources import AccuracySourceError, accuracy_source_info, sources_for_space
 from ..space import ArchSpec, SearchSpace, get_space
 from . import schema
 from .lut import CompiledTable, LatencyTable
@@ -30,6 +32,8 @@ from .schema import ProfileSpec
 
 class ProfileError(Ofa2Error, ValueError):
     """A hardware profile is malformed, missing, or points at missing/corrupt data."""
+
+
 
 
 # ---------------------------------------------------------------------------- finding
@@ -77,6 +81,7 @@ _PATTERN_FIX = {
     "id": "use lowercase letters, digits and '-' (the file is then named <id>.yaml)",
     "latency.table.sha256": "give 64 lowercase hex digits, as printed by `sha256sum FILE`",
     "hub.repo_prefix": "use letters, digits, '.', '_' or '-' (a Hub repo name)",
+    "accuracy": "name an accuracy source, e.g. ofa_mbv3_w1.2",
 }
 _TYPE_FIX = {
     "missing": "add it",
@@ -202,7 +207,35 @@ def _check_expansion(root: yaml.Node, path: Path) -> None:
     size(root)
 
 
+# ---------------------------------------------------------------------------- readiness
+_BACKEND_MODULES = {"onnxruntime": ("onnxruntime", "torch"), "torch": ("torch",), "tensorrt": ("tensorrt", "torch")}
+_BACKEND_FIX = {"onnxruntime": "pip install onnxruntime torch", "torch": "pip install torch",
+                "tensorrt": "pip install 'ofa2-zoo[tensorrt]' on a machine with an NVIDIA GPU"}
+
+
+def _backend_missing(backend: str) -> str | None:
+    """The Python package a measurement backend lacks here (found without importing it), or None."""
+    import importlib.util
+
+    for module in _BACKEND_MODULES[backend]:
+        if importlib.util.find_spec(module) is None:
+            return f"no {module} package here"
+    return None
+
+
 # ---------------------------------------------------------------------------- the profile
+@dataclass(frozen=True)
+class Readiness:
+    """Whether a profile can search here; ``reason`` says why not (``None`` when ready)."""
+
+    ready: bool
+    reason: str | None = None
+    fix: str | None = None  # the command (or edit) that makes it ready
+
+    def __str__(self) -> str:
+        return "ready" if self.ready else f"{self.reason} (fix: {self.fix})" if self.fix else str(self.reason)
+
+
 @dataclass(frozen=True)
 class PackagePlan:
     """What ``ofa2 package`` produces for a profile's front."""
@@ -238,6 +271,25 @@ class HardwareProfile:
             self.space: SearchSpace = base.restrict(resolutions=spec.resolutions)
         except Ofa2Error as exc:
             raise ProfileError(f"{path}: field 'resolutions': {exc}") from None
+        self.accuracy_source: str | None = self._pair_accuracy(base)
+
+    def _pair_accuracy(self, base: SearchSpace) -> str | None:
+        """The accuracy source of top1: the one the profile names, checked against its space, or
+        the single one declared for the space (``None`` when there is none)."""
+        name = self.spec.accuracy
+        if name is None:
+            candidates = sources_for_space(base.name)
+            return candidates[0] if len(candidates) == 1 else None
+        try:
+            info = accuracy_source_info(name)
+        except AccuracySourceError as exc:
+            raise ProfileError(f"{self.path}: field 'accuracy': {exc}") from None
+        if info.space is not None and info.space != base.name:
+            fits = sources_for_space(base.name)
+            fix = f"use {' or '.join(fits)}" if fits else f"use a supernet in space {info.space}"
+            raise ProfileError(f"{self.path}: field 'accuracy': {name!r} scores space {info.space}, but the "
+                               f"profile's supernet is {self.spec.supernet} (fix: {fix})")
+        return info.name
 
     def __repr__(self) -> str:
         return f"HardwareProfile(id={self.id!r}, space={self.space.name!r}, latency={self.latency_source!r})"
@@ -271,6 +323,64 @@ class HardwareProfile:
     def latency_source(self) -> str:
         """``lut`` (lookup table) or ``measure`` (every network measured on this machine)."""
         return self.spec.latency.source
+
+    @property
+    def uses_accuracy(self) -> bool:
+        """Whether a search of this profile needs an accuracy source (top1 objective or constraint)."""
+        return "top1" in self.spec.objectives or "top1" in self.spec.constraints
+
+    def official_files(self) -> dict[str, tuple[str, ...]]:
+        """The official OFA files this profile needs, each with what needs it (``search``:
+        its latency table and accuracy source; ``package``: the supernet checkpoint that
+        ``ofa2 package --weights official`` and ``ofa2 run`` read)."""
+        needs: dict[str, list[str]] = {}
+        t = self.spec.latency.table
+        if t is not None and t.format == "ofa-yaml":
+            for r in self.space.resolutions:
+                needs.setdefault(f"{t.asset_prefix}/{r}_lookup_table.yaml", []).append("search")
+        if self.uses_accuracy and self.accuracy_source is not None:
+            for name in accuracy_source_info(self.accuracy_source).assets:
+                needs.setdefault(name, []).append("search")
+        checkpoint = OFFICIAL_CHECKPOINTS.get(get_space(self.spec.supernet).name)
+        if checkpoint:
+            needs.setdefault(checkpoint, []).append("package")
+        return {name: tuple(p) for name, p in needs.items()}
+
+    def readiness(self, assets: str | os.PathLike | None = None) -> "Readiness":
+        """Whether ``ofa2 search`` can run this profile on this machine, and if not, why.
+
+        Checks what a search needs without loading anything heavy: the latency table (or the
+        measuring backend), the official files in the assets folder (``assets``, else the
+        profile's, else ``$OFA2_ASSETS`` or the cache) and an accuracy source for top1.
+        """
+        m = self.measurement
+        t = self.spec.latency.table
+        if self.latency_source == "measure":
+            missing = _backend_missing(m.backend)
+            if missing:
+                return Readiness(False, f"backend {m.backend} not installed ({missing})", _BACKEND_FIX.get(m.backend))
+        elif t.format == "ofa2-json":
+            path = self.table_path()
+            if not path.is_file():
+                if m is not None and m.backend == "tensorrt":
+                    why = _backend_missing("tensorrt")
+                    return Readiness(False, "GPU needed: the TensorRT table is measured on an NVIDIA GPU"
+                                     + (f" ({why})" if why else ""), f"ofa2 profile build-lut {self.id} on a GPU")
+                return Readiness(False, f"table missing: {path}", f"ofa2 profile build-lut {self.id}")
+            if t.sha256 and sha256_file(path) != t.sha256:
+                return Readiness(False, f"table {path} does not match the sha256 the profile pins",
+                                 f"restore the shipped table or ofa2 profile build-lut {self.id} and re-pin")
+        if self.uses_accuracy and self.accuracy_source is None:
+            return Readiness(False, f"no accuracy source for space {self.space.name}",
+                             f"add 'accuracy: <source>' to {self.path}")
+        folder = assets_folder(assets if assets is not None else self.assets)
+        needed = [n for n, purposes in self.official_files().items() if "search" in purposes]
+        absent = [n for n in needed if asset_state(n, folder) in ("missing", "corrupt")]
+        if absent:
+            return Readiness(False, f"official files missing: {', '.join(absent)} (in {folder})",
+                             f"ofa2 assets fetch --profile {self.id}" + (f" --assets {folder}"
+                                                                          if assets is not None else ""))
+        return Readiness(True)
 
     @property
     def package(self) -> PackagePlan:
@@ -388,6 +498,7 @@ class HardwareProfile:
 
     def describe(self) -> dict:
         d = self.spec.model_dump(exclude_none=True)
+        d["accuracy"] = self.accuracy_source
         d["file"] = str(self.path)
         d["sha256"] = self.sha256
         return d

@@ -35,11 +35,17 @@ class Measurement(_Strict):
     statistic: Literal["median", "p10", "min"] = Field(
         "median", description="which summary of the timed calls predictions use; p10/min resist other "
                               "processes' load on a shared machine (every table entry stores all three)")
+    clock: Literal["wall", "cpu"] = Field(
+        "wall", description="wall: elapsed time of each call; cpu: the calling thread's CPU time, which time "
+                            "taken by other processes does not inflate (one-thread CPU backends only)")
 
     @model_validator(mode="after")
     def _precision_fits_backend(self) -> "Measurement":
         if self.rounds > self.repeats:
             raise ValueError(f"rounds ({self.rounds}) cannot exceed repeats ({self.repeats}); lower rounds")
+        if self.clock == "cpu" and (self.backend == "tensorrt" or self.threads != 1):
+            raise ValueError("clock cpu times the calling thread, so it needs a CPU backend (onnxruntime, torch) "
+                             "with threads: 1; use clock: wall")
         if self.backend != "tensorrt" and self.precision != "fp32":
             raise ValueError(f"precision {self.precision} needs backend tensorrt; {self.backend} runs fp32 "
                              "(set precision: fp32 or backend: tensorrt)")
@@ -110,6 +116,9 @@ class ProfileSpec(_Strict):
     device_class: Literal["gpu", "cpu", "mobile"]
     description: str
     supernet: str
+    accuracy: Optional[str] = Field(None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,80}$",
+                                    description="accuracy source of top1 (default: the one declared for the "
+                                                "supernet's space)")
     resolutions: list[int] = Field(..., min_length=1)
     objectives: list[str] = Field(..., min_length=2)
     constraints: dict[str, Constraint] = {}

@@ -29,6 +29,7 @@ from ..explorer import ExplorerError, explorer_data, read_data, render_explorer,
 from ..front import Front, diff_fronts
 from ..package.manifest import MANIFEST_NAME, PackageManifest, read_manifest, timm_name
 from ..package.plots import packaged_members
+from ..package.verify import sha256_file
 from .errors import PublishError
 
 REQUIRED_MEMBER_FILES = ("config.json", "model.safetensors", "README.md", "model.onnx")
@@ -43,14 +44,6 @@ def git_blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 @dataclass(frozen=True)
 class LocalFile:
     """One file to publish: from a path in the package, or generated (``data``)."""
@@ -63,7 +56,7 @@ class LocalFile:
 
     @classmethod
     def from_path(cls, path_in_repo: str, path: Path, sha256: str | None = None) -> "LocalFile":
-        return cls(path_in_repo, path.stat().st_size, sha256 or _sha256_file(path), source=path)
+        return cls(path_in_repo, path.stat().st_size, sha256 or sha256_file(path), source=path)
 
     @classmethod
     def from_bytes(cls, path_in_repo: str, data: bytes) -> "LocalFile":

@@ -70,12 +70,30 @@ def _indexes(index_path: str | os.PathLike | None) -> list:
 
 
 def _suggest(name: str, indexes: list) -> str:
-    """Close published names, or a pointer to ``ofa2 zoo list``."""
+    """Close known names (published, local, embedded), or a pointer to ``ofa2 zoo list``."""
     from ..zoo.entries import Zoo, hub_entries, suggest
 
     zoo = Zoo(indexes[0].default_profile, hub_entries(*indexes))
-    names = [f"{n}.{t}" for n, tags in zoo.by_name().items() for t in tags] + list(zoo.by_name())
+    tables = [zoo.by_name(), _zoo_names()]
+    names = [n for t in tables for n in t] + [f"{n}.{tag}" for t in tables for n, tags in t.items() for tag in tags]
     return suggest(name, names) or "; `ofa2 zoo list` shows every known name"
+
+
+def _zoo_names() -> dict:
+    """name -> tag -> entry of everything the zoo registers (its warnings are `ofa2 zoo list`'s to show)."""
+    import warnings
+
+    from ..zoo.entries import collect
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return collect().by_name()
+
+
+def _not_on_the_hub(name: str) -> str:
+    """Where a name that has no Hub version comes from, if the zoo has it (nothing to pull then)."""
+    tags = _zoo_names().get(name.split(".")[0], {})
+    return f"; it is in the zoo as {', '.join('.' + t for t in tags)}, which load without pulling" if tags else ""
 
 
 def _from_index(name: str, m: re.Match, indexes: list) -> PullTarget:
@@ -91,7 +109,7 @@ def _from_index(name: str, m: re.Match, indexes: list) -> PullTarget:
         found = [p for p in profiles if p.replace("-", "_") == wanted]
         if not found:
             raise PullError(f"no published front of profile {wanted!r} in the zoo index "
-                            f"(published: {', '.join(profiles) or 'none'}){_suggest(name, indexes)}")
+                            f"(published: {', '.join(profiles) or 'none'}){_not_on_the_hub(name)}{_suggest(name, indexes)}")
         profile = found[0]
     k, tag = int(m.group("k")), m.group("tag")
     rows = sorted((e for e in entries if e.profile == profile and e.k == k and tag in (None, e.tag)),
@@ -99,7 +117,7 @@ def _from_index(name: str, m: re.Match, indexes: list) -> PullTarget:
     if not rows:
         have = ", ".join(sorted({e.tag for e in entries if e.profile == profile}, key=version_number)) or "none"
         raise PullError(f"{name}: the {profile} front has no {'version ' + tag if tag else 'version'} with a member "
-                        f"{k} (published versions: {have}){_suggest(name, indexes)}")
+                        f"{k} (published versions: {have}){_not_on_the_hub(name)}{_suggest(name, indexes)}")
     row = rows[-1]
     repo_id, _, revision = row.where.partition("@")
     if not _TAG_RE.match(revision):

@@ -27,7 +27,7 @@ from ..errors import Ofa2Error, shorten
 from ..front import Front, FrontMember
 from ..objectives.accuracy import load_accuracy_predictor
 from ..objectives.base import AccuracySource
-from ..profiles import HardwareProfile, load_profile
+from ..profiles import DEFAULT_PROFILE, HardwareProfile, load_profile
 from .algorithms import (ALGORITHMS, BASELINES, DEFAULT_ALGORITHM, MOEAS, AlgorithmError, check_algorithm,
                          run_moea, run_ofa_evolution, run_random)
 from .cache import ObjectiveCache
@@ -164,7 +164,12 @@ def _accuracy_source(accuracy: AccuracySource | str | None, prof: HardwareProfil
     if isinstance(accuracy, AccuracySource):
         acc = accuracy
     else:
-        acc = load_accuracy_predictor(accuracy or prof.spec.supernet, assets=assets, space=prof.space)
+        name = accuracy or prof.accuracy_source
+        if name is None:
+            raise SearchError(f"profile {prof.id} names no accuracy source for top1 and none is declared for its "
+                              f"space {prof.space.name} (fix: add 'accuracy: <source>' to {prof.path}, or pass "
+                              "accuracy=...)")
+        acc = load_accuracy_predictor(name, assets=assets, space=prof.space)
     if acc.space.n_genes != prof.space.n_genes or acc.space.stage_widths != prof.space.stage_widths:
         raise SearchError(f"accuracy source {acc.provenance.id} is for space {acc.space.name}, "
                           f"not {prof.space.name}")
@@ -172,7 +177,7 @@ def _accuracy_source(accuracy: AccuracySource | str | None, prof: HardwareProfil
 
 
 @limited_threads(1)  # ~1,000 small evaluations: spinning BLAS/OpenMP pools only slow them (see _threads)
-def search(profile: str | os.PathLike | HardwareProfile = "note10", supernet: str | None = None,
+def search(profile: str | os.PathLike | HardwareProfile = DEFAULT_PROFILE, supernet: str | None = None,
            algorithm: str = DEFAULT_ALGORITHM, population: int = 100, generations: int = 100, seed: int = 1,
            assets: str | os.PathLike | None = None, accuracy: AccuracySource | str | None = None,
            objectives: Sequence[str] | None = None, executor: str | Executor = "inprocess",
@@ -182,8 +187,8 @@ def search(profile: str | os.PathLike | HardwareProfile = "note10", supernet: st
            engine: str = "auto", progress: ProgressFn | None = None, supernet_sha256: str | None = None) -> Front:
     """Search ``profile``'s space with ``algorithm`` and return the Pareto front.
 
-    ``objectives`` defaults to the profile's; ``accuracy`` to the predictor registered for
-    the profile's supernet. ``cache`` is an :class:`ObjectiveCache` to share between searches
+    ``profile`` defaults to the zoo's default profile (``digits-cpu``); ``objectives`` to the
+    profile's; ``accuracy`` to the source the profile names (``accuracy:`` in its YAML). ``cache`` is an :class:`ObjectiveCache` to share between searches
     in one process, or a folder that keeps it on disk between runs. ``reference_point`` (natural
     units) overrides the profile's; ``reference_front`` (minimisation space) adds IGD to the
     history. ``budgets`` is the number of latency budgets of ``ofa-evolution``. ``engine``:

@@ -1,6 +1,6 @@
 """Search algorithms behind one name: PALS (the default), pymoo's MOEAs and two baselines.
 
-- ``pals``: Pareto archive local search on the current front (:mod:`.pals`).
+- ``pals``: Pareto archive local search on the current front (:mod:`.pals`), the default.
 - ``nsga2``, ``smsemoa``, ``spea2``, ``nsga3``, ``moead``, ``agemoea``: pymoo's algorithms with
   OFA²'s operators (canonical uniform sampling, uniform crossover with probability 1, per-gene
   reset mutation with probability 0.1, canonical repair, exact duplicate elimination).
@@ -28,6 +28,7 @@ from pymoo.core.callback import Callback
 from pymoo.optimize import minimize
 from pymoo.util.ref_dirs import get_reference_directions
 
+from ..defaults import DEFAULT_ALGORITHM
 from ..errors import Ofa2Error
 from .metrics import non_dominated
 from .operators import (CanonicalDuplicateElimination, CanonicalRepair, CanonicalSampling, GeneResetMutation,
@@ -36,8 +37,6 @@ from .problem import OFAProblem
 
 MOEAS = ("nsga2", "smsemoa", "spea2", "nsga3", "moead", "agemoea")
 BASELINES = ("random", "ofa-evolution")
-#: the algorithm of ``search()``, ``ofa2 search`` and ``ofa2 run`` when none is named
-DEFAULT_ALGORITHM = "nsga2"
 ALGORITHMS = ("pals",) + MOEAS + BASELINES
 
 #: called after every generation with (generation, evaluations so far, F of the feasible

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..assets import resolve_asset, sha256_file
+from ..assets import OFFICIAL_CHECKPOINTS, resolve_asset, sha256_file
 from ..errors import CheckpointError
 from ..space import SearchSpace, resolve_space
 from .calibrate import recalibrate_bn
@@ -17,15 +17,12 @@ from .subnet import create_subnet
 __all__ = ["ElasticMobileNetV3", "load_supernet", "save_supernet", "recalibrate_bn", "create_subnet",
            "official_checkpoint_name"]
 
-_OFFICIAL = {"ofa_mbv3_w1.0": "ofa_nets/ofa_mbv3_d234_e346_k357_w1.0",
-             "ofa_mbv3_w1.2": "ofa_nets/ofa_mbv3_d234_e346_k357_w1.2"}
-
 
 def official_checkpoint_name(space: SearchSpace) -> str:
-    if space.name not in _OFFICIAL:
+    if space.name not in OFFICIAL_CHECKPOINTS:
         raise CheckpointError(f"there are no official weights for space {space.name!r} "
-                              f"(official: {', '.join(_OFFICIAL)})")
-    return _OFFICIAL[space.name]
+                              f"(official: {', '.join(OFFICIAL_CHECKPOINTS)})")
+    return OFFICIAL_CHECKPOINTS[space.name]
 
 
 def load_supernet(name: str | SearchSpace | Mapping[str, Any] | None = None,

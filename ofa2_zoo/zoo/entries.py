@@ -157,10 +157,11 @@ def local_entries(index: ZooIndex) -> list[ZooEntry]:
     return [e for record in chosen.values() for e in package_entries(record, LOCAL_TAG, "local")]
 
 
-def embedded_entries(folder: Path = EMBEDDED_ZOO_DIR) -> list[ZooEntry]:
-    """The packaged fronts shipped inside ofa2-zoo (one package folder per profile)."""
+def embedded_entries(folder: Path | None = None) -> list[ZooEntry]:
+    """The packaged fronts shipped inside ofa2-zoo (one package folder per profile; default
+    ``ofa2_zoo/data/zoo``)."""
     out = []
-    for package in sorted(p.parent for p in folder.glob("*/package.json")):
+    for package in sorted(p.parent for p in (folder or EMBEDDED_ZOO_DIR).glob("*/package.json")):
         try:
             out += package_entries(package_record(package, recorded_at=0.0), EMBEDDED_TAG, "embedded")
         except Ofa2Error as exc:

@@ -25,6 +25,7 @@ from typing import Any, Iterable, Iterator, Literal, Mapping, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .._io import write_text_atomic
+from ..defaults import DEFAULT_PROFILE
 from ..errors import Ofa2Error
 
 INDEX_FORMAT = "ofa2-zoo-index/1"
@@ -33,7 +34,6 @@ SHIPPED_INDEX_PATH = DATA_DIR / "zoo_index.json"
 EMBEDDED_ZOO_DIR = DATA_DIR / "zoo"  # one package folder per profile, shipped in the wheel
 INDEX_ENV = "OFA2_ZOO_INDEX"  # another shipped index (CI, tests, private zoos)
 USER_INDEX_ENV = "OFA2_USER_INDEX"  # another user index file (tests, several zoos side by side)
-DEFAULT_PROFILE = "digits-cpu"
 _VERSION_RE = re.compile(r"^v([1-9]\d*)$")
 _PROFILE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
 
