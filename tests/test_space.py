@@ -3,6 +3,7 @@
 import dataclasses
 import itertools
 import json
+import re
 
 import numpy as np
 import pytest
@@ -206,8 +207,10 @@ def test_sizes_and_gene_bounds_of_ofas_space():
 
 
 def test_block_layout_follows_the_stage_table():
+    space = ofa_mobilenet_v3_space(1.0)  # built here: the layout is computed when a space is made
     layout = [(b.index, b.stage, b.position, b.in_channels, b.out_channels, b.stride, b.act, b.use_se, b.identity_skip)
-              for b in W10.blocks]
+              for b in space.blocks]
+    assert len(layout) == 20 and isinstance(space.blocks, tuple)
     assert layout[:5] == [(0, 0, 0, 16, 24, 2, "relu", False, False), (1, 0, 1, 24, 24, 1, "relu", False, True),
                           (2, 0, 2, 24, 24, 1, "relu", False, True), (3, 0, 3, 24, 24, 1, "relu", False, True),
                           (4, 1, 0, 24, 40, 2, "relu", True, False)]
@@ -303,6 +306,24 @@ def test_decode_gives_values_and_indices():
     assert v["active"].sum(axis=1).tolist() == [20, 10]
     np.testing.assert_array_equal(W12.active_mask(np.array([[0, 1, 2, 0, 1]])),
                                   [[1, 1, 0, 0, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0]])
+
+
+def test_smallest_valid_choices_and_widths():
+    """1x1 kernels (odd), width-1 layers, depth 1 and expand 1 are all allowed."""
+    s = SearchSpace.from_dict({**W10.to_dict(), "name": "t", "ks_choices": (1, 3), "expand_choices": (1,),
+                               "depth_choices": (1,), "stem_width": 1, "feature_mix_width": 1})
+    assert s.ks_choices == (1, 3) and s.stem_width == 1 and [b.stride for b in s.blocks] == [2, 2, 2, 1, 2]
+
+
+@pytest.mark.parametrize("resolutions, shown", [
+    ([128, 132, 136, 140, 144, 148], "{128, 132, 136, 140, 144, 148}"),  # six values: listed
+    ([128, 132, 136, 140, 144, 148, 152], "128..152 in steps of 4"),  # seven evenly spaced: a range
+    ([128, 132, 136, 140, 144, 148, 160], "{128, 132, 136, 140, 144, 148, 160}"),  # seven, uneven: listed
+])
+def test_allowed_resolutions_in_messages(resolutions, shown):
+    with pytest.raises(ArchError, match=re.escape(f"resolution 224 is not allowed in space 'ofa_mbv3_w1.2' "
+                                                  f"(allowed: {shown})")):
+        ArchSpec.from_dict(good(), space=W12.restrict(resolutions=resolutions))
 
 
 @pytest.mark.parametrize("field, value, message", [
