@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from _ci import missing
 from ofa2_zoo.assets import OFFICIAL_FILES, cache_dir
 
 MESSAGE = ("the official OFA files are missing: fetch them with `ofa2 assets fetch` "
@@ -39,8 +40,9 @@ ASSETS = find_assets() or Path(os.environ.get("OFA2_ASSETS") or cache_dir() / "a
 
 
 def missing_assets() -> None:
-    """What a test does when the files are missing: skip with the one message."""
-    pytest.skip(MESSAGE)
+    """What a test does when the files are missing: skip with the one message, or fail with it
+    in CI (``CI=true``, see ``_ci.py``)."""
+    missing(MESSAGE)
 
 
 def require_assets() -> Path:

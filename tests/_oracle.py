@@ -1,10 +1,29 @@
-"""The original OFA implementation (PyPI package ``ofa``) as a test oracle."""
+"""The original OFA implementation (PyPI package ``ofa``) as a test oracle.
 
-import pytest
+Every test that compares with it gets the oracle through :func:`require_oracle`: where ``ofa``
+is missing the test is skipped with one message, except in CI (``CI=true``), where it fails
+(:func:`_ci.missing`).
+"""
+
+import importlib
+
 import torch
 
-ofa_networks = pytest.importorskip("ofa.imagenet_classification.elastic_nn.networks",
-                                   reason="the `ofa` package (test oracle) is not installed")
+from _ci import missing
+
+ORACLE_MISSING = "the `ofa` package (test oracle) is not installed: pip install -e '.[dev]'"
+
+
+def require_oracle(module: str = "ofa"):
+    """Import ``module`` from the ``ofa`` package; skip (locally) or fail (in CI) without it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        pass
+    missing(ORACLE_MISSING)  # outside the except block: one message, no chained ImportError
+
+
+ofa_networks = require_oracle("ofa.imagenet_classification.elastic_nn.networks")
 
 
 def ofa_supernet(width: float, num_classes: int = 1000):
@@ -38,8 +57,7 @@ def ofa_tutorial_module(name: str):
     import importlib.util
     from pathlib import Path
 
-    import ofa
-
+    ofa = require_oracle("ofa")
     path = Path(ofa.__file__).parent / "tutorial" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(f"_ofa_tutorial_{name}", path)
     module = importlib.util.module_from_spec(spec)

@@ -14,6 +14,23 @@ from ofa2_zoo.objectives.base import AccuracySource, Provenance
 
 
 
+def official_sha256(name: str) -> str:
+    """The sha256 of an official asset as listed in the assets folder's SHA256SUMS."""
+    for line in (ASSETS / "SHA256SUMS").read_text().splitlines():
+        digest, path = line.split(maxsplit=1)
+        if path.removeprefix("./") == name:
+            return digest
+    raise KeyError(name)
+
+
+def official_note10_lut_sha256() -> str:
+    """A profile's lut_sha256 over OFA's per-resolution tables: sha256 of their concatenated sha256s."""
+    import hashlib
+
+    sums = "".join(official_sha256(f"note10/{r}_lookup_table.yaml") for r in (160, 176, 192, 208, 224))
+    return hashlib.sha256(sums.encode()).hexdigest()
+
+
 def note10():
     from ofa2_zoo.profiles import load_profile
 
@@ -42,3 +59,19 @@ class ChunkRecordingAccuracy(AccuracySource):
             with open(Path(self.log_dir) / f"pid-{os.getpid()}.log", "a") as f:
                 f.write(f"{len(genes)}\n")
         return self.inner.predict_genes(genes)
+
+
+def brute_force_non_dominated(F) -> list[int]:
+    """Rows of ``F`` (minimisation) that no other row dominates, by comparing every pair: the
+    reference the search's own ``non_dominated`` is checked against."""
+    rows = [[float(v) for v in row] for row in np.asarray(F)]
+
+    def dominates(a, b):
+        return all(x <= y for x, y in zip(a, b)) and any(x < y for x, y in zip(a, b))
+
+    return [i for i, b in enumerate(rows) if not any(dominates(a, b) for a in rows)]
+
+
+def dominated_by_any(point, rows) -> bool:
+    """Whether some row of ``rows`` dominates ``point`` (minimisation), pair by pair."""
+    return any(all(x <= y for x, y in zip(r, point)) and any(x < y for x, y in zip(r, point)) for r in rows)

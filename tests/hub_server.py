@@ -29,8 +29,10 @@ Fault injection: :meth:`HubServer.fail` adds a :class:`Fault` that matches reque
 global index (the n-th request the server received, both origins counted) or by a
 predicate on :class:`RequestInfo`, and answers with an HTTP status (5xx), a connection
 reset before handling, a reset *after* handling (the change is applied, the response is
-lost) or a stall (the server waits, then drops the connection). Every request is logged in
-``server.requests``.
+lost) or a stall (the server waits, then drops the connection). A ``before`` fault is a race
+instead of a failure: it runs an action on the server state (another client's change, e.g.
+:meth:`HubServer.tag_elsewhere`) just before handling the matched request normally. Every
+request is logged in ``server.requests``.
 """
 
 from __future__ import annotations
@@ -172,7 +174,9 @@ class Fault:
     """A failure to inject. ``kind``: "status" (answer ``status`` without handling), "reset"
     (drop the connection before handling), "reset_after" (handle, then drop the connection:
     the change is applied but the client never sees the answer), "stall" (wait ``delay``
-    seconds, then drop the connection). ``times``: how often it fires (None: every match)."""
+    seconds, then drop the connection), "before" (a race: run ``action(server, info)`` under
+    the server lock, then handle the request normally). ``times``: how often it fires (None:
+    every match)."""
 
     match: Callable[[RequestInfo], bool]
     kind: str = "status"
@@ -180,10 +184,13 @@ class Fault:
     delay: float = 2.0
     times: int | None = 1
     fired: int = 0
+    action: Callable[["HubServer", RequestInfo], None] | None = None
 
     def __post_init__(self) -> None:
-        if self.kind not in ("status", "reset", "reset_after", "stall"):
+        if self.kind not in ("status", "reset", "reset_after", "stall", "before"):
             raise ValueError(f"unknown fault kind {self.kind!r}")
+        if (self.kind == "before") != (self.action is not None):
+            raise ValueError("a 'before' fault needs an action, and only it takes one")
 
 
 @dataclass
@@ -317,7 +324,8 @@ class HubServer:
     # ------------------------------------------------------------------ faults and inspection
     def fail(self, at: int | Iterable[int] | Callable[[RequestInfo], bool] | None = None, *, route: str | None = None,
              method: str | None = None, repo: str | None = None, kind: str = "status", status: int = 503,
-             delay: float = 2.0, times: int | None = 1) -> Fault:
+             delay: float = 2.0, times: int | None = 1,
+             action: Callable[["HubServer", RequestInfo], None] | None = None) -> Fault:
         """Inject a fault at request index ``at`` (an int, a set of ints, or a predicate), optionally
         only for a route / method / repo. Returns the fault (``fault.fired`` counts hits)."""
         indices = {at} if isinstance(at, int) else set(at) if at is not None and not callable(at) else None
@@ -327,10 +335,27 @@ class HubServer:
                     and (route is None or info.route == route) and (method is None or info.method == method)
                     and (repo is None or info.repo_id == repo))
 
-        fault = Fault(match, kind=kind, status=status, delay=delay, times=times)
+        fault = Fault(match, kind=kind, status=status, delay=delay, times=times, action=action)
         with self._lock:
             self.faults.append(fault)
         return fault
+
+    def race(self, action: Callable[["HubServer", RequestInfo], None], *, route: str, repo: str | None = None,
+             times: int | None = 1) -> Fault:
+        """Run ``action(server, info)`` just before the next request on ``route`` (and ``repo``) is
+        handled: another client's change landing between a client's read and its write."""
+        return self.fail(route=route, repo=repo, kind="before", times=times, action=action)
+
+    def tag_elsewhere(self, repo_id: str, tag: str) -> str:
+        """Create ``tag`` on the parent of ``main``'s head, as another publisher would (an action for
+        :meth:`race`); returns the commit it points at."""
+        with self._lock:
+            repo = self.repos[repo_id]
+            head = repo.commits[repo.branches["main"]]
+            target = head.parent or head.id
+            repo.tags[tag] = target
+            repo.tag_messages[tag] = "created by another client"
+            return target
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -889,6 +914,9 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(self.path)
         body = self._body()
         info, params, fault = hub._next(self.server.origin, method, split.path)
+        if fault is not None and fault.kind == "before":
+            with hub._lock:
+                fault.action(hub, info)
         if fault is not None and fault.kind in ("reset", "stall"):
             hub._record(info, fault.kind)
             if fault.kind == "stall":

@@ -1,12 +1,11 @@
 """BN re-calibration follows OFA's procedure (checked against the `ofa` package)."""
 
-import pytest
 import torch
 
-from _oracle import ofa_supernet, randomise, set_ofa_active
+from _oracle import ofa_supernet, randomise, require_oracle, set_ofa_active
 from ofa2_zoo import get_space, load_supernet, recalibrate_bn
 
-set_running_statistics = pytest.importorskip("ofa.imagenet_classification.elastic_nn.utils").set_running_statistics
+set_running_statistics = require_oracle("ofa.imagenet_classification.elastic_nn.utils").set_running_statistics
 
 
 def test_recalibrated_subnet_matches_ofa():

@@ -6,7 +6,10 @@ import sys
 
 import pytest
 
+from ofa2_zoo import ArchSpec, create_subnet, get_space
 from ofa2_zoo.cli import main
+
+from test_efficiency import counted_macs
 
 
 def run(*args):
@@ -22,7 +25,17 @@ DIGITS_ARCH = "r16-d123-k3xx35x355-e3xx34x444"
 def test_show_valid_arch(capsys):
     assert run("arch", "show", "--json", W12_ARCH, "--space", "ofa_mbv3_w1.2") == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["arch"]["d"] == [3, 2, 2, 2, 2] and len(info["genes"]) == 46 and info["macs_m"] > 0
+    # skipped blocks ('x') read as the smallest choice, index 0
+    assert info["arch"] == {"ks": [7, 5, 5, 3, 3, 3, 3, 3, 3, 7, 3, 3, 5, 5, 3, 3, 5, 5, 3, 3],
+                            "e": [3, 6, 6, 3, 4, 6, 3, 3, 6, 6, 3, 3, 3, 6, 3, 3, 3, 3, 3, 3],
+                            "d": [3, 2, 2, 2, 2], "r": [192]}
+    assert info["genes"] == ([2, 1, 1, 0, 0, 0, 0, 0, 0, 2, 0, 0, 1, 1, 0, 0, 1, 1, 0, 0]
+                             + [0, 2, 2, 0, 1, 2, 0, 0, 2, 2, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0] + [1, 0, 0, 0, 0, 16])
+    # MACs and parameters counted on the built network (forward hooks, parameter sizes)
+    space = get_space(info["space"])
+    net = create_subnet(ArchSpec.from_dict(info["arch"], space), space)
+    assert info["macs_m"] == pytest.approx(counted_macs(net, 3, 192) / 1e6, abs=1e-6)
+    assert info["params_m"] == pytest.approx(sum(t.numel() for t in net.parameters()) / 1e6, abs=1e-6)
 
 
 def test_default_space_is_the_default_profiles(capsys):

@@ -4,7 +4,9 @@ diffs, plots, and OFA's published specialized nets as reference points."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +15,9 @@ from ofa2_zoo.front import (Front, FrontError, FrontMember, diff_fronts, load_sp
                             reference_points)
 from ofa2_zoo.search import search
 
-from _search_helpers import ASSETS, needs_assets
+from _search_helpers import ASSETS, needs_assets, official_note10_lut_sha256, official_sha256
+
+NOTE10_YAML = Path(__file__).resolve().parents[1] / "hardware_profiles" / "note10.yaml"
 
 pytestmark = needs_assets
 
@@ -34,8 +38,11 @@ def test_front_json_follows_the_contract(front, tmp_path):
     assert data["objective_meta"]["top1"] == {"unit": "%", "source": "predicted", "direction": "max"}
     assert data["objective_meta"]["latency_ms"]["source"] == "lookup-table"
     assert data["reference_point"] == {"latency_ms": 100.0, "top1": 75.0}
-    assert data["profile"]["id"] == "note10" and len(data["profile"]["sha256"]) == 64
-    assert len(data["profile"]["lut_sha256"]) == 64 and len(data["accuracy"]["sha256"]) == 64
+    # provenance: the profile file's sha256, the official tables' and predictor's (from the assets' SHA256SUMS)
+    assert data["profile"] == {"id": "note10", "sha256": hashlib.sha256(NOTE10_YAML.read_bytes()).hexdigest(),
+                               "lut_sha256": official_note10_lut_sha256()}
+    assert data["accuracy"] == {"id": "ofa-acc-predictor-mbv3-w1.2", "sha256": official_sha256("acc_predictor.pth"),
+                                "source": "predicted"}
     assert data["space"]["stage_widths"] == [32, 48, 96, 136, 192]
     assert data["algorithm"]["name"] == "nsga2" and data["algorithm"]["population"] == 24
     assert list(data)[-1] == "timing" and set(data["timing"]) == {"wall_time_s"}
@@ -107,6 +114,26 @@ def test_version_id_and_diff(front):
     assert d.hypervolume_change == pytest.approx(1.0)
     assert changed.version_id != front.version_id
     assert "members added: 1, removed: 1" in d.to_markdown()
+
+
+def _with_value(front: Front, i: int, name: str, value: float) -> Front:
+    members = list(front.members)
+    members[i] = FrontMember(members[i].arch, members[i].objectives | {name: value})
+    return dataclasses.replace(front, members=members)
+
+
+@pytest.mark.parametrize("name", ["latency_ms", "top1", "macs_m", "params_m"])
+def test_version_id_changes_with_any_members_objective_value(front, name):
+    """Same archs, one value moved: another front (its card and plot would differ)."""
+    last = len(front.members) - 1
+    for i in (0, last):
+        old = front.members[i].objectives[name]
+        for new in (old + 0.5, old * (1 + 1e-12), -old):
+            assert _with_value(front, i, name, new).version_id != front.version_id, (i, new)
+    # the same values in new objects (and another dict order) give the same id
+    copied = dataclasses.replace(front, members=[FrontMember(m.arch, dict(reversed(list(m.objectives.items()))))
+                                                 for m in front.members])
+    assert copied.version_id == front.version_id
 
 
 def test_specialized_nets_parse_into_the_right_space():

@@ -12,15 +12,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx2
+import huggingface_hub as hh
+from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
 import pytest
 import torch
 
 from _hub_helpers import NAMESPACE, TOKEN, fast_client_retries, make_server, use_hub
 
-hh = pytest.importorskip("huggingface_hub")
-from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi  # noqa: E402
-from huggingface_hub.errors import (  # noqa: E402
-    EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError)
 
 REPO = f"{NAMESPACE}/demo"
 

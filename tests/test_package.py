@@ -271,12 +271,15 @@ def test_bad_inputs_are_clear_errors(tmp_path):
 
 
 def test_tensorrt_requested_without_tensorrt_says_why_and_how(tmp_path):
-    pytest.importorskip("onnxruntime")
     if package_module.tensorrt.unavailable_reason() is None:
         pytest.skip("TensorRT and a GPU are present here; the engine test below covers them")
     res = _package(tmp_path, tensorrt="fp16")
     x = res.manifest.members[0]
-    assert not x.tensorrt.built and "not installed" in x.tensorrt.reason or "GPU" in x.tensorrt.reason
+    assert not x.tensorrt.built
+    why = package_module.tensorrt.unavailable_reason()
+    assert why in ("the tensorrt Python package is not installed (pip install 'ofa2-zoo[tensorrt]')",
+                   "no CUDA GPU is visible on this machine")
+    assert x.tensorrt.reason == f"it could not be built where this package was made: {why}"
     assert not any(name.endswith(".engine") for name in x.files)
     card = (res.path / x.folder / "README.md").read_text()
     assert "could not be built where this package was made" in card and "--fp16" in card
@@ -289,7 +292,7 @@ def test_tensorrt_engine_is_built_and_measured(tmp_path):
     x = res.manifest.members[0]
     assert x.tensorrt.built and x.tensorrt.engine in x.files
     settings = json.loads((res.path / x.folder / f"{x.tensorrt.engine}.json").read_text())
-    assert settings["precision"] == "fp16" and settings["latency_ms"] > 0
+    assert settings["precision"] == "fp16" and 1e-3 < settings["latency_ms"] < 1e3  # ms: not s, not µs
 
 
 def test_cli_package_help_and_one_line_errors(tmp_path):

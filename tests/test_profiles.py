@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
-from ofa2_zoo import ArchSpec, ArchError
-from ofa2_zoo.profiles import HardwareProfile, LatencyTable, list_profiles, load_profile
+from ofa2_zoo import ArchSpec, ArchError, get_space
+from ofa2_zoo.profiles import HardwareProfile, LatencyTable, LookupTableError, list_profiles, load_profile
 from ofa2_zoo.profiles.lut import FORMAT, all_ops, block_ops, fixed_ops
 
 from _profiles_helpers import ASSETS, TINY, needs_assets
+from _search_helpers import official_note10_lut_sha256
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +41,8 @@ def test_note10_profile_facts(note10):
     assert note10.id == "note10" and note10.device_class == "mobile"
     assert note10.space.name == "ofa_mbv3_w1.2" and note10.space.resolutions == (160, 176, 192, 208, 224)
     assert note10.objectives == ["latency_ms", "top1"]
-    assert len(note10.sha256) == 64 and len(note10.lut_sha256) == 64
+    assert note10.sha256 == hashlib.sha256((ROOT / "hardware_profiles" / "note10.yaml").read_bytes()).hexdigest()
+    assert note10.lut_sha256 == official_note10_lut_sha256()
     assert note10.timm_name(3) == "ofa2_note10_front_3"
     assert note10.hub.member_repo("org", 2) == "org/ofa2-note10-front-2"
     assert note10.hub.front_repo("org") == "org/ofa2-note10-front"
@@ -113,7 +119,6 @@ def test_bad_genes_are_rejected_with_a_clear_error(note10):
 
 # ---------------------------------------------------------------------------- OFA's estimator (oracle)
 def _ofa_tutorial_latency_table(monkeypatch):
-    pytest.importorskip("ofa", reason="the `ofa` package (test oracle) is not installed")
     from _oracle import ofa_tutorial_module
 
     mod = ofa_tutorial_module("latency_table")
@@ -138,9 +143,9 @@ def test_matches_ofa_tutorial_estimator_on_random_archs(note10, monkeypatch):
 @needs_assets
 def test_matches_ofa_efficiency_predictor_on_real_network_configs(note10, monkeypatch):
     """OFA's MBv3LatencyTable walks the active network's config (channels from the real net)."""
-    pytest.importorskip("ofa", reason="the `ofa` package (test oracle) is not installed")
-    from ofa.nas.efficiency_predictor import latency_lookup_table as llt
-    from _oracle import ofa_supernet
+    from _oracle import ofa_supernet, require_oracle
+
+    llt = require_oracle("ofa.nas.efficiency_predictor.latency_lookup_table")
 
     monkeypatch.setattr(llt, "yaml", types.SimpleNamespace(load=lambda fp: yaml.load(fp, Loader=yaml.CSafeLoader)))
     tables = {r: llt.MBv3LatencyTable(url=str(ASSETS / "note10" / f"{r}_lookup_table.yaml"))
@@ -191,24 +196,104 @@ def test_operator_keys_follow_ofas_scheme():
     assert set(all_ops(space)) == set(TINY_KEYS_16)
 
 
-@pytest.mark.parametrize("arch, expected", [
+def _ops_to_count(name):
+    if name == "tiny":  # every operator
+        return TINY, list(all_ops(TINY).values())
+    space = get_space("ofa_mbv3_w1.2")  # the fixed ones and each block's largest choice at 160
+    return space, fixed_ops(space, 160) + [op for _, ki, ei, op in block_ops(space, 160) if ki == ei == 2]
+
+
+@pytest.mark.parametrize("name", ["tiny", "w1.2"])
+def test_operator_macs_and_weights_count_the_built_operator(name):
+    """Each operator's MACs and weights (calibration features) equal what its timm module does:
+    MACs counted by forward hooks on every convolution and linear layer, weights summed over them."""
+    import torch
+
+    from ofa2_zoo.profiles.measure import op_input_shape, op_module
+
+    space, ops = _ops_to_count(name)
+    for op in ops:
+        key = op.key
+        module = op_module(op, space).eval()
+        layers = [m for m in module.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+        assert op.weights == sum(m.weight.numel() for m in layers), key
+        if op.kind == "AvgPool2D":  # no multiplications, one addition per input value
+            assert op.macs == op.inp[0] * op.inp[1] * op.inp[2]
+            continue
+        counted = {"n": 0}
+
+        def hook(m, inputs, out):
+            counted["n"] += (m.weight.numel() * out.shape[2] * out.shape[3] if isinstance(m, torch.nn.Conv2d)
+                             else m.weight.numel())
+
+        handles = [m.register_forward_hook(hook) for m in layers]
+        with torch.no_grad():
+            module(torch.zeros(op_input_shape(op, 1)))
+        for h in handles:
+            h.remove()
+        assert op.macs == counted["n"], key
+
+
+# (arch, sum of its operators' entries, number of operators: 6 fixed + its active blocks)
+HAND_CASES = [
     # stage 0 depth 1 (k5 e4 -> 32), stage 1 depth 2 (k3 e2 -> 1024, k5 e2 -> 65536)
-    ({"ks": [5, 3, 3, 5], "e": [4, 2, 2, 2], "d": [1, 2], "r": [16]}, HEAD + 32 + 1024 + 65536),
+    ({"ks": [5, 3, 3, 5], "e": [4, 2, 2, 2], "d": [1, 2], "r": [16]}, HEAD + 32 + 1024 + 65536, 9),
     # the genes of skipped blocks (stage 0 block 1, stage 1 block 1) must not count
-    ({"ks": [3, 5, 5, 5], "e": [2, 4, 4, 4], "d": [1, 1], "r": [16]}, HEAD + 4 + 8192),
-    ({"ks": [3, 5, 3, 3], "e": [2, 4, 2, 4], "d": [2, 2], "r": [16]}, HEAD + 4 + 512 + 1024 + 32768),
-])
-def test_summation_rule_on_a_hand_computed_case(tmp_path, arch, expected):
+    ({"ks": [3, 5, 5, 5], "e": [2, 4, 4, 4], "d": [1, 1], "r": [16]}, HEAD + 4 + 8192, 8),
+    ({"ks": [3, 5, 3, 3], "e": [2, 4, 2, 4], "d": [2, 2], "r": [16]}, HEAD + 4 + 512 + 1024 + 32768, 10),
+]
+
+
+def _tiny_json_table(path, overhead=None, statistic=None):
+    """The hand table as our JSON format; each entry's median is its value, p10 and min fractions of it."""
+    data = {"format": FORMAT, "unit": "ms",
+            "entries": {k: {"median": v, "p10": v / 2, "min": v / 4, "iqr": 0, "n": 1} for k, v in TINY_KEYS_16.items()}}
+    if overhead is not None:
+        data["call_overhead"] = overhead
+    if statistic is not None:
+        data["statistic"] = statistic
+    path.write_text(json.dumps(data))
+    return LatencyTable.from_json(path)
+
+
+@pytest.mark.parametrize("arch, expected, n_ops", HAND_CASES)
+def test_summation_rule_on_a_hand_computed_case(tmp_path, arch, expected, n_ops):
     space = TINY.restrict(resolutions=[16])
     yaml_file = tmp_path / "16_lookup_table.yaml"
     yaml_file.write_text(yaml.safe_dump({k: {"count": 3, "mean": float(v), "std": 0.0}
                                          for k, v in TINY_KEYS_16.items()}))
-    json_file = tmp_path / "tiny.json"
-    json_file.write_text(json.dumps({"format": FORMAT, "unit": "ms",
-                                     "entries": {k: {"median": v, "iqr": 0, "n": 1} for k, v in TINY_KEYS_16.items()}}))
     genes = space.archs_to_genes([ArchSpec.from_dict(arch, space)])
-    for table in (LatencyTable.from_ofa_yaml({16: yaml_file}), LatencyTable.from_json(json_file)):
+    for table in (LatencyTable.from_ofa_yaml({16: yaml_file}), _tiny_json_table(tmp_path / "tiny.json")):
+        assert table.call_overhead_ms == 0.0
         assert table.compile(space).latency_genes(genes)[0] == expected
+
+
+@pytest.mark.parametrize("arch, expected, n_ops", HAND_CASES)
+def test_summation_rule_counts_the_call_overhead_once(tmp_path, arch, expected, n_ops):
+    """Every operator entry was timed as its own call and carries one call overhead; the network
+    is one call: sum(entry - overhead) + overhead. The statistic picks entries and overhead alike."""
+    space = TINY.restrict(resolutions=[16])
+    genes = space.archs_to_genes([ArchSpec.from_dict(arch, space)])
+    overhead = {"median": 0.25, "p10": 0.125, "min": 0.0625, "iqr": 0.01, "n": 100}
+    for statistic, fraction in (("median", 1), ("p10", 2), ("min", 4)):
+        table = _tiny_json_table(tmp_path / f"{statistic}.json", overhead, statistic)
+        o = overhead[statistic]
+        assert table.call_overhead_ms == o
+        assert table.compile(space).latency_genes(genes)[0] == expected / fraction - n_ops * o + o
+    # without a statistic the median is used
+    assert _tiny_json_table(tmp_path / "default.json", overhead).compile(space).latency_genes(genes)[0] \
+        == expected - (n_ops - 1) * 0.25
+
+
+def test_zero_entries_are_valid_and_the_statistic_must_be_known(tmp_path):
+    path = tmp_path / "zero.json"
+    path.write_text(json.dumps({"format": FORMAT, "unit": "ms", "call_overhead": {"median": 0},
+                                "entries": {k: {"median": 0.0} for k in TINY_KEYS_16}}))
+    space = TINY.restrict(resolutions=[16])
+    assert LatencyTable.from_json(path).compile(space).latency_genes(space.sample_genes(3, 0)).tolist() == [0.0] * 3
+    path.write_text(json.dumps({"format": FORMAT, "unit": "ms", "statistic": "mean", "entries": {}}))
+    with pytest.raises(LookupTableError, match="statistic must be median, p10 or min, got 'mean'"):
+        LatencyTable.from_json(path)
 
 
 def test_calibration_is_folded_into_the_gather():
@@ -219,7 +304,23 @@ def test_calibration_is_folded_into_the_gather():
                                                       "r": [16]}, space)])
     raw = HEAD + 32 + 1024 + 65536
     assert table.compile(space, calibrated=False).latency_genes(genes)[0] == raw
-    assert table.compile(space).latency_genes(genes)[0] == pytest.approx(2 * raw + 0.5 * 3 + 3.0)
+    assert table.compile(space).latency_genes(genes)[0] == pytest.approx(2 * raw + 0.5 * 3 + 3.0, rel=1e-15)
+    # with a call overhead (0.25 ms per operator, 9 operators): the calibration's offset replaces the
+    # overhead's one call, the scale applies to the entries less their overhead
+    timed = LatencyTable(table.entries, "mem", {"calibration": cal, "call_overhead": {"median": 0.25}})
+    assert timed.compile(space, calibrated=False).latency_genes(genes)[0] == raw - 8 * 0.25
+    assert timed.compile(space).latency_genes(genes)[0] == pytest.approx(2 * (raw - 9 * 0.25) + 0.5 * 3 + 3.0,
+                                                                          rel=1e-15)
+    # MACs and weights terms: per million of the operators' own counts
+    feats = LatencyTable(table.entries, "mem", {"calibration": {"scale": 1.0, "offset": 0.0, "per_mmac": 2.0,
+                                                                "per_mweight": 3.0}})
+    arch = space.genes_to_archs(genes)[0]
+    ops = fixed_ops(space, 16) + [op for b, ki, ei, op in block_ops(space, 16) if b in arch.active_blocks()
+                                  and space.ks_choices[ki] == arch.ks[b] and space.expand_choices[ei] == arch.e[b]]
+    assert len(ops) == 9
+    macs, weights = sum(op.macs for op in ops), sum(op.weights for op in ops)
+    assert feats.compile(space).latency_genes(genes)[0] == pytest.approx(raw + 2.0 * macs / 1e6 + 3.0 * weights / 1e6,
+                                                                         rel=1e-15)
 
 
 # ---------------------------------------------------------------------------- shipped profiles

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import pytest
 
@@ -76,6 +77,74 @@ def test_malformed_profile_names_file_field_and_fix(tmp_path, dotted, value, fie
     assert msg.startswith(f"{path}: field '{field}'"), msg
     assert fix in msg, msg
     assert "\n" not in msg
+
+
+MORE_MALFORMED = [
+    ("latency.table", {"format": "ofa-yaml"}, "latency.table", "format ofa-yaml needs asset_prefix (the official"),
+    ("latency.table", {"format": "ofa-yaml", "asset_prefix": "note10", "path": "x.json"}, "latency.table",
+     "format ofa-yaml reads official assets (checksums pinned in ofa2_zoo.assets); remove path/sha256"),
+    ("latency.table", {"format": "ofa-yaml", "asset_prefix": "note10", "sha256": "0" * 64}, "latency.table",
+     "remove path/sha256 or use format ofa2-json"),
+    ("latency.table", {"format": "ofa2-json", "path": "x.json", "asset_prefix": "note10"}, "latency.table",
+     "asset_prefix is only for format ofa-yaml; remove it"),
+    ("constraints", {"latency_ms": {}}, "constraints.latency_ms", "a constraint needs max and/or min"),
+    ("reference_point", {"energy": 1.0}, "reference_point", "unknown objective(s) ['energy']"),
+    ("measurement", _DELETE, "(top level)", "latency source 'measure' needs a measurement section"),
+    ("measurement.backend", "tensorrt", "(top level)", "measurement backend tensorrt needs device_class gpu"),
+    ("objectives", ["top1", "macs_m"], "(top level)",
+     "latency source 'measure' is only useful with latency_ms in objectives or constraints"),
+    ("resolutions", [], "resolutions", "fix: add entries"),
+]
+MEASURE = {"source": "measure"}
+
+
+@pytest.mark.parametrize("dotted, value, field, fix", MORE_MALFORMED,
+                         ids=[f"{m[0]}={m[1]!r}"[:40] for m in MORE_MALFORMED])
+def test_more_malformed_profiles(tmp_path, dotted, value, field, fix):
+    data = profile_dict()
+    if field == "(top level)":  # the cross-field rules are about measured latency
+        data["latency"] = MEASURE
+    if dotted == "measurement.backend":
+        data["measurement"]["precision"] = "fp32"
+    path = write_profile(tmp_path, _set(data, dotted, value), name="tiny-cpu")
+    with pytest.raises(ProfileError) as exc:
+        load_profile(path)
+    msg = str(exc.value)
+    assert msg.startswith(f"{path}: field '{field}'") and fix in msg and "\n" not in msg, msg
+
+
+# (field, lowest valid value, highest valid value) of every bounded number in a profile
+BOUNDS = [("measurement.batch_size", 1, 1024), ("measurement.threads", 1, 256), ("measurement.warmup", 0, 10_000),
+          ("measurement.repeats", 1, 100_000), ("measurement.rounds", 1, 1000), ("measurement.min_seconds", 0, 3600),
+          ("package.members", 1, 100)]
+
+
+@pytest.mark.parametrize("dotted, low, high", BOUNDS, ids=[b[0] for b in BOUNDS])
+def test_bounded_numbers_accept_their_range_and_refuse_beyond(tmp_path, dotted, low, high):
+    base = _set(_set(profile_dict(), "measurement.rounds", 1), "measurement.repeats", 1000)
+    section, name = dotted.split(".")
+    for value in (low, high):
+        spec = load_profile(write_profile(tmp_path, _set(base, dotted, value))).spec
+        assert getattr(getattr(spec, section), name) == value
+    step = 0.5 if name == "min_seconds" else 1
+    for value, words in ((low - step, f"greater than or equal to {low}"), (high + step, f"less than or equal to {high}")):
+        with pytest.raises(ProfileError, match=re.escape(f"field '{dotted}': Input should be {words}")):
+            load_profile(write_profile(tmp_path, _set(base, dotted, value)))
+
+
+def test_defaults_and_normalisation(tmp_path):
+    data = profile_dict(resolutions=[24, 16])
+    data["measurement"] = {"backend": "torch"}
+    del data["export"], data["package"]
+    spec = load_profile(write_profile(tmp_path, data)).spec
+    assert spec.resolutions == [16, 24]  # sorted
+    m = spec.measurement
+    assert (m.batch_size, m.precision, m.threads, m.warmup, m.repeats, m.rounds, m.min_seconds, m.statistic) == \
+        (1, "fp32", 1, 10, 50, 1, 0.0, "median")
+    assert spec.export == ["onnx"] and spec.package.members == 5 and spec.constraints == {}
+    assert spec.reference_point == {}
+    c = load_profile(write_profile(tmp_path, profile_dict(constraints={"latency_ms": {"min": 2, "max": 2}}))).spec
+    assert (c.constraints["latency_ms"].min, c.constraints["latency_ms"].max) == (2.0, 2.0)  # min == max is fine
 
 
 def test_resolution_outside_the_space(tmp_path):
@@ -192,6 +261,15 @@ def test_missing_table_entry_names_the_operator_key(tmp_path):
     (json.dumps({"format": "other", "entries": {}}), "not an ofa2-lut/1 table"),
     (json.dumps({"format": FORMAT, "unit": "s", "entries": {}}), "unit must be 'ms', got 's'"),
     (json.dumps({"format": FORMAT, "unit": "ms", "entries": {"Conv-x": {"mean": 1}}}),
+     "entry 'Conv-x' needs a non-negative numeric 'median'"),
+    (json.dumps({"format": FORMAT, "unit": "ms", "entries": {"Conv-x": {"median": 0.5}, "Conv_1-y": {"median": -3.0}}}),
+     r"entry 'Conv_1-y' needs a non-negative numeric 'median' \(ms\)"),
+    (json.dumps({"format": FORMAT, "unit": "ms", "statistic": "min",
+                 "entries": {"Conv-x": {"median": 1.0, "min": -0.001}}}),
+     r"entry 'Conv-x' needs a non-negative numeric 'min' \(ms\)"),
+    (json.dumps({"format": FORMAT, "unit": "ms", "entries": {"Conv-x": {"median": "1"}}}),
+     "entry 'Conv-x' needs a non-negative numeric 'median'"),
+    (json.dumps({"format": FORMAT, "unit": "ms", "entries": {"Conv-x": {"median": True}}}),
      "entry 'Conv-x' needs a non-negative numeric 'median'"),
     (json.dumps({"format": FORMAT, "unit": "ms", "entries": {}, "calibration": {"scale": "x"}}),
      "'calibration' needs numeric 'scale' and 'offset'"),

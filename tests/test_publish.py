@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import shutil
 import subprocess
 import sys
@@ -23,7 +24,7 @@ import yaml
 from safetensors.torch import load_file
 
 import ofa2_zoo  # noqa: F401  (registers ofa2_subnet)
-from ofa2_zoo.publish import PublishError, PullError, RetryPolicy, TagConflict, publish, pull
+from ofa2_zoo.publish import PublishError, PublishFailed, PullError, RetryPolicy, TagConflict, publish, pull
 from ofa2_zoo.explorer import read_data
 from ofa2_zoo.front import Front
 from ofa2_zoo.package import read_manifest
@@ -256,7 +257,22 @@ def test_dry_run_prints_the_plan_and_changes_nothing(hub, packages):
     assert result.version == "v2" and result.previous == "v1"
     assert not [r for r in server.requests[start:] if r.info.route in WRITES] and _commit_counts(server) == counts
     assert all(not r.create_repo and not r.changes.empty for r in result.repos)
-    assert "update model.safetensors" in "\n".join(lines) or "update" in "\n".join(lines)
+    # v2's files replace v1's in every repo: each plan line names the files and their sizes
+    def kb(path):
+        return f"{path.name} ({path.stat().st_size / 1000:.1f} kB)"
+
+    fvid = read_manifest(pkg_b).front_version_id
+    assert lines[0] == (f"dry run: would publish tiny-publish front {fvid[:12]} as v2 on {server.endpoint} "
+                        "(previous version: v1)")
+    for k in range(3):
+        folder = pkg_b / "members" / f"front_{k}"
+        files = ", ".join(kb(folder / n) for n in ("README.md", "config.json", "model.onnx", "model.safetensors"))
+        assert lines[1 + k] == f"  {member_repo(k)}: would commit update {files}; tag v2"
+    generated = r"\(\d+\.\d kB\)"  # the front card and explorer page, written for the Hub at publish time
+    assert re.fullmatch(rf"  {FRONT_REPO}: would commit update README\.md {generated}, "
+                        rf"{re.escape(kb(pkg_b / 'front' / 'front.json'))}, index\.html {generated}, "
+                        rf"{re.escape(kb(pkg_b / 'package.json'))}; tag v2", lines[4])
+    assert lines[5:] == [f"  zoo index {index}: would record tiny-publish v2"]
 
 
 def test_refusals_publish_nothing(hub, packages, tmp_path):
@@ -307,6 +323,58 @@ def test_refusals_publish_nothing(hub, packages, tmp_path):
     reqs = refused(pkg_b, "ofa2-tiny-publish-front-0 already has tag v2 with other content", exc=TagConflict)
     assert not [r for r in reqs if r.info.route in WRITES]
     assert _commit_counts(server) == counts and {r: server.tags(r) for r in server.repos} == tags
+
+
+def test_hub_tag_refuses_a_tag_another_client_put_on_another_commit(hub):
+    """The race between reading a repo's state and tagging: the tag appears in between. A 409 is
+    accepted only when the existing tag points at the intended commit."""
+    from huggingface_hub import CommitOperationAdd, HfApi
+
+    from ofa2_zoo.publish.hub import Hub, HubUnavailable
+
+    server, _, _ = hub
+    api = HfApi()
+    repo = f"{NAMESPACE}/race"
+    api.create_repo(repo)
+    ours = api.create_commit(repo, [CommitOperationAdd("a.txt", b"a")], commit_message="ours").oid
+    tool = Hub(api, retry=FAST)
+    assert "v1" not in tool.state(repo).tags  # what a publish reads first
+    race = server.race(lambda srv, info: srv.tag_elsewhere(repo, "v1"), route="tag_create", repo=repo)
+    with pytest.raises(HubUnavailable) as exc:
+        tool.tag(repo, "v1", ours, "ours")
+    elsewhere = server.commits(repo)[1].id  # the parent of ours: the repo's first commit
+    assert race.fired == 1
+    assert isinstance(exc.value.cause, TagConflict)
+    assert str(exc.value.cause) == (f"{repo} already has tag v1 on commit {elsewhere[:12]}, not on {ours[:12]}; "
+                                    "versions are immutable")
+    assert server.tags(repo) == {"v1": elsewhere}  # never moved
+    # the same race with the tag landing on the intended commit is no conflict (an earlier try's lost answer)
+    server.race(lambda srv, info: srv.repo(repo).tags.__setitem__("v2", ours), route="tag_create", repo=repo)
+    tool.tag(repo, "v2", ours, "ours")
+    assert server.tags(repo) == {"v1": elsewhere, "v2": ours}
+
+
+def test_publish_fails_when_a_member_tag_appears_on_another_commit(hub, packages):
+    server, _, index = hub
+    pkg, _ = packages
+    taken = {}
+    server.race(lambda srv, info: taken.setdefault("commit", srv.tag_elsewhere(member_repo(1), "v1")),
+                route="tag_create", repo=member_repo(1))
+    with pytest.raises(PublishFailed) as exc:
+        _publish(pkg, index)
+    ours = server.commits(member_repo(1))[0].id
+    conflict = (f"{member_repo(1)} already has tag v1 on commit {taken['commit'][:12]}, not on {ours[:12]}; "
+                "versions are immutable")
+    assert str(exc.value) == (
+        f"publishing {PROFILE} v1 failed while tagging: {conflict}; tagged v1: {member_repo(0)}; committed, not "
+        f"tagged: {member_repo(1)}, {member_repo(2)}, {FRONT_REPO}; no v1 tag was put on an incomplete version; run "
+        "the same publish again to complete it")
+    result = exc.value.result
+    assert result.status == "failed" and result.error == conflict
+    assert [r.tagged for r in result.repos] == [True, False, False, False]
+    assert server.tags(member_repo(1)) == {"v1": taken["commit"]}  # the other tag is never moved
+    assert server.tags(FRONT_REPO) == {} and server.tags(member_repo(2)) == {}
+    assert not index.exists()
 
 
 def test_token_is_required_checked_and_never_printed(server, packages, tmp_path, caplog, capsys):

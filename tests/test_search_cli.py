@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -39,15 +40,23 @@ def test_search_then_front_show_plot_diff(tmp_path, capsys):
     assert "note10_lat-30ms" in out
     assert run("front", "diff", a, b) == 0
     out = capsys.readouterr().out
-    assert "hypervolume" in out and ("added" in out or "removed" in out)
+    # the change, counted from the two front.json files
+    fa, fb = (json.loads((f / "front.json").read_text()) for f in (a, b))
+    archs_a, archs_b = ({json.dumps(m["arch"], sort_keys=True) for m in f["members"]} for f in (fa, fb))
+    assert len(re.findall(r"\badded\b", out)) == len(archs_b - archs_a)
+    assert len(re.findall(r"\bremoved\b", out)) == len(archs_a - archs_b)
+    assert len(archs_a ^ archs_b) > 0
+    ha, hb = fa["hypervolume"], fb["hypervolume"]
+    assert (f"members: {len(fa['members'])} → {len(fb['members'])}; hypervolume {ha:.6g} → {hb:.6g} "
+            f"({hb - ha:+.6g})") in out
     assert run("front", "diff", a, a) == 0
     assert "identical" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("args,message", [
     (["--algorithm", "nsga9"], "unknown algorithm 'nsga9'"),
-    (["--population", "0"], "population must be an integer from 2 to 1,000,000"),
-    (["--generations", "0"], "generations must be an integer from 1 to 1,000,000"),
+    (["--population", "0"], "population must be an integer from 2 to 1,000,000, got 0"),
+    (["--generations", "0"], "generations must be an integer from 1 to 1,000,000, got 0"),
     (["--profile", "mars"], "unknown hardware profile 'mars'"),
     (["--executor", "cloud"], "unknown executor 'cloud'"),
 ])

@@ -1,12 +1,16 @@
 """Arch specs and search spaces: validation, canonical form, round trips, gene encoding."""
 
+import dataclasses
+import itertools
 import json
 
 import numpy as np
 import pytest
 
 from ofa2_zoo import ArchError, ArchSpec, SearchSpace, SpaceError, get_space
-from ofa2_zoo.space import make_divisible
+from ofa2_zoo.space import list_spaces, make_divisible, ofa_mobilenet_v3_space, register_space, resolve_space
+
+from _oracle import require_oracle
 
 W12 = get_space("ofa_mbv3_w1.2")
 W10 = get_space("ofa_mbv3_w1.0")
@@ -28,8 +32,7 @@ def test_official_widths_match_the_brief():
 
 
 def test_make_divisible_matches_ofa():
-    from ofa.utils import make_divisible as ofa_make_divisible
-
+    ofa_make_divisible = require_oracle("ofa.utils").make_divisible
     for v in [1, 7.5, 16 * 1.2, 40 * 1.2, 112 * 1.2, 960 * 1.2, 33.3, 200.1]:
         assert make_divisible(v, 8) == ofa_make_divisible(v, 8)
 
@@ -83,12 +86,15 @@ def test_genes_round_trip_and_vectorised_decode():
 
 
 def test_canonicalize_genes_makes_duplicates_equal():
-    g = W12.sample_genes(1, 2)
+    g = W12.archs_to_genes([W12.smallest(224), W12.largest(160)])  # depth 2 everywhere: 10 skipped blocks; none
     noisy = g.copy()
-    inactive = ~W12.decode(g)["active"][0]
-    noisy[0, :20][inactive] = 2
-    assert not np.array_equal(noisy, g) or not inactive.any()
+    inactive = ~W12.decode(g)["active"]
+    assert inactive.sum(axis=1).tolist() == [10, 0]
+    noisy[:, :20][inactive] = 2  # kernel 7
+    noisy[:, 20:40][inactive] = 1  # expand 4
+    assert (noisy != g).sum() == 20
     np.testing.assert_array_equal(W12.canonicalize_genes(noisy), g)
+    np.testing.assert_array_equal(g[0, :40].reshape(2, 5, 4)[:, :, 2:], 0)  # skipped blocks' genes are 0
 
 
 def test_restrict_resolutions():
@@ -169,3 +175,180 @@ def test_bad_genes():
     g[0, 0] = 3
     with pytest.raises(ArchError, match="outside"):
         W12.canonicalize_genes(g)
+
+
+# ---------------------------------------------------------------------------- the OFA spaces, by the brief
+BRIEF_WIDTHS = {1.0: (16, 16, 24, 40, 80, 112, 160, 960, 1280), 1.2: (24, 24, 32, 48, 96, 136, 192, 1152, 1536)}
+
+
+@pytest.mark.parametrize("width", [1.0, 1.2])
+def test_ofa_space_factory_builds_the_briefs_space(width):
+    s = ofa_mobilenet_v3_space(width)
+    assert s.name == f"ofa_mbv3_w{width}" and f"width multiplier {width}" in s.description
+    assert (s.stem_width, s.first_block_width, *s.stage_widths, s.final_expand_width,
+            s.feature_mix_width) == BRIEF_WIDTHS[width]
+    assert s.stage_strides == (2, 2, 2, 1, 2) and (s.stem_stride, s.first_block_stride) == (2, 1)
+    assert s.stage_acts == ("relu", "relu", "h_swish", "h_swish", "h_swish") and s.first_block_act == "relu"
+    assert s.stage_se == (False, True, False, True, True)
+    assert (s.ks_choices, s.expand_choices, s.depth_choices) == ((3, 5, 7), (3, 4, 6), (2, 3, 4))
+    assert s.resolutions == tuple(range(128, 225, 4))  # trained on 128-224 in steps of 4
+    assert (s.in_chans, s.num_classes, s.dropout, s.bn_momentum, s.bn_eps) == (3, 1000, 0.1, 0.1, 1e-5)
+    # the registered spaces are these, under both names
+    assert get_space(f"ofa_mbv3_w{width}") == s == get_space(f"ofa_mbv3_d234_e346_k357_w{width}")
+    assert ofa_mobilenet_v3_space(width, name="mine").name == "mine"
+
+
+def test_sizes_and_gene_bounds_of_ofas_space():
+    assert (W12.n_stages, W12.max_depth, W12.n_blocks, W12.n_genes) == (5, 4, 20, 46)
+    assert W12.gene_upper_bounds.tolist() == [2] * 20 + [2] * 20 + [2] * 5 + [24]
+    # per stage 9^2 + 9^3 + 9^4 networks (9 kernel/expand pairs per block), five stages
+    assert W12.size() == (9 ** 2 + 9 ** 3 + 9 ** 4) ** 5 == 21_758_655_492_572_485_851  # "about 2x10^19"
+
+
+def test_block_layout_follows_the_stage_table():
+    layout = [(b.index, b.stage, b.position, b.in_channels, b.out_channels, b.stride, b.act, b.use_se, b.identity_skip)
+              for b in W10.blocks]
+    assert layout[:5] == [(0, 0, 0, 16, 24, 2, "relu", False, False), (1, 0, 1, 24, 24, 1, "relu", False, True),
+                          (2, 0, 2, 24, 24, 1, "relu", False, True), (3, 0, 3, 24, 24, 1, "relu", False, True),
+                          (4, 1, 0, 24, 40, 2, "relu", True, False)]
+    assert layout[12] == (12, 3, 0, 80, 112, 1, "h_swish", True, False)  # stride 1 but 80 -> 112: no skip
+    assert layout[19] == (19, 4, 3, 160, 160, 1, "h_swish", True, True)
+
+
+def test_mid_and_se_channels_follow_ofas_rounding():
+    ofa_make_divisible = require_oracle("ofa.utils").make_divisible
+    for space in (W10, W12):
+        for b in space.blocks:
+            for e in space.expand_choices:
+                mid = space.mid_channels(b.in_channels, e)
+                assert mid == ofa_make_divisible(round(b.in_channels * e), 8), (b, e)
+                assert space.se_channels(mid) == ofa_make_divisible(mid // 4, 8), mid
+    # the brief: w1.0's first elastic block holds a 96-channel 7x7 depthwise weight at expand 6
+    assert W10.mid_channels(16, 6) == 96 and W12.mid_channels(136, 4) == 544 and W12.se_channels(544) == 136
+
+
+def test_feature_size_is_the_input_over_the_total_stride_rounded_up():
+    assert [W12.feature_size(r) for r in (128, 160, 224, 225, 97)] == [4, 5, 7, 8, 4]
+    digits = SearchSpace(name="t", stem_width=8, first_block_width=8, stage_widths=(8, 16), final_expand_width=16,
+                         feature_mix_width=16, stage_strides=(2, 1), stage_acts=("relu", "relu"),
+                         stage_se=(False, False), stem_stride=1, first_block_stride=2, resolutions=(16,))
+    assert digits.feature_size(16) == 4 and digits.feature_size(15) == 4 and digits.feature_size(17) == 5
+
+
+def test_make_divisible_rounds_to_the_nearest_multiple_but_never_below_90_percent():
+    ofa_make_divisible = require_oracle("ofa.utils").make_divisible
+    for v in [0.5, 3, 4, 11, 12, 19.9, 20, 35.9, 36, 100, 1535.9]:
+        for divisor, floor in ((8, None), (8, 16), (4, None)):
+            assert make_divisible(v, divisor, floor) == ofa_make_divisible(v, divisor, floor), (v, divisor, floor)
+    assert [make_divisible(v) for v in (3, 11, 12, 20)] == [8, 16, 16, 24]  # 11 -> 8 is below 90 %: 16
+    assert make_divisible(3, 8, min_value=4) == 4 and isinstance(make_divisible(33.3), int)
+
+
+def test_size_counts_distinct_networks_by_enumeration():
+    """Every gene vector of a tiny space, canonicalised: the distinct networks per resolution."""
+    space = SearchSpace(name="t", stem_width=8, first_block_width=8, stage_widths=(8, 16), final_expand_width=16,
+                        feature_mix_width=16, stage_strides=(1, 2), stage_acts=("relu", "h_swish"),
+                        stage_se=(False, True), ks_choices=(3, 5), expand_choices=(1, 2), depth_choices=(1, 2),
+                        resolutions=(16, 24))
+    ranges = [range(u + 1) for u in space.gene_upper_bounds]
+    genes = np.array(list(itertools.product(*ranges)))  # 2^4 kernels x 2^4 expands x 2^2 depths x 2 resolutions
+    networks = {a for a in space.genes_to_archs(genes)}
+    assert len(genes) == 2048 and len(networks) == len(space.resolutions) * space.size() == 2 * (4 + 4 ** 2) ** 2
+
+
+def test_validate_checks_an_arch_against_this_space():
+    a = W12.largest(224)
+    assert W12.validate(a) == a
+    with pytest.raises(ArchError, match=r"resolution 224 is not allowed in space 'ofa_mbv3_w1.2' \(allowed: \{160\}\)"):
+        W12.restrict(resolutions=[160]).validate(a)
+    with pytest.raises(ArchError, match=r"resolution 100 is not allowed in space 'ofa_mbv3_w1.2' "
+                                        r"\(allowed: 128..224 in steps of 4\)"):
+        W12.validate(ArchSpec(a.ks, a.e, a.d, 100))
+    with pytest.raises(ArchError, match=r"kernel size of block 0 \('ks\[0\]'\) is 4; allowed: \{3, 5, 7\}"):
+        W12.archs_to_genes([ArchSpec((4,) + a.ks[1:], a.e, a.d, 224)])
+
+
+def test_largest_smallest_and_sampling():
+    assert W12.largest() == ArchSpec((7,) * 20, (6,) * 20, (4,) * 5, 224)
+    assert W12.smallest() == ArchSpec((3,) * 20, (3,) * 20, (2,) * 5, 128)
+    assert W12.largest(160).r == 160 and W12.smallest(160).r == 160
+    assert W12.sample_genes(5, 3).tolist() == W12.sample_genes(5, np.random.default_rng(3)).tolist()
+    genes = W12.sample_genes(2000, 0)
+    assert genes.shape == (2000, 46) and genes.dtype == np.int64
+    # uniform over each gene's choices: every value of every gene appears (resolution: 25 values)
+    assert all(set(np.unique(genes[:, g])) == set(range(u + 1)) for g, u in enumerate(W12.gene_upper_bounds)
+               if g >= 40)
+    assert [a.to_string() for a in W12.sample(3, 7)] == [a.to_string() for a in W12.genes_to_archs(W12.sample_genes(3, 7))]
+
+
+def test_decode_gives_values_and_indices():
+    g = W12.archs_to_genes([W12.largest(160), W12.smallest(224)])
+    v = W12.decode(g)
+    assert v["ks"][0].tolist() == [7] * 20 and v["e"][1].tolist() == [3] * 20
+    assert v["d"].tolist() == [[4] * 5, [2] * 5] and v["r"].tolist() == [160, 224]
+    assert v["d_idx"].tolist() == [[2] * 5, [0] * 5] and v["r_idx"].tolist() == [8, 24]
+    assert v["ks_idx"][0].tolist() == [2] * 20 and v["e_idx"][1].tolist() == [0] * 20
+    assert v["active"].sum(axis=1).tolist() == [20, 10]
+    np.testing.assert_array_equal(W12.active_mask(np.array([[0, 1, 2, 0, 1]])),
+                                  [[1, 1, 0, 0, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0]])
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("ks_choices", (), "ks_choices is empty"),
+    ("resolutions", (160, 160), r"resolutions must be strictly increasing, got \(160, 160\)"),
+    ("expand_choices", (6, 3), r"expand_choices must be strictly increasing, got \(6, 3\)"),
+    ("depth_choices", (2.0, 3.0), r"depth_choices must hold integers, got \(2.0, 3.0\)"),
+    ("depth_choices", (True, 2), "depth_choices must hold integers"),
+    ("ks_choices", (1, 3, 4), r"kernel sizes must be odd, got \(1, 3, 4\)"),
+    ("ks_choices", (-1, 3), "kernel sizes must be odd"),
+    ("depth_choices", (0, 2), r"depths must be >= 1, got \(0, 2\)"),
+    ("expand_choices", (0, 2), r"expand ratios must be >= 1, got \(0, 2\)"),
+    ("stage_acts", ("relu", "relu", "gelu", "h_swish", "h_swish"), "unknown activation 'gelu'"),
+    ("first_block_act", "swish", "unknown activation 'swish'; use one of \\('relu', 'h_swish'\\)"),
+    ("feature_mix_width", 0, r"widths must be positive, got \(16, 16, 24, 40, 80, 112, 160, 960, 0\)"),
+    ("stage_se", (True,), "stage_se has 1 entries, stage_widths has 5"),
+    ("stage_widths", (), "needs at least one stage"),
+])
+def test_bad_space_definitions(field, value, message):
+    with pytest.raises(SpaceError, match=f"space 'ofa_mbv3_w1.0': {message}"):
+        SearchSpace.from_dict({**W10.to_dict(), field: value})
+
+
+def test_space_lookup_and_registration():
+    assert resolve_space(None) is get_space("ofa_mbv3_w1.2") and resolve_space("ofa_mbv3_w1.0") is W10
+    assert resolve_space(W10) is W10 and resolve_space(W10.to_dict()) == W10
+    with pytest.raises(SpaceError, match="cannot use int as a search space"):
+        resolve_space(3)
+    with pytest.raises(SpaceError, match="bad search-space definition: .*missing"):
+        SearchSpace.from_dict({"name": "x"})
+    mine = register_space(dataclasses.replace(W10, name="test_space_mine"), "test_space_alias")
+    assert get_space("test_space_alias") is mine and "test_space_mine" in list_spaces()
+    assert list_spaces() == sorted(list_spaces()) and "test_space_alias" not in list_spaces()
+    assert W10.restrict(name="renamed").name == "renamed" and W10.restrict(resolutions=[224, 128]).resolutions == (128, 224)
+    assert SearchSpace.from_dict(W12.to_dict()).to_dict() == W12.to_dict()
+    assert "_layout" not in W12.to_dict() and W12.to_dict()["stage_widths"] == [32, 48, 96, 136, 192]
+
+
+def test_arch_spec_readers_and_writers():
+    a = ArchSpec.from_dict(good())
+    assert ArchSpec.parse(a) == a == ArchSpec.parse(a.to_dict()) == ArchSpec.parse(a.to_json())
+    assert ArchSpec.parse("  " + a.to_json()) == a == ArchSpec.parse(a.to_string())
+    assert ArchSpec.from_dict(a) == a and str(a) == a.to_string()
+    assert a.to_json() == json.dumps(a.to_dict(), separators=(",", ":"))
+    assert ArchSpec.from_dict({**good(), "wid": None}) == a == ArchSpec.from_dict({**good(), "wid": []})
+    assert ArchSpec.from_dict({**good(), "wid": 0}) == a
+    assert ArchSpec.from_dict(good(r=224)) == a == ArchSpec.from_dict(good(r=(224,)))
+    assert a.active_blocks() == [0, 1, 4, 5, 6, 8, 9, 10, 11, 12, 13, 16, 17, 18]
+    with pytest.raises(ArchError, match="cannot read an arch from int"):
+        ArchSpec.parse(5)
+    with pytest.raises(ArchError, match="an arch string must be a str, got bytes"):
+        ArchSpec.from_string(b"r224")
+    with pytest.raises(ArchError, match="single-digit"):
+        ArchSpec((11,) * 20, (3,) * 20, (4,) * 5, 224).to_string()
+    # only active genes are written: two-digit values in skipped blocks do not matter
+    assert ArchSpec((3, 5, 11, 11) * 5, (6, 4, 10, 10) * 5, (2,) * 5, 224).to_string() == \
+        "r224-d22222-k35xx35xx35xx35xx35xx-e64xx64xx64xx64xx64xx"
+    with pytest.raises(ArchError, match=r"'r' must be one resolution, got \[\]"):
+        ArchSpec.from_dict(good(r=[]))
+    with pytest.raises(ArchError, match=r"arch is missing key\(s\) \['d', 'r'\]"):
+        ArchSpec.from_dict({"ks": [3] * 20, "e": [3] * 20})

@@ -1,0 +1,163 @@
+"""The search checked against references that do not use the code under test: Pareto dominance
+pair by pair, a problem that records every genome the algorithms ask to evaluate, and the
+latency budgets of ``ofa-evolution`` recomputed from the profile.
+
+These run on the embedded default profile (digits-cpu: shipped table and predictor), so they
+need no official assets. Its space is small, which makes repeated genomes frequent: a missing
+duplicate elimination shows up at once.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ofa2_zoo.objectives.accuracy import load_accuracy_predictor
+from ofa2_zoo.profiles import load_profile
+from ofa2_zoo.search import hypervolume, igd, non_dominated, search
+from ofa2_zoo.search.algorithms import run_moea
+from ofa2_zoo.search.engine import run_vectorised
+from ofa2_zoo.search.evaluator import ObjectiveEvaluator
+from ofa2_zoo.search.metrics import ConvergenceHistory
+from ofa2_zoo.search.problem import OFAProblem
+
+from _search_helpers import brute_force_non_dominated
+
+PROFILE = "digits-cpu"
+
+
+# ---------------------------------------------------------------------------- dominance
+@pytest.mark.parametrize("seed", range(6))
+def test_non_dominated_equals_pairwise_dominance(seed):
+    rng = np.random.default_rng(seed)
+    cases = [
+        rng.random((60, 2)),
+        rng.random((40, 3)),
+        rng.integers(0, 5, (80, 2)).astype(float),  # many ties and exact duplicates
+        rng.integers(0, 3, (50, 3)).astype(float),
+        np.repeat(rng.random((1, 2)), 4, axis=0),  # all rows equal: none dominates another
+    ]
+    for F in cases:
+        assert non_dominated(F).tolist() == brute_force_non_dominated(F)
+
+
+def test_non_dominated_small_cases_by_hand():
+    F = np.array([[1.0, 5.0], [2.0, 2.0], [3.0, 3.0], [2.0, 2.0], [5.0, 1.0], [1.0, 6.0]])
+    # [3, 3] is dominated by [2, 2]; [1, 6] by [1, 5]; the two [2, 2] rows tie and both stay
+    assert non_dominated(F).tolist() == [0, 1, 3, 4]
+    empty = np.zeros((0, 2))
+    assert empty[non_dominated(empty)].shape == (0, 2)  # an index array even when there is nothing
+    assert non_dominated(np.array([[4.0, 4.0]])).tolist() == [0]
+
+
+def test_convergence_history_rows_by_hand():
+    """Two points spanning 3 + 3 - 1 = 5 units of area below (4, 4), a dominated third point that
+    adds nothing, and IGD measured from the non-dominated points only."""
+    history = ConvergenceHistory(np.array([4.0, 4.0]), reference_front=np.array([[2.0, 3.5]]))
+    F = np.array([[1.0, 3.0], [3.0, 1.0], [2.0, 3.5]])  # [2, 3.5] is dominated by [1, 3] (and nearest the front)
+    assert history.record(np.int64(2), np.int64(40), F, 1.23456789) == 5.0
+    history.record(3, 50, np.zeros((0, 2)), 2.0)
+    assert history.rows == [{"generation": 2, "evaluations": 40, "hypervolume": 5.0, "igd": math.sqrt(1.25)},
+                            {"generation": 3, "evaluations": 50, "hypervolume": 0.0}]
+    assert [type(v) for v in history.rows[0].values()] == [int, int, float, float]
+    assert history.seconds == [1.2346, 2.0]
+    plain = ConvergenceHistory(np.array([4.0, 4.0]))
+    plain.record(1, 10, F, 0.5)
+    assert plain.rows == [{"generation": 1, "evaluations": 10, "hypervolume": 5.0}]
+
+
+def test_hypervolume_and_igd_by_hand():
+    ref = np.array([4.0, 4.0])
+    assert hypervolume(np.array([[1.0, 3.0], [3.0, 1.0]]), ref) == 5.0
+    assert hypervolume([[1, 3], [3, 1]], [4, 4]) == 5.0  # lists of ints work too
+    assert hypervolume(np.array([[4.0, 1.0], [5.0, 0.0]]), ref) == 0.0  # on or beyond the reference: nothing
+    assert hypervolume(np.zeros((0, 2)), ref) == 0.0
+    # 3 objectives (pymoo's indicator): two unit-overlapping boxes below (2, 2, 2)
+    assert hypervolume(np.array([[0.0, 0.0, 1.0], [1.0, 1.0, 0.0]]), np.full(3, 2.0)) == pytest.approx(4 + 2 - 1)
+    assert igd([[1, 3], [3, 1]], [[1, 2], [3, 3]]) == 1.5  # mean distance from each reference point: 1 and 2
+    assert isinstance(igd([[1.0, 1.0]], [[1.0, 1.0]]), float)
+
+
+# ---------------------------------------------------------------------------- repeated genomes
+class RecordingProblem(OFAProblem):
+    """The search problem, recording every batch of genomes an algorithm asks to evaluate, as
+    architecture strings (two genomes of one network give one string)."""
+
+    def __init__(self, evaluator: ObjectiveEvaluator):
+        super().__init__(evaluator)
+        self.batches: list[list[str]] = []
+
+    def _evaluate(self, X, out, *args, **kwargs):
+        archs = self.space.genes_to_archs(np.asarray(X).round().astype(np.int64))
+        self.batches.append([a.to_string() for a in archs])
+        super()._evaluate(X, out, *args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    prof = load_profile(PROFILE)
+    return prof, load_accuracy_predictor(prof.spec.supernet, space=prof.space)
+
+
+def _repeats(batch: list[str]) -> int:
+    return len(batch) - len(set(batch))
+
+
+@pytest.mark.parametrize("engine, algorithm", [("vectorised", "nsga2"), ("vectorised", "smsemoa"),
+                                               ("vectorised", "spea2"), ("pymoo", "nsga2"), ("pymoo", "spea2")])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_offspring_repeat_no_genome_of_the_population_or_of_each_other(digits, engine, algorithm, seed):
+    """Two generations: the random initial population (all of it survives into generation 2), then
+    one batch of offspring. Few mutations and half the pairs uncrossed make copies of parents
+    common, so without duplicate elimination the offspring repeat population members."""
+    prof, acc = digits
+    problem = RecordingProblem(ObjectiveEvaluator(prof, acc, prof.objectives))
+    run = run_vectorised if engine == "vectorised" else run_moea
+    run(algorithm, problem, population=20, generations=2, seed=seed, mutation_prob=0.02, crossover_prob=0.5)
+    assert len(problem.batches) == 2
+    initial, offspring = problem.batches
+    assert _repeats(initial) == 0 and _repeats(offspring) == 0
+    assert sorted(set(offspring) & set(initial)) == []
+    if engine == "vectorised":  # re-drawn until the population is full (pymoo gives up earlier)
+        assert len(initial) == len(offspring) == 20
+    assert problem.evaluations == len(initial) + len(offspring)
+
+
+def test_the_recording_problem_sees_repeats_when_elimination_is_off(digits):
+    """The reference itself: pymoo's NSGA-II without duplicate elimination repeats genomes here."""
+    from pymoo.algorithms.moo.nsga2 import NSGA2
+    from pymoo.optimize import minimize
+
+    from ofa2_zoo.search.operators import (CanonicalRepair, CanonicalSampling, GeneResetMutation,
+                                           UniformCrossover)
+
+    prof, acc = digits
+    problem = RecordingProblem(ObjectiveEvaluator(prof, acc, prof.objectives))
+    algo = NSGA2(pop_size=20, sampling=CanonicalSampling(), crossover=UniformCrossover(prob=0.5),
+                 mutation=GeneResetMutation(0.02), repair=CanonicalRepair(), eliminate_duplicates=False)
+    minimize(problem, algo, ("n_gen", 2), seed=0, verbose=False)
+    initial, offspring = problem.batches
+    assert len(set(offspring) & set(initial)) + _repeats(offspring) > 0
+
+
+# ---------------------------------------------------------------------------- ofa-evolution budgets
+def test_ofa_evolution_keeps_each_budgets_best_within_that_budget(digits):
+    """OFA's search runs once per latency budget; budgets are spread evenly between the fastest
+    arch (smallest, lowest resolution) and the slowest (largest). Each budget's best arch must
+    lie within it, so the sorted bests (front members and the dominated rest) lie below the
+    sorted budgets one by one."""
+    prof, _ = digits
+    space = prof.space
+    budgets = 4
+    lo, hi = prof.latency([space.smallest(space.resolutions[0]), space.largest()])
+    grid = [lo + (hi - lo) * (i + 1) / budgets for i in range(budgets)]
+    front = search(PROFILE, algorithm="ofa-evolution", population=16, generations=8, seed=3, budgets=budgets)
+    bests = sorted([m.objectives["latency_ms"] for m in front.members] +
+                   [p["latency_ms"] for p in front.population])
+    assert len(bests) == budgets  # one distinct best per budget for this seed
+    for best, budget in zip(bests, grid):
+        assert best <= budget + 1e-12
+    assert front.values("latency_ms").min() <= grid[0]
+    assert front.algorithm["budgets"] == budgets
