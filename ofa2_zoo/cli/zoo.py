@@ -82,6 +82,9 @@ def list_(
                 [(e.name, e.tag + ("*" if defaults[e.name] == e.tag else ""), e.source,
                   "x".join(map(str, e.input_size)), _fmt(e.top1, 2), _fmt(e.latency_ms, 4)) for e in rows],
                 title=f"ofa2 zoo: {len(rows)} model versions (* = default version of the name)")
+    if not pattern:
+        console.print("also:       ofa2_subnet, the generic architecture (arch=..., space=...; no weights)",
+                      soft_wrap=True)
     if any(zoo.aliases(e) for e in rows):
         console.print(f"ofa2_front_<k> = ofa2_{zoo.default_profile.replace('-', '_')}_front_<k> (the default "
                       f"profile, {zoo.default_profile})", soft_wrap=True)
