@@ -95,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--namespace", required=True, help="Hub user or organization owning the repos")
     run.add_argument("--out", required=True, help="folder for front/, package/ and publish.json")
     run.add_argument("--index", help="zoo index file to record the version in (copied from the shipped one if "
-                                     "missing)")
+                                     "missing; CI merges these into ofa2_zoo/data/zoo_index.json). Default: the "
+                                     "user zoo index, never the installed package's")
     run.add_argument("--population", type=int, default=100)
     run.add_argument("--generations", type=int, default=200)
     run.add_argument("--seed", type=int, default=1)

@@ -4,6 +4,7 @@ implementation, batch-invariant predictions, provenance, registry and errors."""
 from __future__ import annotations
 
 import hashlib
+import re
 
 import numpy as np
 import pytest
@@ -120,3 +121,67 @@ def test_registry_plugs_in_other_sources():
     assert "test_constant_source" in list_accuracy_sources()
     src = load_accuracy_predictor("test_constant_source")
     assert src.predict(src.space.sample(3, 0)).tolist() == [50.0] * 3
+
+
+def test_predictor_file_forms_and_refusals(tmp_path):
+    state = torch.load(ASSETS / "acc_predictor.pth", map_location="cpu", weights_only=True)
+    wrapped = tmp_path / "wrapped.pth"
+    torch.save({"state_dict": state}, wrapped)  # a training checkpoint's layout
+    archs = predictor().space.sample(5, 1)
+    np.testing.assert_array_equal(OFAAccuracyPredictor(wrapped).predict(archs), predictor().predict(archs))
+    small = tmp_path / "small.pth"
+    torch.save({"0.weight": torch.zeros(4, 128), "0.bias": torch.zeros(4), "2.weight": torch.zeros(1, 4),
+                "2.bias": torch.zeros(1)}, small)
+    with pytest.raises(CheckpointError, match=re.escape(f"{small}: not OFA's accuracy predictor state dict: layer "
+                                                        "sizes [128, 4, 1], expected [128, 400, 400, 400, 1]")):
+        OFAAccuracyPredictor(small)
+    empty = tmp_path / "empty.pth"
+    empty.write_bytes(b"")
+    with pytest.raises(CheckpointError, match=re.escape(f"{empty}: not OFA's accuracy predictor state dict: ")):
+        OFAAccuracyPredictor(empty)
+
+
+@pytest.mark.parametrize("resolutions, allowed", [((108, 160), "108..160"), ((160, 240), "160..240")])
+def test_resolutions_outside_the_predictors_range_are_refused(resolutions, allowed):
+    space = get_space("ofa_mbv3_w1.2").__class__(**{**get_space("ofa_mbv3_w1.2").to_dict(), "name": "wide",
+                                                     "resolutions": resolutions})
+    with pytest.raises(AccuracySourceError, match=re.escape(f"OFA's predictor covers resolutions 112..239; space "
+                                                            f"'wide' allows {allowed}")):
+        OFAAccuracyPredictor(ASSETS / "acc_predictor.pth", space)
+    edge = get_space("ofa_mbv3_w1.2").__class__(**{**get_space("ofa_mbv3_w1.2").to_dict(), "name": "edge",
+                                                    "resolutions": (112, 239)})
+    pred = OFAAccuracyPredictor(ASSETS / "acc_predictor.pth", edge)  # both ends of the 8 resolution slots
+    feats = pred.encode(edge.archs_to_genes([edge.smallest(112), edge.largest(239)]))
+    assert feats[:, 120:].tolist() == [[1, 0, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 1]]
+
+
+def test_largest_arch_features_by_hand():
+    pred = predictor()
+    f = pred.encode(pred.space.archs_to_genes([pred.space.largest(224)]))[0]
+    expected = np.zeros(128, dtype=np.float32)
+    expected[2:60:3] = 1  # kernel 7 (third of {3,5,7}) in all 20 blocks
+    expected[62:120:3] = 1  # expand 6 (third of {3,4,6}) in all 20 blocks
+    expected[120 + (224 - 112) // 16] = 1
+    assert f.dtype == np.float32 and f.tolist() == expected.tolist()
+
+
+def test_source_registration_rules():
+    from ofa2_zoo.objectives.sources import AccuracySourceInfo, accuracy_source_info
+
+    with pytest.raises(TypeError, match="factory must be callable"):
+        register_accuracy_source("test_not_callable", "nope")
+    first, second = (lambda assets=None, space=None: "first"), (lambda assets=None, space=None: "second")
+    register_accuracy_source("test_source_rules", first, space="ofa_mbv3_w1.0", assets=("acc_predictor.pth",))
+    assert accuracy_source_info("test_source_rules") == AccuracySourceInfo("test_source_rules", "ofa_mbv3_w1.0",
+                                                                           ("acc_predictor.pth",))
+    register_accuracy_source("test_source_rules", second)  # replaces the factory, keeps the declared facts
+    assert load_accuracy_predictor("test_source_rules") == "second"
+    assert accuracy_source_info("test_source_rules").space == "ofa_mbv3_w1.0"
+    register_accuracy_source("test_source_rules", first, space="ofa_mbv3_w1.2")
+    assert accuracy_source_info("test_source_rules").space == "ofa_mbv3_w1.2"
+    assert accuracy_source_info("test_source_rules").assets == ()
+    register_accuracy_source("test_source_undeclared", first)
+    assert accuracy_source_info("test_source_undeclared") == AccuracySourceInfo("test_source_undeclared", None, ())
+    names = list_accuracy_sources()
+    assert names == sorted(names) and {"ofa_mbv3_w1.2", "ofa_mbv3_d234_e346_k357_w1.2", "test_source_rules"} <= set(names)
+    assert load_accuracy_predictor("test_source_rules", space="s") == "first"  # keyword arguments reach the factory

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import json
@@ -12,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from ofa2_zoo import ArchSpec, ArchError, get_space
+from ofa2_zoo import ArchSpec, ArchError, SearchSpace, get_space
 from ofa2_zoo.profiles import HardwareProfile, LatencyTable, LookupTableError, list_profiles, load_profile
 from ofa2_zoo.profiles.lut import FORMAT, all_ops, block_ops, fixed_ops
 
@@ -194,6 +195,46 @@ HEAD = 1 + 2 + (1 << 18) + (1 << 19) + (1 << 20) + (1 << 21)
 def test_operator_keys_follow_ofas_scheme():
     space = TINY.restrict(resolutions=[16])
     assert set(all_ops(space)) == set(TINY_KEYS_16)
+
+
+def test_operator_keys_of_another_layout():
+    """A strided first block with h_swish and a width change (no identity skip), one SE stage."""
+    space = SearchSpace(name="test_profiles_other_layout", stem_width=8, first_block_width=16, stage_widths=(16,),
+                        final_expand_width=32, feature_mix_width=40, stage_strides=(2,), stage_acts=("h_swish",),
+                        stage_se=(True,), ks_choices=(3,), expand_choices=(2,), depth_choices=(1,), resolutions=(32,),
+                        first_block_stride=2, first_block_act="h_swish", num_classes=5)
+    assert [op.key for op in fixed_ops(space, 32)] == [
+        "Conv-input:32x32x3-output:16x16x8",
+        "expanded_conv-input:16x16x8-output:8x8x16-expand:8-kernel:3-stride:2-idskip:0-se:0-hs:1",
+        "Conv_1-input:4x4x16-output:4x4x32", "AvgPool2D-input:4x4x32-output:1x1x32",
+        "Conv_2-input:1x1x32-output:1x1x40", "Logits-input:1x1x40-output:5"]
+    assert [(b, ki, ei, op.key) for b, ki, ei, op in block_ops(space, 32)] == [
+        (0, 0, 0, "expanded_conv-input:8x8x16-output:4x4x16-expand:32-kernel:3-stride:2-idskip:0-se:1-hs:1")]
+    same_width = dataclasses.replace(space, name="test_profiles_other_layout_2", first_block_width=8, stage_widths=(8,),
+                                     first_block_stride=1)
+    assert "stride:1-idskip:1" in fixed_ops(same_width, 32)[1].key
+    wider = dataclasses.replace(same_width, name="test_profiles_other_layout_3", first_block_width=16)
+    assert "stride:1-idskip:0" in fixed_ops(wider, 32)[1].key
+
+
+def test_gene_matrices_are_checked_before_the_gather():
+    space = TINY.restrict(resolutions=[16])
+    table = LatencyTable({k: float(v) for k, v in TINY_KEYS_16.items()}, "mem").compile(space)
+    genes = space.sample_genes(3, 0)
+    expected = table.latency_genes(genes)
+    assert table.latency_genes(genes.astype(float)).tolist() == expected.tolist()  # whole floats are indices
+    assert table.latency_genes(genes[1]).tolist() == expected[1:2].tolist()  # one genome
+    assert table.latency_genes(genes.astype(np.uint8)).tolist() == expected.tolist()
+    negative, too_big = genes.copy(), genes.copy()
+    negative[1, 2], too_big[2, 10] = -1, 1
+    for bad, message in ((genes[None], r"expected a gene matrix of shape \(N, 11\) for space 'test_profiles_tiny', "
+                                       r"got shape \(1, 3, 11\)"),
+                         (genes[:, :5], r"got shape \(3, 5\)"),
+                         (genes.astype(str), "genes must be integer indices into the choice lists, got dtype <U21"),
+                         (negative, "gene 2 of row 1 is -1, outside \\[0, 1\\] for space 'test_profiles_tiny'"),
+                         (too_big, "gene 10 of row 2 is 1, outside \\[0, 0\\]")):
+        with pytest.raises(ArchError, match=message):
+            table.latency_genes(bad)
 
 
 def _ops_to_count(name):

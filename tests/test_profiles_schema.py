@@ -10,7 +10,7 @@ import pytest
 
 from ofa2_zoo.cli import main
 from ofa2_zoo.profiles import LatencyTable, LookupTableError, ProfileError, load_profile
-from ofa2_zoo.profiles.lut import FORMAT, all_ops
+from ofa2_zoo.profiles.lut import FORMAT, all_ops, write_table
 
 from _profiles_helpers import TINY, profile_dict, write_profile
 
@@ -286,6 +286,70 @@ def test_corrupt_ofa_yaml_table(tmp_path):
     path.write_text("Conv-input:160x160x3-output:80x80x24: {count: 1, std: 0.1}\n")
     with pytest.raises(LookupTableError, match="entry 'Conv-input:160x160x3-output:80x80x24' has no numeric 'mean'"):
         LatencyTable.from_ofa_yaml({160: path})
+
+
+@pytest.mark.parametrize("content, message", [
+    ("- a list\n", "expected a mapping of operator keys to {count, mean, std}"),
+    ("key: {mean: .nan}\n", "entry 'key' has no numeric 'mean'"),
+    ("key: {mean: true}\n", "entry 'key' has no numeric 'mean'"),
+    ("key: [1, 2]\n", "entry 'key' has no numeric 'mean'"),
+    ("key: {mean: 1\n", "not a readable YAML lookup table"),
+    (b"\xff\xfe", "not a readable YAML lookup table"),
+])
+def test_more_corrupt_ofa_yaml_tables(tmp_path, content, message):
+    path = tmp_path / "160_lookup_table.yaml"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(LookupTableError, match=re.escape(f"{path}: {message}")):
+        LatencyTable.from_ofa_yaml({160: path})
+    with pytest.raises(LookupTableError, match="not a readable YAML lookup table"):
+        LatencyTable.from_ofa_yaml({160: tmp_path / "absent.yaml"})
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"call_overhead": {"median": "fast"}}, "'call_overhead' needs a numeric 'median' (ms)"),
+    ({"call_overhead": 0.1}, "'call_overhead' needs a numeric 'median' (ms)"),
+    ({"statistic": "p10", "call_overhead": {"median": 0.1}}, "'call_overhead' needs a numeric 'p10' (ms)"),
+    ({"calibration": {"scale": 1.0}}, "'calibration' needs numeric 'scale' and 'offset'"),
+    ({"calibration": {"scale": float("inf"), "offset": 0}}, "'calibration' needs numeric 'scale' and 'offset'"),
+    ({"calibration": [1, 2]}, "'calibration' needs numeric 'scale' and 'offset'"),
+    ({"unit": None}, "unit must be 'ms', got None"),
+    ({"entries": []}, "not an ofa2-lut/1 table"),
+])
+def test_corrupt_table_metadata(tmp_path, extra, message):
+    path = tmp_path / "t.json"
+    entry = {"median": 1.0, "p10": 0.5}
+    path.write_text(json.dumps({"format": FORMAT, "unit": "ms", "entries": {"Conv-x": entry}, **extra}))
+    with pytest.raises(LookupTableError, match=re.escape(f"{path}: {message}")):
+        LatencyTable.from_json(path)
+    assert str(LookupTableError("plain text")) == "plain text"  # not quoted as a KeyError would be
+
+
+def test_a_table_round_trips_through_write_table(tmp_path):
+    entries = {"b-key": {"median": 2.0, "p10": 1.5, "min": 1.0, "iqr": 0.5, "n": 7},
+               "a-key": {"median": 1.0, "p10": 0.5, "min": 0.25, "iqr": 0.0, "n": 7}}
+    path = write_table(tmp_path / "sub" / "t.json", {"space": "s", "statistic": "p10", "format": "other"}, entries)
+    data = json.loads(path.read_text())
+    assert list(data["entries"]) == ["a-key", "b-key"] and data["format"] == FORMAT and data["unit"] == "ms"
+    assert data["space"] == "s" and "HxWxC" in data["shapes"] and list(tmp_path.joinpath("sub").iterdir()) == [path]
+    table = LatencyTable.from_json(path)
+    assert table.entries == {"a-key": 0.5, "b-key": 1.5} and table.meta["space"] == "s"
+    assert table.lookup("b-key") == 1.5 and table.calibration is None and table.call_overhead_ms == 0.0
+    assert table.source == str(path) and "entries" not in table.meta
+    calibrated = table.with_calibration({"scale": 2.0, "offset": 0.0})
+    assert calibrated.calibration == {"scale": 2.0, "offset": 0.0} and table.calibration is None
+    assert calibrated.entries == table.entries and calibrated.with_calibration(None).calibration is None
+
+
+def test_lookup_by_resolution_names_the_missing_table(tmp_path):
+    path = tmp_path / "16_lookup_table.yaml"
+    path.write_text("k: {count: 1, mean: 0.5, std: 0}\n")
+    table = LatencyTable.from_ofa_yaml({16: path})
+    assert table.lookup("k", 16) == 0.5 and table.source == str(path) and table.meta == {"format": "ofa-yaml"}
+    with pytest.raises(LookupTableError, match=re.escape(f"lookup table {path} has no table for resolution 24 "
+                                                         "(it has [16])")):
+        table.lookup("k", 24)
+    with pytest.raises(LookupTableError, match=re.escape(f"lookup table {path} has no entry for operator 'other'")):
+        table.lookup("other", 16)
 
 
 def test_cli_prints_one_line_and_exits_2(tmp_path, capsys):

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pytest
 
+from ofa2_zoo import Ofa2Error
 from ofa2_zoo.objectives.accuracy import load_accuracy_predictor
 from ofa2_zoo.profiles import load_profile
 from ofa2_zoo.search import hypervolume, igd, non_dominated, search
@@ -161,3 +162,85 @@ def test_ofa_evolution_keeps_each_budgets_best_within_that_budget(digits):
         assert best <= budget + 1e-12
     assert front.values("latency_ms").min() <= grid[0]
     assert front.algorithm["budgets"] == budgets
+
+
+# ---------------------------------------------------------------------------- problem and operators by hand
+def test_problem_constraints_and_reference_point_by_hand(digits):
+    prof, acc = digits
+    evaluator = ObjectiveEvaluator(prof, acc, prof.objectives)
+    genes = prof.space.sample_genes(30, 4)
+    lat = prof.latency_genes(genes)
+    lo, hi = float(np.quantile(lat, 0.25)), float(np.quantile(lat, 0.75))
+    problem = OFAProblem(evaluator, {"latency_ms": {"min": lo, "max": hi}, "top1": {"max": None}})
+    assert (problem.n_var, problem.n_obj, problem.n_ieq_constr) == (prof.space.n_genes, 2, 2)
+    assert problem.xl.tolist() == [0] * prof.space.n_genes and problem.xu.tolist() == prof.space.gene_upper_bounds.tolist()
+    G = problem.constraint_values(genes)  # columns sorted by objective, then bound: max before min
+    np.testing.assert_allclose(G, np.column_stack([lat - hi, lo - lat]), rtol=1e-12, atol=0)
+    assert problem.feasible(genes).tolist() == ((lat >= lo) & (lat <= hi)).tolist()
+    out: dict = {}
+    problem._evaluate(genes.astype(float), out)  # pymoo may hand over floats
+    np.testing.assert_allclose(out["F"][:, 0], lat, rtol=1e-12)
+    np.testing.assert_allclose(out["F"][:, 1], 100 - acc.predict_genes(genes), rtol=1e-12)
+    assert out["G"].tolist() == G.tolist() and problem.evaluations == 30
+    problem._evaluate(genes[:4], {})
+    assert problem.evaluations == 34
+    assert problem.reference_point({"latency_ms": 2.5, "top1": 60.0}).tolist() == [2.5, 40.0]
+    free = OFAProblem(evaluator)
+    assert free.n_ieq_constr == 0 and free.feasible(genes).all() and free.constraints == []
+    out = {}
+    free._evaluate(genes, out)
+    assert "G" not in out
+    with pytest.raises(Ofa2Error, match="constraint on latency_ms: unknown bound 'avg'; use max or min"):
+        OFAProblem(evaluator, {"latency_ms": {"avg": 1.0}})
+    with pytest.raises(Ofa2Error, match="constraint on params_m: no source for that objective in this search"):
+        OFAProblem(_without(evaluator, "params_m"), {"params_m": {"max": 1.0}})
+
+
+def _without(evaluator, name):
+    evaluator.sources = {k: v for k, v in evaluator.sources.items() if k != name}
+    return evaluator
+
+
+def test_operators_by_hand(digits):
+    from pymoo.core.population import Population
+
+    from ofa2_zoo.search.operators import (CanonicalDuplicateElimination, CanonicalRepair, CanonicalSampling,
+                                           GeneResetMutation, gene_keys)
+
+    prof, acc = digits
+    problem = OFAProblem(ObjectiveEvaluator(prof, acc, prof.objectives))
+    space = prof.space
+    X = space.sample_genes(6, 0)
+    # byte keys: equal rows have equal keys, any other row another key (floats are rounded first)
+    keys = gene_keys(np.concatenate([X, X[:2] + 0.2]))
+    assert (keys[:2] == keys[6:]).all() and len(set(keys[:6].tolist())) == len(set(map(tuple, X.tolist())))
+    # sampling: the space's own uniform canonical sampler
+    rng = np.random.default_rng(5)
+    np.testing.assert_array_equal(CanonicalSampling()._do(problem, 7, random_state=rng), space.sample_genes(7, 5))
+    # mutation: probability 0 changes nothing, 1 redraws every gene within its bounds
+    same = GeneResetMutation(0.0)._do(problem, X.astype(float), random_state=np.random.default_rng(0))
+    assert same.tolist() == X.tolist() and same.dtype == np.int64
+    big = np.tile(X, (200, 1))
+    redrawn = GeneResetMutation(1.0)._do(problem, big, random_state=np.random.default_rng(0))
+    assert (redrawn >= 0).all() and (redrawn <= space.gene_upper_bounds).all()
+    assert all(set(redrawn[:, g].tolist()) == set(range(u + 1)) for g, u in enumerate(space.gene_upper_bounds))
+    share = (GeneResetMutation(0.3)._do(problem, big, random_state=np.random.default_rng(1)) != big).mean()
+    bounds = space.gene_upper_bounds
+    expected = 0.3 * np.mean(bounds / (bounds + 1))  # a redrawn gene keeps its value with 1 / choices
+    assert abs(share - expected) < 0.02
+    for p in (-0.1, 1.5):
+        with pytest.raises(ValueError, match=f"gene_prob must lie in \\[0, 1\\], got {p}"):
+            GeneResetMutation(p)
+    # repair: canonical genes
+    noisy = np.full((1, space.n_genes), 0)
+    noisy[0, :space.n_blocks] = 1  # every kernel gene set, depth genes at their smallest
+    np.testing.assert_array_equal(CanonicalRepair()._do(problem, noisy), space.canonicalize_genes(noisy))
+    # duplicate elimination: within a population the first copy stays; against another, every copy goes
+    pop = Population.new(X=np.concatenate([X[:3], X[:1], X[3:]]).astype(float))
+    elim = CanonicalDuplicateElimination()
+    assert elim._do(pop, None, np.zeros(len(pop), bool)).tolist() == [False] * 3 + [True] + [False] * 3
+    other = Population.new(X=X[[1, 4]].astype(float))
+    assert elim._do(pop, other, np.zeros(len(pop), bool)).tolist() == [False, True, False, False, False, True, False]
+    pre = np.zeros(len(pop), bool)
+    pre[0] = True  # marks made by pymoo before stay
+    assert elim._do(pop, other, pre)[0]

@@ -3,6 +3,7 @@
 import dataclasses
 import itertools
 import json
+import re
 
 import numpy as np
 import pytest
@@ -206,8 +207,10 @@ def test_sizes_and_gene_bounds_of_ofas_space():
 
 
 def test_block_layout_follows_the_stage_table():
+    space = ofa_mobilenet_v3_space(1.0)  # built here: the layout is computed when a space is made
     layout = [(b.index, b.stage, b.position, b.in_channels, b.out_channels, b.stride, b.act, b.use_se, b.identity_skip)
-              for b in W10.blocks]
+              for b in space.blocks]
+    assert len(layout) == 20 and isinstance(space.blocks, tuple)
     assert layout[:5] == [(0, 0, 0, 16, 24, 2, "relu", False, False), (1, 0, 1, 24, 24, 1, "relu", False, True),
                           (2, 0, 2, 24, 24, 1, "relu", False, True), (3, 0, 3, 24, 24, 1, "relu", False, True),
                           (4, 1, 0, 24, 40, 2, "relu", True, False)]
@@ -223,6 +226,8 @@ def test_mid_and_se_channels_follow_ofas_rounding():
                 mid = space.mid_channels(b.in_channels, e)
                 assert mid == ofa_make_divisible(round(b.in_channels * e), 8), (b, e)
                 assert space.se_channels(mid) == ofa_make_divisible(mid // 4, 8), mid
+    # OFA's SE width for any channel count, not only the multiples of 8 the spaces produce
+    assert [W12.se_channels(c) for c in range(1, 2000)] == [ofa_make_divisible(c // 4, 8) for c in range(1, 2000)]
     # the brief: w1.0's first elastic block holds a 96-channel 7x7 depthwise weight at expand 6
     assert W10.mid_channels(16, 6) == 96 and W12.mid_channels(136, 4) == 544 and W12.se_channels(544) == 136
 
@@ -237,11 +242,13 @@ def test_feature_size_is_the_input_over_the_total_stride_rounded_up():
 
 def test_make_divisible_rounds_to_the_nearest_multiple_but_never_below_90_percent():
     ofa_make_divisible = require_oracle("ofa.utils").make_divisible
-    for v in [0.5, 3, 4, 11, 12, 19.9, 20, 35.9, 36, 100, 1535.9]:
+    # 8 / 0.9 etc.: the rounded value is exactly 90 % of the input, the edge of the rule
+    for v in [0.5, 3, 4, 11, 12, 19.9, 20, 35.9, 36, 100, 1535.9, 8 / 0.9, 16 / 0.9, 24 / 0.9, 32 / 0.9]:
         for divisor, floor in ((8, None), (8, 16), (4, None)):
             assert make_divisible(v, divisor, floor) == ofa_make_divisible(v, divisor, floor), (v, divisor, floor)
     assert [make_divisible(v) for v in (3, 11, 12, 20)] == [8, 16, 16, 24]  # 11 -> 8 is below 90 %: 16
     assert make_divisible(3, 8, min_value=4) == 4 and isinstance(make_divisible(33.3), int)
+    assert [make_divisible(x / 0.9) for x in (8, 16, 24, 32)] == [8, 16, 24, 32]  # exactly 90 %: kept
 
 
 def test_size_counts_distinct_networks_by_enumeration():
@@ -272,6 +279,14 @@ def test_largest_smallest_and_sampling():
     assert W12.largest() == ArchSpec((7,) * 20, (6,) * 20, (4,) * 5, 224)
     assert W12.smallest() == ArchSpec((3,) * 20, (3,) * 20, (2,) * 5, 128)
     assert W12.largest(160).r == 160 and W12.smallest(160).r == 160
+    tiny = SearchSpace(name="t", stem_width=8, first_block_width=8, stage_widths=(8, 16), final_expand_width=16,
+                       feature_mix_width=16, stage_strides=(1, 2), stage_acts=("relu", "relu"), stage_se=(False, False),
+                       ks_choices=(3, 5), expand_choices=(1, 2), depth_choices=(1, 2), resolutions=(16, 24))
+    assert tiny.largest() == ArchSpec((5,) * 4, (2,) * 4, (2, 2), 24)
+    assert tiny.smallest() == ArchSpec((3,) * 4, (1,) * 4, (1, 1), 16)
+    # archs given as dicts or strings are read in this space (not the default one)
+    a = tiny.largest()
+    assert tiny.archs_to_genes([a, a.to_dict(), a.to_string()]).tolist() == [[1] * 8 + [1, 1, 1]] * 3
     assert W12.sample_genes(5, 3).tolist() == W12.sample_genes(5, np.random.default_rng(3)).tolist()
     genes = W12.sample_genes(2000, 0)
     assert genes.shape == (2000, 46) and genes.dtype == np.int64
@@ -291,6 +306,24 @@ def test_decode_gives_values_and_indices():
     assert v["active"].sum(axis=1).tolist() == [20, 10]
     np.testing.assert_array_equal(W12.active_mask(np.array([[0, 1, 2, 0, 1]])),
                                   [[1, 1, 0, 0, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 0]])
+
+
+def test_smallest_valid_choices_and_widths():
+    """1x1 kernels (odd), width-1 layers, depth 1 and expand 1 are all allowed."""
+    s = SearchSpace.from_dict({**W10.to_dict(), "name": "t", "ks_choices": (1, 3), "expand_choices": (1,),
+                               "depth_choices": (1,), "stem_width": 1, "feature_mix_width": 1})
+    assert s.ks_choices == (1, 3) and s.stem_width == 1 and [b.stride for b in s.blocks] == [2, 2, 2, 1, 2]
+
+
+@pytest.mark.parametrize("resolutions, shown", [
+    ([128, 132, 136, 140, 144, 148], "{128, 132, 136, 140, 144, 148}"),  # six values: listed
+    ([128, 132, 136, 140, 144, 148, 152], "128..152 in steps of 4"),  # seven evenly spaced: a range
+    ([128, 132, 136, 140, 144, 148, 160], "{128, 132, 136, 140, 144, 148, 160}"),  # seven, uneven: listed
+])
+def test_allowed_resolutions_in_messages(resolutions, shown):
+    with pytest.raises(ArchError, match=re.escape(f"resolution 224 is not allowed in space 'ofa_mbv3_w1.2' "
+                                                  f"(allowed: {shown})")):
+        ArchSpec.from_dict(good(), space=W12.restrict(resolutions=resolutions))
 
 
 @pytest.mark.parametrize("field, value, message", [
@@ -321,6 +354,8 @@ def test_space_lookup_and_registration():
         resolve_space(3)
     with pytest.raises(SpaceError, match="bad search-space definition: .*missing"):
         SearchSpace.from_dict({"name": "x"})
+    with pytest.raises(SpaceError, match=r"unknown search-space field\(s\) \['_layout'\]"):  # private: not a field
+        SearchSpace.from_dict({**W10.to_dict(), "_layout": []})
     mine = register_space(dataclasses.replace(W10, name="test_space_mine"), "test_space_alias")
     assert get_space("test_space_alias") is mine and "test_space_mine" in list_spaces()
     assert list_spaces() == sorted(list_spaces()) and "test_space_alias" not in list_spaces()
@@ -339,6 +374,7 @@ def test_arch_spec_readers_and_writers():
     assert ArchSpec.from_dict({**good(), "wid": 0}) == a
     assert ArchSpec.from_dict(good(r=224)) == a == ArchSpec.from_dict(good(r=(224,)))
     assert a.active_blocks() == [0, 1, 4, 5, 6, 8, 9, 10, 11, 12, 13, 16, 17, 18]
+    assert [W12.blocks[i].position for i in a.active_blocks()] == [0, 1, 0, 1, 2, 0, 1, 2, 3, 0, 1, 0, 1, 2]
     with pytest.raises(ArchError, match="cannot read an arch from int"):
         ArchSpec.parse(5)
     with pytest.raises(ArchError, match="an arch string must be a str, got bytes"):

@@ -7,7 +7,6 @@ answers at once.
 from __future__ import annotations
 
 import fnmatch
-import json
 import re
 import warnings
 from pathlib import Path
@@ -15,9 +14,9 @@ from typing import Optional
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-console = Console(highlight=False, soft_wrap=True)
+from ._ui import AS_JSON, Col, console, print_json, print_table
+
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 app = typer.Typer(help="The model zoo: list the registered ofa2_* names, add or forget local packages.",
@@ -45,7 +44,7 @@ def list_(
     pattern: Optional[str] = typer.Argument(None, help="Only names matching this pattern (wildcards as in "
                                                       "timm.list_models, e.g. 'ofa2_digits_cpu_*')."),
     source: Optional[str] = typer.Option(None, help="Only this source: local, hub or embedded."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+    as_json: bool = AS_JSON,
 ) -> None:
     """List every ofa2_* model name and version that `import ofa2_zoo` registers, default versions first."""
     from ..errors import Ofa2Error
@@ -74,28 +73,31 @@ def list_(
     rows.sort(key=lambda e: (e.profile != zoo.default_profile, e.profile, e.k, tag_order(table[e.name]).index(e.tag)))
     defaults = zoo.default_tags()
     if as_json:
-        print(json.dumps([{"name": e.name, "aliases": zoo.aliases(e), "tag": e.tag, "default": defaults[e.name] == e.tag,
-                           "source": e.source, "profile": e.profile, "k": e.k, "input_size": list(e.input_size),
-                           "top1": e.top1, "latency_ms": e.latency_ms, "where": e.where} for e in rows], indent=2))
+        print_json([{"name": e.name, "aliases": zoo.aliases(e), "tag": e.tag, "default": defaults[e.name] == e.tag,
+                     "source": e.source, "profile": e.profile, "k": e.k, "input_size": list(e.input_size),
+                     "top1": e.top1, "latency_ms": e.latency_ms, "where": e.where} for e in rows])
         return
-    out = Table("name", "tag", "source", "input", "top-1 %", "latency ms",
+    print_table([Col("name", "key"), Col("tag", "key"), Col("source", "key"), Col("input", "num"),
+                 Col("top-1 %", "num"), Col("latency ms", "num")],
+                [(e.name, e.tag + ("*" if defaults[e.name] == e.tag else ""), e.source,
+                  "x".join(map(str, e.input_size)), _fmt(e.top1, 2), _fmt(e.latency_ms, 4)) for e in rows],
                 title=f"ofa2 zoo: {len(rows)} model versions (* = default version of the name)")
-    for column in out.columns:
-        column.no_wrap = True
-    locations: dict[tuple[str, str], str] = {}
-    for e in rows:
-        alias = "".join(f"\n(= {a})" for a in zoo.aliases(e))
-        mark = "*" if defaults[e.name] == e.tag else ""
-        out.add_row(e.name + alias, e.tag + mark, e.source, "x".join(map(str, e.input_size)), _fmt(e.top1, 2),
-                    _fmt(e.latency_ms, 4))
-        where = re.sub(r"-\d+@", "-<k>@", e.where) if e.source == "hub" else e.where
-        locations.setdefault((e.profile, e.tag), where)
-    console.print(out)
+    if not pattern:
+        console.print("also:       ofa2_subnet, the generic architecture (arch=..., space=...; no weights)",
+                      soft_wrap=True)
+    if any(zoo.aliases(e) for e in rows):
+        console.print(f"ofa2_front_<k> = ofa2_{zoo.default_profile.replace('-', '_')}_front_<k> (the default "
+                      f"profile, {zoo.default_profile})", soft_wrap=True)
+    locations = {(e.profile, e.tag): re.sub(r"-\d+@", "-<k>@", e.where) if e.source == "hub" else e.where
+                 for e in reversed(rows)}
     for (profile, tag), where in locations.items():
         console.print(f"{profile} {tag}: {where}", soft_wrap=True)
-    console.print(f"user index: {user_index_path()} (local packages, versions you published; $OFA2_USER_INDEX)")
-    console.print(f"zoo index:  {shipped_index_path()} (versions published on the Hub; $OFA2_ZOO_INDEX)")
-    console.print('load one:   timm.create_model("<name>[.<tag>]", pretrained=True) after `import ofa2_zoo`')
+    console.print(f"user index: {user_index_path()} (local packages, versions you published; $OFA2_USER_INDEX)",
+                  soft_wrap=True)
+    console.print(f"zoo index:  {shipped_index_path()} (versions published on the Hub; $OFA2_ZOO_INDEX)",
+                  soft_wrap=True)
+    console.print('load one:   timm.create_model("<name>[.<tag>]", pretrained=True) after `import ofa2_zoo`',
+                  soft_wrap=True)
 
 
 @app.command("add")
