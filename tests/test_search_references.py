@@ -196,6 +196,20 @@ def test_problem_constraints_and_reference_point_by_hand(digits):
         OFAProblem(_without(evaluator, "params_m"), {"params_m": {"max": 1.0}})
 
 
+def test_problem_bounds_are_inclusive(digits):
+    """An arch exactly at a bound is feasible (g = 0), a hair beyond it is not."""
+    prof, acc = digits
+    evaluator = ObjectiveEvaluator(prof, acc, prof.objectives)
+    genes = prof.space.sample_genes(12, 6)
+    lat = prof.latency_genes(genes)
+    at = float(np.sort(lat)[5])  # six archs at or below, six above
+    for spec, feasible, count in (({"max": at}, lat <= at, 6), ({"min": at}, lat >= at, 7)):
+        problem = OFAProblem(evaluator, {"latency_ms": spec})
+        assert problem.feasible(genes).tolist() == feasible.tolist() and feasible.sum() == count
+        assert problem.constraint_values(genes)[lat == at].tolist() == [[0.0]]
+    assert OFAProblem(evaluator, {"latency_ms": {"max": at - 1e-9}}).feasible(genes).sum() == 5
+
+
 def _without(evaluator, name):
     evaluator.sources = {k: v for k, v in evaluator.sources.items() if k != name}
     return evaluator
@@ -214,6 +228,8 @@ def test_operators_by_hand(digits):
     # byte keys: equal rows have equal keys, any other row another key (floats are rounded first)
     keys = gene_keys(np.concatenate([X, X[:2] + 0.2]))
     assert (keys[:2] == keys[6:]).all() and len(set(keys[:6].tolist())) == len(set(map(tuple, X.tolist())))
+    assert (gene_keys(X + 0.4) == gene_keys(X)).all() and (gene_keys(X - 0.4) == gene_keys(X)).all()  # rounded, not cut
+    assert keys.shape == (8,)  # one key per row
     # sampling: the space's own uniform canonical sampler
     rng = np.random.default_rng(5)
     np.testing.assert_array_equal(CanonicalSampling()._do(problem, 7, random_state=rng), space.sample_genes(7, 5))
