@@ -260,3 +260,55 @@ def test_operators_by_hand(digits):
     pre = np.zeros(len(pop), bool)
     pre[0] = True  # marks made by pymoo before stay
     assert elim._do(pop, other, pre)[0]
+
+
+# ---------------------------------------------------------------------------- algorithm configuration
+@pytest.mark.parametrize("name", ["nsga2", "smsemoa", "spea2", "nsga3", "moead"])
+def test_moeas_get_ofa2s_operators(name):
+    """The module docstring's settings: canonical sampling, uniform crossover with probability 1,
+    per-gene reset mutation 0.1, canonical repair, exact duplicate elimination (not MOEA/D)."""
+    from ofa2_zoo.search.algorithms import make_algorithm
+    from ofa2_zoo.search.operators import (CanonicalDuplicateElimination, CanonicalRepair, CanonicalSampling,
+                                           GeneResetMutation)
+
+    algo = make_algorithm(name, 10, 2)
+    assert type(algo).__name__ == {"nsga2": "NSGA2", "smsemoa": "SMSEMOA", "spea2": "SPEA2", "nsga3": "NSGA3",
+                                   "moead": "MOEAD"}[name]
+    assert algo.pop_size == 10
+    assert isinstance(algo.initialization.sampling, CanonicalSampling) and isinstance(algo.repair, CanonicalRepair)
+    assert isinstance(algo.mating.mutation, GeneResetMutation) and algo.mating.mutation.gene_prob == 0.1
+    assert algo.mating.crossover.prob.value == 1.0
+    assert isinstance(algo.eliminate_duplicates, CanonicalDuplicateElimination) == (name != "moead")
+    custom = make_algorithm(name, 10, 2, mutation_prob=0.3, crossover_prob=0.6)
+    assert (custom.mating.mutation.gene_prob, custom.mating.crossover.prob.value) == (0.3, 0.6)
+
+
+@pytest.mark.parametrize("population, n_obj, partitions", [(8, 2, 7), (1, 2, 1), (16, 3, 4), (36, 3, 6), (5, 4, 2)])
+def test_nsga3_and_moead_reference_directions(population, n_obj, partitions):
+    """Das-Dennis directions: with two objectives one per population member (population - 1
+    partitions, at least 1), else population ** (1 / (n_obj - 1)) partitions, rounded; the
+    lattice has C(partitions + n_obj - 1, n_obj - 1) points. MOEA/D: at most 15 neighbours."""
+    from math import comb
+
+    from ofa2_zoo.search.algorithms import make_algorithm
+
+    n_dirs = comb(partitions + n_obj - 1, n_obj - 1)
+    nsga3 = make_algorithm("nsga3", population, n_obj)
+    assert nsga3.ref_dirs.shape == (n_dirs, n_obj) and nsga3.pop_size == population
+    np.testing.assert_allclose(nsga3.ref_dirs.sum(axis=1), 1.0)
+    assert sorted(set(np.round(nsga3.ref_dirs * partitions, 9).ravel().tolist())) == list(range(partitions + 1))
+    moead = make_algorithm("moead", population, n_obj)
+    assert moead.ref_dirs.shape == (n_dirs, n_obj) and moead.n_neighbors == min(15, n_dirs)
+
+
+def test_algorithm_name_errors():
+    from ofa2_zoo.search.algorithms import AlgorithmError, make_algorithm
+
+    with pytest.raises(AlgorithmError) as info:
+        make_algorithm("nsga9", 10, 2)
+    assert str(info.value) == ("unknown algorithm 'nsga9'; choose one of pals, nsga2, smsemoa, spea2, nsga3, moead, "
+                               "agemoea, random, ofa-evolution")
+    for baseline in ("random", "ofa-evolution", "pals"):
+        with pytest.raises(AlgorithmError) as info:
+            make_algorithm(baseline, 10, 2)
+        assert str(info.value) == f"{baseline!r} is a baseline, not a pymoo algorithm"
