@@ -86,8 +86,8 @@ class RecordingProblem(OFAProblem):
     """The search problem, recording every batch of genomes an algorithm asks to evaluate, as
     architecture strings (two genomes of one network give one string)."""
 
-    def __init__(self, evaluator: ObjectiveEvaluator):
-        super().__init__(evaluator)
+    def __init__(self, evaluator: ObjectiveEvaluator, constraints: dict | None = None):
+        super().__init__(evaluator, constraints)
         self.batches: list[list[str]] = []
 
     def _evaluate(self, X, out, *args, **kwargs):
@@ -312,3 +312,47 @@ def test_algorithm_name_errors():
         with pytest.raises(AlgorithmError) as info:
             make_algorithm(baseline, 10, 2)
         assert str(info.value) == f"{baseline!r} is a baseline, not a pymoo algorithm"
+
+
+# ---------------------------------------------------------------------------- both engines end to end
+@pytest.mark.parametrize("engine", ["vectorised", "pymoo"])
+@pytest.mark.parametrize("name", ["nsga2", "smsemoa", "spea2"])
+def test_run_reports_each_generation_and_keeps_the_global_front(digits, capsys, engine, name):
+    """Either engine, under a latency cap: one report per generation with the evaluations so far and the feasible
+    population's objectives; the result's F and feasibility are the evaluator's and the problem's
+    own; and (elitism) every feasible arch that no evaluated feasible arch dominates survives to
+    the end, checked pair by pair over everything the run evaluated."""
+    prof, acc = digits
+    lat = prof.latency_genes(prof.space.sample_genes(40, 9))
+    cap = float(np.median(lat))
+    problem = RecordingProblem(ObjectiveEvaluator(prof, acc, prof.objectives), {"latency_ms": {"max": cap}})
+    calls = []
+    run = run_vectorised if engine == "vectorised" else run_moea
+    res = run(name, problem, population=12, generations=4, seed=0,
+              on_generation=lambda g, e, F: calls.append((g, e, np.array(F))))
+    assert capsys.readouterr().out == ""  # a library call prints nothing
+    assert [(g, e) for g, e, _ in calls] == [(1, 12), (2, 24), (3, 36), (4, 48)] and problem.evaluations == 48
+    assert res.genes.shape == (12, prof.space.n_genes) and res.genes.dtype == np.int64
+    assert len({tuple(g) for g in res.genes.tolist()}) == 12
+    np.testing.assert_allclose(res.F, problem.evaluator.F(res.genes), rtol=1e-12)
+    assert res.feasible.tolist() == problem.feasible(res.genes).tolist()
+    np.testing.assert_array_equal(calls[-1][2], res.F[res.feasible])
+    assert all(len(F) and (F[:, 0] <= cap).all() for _, _, F in calls)
+    seen = [a for batch in problem.batches for a in batch]
+    assert len(seen) == len(set(seen)) == 48  # no arch evaluated twice
+    genes = prof.space.archs_to_genes(seen)
+    ok = problem.feasible(genes)
+    F_all = problem.evaluator.F(genes[ok])
+    feasible_archs = [a for a, keep in zip(seen, ok) if keep]
+    global_front = {feasible_archs[i] for i in brute_force_non_dominated(F_all)}
+    final = {a.to_string() for a in prof.space.genes_to_archs(res.genes)}
+    assert global_front and global_front <= final
+
+
+def test_vectorised_engine_refuses_other_algorithms(digits):
+    from ofa2_zoo.search.algorithms import AlgorithmError
+
+    prof, acc = digits
+    with pytest.raises(AlgorithmError) as info:
+        run_vectorised("nsga3", OFAProblem(ObjectiveEvaluator(prof, acc, prof.objectives)), 10, 2, 0)
+    assert str(info.value) == "the vectorised engine runs nsga2, smsemoa, spea2, not 'nsga3'"
