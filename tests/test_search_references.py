@@ -356,3 +356,82 @@ def test_vectorised_engine_refuses_other_algorithms(digits):
     with pytest.raises(AlgorithmError) as info:
         run_vectorised("nsga3", OFAProblem(ObjectiveEvaluator(prof, acc, prof.objectives)), 10, 2, 0)
     assert str(info.value) == "the vectorised engine runs nsga2, smsemoa, spea2, not 'nsga3'"
+
+
+# ---------------------------------------------------------------------------- the baselines by hand
+def test_random_search_is_the_feasible_front_of_its_samples(digits):
+    """``random``: each generation one batch of uniformly random archs (the space's sampler on the
+    seeded generator); the result is the feasible front of everything sampled, pair by pair."""
+    from ofa2_zoo.search.algorithms import run_random
+
+    prof, acc = digits
+    space = prof.space
+    cap = float(np.median(prof.latency_genes(space.sample_genes(40, 9))))
+    problem = RecordingProblem(ObjectiveEvaluator(prof, acc, prof.objectives), {"latency_ms": {"max": cap}})
+    calls = []
+    res = run_random(problem, population=10, generations=3, seed=4,
+                     on_generation=lambda g, e, F: calls.append((g, e, np.array(F))))
+    rng = np.random.default_rng(4)
+    expected = [[a.to_string() for a in space.genes_to_archs(space.sample_genes(10, rng))] for _ in range(3)]
+    assert problem.batches == expected
+    assert [(g, e) for g, e, _ in calls] == [(1, 10), (2, 20), (3, 30)] and problem.evaluations == 30
+    for n, (_, _, F) in enumerate(calls, start=1):  # the feasible front of the first n batches
+        seen = [a for batch in expected[:n] for a in batch]
+        genes = space.archs_to_genes(seen)
+        genes = genes[problem.feasible(genes)]
+        F_ref = problem.evaluator.F(genes)
+        assert sorted(map(tuple, F.tolist())) == sorted(map(tuple, F_ref[brute_force_non_dominated(F_ref)].tolist()))
+    np.testing.assert_array_equal(res.F, calls[-1][2])
+    np.testing.assert_allclose(res.F, problem.evaluator.F(res.genes), rtol=1e-12)
+    assert res.feasible.tolist() == [True] * len(res.genes) and problem.feasible(res.genes).all()
+
+
+def test_ofa_evolution_counts_budgets_and_errors(digits):
+    """Per budget: one random population, then ``generations // budgets`` (at least one)
+    generations of ``population`` children, each evaluated once for accuracy; the result is
+    each budget's most accurate arch, which lies within that budget."""
+    from ofa2_zoo.search.algorithms import AlgorithmError, run_ofa_evolution
+
+    prof, acc = digits
+    space = prof.space
+    lo, hi = prof.latency([space.smallest(space.resolutions[0]), space.largest()])
+    for generations, budgets, per_budget in ((8, 4, 2), (2, 4, 1), (9, 2, 4)):
+        evaluator = ObjectiveEvaluator(prof, acc, prof.objectives)
+        calls = []
+        values = evaluator.values
+
+        def recording(genes, names=None, values=values, calls=calls):
+            out = values(genes, names)
+            if names == ["top1"]:
+                calls.append((space.canonicalize_genes(genes), out["top1"]))
+            return out
+
+        evaluator.values = recording
+        problem = OFAProblem(evaluator)
+        reports = []
+        res = run_ofa_evolution(problem, population=12, generations=generations, seed=1, budgets=budgets,
+                                on_generation=lambda g, e, F: reports.append((g, e)))
+        assert len(calls) == budgets * (1 + per_budget) and {len(g) for g, _ in calls} == {12}
+        assert problem.evaluations == 12 * budgets * (1 + per_budget)
+        assert reports == [(per_budget * (b + 1), 12 * (1 + per_budget) * (b + 1)) for b in range(budgets)]
+        grid = [lo + (hi - lo) * (b + 1) / budgets for b in range(budgets)]
+        bests = []
+        for b in range(budgets):
+            mine = calls[b * (1 + per_budget):(b + 1) * (1 + per_budget)]
+            genes = np.concatenate([g for g, _ in mine])
+            top1 = np.concatenate([t for _, t in mine])
+            assert (prof.latency_genes(genes) <= grid[b] + 1e-12).all()  # every candidate within the budget
+            bests.append(tuple(genes[int(np.argmax(top1))]))
+        assert sorted(map(tuple, res.genes.tolist())) == sorted(set(bests))
+        np.testing.assert_allclose(res.F, evaluator.F(res.genes), rtol=1e-12)
+    problem = OFAProblem(ObjectiveEvaluator(prof, acc, prof.objectives))
+    with pytest.raises(AlgorithmError) as info:
+        run_ofa_evolution(problem, 12, 4, 0, budgets=0)
+    assert str(info.value) == "budgets must be at least 1, got 0"
+    with pytest.raises(AlgorithmError) as info:
+        run_ofa_evolution(OFAProblem(ObjectiveEvaluator(prof, acc, ["latency_ms", "params_m"])), 12, 4, 0)
+    assert str(info.value) == "ofa-evolution needs the objectives latency_ms and top1"
+    hopeless = OFAProblem(ObjectiveEvaluator(prof, acc, prof.objectives), {"top1": {"min": 100.0}})
+    with pytest.raises(AlgorithmError) as info:
+        run_ofa_evolution(hopeless, 4, 1, 0, budgets=2)
+    assert str(info.value) == f"no arch found within the latency budget {lo + (hi - lo) / 2:.3f} ms"
