@@ -185,3 +185,58 @@ def test_source_registration_rules():
     names = list_accuracy_sources()
     assert names == sorted(names) and {"ofa_mbv3_w1.2", "ofa_mbv3_d234_e346_k357_w1.2", "test_source_rules"} <= set(names)
     assert load_accuracy_predictor("test_source_rules", space="s") == "first"  # keyword arguments reach the factory
+
+
+def test_embedded_sources_are_imported_on_first_use(monkeypatch):
+    """``ofa2_*`` names come from the embedded module, imported by the first look-up; other
+    unknown names do not import it."""
+    import sys
+
+    import ofa2_zoo
+    import ofa2_zoo.space as space_module
+    from ofa2_zoo.objectives import accuracy
+
+    # restored afterwards (reading the attribute first imports the module if it is not yet)
+    monkeypatch.setattr(ofa2_zoo, "embedded", None)
+    monkeypatch.delitem(sys.modules, "ofa2_zoo.embedded")
+    monkeypatch.setattr(accuracy, "_FACTORIES", {k: v for k, v in accuracy._FACTORIES.items()
+                                                  if not k.startswith("ofa2_")})
+    monkeypatch.setattr(space_module, "_SPACES", dict(space_module._SPACES))  # the re-import registers again
+    with pytest.raises(AccuracySourceError):
+        load_accuracy_predictor("digits")
+    assert "ofa2_zoo.embedded" not in sys.modules
+    src = load_accuracy_predictor("ofa2_digits")
+    assert "ofa2_zoo.embedded" in sys.modules and src.space.name == "ofa2_digits"
+    assert "ofa2_digits" in list_accuracy_sources()
+
+
+def test_a_missing_embedded_module_is_skipped_a_broken_one_raises(monkeypatch):
+    import importlib
+    import sys
+
+    from ofa2_zoo.objectives import accuracy
+
+    monkeypatch.setattr(accuracy, "_FACTORIES", {k: v for k, v in accuracy._FACTORIES.items()
+                                                  if not k.startswith("ofa2_")})
+    monkeypatch.setitem(sys.modules, "ofa2_zoo.embedded", None)  # as if the module were not installed
+    with pytest.raises(AccuracySourceError) as info:
+        load_accuracy_predictor("ofa2_digits")
+    assert str(info.value) == f"no accuracy predictor for 'ofa2_digits'; known: {', '.join(list_accuracy_sources())}"
+    assert "ofa_mbv3_w1.2" in list_accuracy_sources() and "ofa2_digits" not in list_accuracy_sources()
+
+    def broken(name, *args):
+        raise ModuleNotFoundError("No module named 'safetensors'", name="safetensors")
+
+    monkeypatch.setattr(importlib, "import_module", broken)  # the module is there, its dependency is not
+    with pytest.raises(ModuleNotFoundError) as info:
+        load_accuracy_predictor("ofa2_digits")
+    assert info.value.name == "safetensors"
+
+
+def test_exact_refusals(tmp_path):
+    space = get_space("ofa_mbv3_w1.2")
+    other = space.__class__(**{**space.to_dict(), "name": "x", "depth_choices": (1, 2)})
+    with pytest.raises(AccuracySourceError) as info:
+        OFAAccuracyPredictor(ASSETS / "acc_predictor.pth", other)
+    assert str(info.value) == ("OFA's predictor does not cover space 'x' (it needs 20 blocks, kernels {3,5,7}, "
+                               "expands {3,4,6}, depths {2,3,4})")
