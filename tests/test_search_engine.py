@@ -169,3 +169,50 @@ def test_offspring_are_new_distinct_and_redrawn_until_enough():
         assert len(_offspring(rng, X, F, cv, np.zeros(3), None, 5, problem, 1.0, 0.3)) == 3
         two = _offspring(rng, X, F, cv, np.zeros(3), None, 2, problem, 1.0, 0.3)
         assert len(two) == 2 and len({tuple(r) for r in two.tolist()} - set(map(tuple, X.tolist()))) == 2
+
+
+@pytest.mark.parametrize("F, cv, crowding, fitness, share_of_0", [
+    ([[0, 0], [0, 0]], [0, 0], [0, 0], None, 0.5),  # a full tie: a coin
+    ([[0, 0], [1, 1]], [0, 0], [0, 9], None, 1.0),  # dominance before crowding
+    ([[0, 1], [1, 0]], [0, 0], [1, 2], None, 0.0),  # non-dominated: the larger crowding distance
+    ([[0, 1], [1, 0]], [0, 0], [2, 2], None, 0.5),
+    ([[1, 1], [0, 0]], [0, 3], [0, 0], None, 1.0),  # feasible beats infeasible, whatever the objectives
+    ([[1, 1], [0, 0]], [1, 2], [0, 0], None, 1.0),  # two infeasible: the smaller violation
+    ([[1, 1], [0, 0]], [2, 2], [0, 0], None, 0.5),
+    ([[0, 0], [1, 1]], [0, 0], None, [0.5, 0.2], 0.0),  # SPEA2: fitness instead of dominance
+    ([[0, 0], [1, 1]], [0, 0], None, [0.2, 0.2], 0.5),
+    ([[0, 0], [1, 1]], [0, 0], None, None, 1.0),  # SMS-EMOA: dominance, then a coin
+    ([[0, 1], [1, 0]], [0, 0], None, None, 0.5),
+])
+def test_tournament_between_two_by_hand(F, cv, crowding, fitness, share_of_0):
+    rng = np.random.default_rng(0)
+    as_array = (lambda v: None if v is None else np.asarray(v, dtype=float))
+    wins = tournament(rng, np.asarray(F, float), np.asarray(cv, float), 2001, as_array(crowding), as_array(fitness))
+    assert wins.shape == (2001,) and set(wins.tolist()) <= {0, 1}
+    assert abs((wins == 0).mean() - share_of_0) < 0.05
+
+
+def test_tournament_pairs_are_drawn_from_permutations():
+    """Every member enters a tournament once per permutation: with as many tournaments as half the
+    population, each member fights exactly once (pymoo's random_permutations)."""
+    rng = np.random.default_rng(3)
+    F = np.arange(20, dtype=float)[:, None].repeat(2, axis=1)  # a chain: the smaller index dominates
+    wins = tournament(rng, F, np.zeros(20), 10, np.zeros(20))
+    assert len(wins) == 10 and len(set(wins.tolist())) == 10 and 0 in wins.tolist() and 19 not in wins.tolist()
+    many = tournament(rng, F, np.zeros(20), 25, np.zeros(20))  # 50 fighters: 2.5 permutations
+    assert len(many) == 25 and 19 not in many.tolist()
+
+
+def test_survival_when_nothing_is_feasible():
+    """No feasible arch: the least violating survive, in order of violation (ties: first come)."""
+    from ofa2_zoo.search.engine import SPEA2Survival
+
+    rng = np.random.default_rng(0)
+    F = rng.random((6, 2))
+    cv = np.array([3.0, 1.0, 2.0, 1.0, 5.0, 0.5])
+    assert rank_and_crowding(rng, F, cv, 4)[0].tolist() == [5, 1, 3, 2]
+    assert least_hv_contribution(F, cv, 4).tolist() == [5, 1, 3, 2]
+    keep, fitness = SPEA2Survival(2)(F, cv, 4)
+    assert keep.tolist() == [5, 1, 3, 2] and np.isinf(fitness).all()
+    for survivors in (rank_and_crowding(rng, F, cv, 0)[0], least_hv_contribution(F, cv, 0), SPEA2Survival(2)(F, cv, 0)[0]):
+        assert survivors.tolist() == [] and survivors.dtype.kind == "i"
