@@ -240,3 +240,44 @@ def test_exact_refusals(tmp_path):
         OFAAccuracyPredictor(ASSETS / "acc_predictor.pth", other)
     assert str(info.value) == ("OFA's predictor does not cover space 'x' (it needs 20 blocks, kernels {3,5,7}, "
                                "expands {3,4,6}, depths {2,3,4})")
+
+
+class _RunsCodeWhenUnpickled:
+    """Unpickling this calls os.mkdir(path): what a hostile checkpoint could do."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        import os
+
+        return os.mkdir, (self.path,)
+
+
+def test_predictor_files_are_loaded_as_weights_only(tmp_path):
+    """A checkpoint that would run code when unpickled is refused before any code runs; each
+    refusal is one line; an error without a message is named by its type."""
+    marker = tmp_path / "code-ran"
+    hostile = tmp_path / "hostile.pth"
+    torch.save({"0.weight": _RunsCodeWhenUnpickled(marker)}, hostile)
+    with pytest.raises(CheckpointError) as info:
+        OFAAccuracyPredictor(hostile)
+    assert not marker.exists() and str(info.value).startswith(f"{hostile}: not OFA's accuracy predictor state dict: ")
+    text = tmp_path / "text.pth"
+    text.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError) as info:
+        OFAAccuracyPredictor(text)
+    assert "\n" not in str(info.value) and len(str(info.value)) > len(f"{text}: not OFA's accuracy predictor state dict: ")
+    empty = tmp_path / "empty.pth"
+    empty.write_bytes(b"")
+    with pytest.raises(CheckpointError) as info:
+        OFAAccuracyPredictor(empty)
+    assert str(info.value) == f"{empty}: not OFA's accuracy predictor state dict: EOFError"
+
+
+def test_predictions_are_float64_percent():
+    pred = predictor()
+    genes = pred.space.sample_genes(7, 2)
+    out = pred.predict_genes(genes)
+    assert out.dtype == np.float64 and out.shape == (7,)
+    assert pred.predict_genes(genes[:1]).tolist() == out[:1].tolist()
