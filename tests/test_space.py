@@ -347,7 +347,11 @@ def test_bad_space_definitions(field, value, message):
         SearchSpace.from_dict({**W10.to_dict(), field: value})
 
 
-def test_space_lookup_and_registration():
+def test_space_lookup_and_registration(monkeypatch):
+    import ofa2_zoo.space as space_module
+
+    monkeypatch.setattr(space_module, "_SPACES", dict(space_module._SPACES))  # registered here, gone afterwards
+    monkeypatch.setattr(space_module, "_ALIASES", dict(space_module._ALIASES))
     assert resolve_space(None) is get_space("ofa_mbv3_w1.2") and resolve_space("ofa_mbv3_w1.0") is W10
     assert resolve_space(W10) is W10 and resolve_space(W10.to_dict()) == W10
     with pytest.raises(SpaceError, match="cannot use int as a search space"):
@@ -499,3 +503,63 @@ def test_unknown_space_message_lists_the_known_ones():
     known = list_spaces()
     assert {"ofa_mbv3_w1.0", "ofa_mbv3_w1.2"} <= set(known)
     assert str(info.value) == f"unknown search space 'ofa_resnet50'; known: {', '.join(known)}"
+
+
+DIGITS_ARCH = "r16-d123-k3xx35x355-e3xx34x444"  # 9 blocks in 3 stages: the embedded space's shape
+W12_ARCH = "r192-d32222-k755x33xx37xx55xx55xx-e366x46xx66xx36xx33xx"  # 20 in 5: both OFA spaces' shape
+
+
+@pytest.fixture
+def builtin_spaces(monkeypatch):
+    """The registry holding only the three shipped spaces (other tests register more)."""
+    import ofa2_zoo.space as space_module
+
+    get_space("ofa2_digits")  # loads the embedded module's space
+    monkeypatch.setattr(space_module, "_SPACES", {n: space_module._SPACES[n]
+                                                   for n in ("ofa2_digits", "ofa_mbv3_w1.0", "ofa_mbv3_w1.2")})
+
+
+def test_spaces_of_shape(builtin_spaces):
+    from ofa2_zoo.space import spaces_of_shape
+
+    w12 = ArchSpec.parse(W12_ARCH)
+    assert spaces_of_shape(W12_ARCH) == ["ofa_mbv3_w1.0", "ofa_mbv3_w1.2"] == spaces_of_shape(" " + W12_ARCH + "\n")
+    assert spaces_of_shape(w12.to_dict()) == spaces_of_shape(w12.to_json()) == ["ofa_mbv3_w1.0", "ofa_mbv3_w1.2"]
+    assert spaces_of_shape(DIGITS_ARCH) == ["ofa2_digits"] == spaces_of_shape('{"ks": [3,3,3,3,3,3,3,3,3], "d": [1,1,1]}')
+    for shapeless in ("x", "{not json", '{"ks": [3]}', '{"ks": "333", "d": [1]}', {"ks": [3] * 9, "d": "111"}, 5,
+                      '[1, 2]', "r16-d12-k3xx35x-e3xx34x"):
+        assert spaces_of_shape(shapeless) == [], shapeless
+
+
+def test_find_space(builtin_spaces):
+    from ofa2_zoo.space import find_space
+
+    digits, w10, w12 = get_space("ofa2_digits"), W10, W12
+    assert find_space(W12_ARCH, w12) == (ArchSpec.parse(W12_ARCH, w12), w12)  # fits the default: read there
+    assert find_space(W12_ARCH, "ofa_mbv3_w1.0")[1] is w10
+    assert find_space(W12_ARCH)[1] is w12  # no default given: OFA w1.2
+    assert find_space(DIGITS_ARCH, w12) == (ArchSpec.parse(DIGITS_ARCH, digits), digits)  # the one space of its shape
+    with pytest.raises(ArchError, match="^not an arch string: 'x'"):
+        find_space("x", digits)  # no shape: read in the default, whose error it gets
+    with pytest.raises(ArchError) as info:
+        find_space(W12_ARCH, digits)
+    assert str(info.value) == "the arch fits several spaces (ofa_mbv3_w1.0, ofa_mbv3_w1.2); pass --space with one of them"
+    with pytest.raises(ArchError) as info:
+        find_space("r16-d12-k3xx35x-e3xx34x", digits)
+    assert str(info.value) == ("the arch has 6 blocks in 2 stages; no registered space has that shape (known: ofa2_digits "
+                               "(9 blocks, 3 stages), ofa_mbv3_w1.0 (20 blocks, 5 stages), ofa_mbv3_w1.2 (20 blocks, "
+                               "5 stages))")
+    with pytest.raises(ArchError) as info:
+        find_space(W12_ARCH.replace("r192", "r100"), digits)  # fits both by shape, neither by resolution
+    assert str(info.value) == ("resolution 100 is not allowed in space 'ofa_mbv3_w1.0' (allowed: 128..224 in steps of 4) "
+                               "(in spaces ofa_mbv3_w1.0, ofa_mbv3_w1.2)")
+    narrow = dataclasses.replace(W10, resolutions=(224,))  # w1.0 without 192: only w1.2 reads the arch
+    import ofa2_zoo.space as space_module
+
+    space_module._SPACES["ofa_mbv3_w1.0"] = narrow  # the fixture restores the registry
+    assert find_space(W12_ARCH, digits) == (ArchSpec.parse(W12_ARCH, w12), w12)
+
+
+def test_arch_strings_may_carry_surrounding_blanks():
+    a = ArchSpec.parse(W12_ARCH)
+    assert ArchSpec.from_string("  " + W12_ARCH + "\n") == a
