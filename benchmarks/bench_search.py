@@ -187,11 +187,21 @@ def main() -> None:
     ap.add_argument("--target-hv", type=float, default=750.8,
                     help="report the evaluations each run needs to reach this HV (default: the peer's NSGA-II mean)")
     ap.add_argument("--out", type=Path, default=HERE / "results")
+    ap.add_argument("--throughput-only", action="store_true",
+                    help="only the predictor's throughput on a batch of 100,000 archs, in this fresh process "
+                         "(as a user's first call sees it), per scenario")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         run_ours(args)
+        return
+    if args.throughput_only:
+        for name in args.scenarios:
+            with scenario(name):
+                load = os.getloadavg()[0]
+                print(f"[{name}] predictor archs/s (batch 100,000, median of 3): "
+                      f"{predictor_throughput(args.assets):,.0f} | load {load:.2f}", flush=True)
         return
     args.peer_generations = args.peer_generations or args.generations
     args.no_peer = args.no_peer or args.profile != "note10"

@@ -165,8 +165,15 @@ def test_largest_arch_features_by_hand():
     assert f.dtype == np.float32 and f.tolist() == expected.tolist()
 
 
-def test_source_registration_rules():
+def test_source_registration_rules(monkeypatch):
+    from ofa2_zoo.objectives import accuracy as accuracy_module, sources
     from ofa2_zoo.objectives.sources import AccuracySourceInfo, accuracy_source_info
+
+    # the registry is process-wide: this test's sources must not outlive it (a second source
+    # declared for ofa_mbv3_w1.2 would make a profile's default source ambiguous in later tests)
+    monkeypatch.setattr(sources, "_INFO", dict(sources._INFO))
+    monkeypatch.setattr(sources, "_ALIASES", dict(sources._ALIASES))
+    monkeypatch.setattr(accuracy_module, "_FACTORIES", dict(accuracy_module._FACTORIES))
 
     with pytest.raises(TypeError, match="factory must be callable"):
         register_accuracy_source("test_not_callable", "nope")

@@ -114,3 +114,19 @@ def test_tensorrt_profile_refuses_in_one_line(official_assets, tmp_path, capsys)
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
     assert "build-lut gpu-tensorrt-fp16 on a machine with an NVIDIA GPU" in err
     assert not (tmp_path / "f").exists()
+
+
+def test_tensorrt_profile_says_gpu_before_any_download(tmp_path, capsys, monkeypatch):
+    """Without the official files either: the table a GPU must measure is the reason, not a download."""
+    from ofa2_zoo.profiles import load_profile
+
+    if load_profile("gpu-tensorrt-fp16").table_path().is_file():
+        pytest.skip("a measured TensorRT table is present")
+    monkeypatch.setenv("OFA2_ASSETS_URL", "http://127.0.0.1:9/")  # any download attempt would fail loudly
+    empty = tmp_path / "no-assets"
+    empty.mkdir()
+    assert run("search", "--profile", "gpu-tensorrt-fp16", "--assets", empty, "--out", tmp_path / "f") == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "download" not in err
+    assert "build-lut gpu-tensorrt-fp16 on a machine with an NVIDIA GPU" in err
+    assert not (tmp_path / "f").exists()

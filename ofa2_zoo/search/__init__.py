@@ -208,6 +208,8 @@ def search(profile: str | os.PathLike | HardwareProfile = DEFAULT_PROFILE, super
     names = list(objectives or prof.objectives)
     if len(names) < 2 or len(set(names)) != len(names):
         raise SearchError(f"a search needs at least two distinct objectives, got {names}")
+    if "latency_ms" in names and prof.latency_source != "measure":
+        prof.compiled  # a missing table (e.g. one only a GPU can measure) is said before any download
     acc = _accuracy_source(accuracy, prof, names, assets)
     cache_dir = None if cache is None or isinstance(cache, ObjectiveCache) else Path(cache)
     store = ObjectiveCache.load(cache_dir) if cache_dir else cache
