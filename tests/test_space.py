@@ -456,6 +456,10 @@ def test_arch_readers_use_the_space_they_are_given():
     a = ArchSpec((5, 3, 3, 3), (2, 1, 1, 1), (2, 1), 24)
     assert ArchSpec.from_json(a.to_json(), tiny) == a == ArchSpec.from_json(a.to_json(), space=tiny)
     assert ArchSpec.parse(a.to_string(), tiny) == a == ArchSpec.parse(a.to_dict(), tiny)
+    assert ArchSpec.parse(a, tiny) == a == ArchSpec.parse(a.to_json(), tiny) == ArchSpec.parse(" " + a.to_json(), tiny)
+    one_choice = dataclasses.replace(tiny, name="one", ks_choices=(3,), expand_choices=(1,))
+    b = ArchSpec((3,) * 4, (1,) * 4, (2, 1), 16)  # block 3 skipped: 'x' reads as the only choice
+    assert b.to_string() == "r16-d21-k333x-e111x" and ArchSpec.from_string(b.to_string(), one_choice) == b
     with pytest.raises(ArchError) as info:
         ArchSpec.from_json(a.to_json())  # the default space has 20 blocks
     assert str(info.value) == "'ks' has 4 values; space 'ofa_mbv3_w1.2' needs 20"
@@ -539,8 +543,12 @@ def test_find_space(builtin_spaces):
     assert find_space(W12_ARCH, "ofa_mbv3_w1.0")[1] is w10
     assert find_space(W12_ARCH)[1] is w12  # no default given: OFA w1.2
     assert find_space(DIGITS_ARCH, w12) == (ArchSpec.parse(DIGITS_ARCH, digits), digits)  # the one space of its shape
-    with pytest.raises(ArchError, match="^not an arch string: 'x'"):
+    with pytest.raises(ArchError) as info:
         find_space("x", digits)  # no shape: read in the default, whose error it gets
+    assert str(info.value) == ("not an arch string: 'x'; expected 'r<res>-d<depths>-k<kernels>-e<expands>' with one "
+                               "digit per gene and 'x' for blocks beyond a stage's depth")
+    with pytest.raises(ArchError, match=r"^resolution 192 is not allowed in space 'ofa_mbv3_w1.0' \(allowed: \{224\}\)$"):
+        find_space(W12_ARCH, dataclasses.replace(W10, resolutions=(224,)))  # read in the default given, not w1.2
     with pytest.raises(ArchError) as info:
         find_space(W12_ARCH, digits)
     assert str(info.value) == "the arch fits several spaces (ofa_mbv3_w1.0, ofa_mbv3_w1.2); pass --space with one of them"
