@@ -247,6 +247,8 @@ def test_operators_by_hand(digits):
     for p in (-0.1, 1.5):
         with pytest.raises(ValueError, match=f"gene_prob must lie in \\[0, 1\\], got {p}"):
             GeneResetMutation(p)
+    assert GeneResetMutation().gene_prob == 0.1  # OFA2's default: each gene reset with probability 0.1
+    assert GeneResetMutation(0.2, name="reset").name == "reset"  # pymoo's operator options pass through
     # repair: canonical genes
     noisy = np.full((1, space.n_genes), 0)
     noisy[0, :space.n_blocks] = 1  # every kernel gene set, depth genes at their smallest
