@@ -100,7 +100,9 @@ def run(name: str, module: dict, shared: dict, children: int, survivors: bool = 
     folder = prepare(name, module, shared)
     names = [k for k, v in results(folder).items() if v not in KILLED] if survivors else []
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    subprocess.run([sys.executable, "-m", "mutmut", "run", "--max-children", str(children), *names], cwd=folder,
+    # mutate_decorated: also mutate @property methods and pydantic validators (benchmarks/_mutmut_decorated.py)
+    mutmut = [str(ROOT / "benchmarks" / "_mutmut_decorated.py")] if module.get("mutate_decorated") else ["-m", "mutmut"]
+    subprocess.run([sys.executable, *mutmut, "run", "--max-children", str(children), *names], cwd=folder,
                    env=env, check=False)
     return report(name, folder, diffs=False)
 

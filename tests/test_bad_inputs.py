@@ -355,6 +355,12 @@ OPTION_CASES = {
     "run-bad-algorithm": (["run", "--algorithm", "nope"], r"unknown algorithm 'nope'"),
     "arch-sample-0": (["arch", "sample", 0], r"Invalid value for 'n': Input should be greater than or equal to 1"),
     "pull-bad-name": (["pull", "ofa2_[x]_front_0"], r"'ofa2_\[x\]_front_0' is neither an ofa2 model name"),
+    "train-epochs-scale-1e9": (["train-supernet", "digits", "--out", "o", "--epochs-scale", 1e9],
+                               r"Invalid value for '--epochs-scale': .*less than or equal to 100"),
+    "fit-n-train-1e8": (["fit-predictor", "w.safetensors", "--out", "p", "--n-train", 10**8],
+                        r"Invalid value for '--n-train': .*less than or equal to 100000"),
+    "fit-n-test-9": (["fit-predictor", "w.safetensors", "--out", "p", "--n-test", 9],
+                     r"Invalid value for '--n-test': .*greater than or equal to 10"),
     "publish-missing-package": (["publish", "no/such/package", "--namespace", "org", "--dry-run"],
                                 r"cannot publish: no/such/package does not exist: not an ofa2 package folder"),
 }
@@ -378,6 +384,17 @@ def test_out_path_that_is_a_file(command, good_front, tmp_path, capsys):
             "run": ["run", "--out", target],
             "package": ["package", good_front, "--out", target]}[command]
     refused(capsys, *args, match=r"taken (is a file|exists and is not a folder)", watch=(tmp_path,))
+    assert target.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("command", ["train-supernet", "fit-predictor"])
+def test_training_out_that_is_a_file(command, tmp_path, capsys):
+    """Refused before any data is read or any network measured (the weights file need not exist)."""
+    target = tmp_path / "taken"
+    target.write_text("keep me")
+    args = {"train-supernet": ["train-supernet", "digits", "--out", target],
+            "fit-predictor": ["fit-predictor", tmp_path / "absent.safetensors", "--out", target / "pred"]}[command]
+    refused(capsys, *args, match=r"taken (is a file|lies under .*which is a file)", watch=(tmp_path,))
     assert target.read_text() == "keep me"
 
 

@@ -63,8 +63,7 @@ def _printed_top1(stdout: str) -> float:
 def run_dir(tmp_path_factory):
     """``ofa2 run`` (small budget) in a new process, recording its package in a user index of its own."""
     tmp = tmp_path_factory.mktemp("cards")
-    env = {**os.environ, "OFA2_USER_INDEX": str(tmp / "user_index.json"), "HF_HUB_OFFLINE": "1",
-           "OMP_WAIT_POLICY": "PASSIVE"}
+    env = {**os.environ, "OFA2_USER_INDEX": str(tmp / "user_index.json"), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run([sys.executable, "-m", "ofa2_zoo", "run", "--out", str(tmp / "out"), "--population", "12",
                            "--generations", "4", "--members", "2"], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -75,7 +74,7 @@ def run_dir(tmp_path_factory):
 def test_card_code_runs_for_a_package_from_ofa2_run(run_dir):
     package = run_dir / "out" / "package"
     env = {k: v for k, v in os.environ.items() if not k.startswith("OFA2_")}
-    env.update(OFA2_USER_INDEX=str(run_dir / "user_index.json"), HF_HUB_OFFLINE="1", OMP_WAIT_POLICY="PASSIVE")
+    env.update(OFA2_USER_INDEX=str(run_dir / "user_index.json"), HF_HUB_OFFLINE="1")
     for m in read_manifest(package).members:
         card = (package / m.folder / "README.md").read_text()
         check, stdout = run_card(card, package / m.folder / "model.safetensors", env, run_dir)

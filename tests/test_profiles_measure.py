@@ -142,7 +142,10 @@ def test_tensorrt_fp16_engine_times_a_network():
 def test_build_lut_writes_a_complete_documented_table(tiny_profile, monkeypatch):
     build_lut(tiny_profile, chunk=50)  # a first table to derive the fake whole-network timings from
     _table_like_measurements(monkeypatch).profile = load_profile(tiny_profile.path)
-    path = build_lut(tiny_profile, calibration_archs=8, seed=0, chunk=10)
+    # 12 networks: enough for the model with a per-block term, which keeps every block positive
+    # even when a tiny operator measures at the call overhead on a loaded machine (8 allow only
+    # scale/offset, which cannot, and the build then refuses: a flake under load)
+    path = build_lut(tiny_profile, calibration_archs=12, seed=0, chunk=10)
     data = json.loads(path.read_text())
     assert data["format"] == FORMAT and data["unit"] == "ms" and data["space"] == TINY.name
     assert data["measurement"]["backend"] == "onnxruntime" and data["machine"]["cpu"] and data["created"]
@@ -152,7 +155,7 @@ def test_build_lut_writes_a_complete_documented_table(tiny_profile, monkeypatch)
     assert all(0 < e["min"] <= e["p10"] <= e["median"] and e["iqr"] >= 0 and e["n"] == 20
                for e in data["entries"].values())
     cal = data["calibration"]
-    assert cal["archs"] == 8 and set(cal["before"]) == {"within_10pct", "mape", "kendall_tau", "bias"}
+    assert cal["archs"] == 12 and set(cal["before"]) == {"within_10pct", "mape", "kendall_tau", "bias"}
     assert not path.with_name(path.name + ".partial").exists()
     lat = tiny_profile.latency([TINY.smallest(16), TINY.largest(24)])
     assert 0 < lat[0] < lat[1]

@@ -28,7 +28,14 @@ def _set(d: dict, dotted: str, value) -> dict:
     return d
 
 
-_DELETE = object()
+class _Delete:
+    """Marks a field to remove; a fixed repr keeps the test ids the same in every process."""
+
+    def __repr__(self) -> str:
+        return "<deleted>"
+
+
+_DELETE = _Delete()
 
 # (change, field named in the message, words of the fix or reason)
 MALFORMED = [
@@ -111,6 +118,87 @@ def test_more_malformed_profiles(tmp_path, dotted, value, field, fix):
         load_profile(path)
     msg = str(exc.value)
     assert msg.startswith(f"{path}: field '{field}'") and fix in msg and "\n" not in msg, msg
+
+
+OBJECTIVE_CHOICES = "['top1', 'latency_ms', 'macs_m', 'params_m']"
+# Every rule of the profile schema, with its whole message: (latency section, change, field, message).
+# The latency section is the lut profile's unless a case says "measure".
+RULES = [
+    ("lut", "measurement.rounds", 100, "measurement", "rounds (100) cannot exceed repeats (20); lower rounds"),
+    ("lut", "measurement", {"backend": "onnxruntime", "threads": 2, "clock": "cpu"}, "measurement",
+     "clock cpu times the calling thread, so it needs a CPU backend (onnxruntime, torch) with threads: 1; "
+     "use clock: wall"),
+    ("lut", "measurement", {"backend": "tensorrt", "threads": 1, "clock": "cpu"}, "measurement",
+     "clock cpu times the calling thread, so it needs a CPU backend (onnxruntime, torch) with threads: 1; "
+     "use clock: wall"),
+    ("lut", "measurement.precision", "fp16", "measurement",
+     "precision fp16 needs backend tensorrt; onnxruntime runs fp32 (set precision: fp32 or backend: tensorrt)"),
+    ("lut", "latency.table", {"format": "ofa-yaml"}, "latency.table",
+     "format ofa-yaml needs asset_prefix (the official folder, e.g. note10)"),
+    ("lut", "latency.table", {"format": "ofa-yaml", "asset_prefix": "note10", "sha256": "0" * 64}, "latency.table",
+     "format ofa-yaml reads official assets (checksums pinned in ofa2_zoo.assets); remove path/sha256 or use "
+     "format ofa2-json"),
+    ("lut", "latency.table", {"format": "ofa2-json"}, "latency.table",
+     "format ofa2-json needs path (the table file, relative to the profile)"),
+    ("lut", "latency.table", {"format": "ofa2-json", "path": "x.json", "asset_prefix": "note10"}, "latency.table",
+     "asset_prefix is only for format ofa-yaml; remove it"),
+    ("lut", "latency.table", _DELETE, "latency",
+     "source lut needs a table (add latency.table with format and path/asset_prefix)"),
+    ("lut", "latency", {"source": "measure", "table": {"format": "ofa2-json", "path": "x.json"}}, "latency",
+     "source measure measures every network and uses no table; remove latency.table or use source lut"),
+    ("lut", "constraints", {"top1": {}}, "constraints.top1", "a constraint needs max and/or min"),
+    ("lut", "constraints", {"top1": {"min": 80, "max": 70.5}}, "constraints.top1", "min 80.0 is above max 70.5; swap them"),
+    ("lut", "resolutions", [24, 16, 24], "resolutions", "resolutions must not repeat; list each once"),
+    ("lut", "objectives", ["top1", "speed"], "objectives", f"unknown objective(s) ['speed']; choose from {OBJECTIVE_CHOICES}"),
+    ("lut", "objectives", ["top1", "latency_ms", "top1"], "objectives", "objectives must not repeat; list each once"),
+    ("lut", "constraints", {"energy": {"max": 1}, "top1": {"min": 1}}, "constraints",
+     f"unknown objective(s) ['energy']; choose from {OBJECTIVE_CHOICES}"),
+    ("lut", "reference_point", {"top1": 1.0, "watts": 2.0}, "reference_point",
+     f"unknown objective(s) ['watts']; choose from {OBJECTIVE_CHOICES}"),
+    ("measure", "measurement", _DELETE, "(top level)",
+     "latency source 'measure' needs a measurement section (backend, threads, ...)"),
+    ("lut", "export", ["onnx", "tensorrt-int8"], "(top level)",
+     "tensorrt exports need device_class gpu; remove them from export"),
+    ("measure", "measurement", {"backend": "tensorrt"}, "(top level)",
+     "measurement backend tensorrt needs device_class gpu"),
+    ("measure", "objectives", ["top1", "macs_m"], "(top level)",
+     "latency source 'measure' is only useful with latency_ms in objectives or constraints"),
+]
+
+
+@pytest.mark.parametrize("latency, dotted, value, field, message", RULES,
+                         ids=[f"{r[0]}-{r[1]}={r[2]!r}"[:50] for r in RULES])
+def test_each_schema_rule_gives_its_whole_message(tmp_path, latency, dotted, value, field, message):
+    """The whole line, word for word: a rule's message is its user interface."""
+    data = profile_dict()
+    if latency == "measure":
+        data["latency"] = {"source": "measure"}
+    path = write_profile(tmp_path, _set(data, dotted, value), name="tiny-cpu")
+    with pytest.raises(ProfileError) as exc:
+        load_profile(path)
+    assert str(exc.value) == f"{path}: field '{field}': {message}"
+
+
+@pytest.mark.parametrize("change", [
+    {"objectives": ["top1", "macs_m"], "constraints": {"latency_ms": {"max": 5.0}}},  # latency only as a limit
+    {"objectives": ["latency_ms", "top1"]},  # latency searched, no constraint
+    {"device_class": "gpu", "measurement": {"backend": "tensorrt", "precision": "fp16", "threads": 4},
+     "export": ["onnx", "tensorrt-fp16", "tensorrt-int8"]},
+    {"measurement": {"backend": "torch", "threads": 1, "clock": "cpu"}},
+])
+def test_measured_latency_profiles_the_rules_allow(tmp_path, change):
+    data = profile_dict(**change)
+    data["latency"] = {"source": "measure"}
+    spec = load_profile(write_profile(tmp_path, data)).spec
+    assert spec.latency.source == "measure" and spec.latency.table is None
+    for key, value in change.items():
+        got = getattr(spec, key)
+        if key == "measurement":
+            assert got.model_dump(include=set(value)) == value
+        elif key == "constraints":
+            assert {k: c.model_dump() for k, c in got.items()} == {"latency_ms": {"max": 5.0, "min": None}}
+        else:
+            assert got == value, key
 
 
 # (field, lowest valid value, highest valid value) of every bounded number in a profile

@@ -34,7 +34,8 @@ def train_supernet_cmd(
                                                   "file with a space dict (channels, widths, resolutions ...)."),
     resolutions: str = typer.Option(None, help="Train only these resolutions of the space, e.g. '8,12,16'."),
     seed: int = typer.Option(0, help="Seed (same seed, same weights)."),
-    epochs_scale: float = typer.Option(1.0, min=0.01, help="Multiply every phase's epochs (quick trials)."),
+    epochs_scale: float = typer.Option(1.0, min=0.01, max=100.0,
+                                       help="Multiply every phase's epochs (quick trials), 0.01-100."),
     quiet: bool = QUIET,
 ) -> None:
     """Train a supernet with OFA's progressive shrinking (largest → kernel → depth → expand).
@@ -51,6 +52,9 @@ def train_supernet_cmd(
         write_outputs,
     )
 
+    from .._io import check_out_dir
+
+    check_out_dir(out, "--out")
     sp = _space(space)
     if resolutions:
         try:
@@ -80,20 +84,21 @@ def fit_predictor_cmd(
     space: str = typer.Option(None, help="Search space of the supernet (name or JSON file); default: the space "
                                           "recorded in the weights file."),
     dataset: str = typer.Option("digits", help="Dataset the accuracy is measured on."),
-    n_train: int = typer.Option(250, min=10, help="Measured archs to fit on."),
-    n_test: int = typer.Option(100, min=10, help="Held-out measured archs to score on."),
+    n_train: int = typer.Option(250, min=10, max=100_000, help="Measured archs to fit on (10-100,000)."),
+    n_test: int = typer.Option(100, min=10, max=100_000, help="Held-out measured archs to score on (10-100,000)."),
     seed: int = typer.Option(0, help="Seed of the sampled archs and of the fit."),
     measurements: Path = typer.Option(None, help="Reuse the measurements file of an earlier run "
                                                  "(<prefix>.measurements.json) instead of measuring again."),
     quiet: bool = QUIET,
 ) -> None:
     """Measure random sub-networks, fit an accuracy predictor, report Kendall τ / RMSE / MAE."""
-    from .._io import write_json_atomic
+    from .._io import check_out_dir, write_json_atomic
     from ..errors import Ofa2Error
     from ..objectives.fitted import fit_from_measurements
     from ..supernet import load_supernet
     from ..supernet.checkpoint import read_supernet_file
 
+    check_out_dir(out.parent, "--out's folder")
     sp = _space(space) or read_supernet_file(weights)[1]
     if sp is None:
         raise Ofa2Error(f"{weights} records no search space; pass --space")

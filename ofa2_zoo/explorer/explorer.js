@@ -52,7 +52,7 @@
   function xOf(m) { return m.objectives[X.key]; }
   function yOf(m) { return m.objectives[Y.key]; }
   function memberTitle(m) {
-    return m.packaged ? m.packaged.name : "front member " + m.index;
+    return m.packaged ? m.packaged.name : "front point #" + m.index + " (not packaged)";
   }
 
   // ------------------------------------------------------------------ scales
@@ -296,7 +296,7 @@
   }
   function showTooltip(m, node) {
     clear(tooltip);
-    tooltip.appendChild(el("div", { "class": "tt-name" }, m.packaged ? m.packaged.name + "  (packaged, k = " + m.packaged.k + ")" : "front member " + m.index));
+    tooltip.appendChild(el("div", { "class": "tt-name" }, m.packaged ? m.packaged.name + "  (packaged, k = " + m.packaged.k + ")" : "front point #" + m.index + " (not packaged)"));
     tooltip.appendChild(el("div", { "class": "tt-arch" }, m.arch));
     tooltip.appendChild(kvTable(infoRows(m)));
     tooltip.hidden = false;
