@@ -192,3 +192,99 @@ def test_source_registration_rules(monkeypatch):
     names = list_accuracy_sources()
     assert names == sorted(names) and {"ofa_mbv3_w1.2", "ofa_mbv3_d234_e346_k357_w1.2", "test_source_rules"} <= set(names)
     assert load_accuracy_predictor("test_source_rules", space="s") == "first"  # keyword arguments reach the factory
+
+
+def test_embedded_sources_are_imported_on_first_use(monkeypatch):
+    """``ofa2_*`` names come from the embedded module, imported by the first look-up; other
+    unknown names do not import it."""
+    import sys
+
+    import ofa2_zoo
+    import ofa2_zoo.space as space_module
+    from ofa2_zoo.objectives import accuracy
+
+    # restored afterwards (reading the attribute first imports the module if it is not yet)
+    monkeypatch.setattr(ofa2_zoo, "embedded", None)
+    monkeypatch.delitem(sys.modules, "ofa2_zoo.embedded")
+    monkeypatch.setattr(accuracy, "_FACTORIES", {k: v for k, v in accuracy._FACTORIES.items()
+                                                  if not k.startswith("ofa2_")})
+    monkeypatch.setattr(space_module, "_SPACES", dict(space_module._SPACES))  # the re-import registers again
+    with pytest.raises(AccuracySourceError):
+        load_accuracy_predictor("digits")
+    assert "ofa2_zoo.embedded" not in sys.modules
+    src = load_accuracy_predictor("ofa2_digits")
+    assert "ofa2_zoo.embedded" in sys.modules and src.space.name == "ofa2_digits"
+    assert "ofa2_digits" in list_accuracy_sources()
+
+
+def test_a_missing_embedded_module_is_skipped_a_broken_one_raises(monkeypatch):
+    import importlib
+    import sys
+
+    from ofa2_zoo.objectives import accuracy
+
+    monkeypatch.setattr(accuracy, "_FACTORIES", {k: v for k, v in accuracy._FACTORIES.items()
+                                                  if not k.startswith("ofa2_")})
+    monkeypatch.setitem(sys.modules, "ofa2_zoo.embedded", None)  # as if the module were not installed
+    with pytest.raises(AccuracySourceError) as info:
+        load_accuracy_predictor("ofa2_digits")
+    assert str(info.value) == f"no accuracy predictor for 'ofa2_digits'; known: {', '.join(list_accuracy_sources())}"
+    assert "ofa_mbv3_w1.2" in list_accuracy_sources() and "ofa2_digits" not in list_accuracy_sources()
+
+    def broken(name, *args):
+        raise ModuleNotFoundError("No module named 'safetensors'", name="safetensors")
+
+    monkeypatch.setattr(importlib, "import_module", broken)  # the module is there, its dependency is not
+    with pytest.raises(ModuleNotFoundError) as info:
+        load_accuracy_predictor("ofa2_digits")
+    assert info.value.name == "safetensors"
+
+
+def test_exact_refusals(tmp_path):
+    space = get_space("ofa_mbv3_w1.2")
+    other = space.__class__(**{**space.to_dict(), "name": "x", "depth_choices": (1, 2)})
+    with pytest.raises(AccuracySourceError) as info:
+        OFAAccuracyPredictor(ASSETS / "acc_predictor.pth", other)
+    assert str(info.value) == ("OFA's predictor does not cover space 'x' (it needs 20 blocks, kernels {3,5,7}, "
+                               "expands {3,4,6}, depths {2,3,4})")
+
+
+class _RunsCodeWhenUnpickled:
+    """Unpickling this calls os.mkdir(path): what a hostile checkpoint could do."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        import os
+
+        return os.mkdir, (self.path,)
+
+
+def test_predictor_files_are_loaded_as_weights_only(tmp_path):
+    """A checkpoint that would run code when unpickled is refused before any code runs; each
+    refusal is one line; an error without a message is named by its type."""
+    marker = tmp_path / "code-ran"
+    hostile = tmp_path / "hostile.pth"
+    torch.save({"0.weight": _RunsCodeWhenUnpickled(marker)}, hostile)
+    with pytest.raises(CheckpointError) as info:
+        OFAAccuracyPredictor(hostile)
+    assert not marker.exists() and str(info.value).startswith(f"{hostile}: not OFA's accuracy predictor state dict: ")
+    text = tmp_path / "text.pth"
+    text.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError) as info:
+        OFAAccuracyPredictor(text)
+    assert "\n" not in str(info.value) and len(str(info.value)) > len(f"{text}: not OFA's accuracy predictor state dict: ")
+    empty = tmp_path / "empty.pth"
+    empty.write_bytes(b"")
+    with pytest.raises(CheckpointError) as info:
+        OFAAccuracyPredictor(empty)
+    assert str(info.value) == f"{empty}: not OFA's accuracy predictor state dict: EOFError"
+
+
+def test_predictions_are_float64_percent():
+    pred = predictor()
+    genes = pred.space.sample_genes(7, 2)
+    out = pred.predict_genes(genes)
+    assert out.dtype == np.float64 and out.shape == (7,)
+    assert pred.predict_genes(genes[:1]).tolist() == out[:1].tolist()

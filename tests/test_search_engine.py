@@ -4,6 +4,8 @@ searches (with constraints) to valid fronts."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from pymoo.algorithms.moo.sms import LeastHypervolumeContributionSurvival
@@ -109,3 +111,108 @@ def test_spea2_survival_equals_pymoo(front_size):
         survived = theirs.do(Problem(n_var=1, n_obj=2), pop, n_survive=100)
         assert sorted(keep.tolist()) == sorted(int(i.X[0]) for i in survived)
         np.testing.assert_allclose(np.sort(fitness[keep]), np.sort([i.get("SPEA_F") for i in survived]))
+
+
+def test_variation_by_hand():
+    """Uniform crossover: a crossed pair swaps each gene with probability 1/2 (the two children
+    together hold exactly the parents' genes), an uncrossed pair is copied; reset mutation draws
+    each mutated gene uniformly within its bounds; every child is canonical."""
+    from ofa2_zoo.search.engine import _variation
+    from ofa2_zoo import get_space
+
+    space = get_space("ofa_mbv3_w1.2")
+    upper = space.gene_upper_bounds
+    rng = np.random.default_rng(0)
+    a, b = space.sample_genes(400, 1), space.sample_genes(400, 2)
+    a[:, 40:45] = b[:, 40:45] = 2  # depth 4 everywhere: every block active, so canonical form keeps all genes
+    copied = _variation(rng, a, b, upper, 0.0, 0.0, space)
+    assert copied.tolist() == np.concatenate([a, b]).tolist()
+    crossed = _variation(rng, a, b, upper, 1.0, 0.0, space)
+    c1, c2 = crossed[:400], crossed[400:]
+    assert ((c1 == a) | (c1 == b)).all() and (c1 + c2 == a + b).all()
+    differ = a != b
+    assert abs((c1 == b)[differ].mean() - 0.5) < 0.02  # each differing gene swapped with probability 1/2
+    half = _variation(rng, a, b, upper, 0.5, 0.0, space)[:400]
+    assert abs((half != a).any(axis=1).mean() - 0.5) < 0.07  # about half of the pairs cross
+    mutated = _variation(rng, a, b, upper, 0.0, 1.0, space)
+    assert (mutated >= 0).all() and (mutated <= upper).all()
+    assert all(set(mutated[:, g].tolist()) == set(range(u + 1)) for g, u in enumerate(upper) if g < 40)
+    share = (_variation(rng, a, b, upper, 0.0, 0.2, space) != np.concatenate([a, b]))[:, :40].mean()
+    assert abs(share - 0.2 * 2 / 3) < 0.01  # 3 choices per block gene: a redraw keeps the value 1 time in 3
+    shallow = a.copy()
+    shallow[:, 40:45] = 0  # depth 2: the genes of two of four blocks per stage are reset to 0
+    assert _variation(rng, shallow, shallow, upper, 0.0, 0.0, space).tolist() == \
+        np.concatenate([space.canonicalize_genes(shallow)] * 2).tolist()
+
+
+def test_offspring_are_new_distinct_and_redrawn_until_enough():
+    """A space of six networks: from a population of three, the offspring are exactly the other
+    three (redrawn over several rounds); asking for more than exist gives what exists."""
+    from types import SimpleNamespace
+
+    from ofa2_zoo import SearchSpace
+    from ofa2_zoo.search.engine import _offspring
+
+    space = SearchSpace(name="six", stem_width=8, first_block_width=8, stage_widths=(8,), final_expand_width=8,
+                        feature_mix_width=8, stage_strides=(1,), stage_acts=("relu",), stage_se=(False,),
+                        ks_choices=(3, 5), expand_choices=(1,), depth_choices=(1, 2), resolutions=(16,))
+    ranges = [range(u + 1) for u in space.gene_upper_bounds]
+    every = np.unique(space.canonicalize_genes(np.array(list(itertools.product(*ranges)))), axis=0)
+    assert len(every) == 6
+    problem = SimpleNamespace(space=space)
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        X = every[rng.permutation(6)[:3]]
+        F, cv = rng.random((3, 2)), np.zeros(3)
+        off = _offspring(rng, X, F, cv, np.zeros(3), None, 3, problem, 1.0, 0.3)
+        assert sorted(map(tuple, off.tolist())) == sorted(set(map(tuple, every.tolist())) - set(map(tuple, X.tolist())))
+        assert len(_offspring(rng, X, F, cv, np.zeros(3), None, 5, problem, 1.0, 0.3)) == 3
+        two = _offspring(rng, X, F, cv, np.zeros(3), None, 2, problem, 1.0, 0.3)
+        assert len(two) == 2 and len({tuple(r) for r in two.tolist()} - set(map(tuple, X.tolist()))) == 2
+
+
+@pytest.mark.parametrize("F, cv, crowding, fitness, share_of_0", [
+    ([[0, 0], [0, 0]], [0, 0], [0, 0], None, 0.5),  # a full tie: a coin
+    ([[0, 0], [1, 1]], [0, 0], [0, 9], None, 1.0),  # dominance before crowding
+    ([[0, 1], [1, 0]], [0, 0], [1, 2], None, 0.0),  # non-dominated: the larger crowding distance
+    ([[0, 1], [1, 0]], [0, 0], [2, 2], None, 0.5),
+    ([[1, 1], [0, 0]], [0, 3], [0, 0], None, 1.0),  # feasible beats infeasible, whatever the objectives
+    ([[1, 1], [0, 0]], [1, 2], [0, 0], None, 1.0),  # two infeasible: the smaller violation
+    ([[1, 1], [0, 0]], [2, 2], [0, 0], None, 0.5),
+    ([[0, 0], [1, 1]], [0, 0], None, [0.5, 0.2], 0.0),  # SPEA2: fitness instead of dominance
+    ([[0, 0], [1, 1]], [0, 0], None, [0.2, 0.2], 0.5),
+    ([[0, 0], [1, 1]], [0, 0], None, None, 1.0),  # SMS-EMOA: dominance, then a coin
+    ([[0, 1], [1, 0]], [0, 0], None, None, 0.5),
+])
+def test_tournament_between_two_by_hand(F, cv, crowding, fitness, share_of_0):
+    rng = np.random.default_rng(0)
+    as_array = (lambda v: None if v is None else np.asarray(v, dtype=float))
+    wins = tournament(rng, np.asarray(F, float), np.asarray(cv, float), 2001, as_array(crowding), as_array(fitness))
+    assert wins.shape == (2001,) and set(wins.tolist()) <= {0, 1}
+    assert abs((wins == 0).mean() - share_of_0) < 0.05
+
+
+def test_tournament_pairs_are_drawn_from_permutations():
+    """Every member enters a tournament once per permutation: with as many tournaments as half the
+    population, each member fights exactly once (pymoo's random_permutations)."""
+    rng = np.random.default_rng(3)
+    F = np.arange(20, dtype=float)[:, None].repeat(2, axis=1)  # a chain: the smaller index dominates
+    wins = tournament(rng, F, np.zeros(20), 10, np.zeros(20))
+    assert len(wins) == 10 and len(set(wins.tolist())) == 10 and 0 in wins.tolist() and 19 not in wins.tolist()
+    many = tournament(rng, F, np.zeros(20), 25, np.zeros(20))  # 50 fighters: 2.5 permutations
+    assert len(many) == 25 and 19 not in many.tolist()
+
+
+def test_survival_when_nothing_is_feasible():
+    """No feasible arch: the least violating survive, in order of violation (ties: first come)."""
+    from ofa2_zoo.search.engine import SPEA2Survival
+
+    rng = np.random.default_rng(0)
+    F = rng.random((6, 2))
+    cv = np.array([3.0, 1.0, 2.0, 1.0, 5.0, 0.5])
+    assert rank_and_crowding(rng, F, cv, 4)[0].tolist() == [5, 1, 3, 2]
+    assert least_hv_contribution(F, cv, 4).tolist() == [5, 1, 3, 2]
+    keep, fitness = SPEA2Survival(2)(F, cv, 4)
+    assert keep.tolist() == [5, 1, 3, 2] and np.isinf(fitness).all()
+    for survivors in (rank_and_crowding(rng, F, cv, 0)[0], least_hv_contribution(F, cv, 0), SPEA2Survival(2)(F, cv, 0)[0]):
+        assert survivors.tolist() == [] and survivors.dtype.kind == "i"

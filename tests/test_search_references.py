@@ -86,8 +86,8 @@ class RecordingProblem(OFAProblem):
     """The search problem, recording every batch of genomes an algorithm asks to evaluate, as
     architecture strings (two genomes of one network give one string)."""
 
-    def __init__(self, evaluator: ObjectiveEvaluator):
-        super().__init__(evaluator)
+    def __init__(self, evaluator: ObjectiveEvaluator, constraints: dict | None = None):
+        super().__init__(evaluator, constraints)
         self.batches: list[list[str]] = []
 
     def _evaluate(self, X, out, *args, **kwargs):
@@ -178,7 +178,7 @@ def test_problem_constraints_and_reference_point_by_hand(digits):
     np.testing.assert_allclose(G, np.column_stack([lat - hi, lo - lat]), rtol=1e-12, atol=0)
     assert problem.feasible(genes).tolist() == ((lat >= lo) & (lat <= hi)).tolist()
     out: dict = {}
-    problem._evaluate(genes.astype(float), out)  # pymoo may hand over floats
+    problem._evaluate(genes - 0.4, out)  # pymoo may hand over floats: rounded, not cut
     np.testing.assert_allclose(out["F"][:, 0], lat, rtol=1e-12)
     np.testing.assert_allclose(out["F"][:, 1], 100 - acc.predict_genes(genes), rtol=1e-12)
     assert out["G"].tolist() == G.tolist() and problem.evaluations == 30
@@ -194,6 +194,20 @@ def test_problem_constraints_and_reference_point_by_hand(digits):
         OFAProblem(evaluator, {"latency_ms": {"avg": 1.0}})
     with pytest.raises(Ofa2Error, match="constraint on params_m: no source for that objective in this search"):
         OFAProblem(_without(evaluator, "params_m"), {"params_m": {"max": 1.0}})
+
+
+def test_problem_bounds_are_inclusive(digits):
+    """An arch exactly at a bound is feasible (g = 0), a hair beyond it is not."""
+    prof, acc = digits
+    evaluator = ObjectiveEvaluator(prof, acc, prof.objectives)
+    genes = prof.space.sample_genes(12, 6)
+    lat = prof.latency_genes(genes)
+    at = float(np.sort(lat)[5])  # six archs at or below, six above
+    for spec, feasible, count in (({"max": at}, lat <= at, 6), ({"min": at}, lat >= at, 7)):
+        problem = OFAProblem(evaluator, {"latency_ms": spec})
+        assert problem.feasible(genes).tolist() == feasible.tolist() and feasible.sum() == count
+        assert problem.constraint_values(genes)[lat == at].tolist() == [[0.0]]
+    assert OFAProblem(evaluator, {"latency_ms": {"max": at - 1e-9}}).feasible(genes).sum() == 5
 
 
 def _without(evaluator, name):
@@ -214,11 +228,13 @@ def test_operators_by_hand(digits):
     # byte keys: equal rows have equal keys, any other row another key (floats are rounded first)
     keys = gene_keys(np.concatenate([X, X[:2] + 0.2]))
     assert (keys[:2] == keys[6:]).all() and len(set(keys[:6].tolist())) == len(set(map(tuple, X.tolist())))
+    assert (gene_keys(X + 0.4) == gene_keys(X)).all() and (gene_keys(X - 0.4) == gene_keys(X)).all()  # rounded, not cut
+    assert keys.shape == (8,)  # one key per row
     # sampling: the space's own uniform canonical sampler
     rng = np.random.default_rng(5)
     np.testing.assert_array_equal(CanonicalSampling()._do(problem, 7, random_state=rng), space.sample_genes(7, 5))
     # mutation: probability 0 changes nothing, 1 redraws every gene within its bounds
-    same = GeneResetMutation(0.0)._do(problem, X.astype(float), random_state=np.random.default_rng(0))
+    same = GeneResetMutation(0.0)._do(problem, X - 0.4, random_state=np.random.default_rng(0))  # rounded
     assert same.tolist() == X.tolist() and same.dtype == np.int64
     big = np.tile(X, (200, 1))
     redrawn = GeneResetMutation(1.0)._do(problem, big, random_state=np.random.default_rng(0))
@@ -231,10 +247,12 @@ def test_operators_by_hand(digits):
     for p in (-0.1, 1.5):
         with pytest.raises(ValueError, match=f"gene_prob must lie in \\[0, 1\\], got {p}"):
             GeneResetMutation(p)
+    assert GeneResetMutation().gene_prob == 0.1  # OFA2's default: each gene reset with probability 0.1
+    assert GeneResetMutation(0.2, name="reset").name == "reset"  # pymoo's operator options pass through
     # repair: canonical genes
     noisy = np.full((1, space.n_genes), 0)
     noisy[0, :space.n_blocks] = 1  # every kernel gene set, depth genes at their smallest
-    np.testing.assert_array_equal(CanonicalRepair()._do(problem, noisy), space.canonicalize_genes(noisy))
+    np.testing.assert_array_equal(CanonicalRepair()._do(problem, noisy - 0.4), space.canonicalize_genes(noisy))
     # duplicate elimination: within a population the first copy stays; against another, every copy goes
     pop = Population.new(X=np.concatenate([X[:3], X[:1], X[3:]]).astype(float))
     elim = CanonicalDuplicateElimination()
@@ -244,3 +262,178 @@ def test_operators_by_hand(digits):
     pre = np.zeros(len(pop), bool)
     pre[0] = True  # marks made by pymoo before stay
     assert elim._do(pop, other, pre)[0]
+
+
+# ---------------------------------------------------------------------------- algorithm configuration
+@pytest.mark.parametrize("name", ["nsga2", "smsemoa", "spea2", "nsga3", "moead"])
+def test_moeas_get_ofa2s_operators(name):
+    """The module docstring's settings: canonical sampling, uniform crossover with probability 1,
+    per-gene reset mutation 0.1, canonical repair, exact duplicate elimination (not MOEA/D)."""
+    from ofa2_zoo.search.algorithms import make_algorithm
+    from ofa2_zoo.search.operators import (CanonicalDuplicateElimination, CanonicalRepair, CanonicalSampling,
+                                           GeneResetMutation)
+
+    algo = make_algorithm(name, 10, 2)
+    assert type(algo).__name__ == {"nsga2": "NSGA2", "smsemoa": "SMSEMOA", "spea2": "SPEA2", "nsga3": "NSGA3",
+                                   "moead": "MOEAD"}[name]
+    assert algo.pop_size == 10
+    assert isinstance(algo.initialization.sampling, CanonicalSampling) and isinstance(algo.repair, CanonicalRepair)
+    assert isinstance(algo.mating.mutation, GeneResetMutation) and algo.mating.mutation.gene_prob == 0.1
+    assert algo.mating.crossover.prob.value == 1.0
+    assert isinstance(algo.eliminate_duplicates, CanonicalDuplicateElimination) == (name != "moead")
+    custom = make_algorithm(name, 10, 2, mutation_prob=0.3, crossover_prob=0.6)
+    assert (custom.mating.mutation.gene_prob, custom.mating.crossover.prob.value) == (0.3, 0.6)
+
+
+@pytest.mark.parametrize("population, n_obj, partitions", [(8, 2, 7), (1, 2, 1), (16, 3, 4), (36, 3, 6), (5, 4, 2)])
+def test_nsga3_and_moead_reference_directions(population, n_obj, partitions):
+    """Das-Dennis directions: with two objectives one per population member (population - 1
+    partitions, at least 1), else population ** (1 / (n_obj - 1)) partitions, rounded; the
+    lattice has C(partitions + n_obj - 1, n_obj - 1) points. MOEA/D: at most 15 neighbours."""
+    from math import comb
+
+    from ofa2_zoo.search.algorithms import make_algorithm
+
+    n_dirs = comb(partitions + n_obj - 1, n_obj - 1)
+    nsga3 = make_algorithm("nsga3", population, n_obj)
+    assert nsga3.ref_dirs.shape == (n_dirs, n_obj) and nsga3.pop_size == population
+    np.testing.assert_allclose(nsga3.ref_dirs.sum(axis=1), 1.0)
+    assert sorted(set(np.round(nsga3.ref_dirs * partitions, 9).ravel().tolist())) == list(range(partitions + 1))
+    moead = make_algorithm("moead", population, n_obj)
+    assert moead.ref_dirs.shape == (n_dirs, n_obj) and moead.n_neighbors == min(15, n_dirs)
+
+
+def test_algorithm_name_errors():
+    from ofa2_zoo.search.algorithms import AlgorithmError, make_algorithm
+
+    with pytest.raises(AlgorithmError) as info:
+        make_algorithm("nsga9", 10, 2)
+    assert str(info.value) == ("unknown algorithm 'nsga9'; choose one of pals, nsga2, smsemoa, spea2, nsga3, moead, "
+                               "agemoea, random, ofa-evolution")
+    for baseline in ("random", "ofa-evolution", "pals"):
+        with pytest.raises(AlgorithmError) as info:
+            make_algorithm(baseline, 10, 2)
+        assert str(info.value) == f"{baseline!r} is a baseline, not a pymoo algorithm"
+
+
+# ---------------------------------------------------------------------------- both engines end to end
+@pytest.mark.parametrize("engine", ["vectorised", "pymoo"])
+@pytest.mark.parametrize("name", ["nsga2", "smsemoa", "spea2"])
+def test_run_reports_each_generation_and_keeps_the_global_front(digits, capsys, engine, name):
+    """Either engine, under a latency cap: one report per generation with the evaluations so far and the feasible
+    population's objectives; the result's F and feasibility are the evaluator's and the problem's
+    own; and (elitism) every feasible arch that no evaluated feasible arch dominates survives to
+    the end, checked pair by pair over everything the run evaluated."""
+    prof, acc = digits
+    lat = prof.latency_genes(prof.space.sample_genes(40, 9))
+    cap = float(np.median(lat))
+    problem = RecordingProblem(ObjectiveEvaluator(prof, acc, prof.objectives), {"latency_ms": {"max": cap}})
+    calls = []
+    run = run_vectorised if engine == "vectorised" else run_moea
+    res = run(name, problem, population=12, generations=4, seed=0,
+              on_generation=lambda g, e, F: calls.append((g, e, np.array(F))))
+    assert capsys.readouterr().out == ""  # a library call prints nothing
+    assert [(g, e) for g, e, _ in calls] == [(1, 12), (2, 24), (3, 36), (4, 48)] and problem.evaluations == 48
+    assert res.genes.shape == (12, prof.space.n_genes) and res.genes.dtype == np.int64
+    assert len({tuple(g) for g in res.genes.tolist()}) == 12
+    np.testing.assert_allclose(res.F, problem.evaluator.F(res.genes), rtol=1e-12)
+    assert res.feasible.tolist() == problem.feasible(res.genes).tolist()
+    np.testing.assert_array_equal(calls[-1][2], res.F[res.feasible])
+    assert all(len(F) and (F[:, 0] <= cap).all() for _, _, F in calls)
+    seen = [a for batch in problem.batches for a in batch]
+    assert len(seen) == len(set(seen)) == 48  # no arch evaluated twice
+    genes = prof.space.archs_to_genes(seen)
+    ok = problem.feasible(genes)
+    F_all = problem.evaluator.F(genes[ok])
+    feasible_archs = [a for a, keep in zip(seen, ok) if keep]
+    global_front = {feasible_archs[i] for i in brute_force_non_dominated(F_all)}
+    final = {a.to_string() for a in prof.space.genes_to_archs(res.genes)}
+    assert global_front and global_front <= final
+
+
+def test_vectorised_engine_refuses_other_algorithms(digits):
+    from ofa2_zoo.search.algorithms import AlgorithmError
+
+    prof, acc = digits
+    with pytest.raises(AlgorithmError) as info:
+        run_vectorised("nsga3", OFAProblem(ObjectiveEvaluator(prof, acc, prof.objectives)), 10, 2, 0)
+    assert str(info.value) == "the vectorised engine runs nsga2, smsemoa, spea2, not 'nsga3'"
+
+
+# ---------------------------------------------------------------------------- the baselines by hand
+def test_random_search_is_the_feasible_front_of_its_samples(digits):
+    """``random``: each generation one batch of uniformly random archs (the space's sampler on the
+    seeded generator); the result is the feasible front of everything sampled, pair by pair."""
+    from ofa2_zoo.search.algorithms import run_random
+
+    prof, acc = digits
+    space = prof.space
+    cap = float(np.median(prof.latency_genes(space.sample_genes(40, 9))))
+    problem = RecordingProblem(ObjectiveEvaluator(prof, acc, prof.objectives), {"latency_ms": {"max": cap}})
+    calls = []
+    res = run_random(problem, population=10, generations=3, seed=4,
+                     on_generation=lambda g, e, F: calls.append((g, e, np.array(F))))
+    rng = np.random.default_rng(4)
+    expected = [[a.to_string() for a in space.genes_to_archs(space.sample_genes(10, rng))] for _ in range(3)]
+    assert problem.batches == expected
+    assert [(g, e) for g, e, _ in calls] == [(1, 10), (2, 20), (3, 30)] and problem.evaluations == 30
+    for n, (_, _, F) in enumerate(calls, start=1):  # the feasible front of the first n batches
+        seen = [a for batch in expected[:n] for a in batch]
+        genes = space.archs_to_genes(seen)
+        genes = genes[problem.feasible(genes)]
+        F_ref = problem.evaluator.F(genes)
+        assert sorted(map(tuple, F.tolist())) == sorted(map(tuple, F_ref[brute_force_non_dominated(F_ref)].tolist()))
+    np.testing.assert_array_equal(res.F, calls[-1][2])
+    np.testing.assert_allclose(res.F, problem.evaluator.F(res.genes), rtol=1e-12)
+    assert res.feasible.tolist() == [True] * len(res.genes) and problem.feasible(res.genes).all()
+
+
+def test_ofa_evolution_counts_budgets_and_errors(digits):
+    """Per budget: one random population, then ``generations // budgets`` (at least one)
+    generations of ``population`` children, each evaluated once for accuracy; the result is
+    each budget's most accurate arch, which lies within that budget."""
+    from ofa2_zoo.search.algorithms import AlgorithmError, run_ofa_evolution
+
+    prof, acc = digits
+    space = prof.space
+    lo, hi = prof.latency([space.smallest(space.resolutions[0]), space.largest()])
+    for generations, budgets, per_budget in ((8, 4, 2), (2, 4, 1), (9, 2, 4)):
+        evaluator = ObjectiveEvaluator(prof, acc, prof.objectives)
+        calls = []
+        values = evaluator.values
+
+        def recording(genes, names=None, values=values, calls=calls):
+            out = values(genes, names)
+            if names == ["top1"]:
+                calls.append((space.canonicalize_genes(genes), out["top1"]))
+            return out
+
+        evaluator.values = recording
+        problem = OFAProblem(evaluator)
+        reports = []
+        res = run_ofa_evolution(problem, population=12, generations=generations, seed=1, budgets=budgets,
+                                on_generation=lambda g, e, F: reports.append((g, e)))
+        assert len(calls) == budgets * (1 + per_budget) and {len(g) for g, _ in calls} == {12}
+        assert problem.evaluations == 12 * budgets * (1 + per_budget)
+        assert reports == [(per_budget * (b + 1), 12 * (1 + per_budget) * (b + 1)) for b in range(budgets)]
+        grid = [lo + (hi - lo) * (b + 1) / budgets for b in range(budgets)]
+        bests = []
+        for b in range(budgets):
+            mine = calls[b * (1 + per_budget):(b + 1) * (1 + per_budget)]
+            genes = np.concatenate([g for g, _ in mine])
+            top1 = np.concatenate([t for _, t in mine])
+            assert (prof.latency_genes(genes) <= grid[b] + 1e-12).all()  # every candidate within the budget
+            bests.append(tuple(genes[int(np.argmax(top1))]))
+        assert sorted(map(tuple, res.genes.tolist())) == sorted(set(bests))
+        np.testing.assert_allclose(res.F, evaluator.F(res.genes), rtol=1e-12)
+    problem = OFAProblem(ObjectiveEvaluator(prof, acc, prof.objectives))
+    with pytest.raises(AlgorithmError) as info:
+        run_ofa_evolution(problem, 12, 4, 0, budgets=0)
+    assert str(info.value) == "budgets must be at least 1, got 0"
+    with pytest.raises(AlgorithmError) as info:
+        run_ofa_evolution(OFAProblem(ObjectiveEvaluator(prof, acc, ["latency_ms", "params_m"])), 12, 4, 0)
+    assert str(info.value) == "ofa-evolution needs the objectives latency_ms and top1"
+    hopeless = OFAProblem(ObjectiveEvaluator(prof, acc, prof.objectives), {"top1": {"min": 100.0}})
+    with pytest.raises(AlgorithmError) as info:
+        run_ofa_evolution(hopeless, 4, 1, 0, budgets=2)
+    assert str(info.value) == f"no arch found within the latency budget {lo + (hi - lo) / 2:.3f} ms"

@@ -347,7 +347,11 @@ def test_bad_space_definitions(field, value, message):
         SearchSpace.from_dict({**W10.to_dict(), field: value})
 
 
-def test_space_lookup_and_registration():
+def test_space_lookup_and_registration(monkeypatch):
+    import ofa2_zoo.space as space_module
+
+    monkeypatch.setattr(space_module, "_SPACES", dict(space_module._SPACES))  # registered here, gone afterwards
+    monkeypatch.setattr(space_module, "_ALIASES", dict(space_module._ALIASES))
     assert resolve_space(None) is get_space("ofa_mbv3_w1.2") and resolve_space("ofa_mbv3_w1.0") is W10
     assert resolve_space(W10) is W10 and resolve_space(W10.to_dict()) == W10
     with pytest.raises(SpaceError, match="cannot use int as a search space"):
@@ -388,3 +392,182 @@ def test_arch_spec_readers_and_writers():
         ArchSpec.from_dict(good(r=[]))
     with pytest.raises(ArchError, match=r"arch is missing key\(s\) \['d', 'r'\]"):
         ArchSpec.from_dict({"ks": [3] * 20, "e": [3] * 20})
+
+
+# ---------------------------------------------------------------------------- exact messages and edges
+def _no_r(**over):
+    d = good(**over)
+    del d["r"]
+    return d
+
+
+EXACT = [
+    ("not a dict", "an arch must be a dict with keys ks, e, d, r; got str"),
+    ({**good(), "x": 1}, "unknown arch key(s) ['x']; expected ks, e, d and r (or image_size)"),
+    ({"ks": [3] * 20, "e": [3] * 20, "d": [2] * 5}, "arch is missing key(s) ['r']; expected ks, e, d and r (or image_size)"),
+    ({**good(), "image_size": [224]}, "an arch gives the resolution as 'r' or 'image_size', not both"),
+    ({**good(), "wid": [1]}, "elastic width ('wid') is not part of the MobileNetV3 search spaces"),
+    (good(ks=[3] * 19), "'ks' has 19 values; space 'ofa_mbv3_w1.2' needs 20"),
+    (good(e=[3] * 21), "'e' has 21 values; space 'ofa_mbv3_w1.2' needs 20"),
+    (good(d=[2] * 4), "'d' has 4 values; space 'ofa_mbv3_w1.2' needs 5"),
+    (good(ks="3333"), "'ks' must be a list of 20 integers, got str"),
+    (good(d=None), "'d' must be a list of 5 integers, got NoneType"),
+    (good(e=[3.5] + [3] * 19), "'e[0]' must be an integer, got 3.5"),
+    (good(ks=[3] * 19 + ["7"]), "'ks[19]' must be an integer, got '7'"),
+    (good(r="224"), "'r' must be an integer, got '224'"),
+    (good(r=[None]), "'r' must be an integer, got None"),
+    (good(r=True), "'r' must be an integer, got True"),
+    (good(r=[224.5]), "'r' must be an integer, got 224.5"),
+    (_no_r(image_size="big"), "'image_size' must be an integer, got 'big'"),
+    (_no_r(image_size=[224, 160]), "'image_size' must be one resolution, got [224, 160]"),
+    (good(d=[2, 2, 2, 1, 2]), "depth of stage 3 ('d[3]') is 1; allowed: {2, 3, 4}"),
+    (good(ks=[3] * 4 + [9] + [3] * 15), "kernel size of block 4 ('ks[4]') is 9; allowed: {3, 5, 7}"),
+    (good(e=[3] * 8 + [5] + [3] * 11), "expand ratio of block 8 ('e[8]') is 5; allowed: {3, 4, 6}"),
+    (good(r=[225]), "resolution 225 is not allowed in space 'ofa_mbv3_w1.2' (allowed: 128..224 in steps of 4)"),
+]
+
+
+@pytest.mark.parametrize("value,message", EXACT)
+def test_bad_arch_dicts_exact_messages(value, message):
+    with pytest.raises(ArchError) as info:
+        ArchSpec.from_dict(value)
+    assert str(info.value) == message
+
+
+def test_integral_floats_and_numpy_integers_are_accepted():
+    a = ArchSpec.from_dict(good())
+    assert ArchSpec.from_dict(good(r=224.0, d=[np.int64(2), 3, 4, 2, 3])) == a
+    assert type(ArchSpec.from_dict(good(r=224.0)).r) is int
+
+
+def test_arch_strings_allow_single_digits_only_in_active_blocks():
+    nine = ArchSpec((9,) * 20, (9,) * 20, (4,) * 5, 224)  # no space check: to_string only formats
+    assert nine.to_string() == "r224-d44444-k" + "9" * 20 + "-e" + "9" * 20
+    for ks, e in (((10,) * 20, (3,) * 20), ((3,) * 20, (10,) * 20)):
+        with pytest.raises(ArchError) as info:
+            ArchSpec(ks, e, (4,) * 5, 224).to_string()
+        assert str(info.value) == "arch strings need single-digit kernel sizes and expand ratios"
+
+
+def test_arch_readers_use_the_space_they_are_given():
+    tiny = SearchSpace(name="tiny", stem_width=8, first_block_width=8, stage_widths=(8, 16), final_expand_width=16,
+                       feature_mix_width=16, stage_strides=(1, 2), stage_acts=("relu", "relu"), stage_se=(False, False),
+                       ks_choices=(3, 5), expand_choices=(1, 2), depth_choices=(1, 2), resolutions=(16, 24))
+    a = ArchSpec((5, 3, 3, 3), (2, 1, 1, 1), (2, 1), 24)
+    assert ArchSpec.from_json(a.to_json(), tiny) == a == ArchSpec.from_json(a.to_json(), space=tiny)
+    assert ArchSpec.parse(a.to_string(), tiny) == a == ArchSpec.parse(a.to_dict(), tiny)
+    assert ArchSpec.parse(a, tiny) == a == ArchSpec.parse(a.to_json(), tiny) == ArchSpec.parse(" " + a.to_json(), tiny)
+    one_choice = dataclasses.replace(tiny, name="one", ks_choices=(3,), expand_choices=(1,))
+    b = ArchSpec((3,) * 4, (1,) * 4, (2, 1), 16)  # block 3 skipped: 'x' reads as the only choice
+    assert b.to_string() == "r16-d21-k333x-e111x" and ArchSpec.from_string(b.to_string(), one_choice) == b
+    with pytest.raises(ArchError) as info:
+        ArchSpec.from_json(a.to_json())  # the default space has 20 blocks
+    assert str(info.value) == "'ks' has 4 values; space 'ofa_mbv3_w1.2' needs 20"
+
+
+def test_canonicalize_genes_copies_and_returns_a_2d_int64_matrix():
+    g = W12.archs_to_genes([W12.smallest(224)])
+    noisy = g.copy()
+    noisy[0, 3] = 2  # kernel gene of a skipped block
+    before = noisy.copy()
+    out = W12.canonicalize_genes(noisy)
+    assert out.tolist() == g.tolist() and noisy.tolist() == before.tolist()  # the caller's array is untouched
+    as_float = W12.canonicalize_genes(noisy.astype(float) + 0.0)
+    assert as_float.dtype == np.int64 and as_float.tolist() == g.tolist()  # pymoo hands over floats
+    one = W12.canonicalize_genes(noisy[0])  # one genome as a 1-D vector
+    assert one.shape == (1, 46) and one.tolist() == g.tolist()
+    assert W12.canonicalize_genes(noisy[0].tolist()).tolist() == g.tolist()
+    assert W12.archs_to_genes([W12.largest()]).dtype == np.int64
+
+
+def test_space_modules_load_lazily_absent_ones_skipped_broken_ones_raise(tmp_path, monkeypatch):
+    import ofa2_zoo.space as space_module
+
+    (tmp_path / "t_lazy_space_module.py").write_text(
+        "import dataclasses\nfrom ofa2_zoo.space import get_space, register_space\n"
+        "register_space(dataclasses.replace(get_space('ofa_mbv3_w1.0'), name='t_lazy_space'), 't_lazy_alias')\n")
+    (tmp_path / "t_broken_space_module.py").write_text("import t_no_such_dependency\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(space_module, "_SPACES", dict(space_module._SPACES))
+    monkeypatch.setattr(space_module, "_ALIASES", dict(space_module._ALIASES))
+    # the first look-up of an unknown name imports the modules; an absent module is skipped
+    monkeypatch.setattr(space_module, "_SPACE_MODULES", ["t_lazy_space_module", "t_absent_space_module"])
+    assert get_space("t_lazy_space").name == "t_lazy_space" and get_space("t_lazy_alias").name == "t_lazy_space"
+    assert space_module._SPACE_MODULES == []
+    # a module that is there but fails to import its own dependency is an error, not a skip
+    monkeypatch.setattr(space_module, "_SPACE_MODULES", ["t_broken_space_module"])
+    with pytest.raises(ModuleNotFoundError) as info:
+        list_spaces()
+    assert info.value.name == "t_no_such_dependency"
+
+
+def test_unknown_space_message_lists_the_known_ones():
+    with pytest.raises(SpaceError) as info:
+        get_space("ofa_resnet50")
+    known = list_spaces()
+    assert {"ofa_mbv3_w1.0", "ofa_mbv3_w1.2"} <= set(known)
+    assert str(info.value) == f"unknown search space 'ofa_resnet50'; known: {', '.join(known)}"
+
+
+DIGITS_ARCH = "r16-d123-k3xx35x355-e3xx34x444"  # 9 blocks in 3 stages: the embedded space's shape
+W12_ARCH = "r192-d32222-k755x33xx37xx55xx55xx-e366x46xx66xx36xx33xx"  # 20 in 5: both OFA spaces' shape
+
+
+@pytest.fixture
+def builtin_spaces(monkeypatch):
+    """The registry holding only the three shipped spaces (other tests register more)."""
+    import ofa2_zoo.space as space_module
+
+    get_space("ofa2_digits")  # loads the embedded module's space
+    monkeypatch.setattr(space_module, "_SPACES", {n: space_module._SPACES[n]
+                                                   for n in ("ofa2_digits", "ofa_mbv3_w1.0", "ofa_mbv3_w1.2")})
+
+
+def test_spaces_of_shape(builtin_spaces):
+    from ofa2_zoo.space import spaces_of_shape
+
+    w12 = ArchSpec.parse(W12_ARCH)
+    assert spaces_of_shape(W12_ARCH) == ["ofa_mbv3_w1.0", "ofa_mbv3_w1.2"] == spaces_of_shape(" " + W12_ARCH + "\n")
+    assert spaces_of_shape(w12.to_dict()) == spaces_of_shape(w12.to_json()) == ["ofa_mbv3_w1.0", "ofa_mbv3_w1.2"]
+    assert spaces_of_shape(DIGITS_ARCH) == ["ofa2_digits"] == spaces_of_shape('{"ks": [3,3,3,3,3,3,3,3,3], "d": [1,1,1]}')
+    for shapeless in ("x", "{not json", '{"ks": [3]}', '{"ks": "333", "d": [1]}', {"ks": [3] * 9, "d": "111"}, 5,
+                      '[1, 2]', "r16-d12-k3xx35x-e3xx34x"):
+        assert spaces_of_shape(shapeless) == [], shapeless
+
+
+def test_find_space(builtin_spaces):
+    from ofa2_zoo.space import find_space
+
+    digits, w10, w12 = get_space("ofa2_digits"), W10, W12
+    assert find_space(W12_ARCH, w12) == (ArchSpec.parse(W12_ARCH, w12), w12)  # fits the default: read there
+    assert find_space(W12_ARCH, "ofa_mbv3_w1.0")[1] is w10
+    assert find_space(W12_ARCH)[1] is w12  # no default given: OFA w1.2
+    assert find_space(DIGITS_ARCH, w12) == (ArchSpec.parse(DIGITS_ARCH, digits), digits)  # the one space of its shape
+    with pytest.raises(ArchError) as info:
+        find_space("x", digits)  # no shape: read in the default, whose error it gets
+    assert str(info.value) == ("not an arch string: 'x'; expected 'r<res>-d<depths>-k<kernels>-e<expands>' with one "
+                               "digit per gene and 'x' for blocks beyond a stage's depth")
+    with pytest.raises(ArchError, match=r"^resolution 192 is not allowed in space 'ofa_mbv3_w1.0' \(allowed: \{224\}\)$"):
+        find_space(W12_ARCH, dataclasses.replace(W10, resolutions=(224,)))  # read in the default given, not w1.2
+    with pytest.raises(ArchError) as info:
+        find_space(W12_ARCH, digits)
+    assert str(info.value) == "the arch fits several spaces (ofa_mbv3_w1.0, ofa_mbv3_w1.2); pass --space with one of them"
+    with pytest.raises(ArchError) as info:
+        find_space("r16-d12-k3xx35x-e3xx34x", digits)
+    assert str(info.value) == ("the arch has 6 blocks in 2 stages; no registered space has that shape (known: ofa2_digits "
+                               "(9 blocks, 3 stages), ofa_mbv3_w1.0 (20 blocks, 5 stages), ofa_mbv3_w1.2 (20 blocks, "
+                               "5 stages))")
+    with pytest.raises(ArchError) as info:
+        find_space(W12_ARCH.replace("r192", "r100"), digits)  # fits both by shape, neither by resolution
+    assert str(info.value) == ("resolution 100 is not allowed in space 'ofa_mbv3_w1.0' (allowed: 128..224 in steps of 4) "
+                               "(in spaces ofa_mbv3_w1.0, ofa_mbv3_w1.2)")
+    narrow = dataclasses.replace(W10, resolutions=(224,))  # w1.0 without 192: only w1.2 reads the arch
+    import ofa2_zoo.space as space_module
+
+    space_module._SPACES["ofa_mbv3_w1.0"] = narrow  # the fixture restores the registry
+    assert find_space(W12_ARCH, digits) == (ArchSpec.parse(W12_ARCH, w12), w12)
+
+
+def test_arch_strings_may_carry_surrounding_blanks():
+    a = ArchSpec.parse(W12_ARCH)
+    assert ArchSpec.from_string("  " + W12_ARCH + "\n") == a
