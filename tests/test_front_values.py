@@ -1,0 +1,228 @@
+"""Front rules with exact answers, on the embedded digits-cpu front (no assets needed): value
+ranges, what a valid front is, its recorded version id, member selection on hand-computed
+fronts, file errors, diffs and the comparability check, each message word for word."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import ofa2_zoo
+from ofa2_zoo.front import (FIX_FRONT, MAX_FRONT_BYTES, Front, FrontError, FrontMember, check_comparable,
+                            check_front_values, diff_fronts, objective_range_error)
+
+EMBEDDED = Path(ofa2_zoo.__file__).parent / "data" / "zoo" / "digits-cpu"
+
+
+@pytest.fixture(scope="module")
+def front() -> Front:
+    return Front.load(EMBEDDED / "front" / "front.json")
+
+
+def _two_objectives(front: Front, points: list[tuple[float, float]]) -> Front:
+    members = [FrontMember(front.members[i].arch, {"latency_ms": lat, "top1": top1})
+               for i, (lat, top1) in enumerate(points)]
+    return dataclasses.replace(front, members=members,
+                               objective_meta={k: front.objective_meta[k] for k in ("latency_ms", "top1")})
+
+
+@pytest.mark.parametrize("name, unit, value, why", [
+    ("top1", None, 150.0, "150 % is outside the valid range [0, 100]"),  # unit from the name
+    ("top1", None, -0.5, "-0.5 % is outside the valid range [0, 100]"),
+    ("top1", "%", 100.5, "100.5 % is outside the valid range [0, 100]"),
+    ("latency_ms", None, 0.0, "0 ms is outside the valid range > 0"),
+    ("latency_ms", None, -2.0, "-2 ms is outside the valid range > 0"),
+    ("macs_m", "M", -1.5, "-1.5 M is outside the valid range >= 0"),
+    ("custom", None, -2.0, "-2 is outside the valid range >= 0"),
+    ("top1", "%", float("nan"), "nan is not a finite number"),
+    ("latency_ms", "ms", float("inf"), "inf is not a finite number"),
+    ("top1", None, 0.0, None), ("top1", "%", 100.0, None), ("latency_ms", None, 1e-6, None),
+    ("macs_m", "M", 0.0, None), ("custom", None, 0.0, None), ("params_m", "M", 1e9, None),
+])
+def test_objective_ranges(name, unit, value, why):
+    assert objective_range_error(name, unit, value) == why
+
+
+def _check(front: Front, members: list[FrontMember], searched=("latency_ms", "top1"), where="f") -> None:
+    check_front_values(members, front.objective_meta, list(searched), where)
+
+
+def test_member_values_are_checked_with_their_units(front):
+    arch = front.members[0].arch
+    ok = dict(front.members[0].objectives)
+    with pytest.raises(FrontError) as exc:
+        _check(front, [FrontMember(arch, ok | {"params_m": -1.0})])
+    assert str(exc.value) == f"f: field 'members.0.objectives.params_m': -1 M is outside the valid range >= 0 ({FIX_FRONT})"
+    # an objective outside objective_meta: its unit comes from its name, a long name is clipped to 40 characters
+    with pytest.raises(FrontError) as exc:
+        _check(front, [FrontMember(arch, ok | {"top1": 50.0, "x" * 60: -3.0})])
+    assert str(exc.value) == (f"f: field 'members.0.objectives.{'x' * 37}...': -3 is outside the valid range >= 0 "
+                              f"({FIX_FRONT})")
+    with pytest.raises(FrontError) as exc:
+        check_front_values([FrontMember(arch, {"latency_ms": 1.0, "top1": 101.0})], {}, [], "f")
+    assert str(exc.value) == f"f: field 'members.0.objectives.top1': 101 % is outside the valid range [0, 100] ({FIX_FRONT})"
+    with pytest.raises(FrontError) as exc:
+        _check(front, [FrontMember(arch, ok)], searched=("latency_ms", "energy", "watts"))
+    assert str(exc.value) == f"f: field 'algorithm.objectives': ['energy', 'watts'] not in objective_meta ({FIX_FRONT})"
+
+
+def test_dominance_is_checked_on_the_searched_objectives_only(front):
+    f = _two_objectives(front, [(1.0, 70.0), (2.0, 60.0)])  # member 1 is dominated
+    with pytest.raises(FrontError) as exc:
+        _check(f, f.members)
+    assert str(exc.value) == ("f: field 'members.1': dominated by member 0 on latency_ms, top1 (a Pareto front holds "
+                              f"only non-dominated members; {FIX_FRONT})")
+    _check(f, f.members, searched=("latency_ms",))  # one searched objective: nothing to compare
+    _check(f, f.members[:1])
+
+
+def test_the_dominating_member_is_named(front):
+    # member 0 is dominated by member 2 only (1 is better on latency alone; 2 ties 0 on latency)
+    f = _two_objectives(front, [(2.0, 70.0), (1.0, 60.0), (2.0, 75.0), (3.0, 80.0)])
+    with pytest.raises(FrontError, match=r"^f: field 'members.0': dominated by member 2 on latency_ms, top1 "):
+        _check(f, f.members)
+    # two members with the same values (different networks) are both on the front
+    _check(f, _two_objectives(front, [(1.0, 60.0), (1.0, 60.0), (3.0, 80.0)]).members)
+
+
+def test_version_id_is_the_one_recorded_when_the_front_was_packaged(front):
+    recorded = json.loads((EMBEDDED / "package.json").read_text())["front_version_id"]
+    assert front.version_id == recorded == "2702b0f0e1427af4eaa36b518eb19c4aad1ca02ae56ce0470279e9a00ffe0bac"
+
+
+# Hand-computed selections: each objective is scaled to [0, 1] over the front, members are
+# taken nearest to equally spaced points of the path length along the front. For A the scaled
+# points are (0, 0), (.05, .625), (.1, .75), (.5, .875), (1, 1): path lengths 0, .627, .762,
+# 1.181, 1.696, so k=3 aims at .848 (member 2) and k=4 at .565 and 1.131 (members 1 and 3).
+SELECT_CASES = [
+    ([(0, 0), (1, 50), (2, 60), (10, 70), (20, 80)], {3: [0, 2, 4], 4: [0, 1, 3, 4]}),  # A
+    ([(0, 0), (.001, 50), (.002, 60), (.01, 70), (.02, 80)], {3: [0, 2, 4], 4: [0, 1, 3, 4]}),  # A, latency / 1000
+    ([(1, 70), (2, 70), (3, 70), (4, 70), (5, 70)], {3: [0, 2, 4], 4: [0, 1, 3, 4]}),  # one constant objective
+]
+
+
+@pytest.mark.parametrize("points, expected", SELECT_CASES, ids=["scales-differ", "span-below-1", "constant"])
+def test_select_on_hand_computed_fronts(front, points, expected):
+    f = _two_objectives(front, points)
+    assert {k: f.select(k) for k in expected} == expected
+    assert f.select(5) == f.select(6) == [0, 1, 2, 3, 4]
+
+
+def test_save_names_the_folder_of_a_bad_front(front, tmp_path):
+    f = _two_objectives(front, [(1.0, 70.0), (2.0, 60.0)])
+    with pytest.raises(FrontError) as exc:
+        f.save(tmp_path)
+    assert str(exc.value).startswith(f"front for {tmp_path}: field 'members.1': dominated by member 0 ")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def saved(front, tmp_path) -> Path:
+    shutil.copy(EMBEDDED / "front" / "front.json", tmp_path / "front.json")
+    return tmp_path / "front.json"
+
+
+def _edit(path: Path, change) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def test_front_file_size_limit(saved):
+    with open(saved, "r+b") as fh:
+        fh.truncate(MAX_FRONT_BYTES)  # exactly the limit: read (and found not to be JSON)
+    with pytest.raises(FrontError, match=r"not valid JSON"):
+        Front.load(saved)
+    with open(saved, "r+b") as fh:
+        fh.truncate(MAX_FRONT_BYTES + 1)
+    with pytest.raises(FrontError) as exc:
+        Front.load(saved)
+    assert str(exc.value) == (f"{saved}: 67,108,865 bytes is too large for a front.json (at most 67,108,864; "
+                              f"{FIX_FRONT})")
+
+
+def test_front_file_errors_word_for_word(saved):
+    saved.write_text("[1, 2]")
+    with pytest.raises(FrontError) as exc:
+        Front.load(saved)
+    assert str(exc.value).startswith(f"{saved}: field '(top level)': Input should be a valid dictionary")
+    shutil.copy(EMBEDDED / "front" / "front.json", saved)
+    _edit(saved, lambda d: d["algorithm"].update(objectives="latency_ms"))
+    with pytest.raises(FrontError) as exc:
+        Front.load(saved)
+    assert str(exc.value) == f"{saved}: field 'algorithm.objectives': not a list ({FIX_FRONT})"
+    shutil.copy(EMBEDDED / "front" / "front.json", saved)
+    _edit(saved, lambda d: d["members"][3]["objectives"].update(top1=0.0))
+    with pytest.raises(FrontError) as exc:
+        Front.load(saved)
+    assert str(exc.value).startswith(f"{saved}: field 'members.3': dominated by member ")
+
+
+def test_without_searched_objectives_the_first_two_of_objective_meta_are_used(saved):
+    # objective_meta is stored with sorted keys: latency_ms, macs_m, params_m, top1
+    def change(d):
+        del d["algorithm"]["objectives"]
+        d["members"][1]["objectives"].update(latency_ms=d["members"][0]["objectives"]["latency_ms"],
+                                             macs_m=d["members"][0]["objectives"]["macs_m"] + 1.0,
+                                             params_m=d["members"][0]["objectives"]["params_m"] / 2)
+        # member 1: dominated by member 0 on (latency_ms, macs_m), not on all three
+
+    _edit(saved, change)
+    with pytest.raises(FrontError, match=r"field 'members.1': dominated by member 0 on latency_ms, macs_m \("):
+        Front.load(saved)
+
+
+def test_a_timing_file_that_is_not_a_mapping_is_ignored(saved, front):
+    (saved.parent / "timing.json").write_text("[1, 2]")
+    assert Front.load(saved).timing == front.to_dict()["timing"]
+    (saved.parent / "timing.json").write_text(json.dumps({"generation_s": [1.0], "wall_time_s": -1}))
+    assert Front.load(saved).timing == {"generation_s": [1.0], **front.to_dict()["timing"]}
+
+
+def test_diff_reports_each_kind_of_change(front):
+    members = list(front.members)
+    only_removed = diff_fronts(front, dataclasses.replace(front, members=members[1:]))
+    only_added = diff_fronts(dataclasses.replace(front, members=members[1:]), front)
+    assert not only_removed.unchanged and not only_added.unchanged
+    moved = [FrontMember(m.arch, m.objectives | {"top1": m.objectives["top1"] + 1.0}) if i % 10 == 0 else m
+             for i, m in enumerate(members)]
+    d = diff_fronts(front, dataclasses.replace(front, members=moved, hypervolume=front.hypervolume + 0.25))
+    expected = sorted((m.arch for i, m in enumerate(members) if i % 10 == 0), key=lambda a: a.to_string())
+    assert [t[0] for t in d.moved] == expected and len(expected) == 10 and not d.unchanged
+    first = next(t for t in d.moved if t[0] == expected[0])
+    assert d.to_markdown() == "\n".join(
+        ["- hypervolume change: +0.2500", "- members added: 0, removed: 0, objective values changed: 10"]
+        + [f"  - moved `{a.to_string()}`: {old} → {new}" for a, old, new in d.moved])
+    assert first[2]["top1"] == first[1]["top1"] + 1.0
+
+
+def test_which_fronts_compare_word_for_word(front):
+    def refused(new: Front) -> str:
+        with pytest.raises(FrontError) as exc:
+            check_comparable(front, new, "a.json", "b.json")
+        return str(exc.value)
+
+    tail = "; fix: diff two versions of the same profile's front"
+    assert refused(dataclasses.replace(front, profile={**front.profile, "id": "other-cpu"})) == (
+        "cannot compare a.json and b.json: their profile differs ('digits-cpu' vs 'other-cpu')" + tail)
+    assert refused(dataclasses.replace(front, algorithm={**front.algorithm, "objectives": ["latency_ms", "macs_m"]})) \
+        == ("cannot compare a.json and b.json: their objectives differs (['latency_ms', 'top1'] vs "
+            "['latency_ms', 'macs_m'])" + tail)
+    assert refused(dataclasses.replace(front, reference_point={"latency_ms": 1.0, "top1": 0.0})) == (
+        "cannot compare a.json and b.json: their reference point differs ({'latency_ms': 0.23885952373272892, "
+        "'top1': 0.0} vs {'latency_ms': 1.0, 'top1': 0.0})" + tail)
+    other_space = dataclasses.replace(front.space, name="ofa2_digits_2")
+    assert refused(dataclasses.replace(front, space=other_space)) == (
+        "cannot compare a.json and b.json: their space differs ('ofa2_digits' vs 'ofa2_digits_2')" + tail)
+    same_name = dataclasses.replace(front.space, num_classes=front.space.num_classes + 1)
+    assert refused(dataclasses.replace(front, space=same_name)) == (
+        "cannot compare a.json and b.json: their space differs ('ofa2_digits' (one definition) vs 'ofa2_digits' "
+        "(another definition))" + tail)
+    long_id = "p" * 80
+    assert refused(dataclasses.replace(front, profile={**front.profile, "id": long_id})).startswith(
+        "cannot compare a.json and b.json: their profile differs ('digits-cpu' vs 'ppppp")
+    check_comparable(front, dataclasses.replace(front, seed=7, members=front.members[:3]))
