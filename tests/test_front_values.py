@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 import ofa2_zoo
-from ofa2_zoo.front import (FIX_FRONT, MAX_FRONT_BYTES, Front, FrontError, FrontMember, check_comparable,
-                            check_front_values, diff_fronts, objective_range_error)
+from ofa2_zoo.front import (FIX_FRONT, MAX_FRONT_BYTES, Front, FrontError, FrontMember, ReferencePoint, SpecializedNet,
+                            _parse_specialized, check_comparable, check_front_values, diff_fronts,
+                            objective_range_error)
 
 EMBEDDED = Path(ofa2_zoo.__file__).parent / "data" / "zoo" / "digits-cpu"
 
@@ -56,7 +57,8 @@ def test_member_values_are_checked_with_their_units(front):
     ok = dict(front.members[0].objectives)
     with pytest.raises(FrontError) as exc:
         _check(front, [FrontMember(arch, ok | {"params_m": -1.0})])
-    assert str(exc.value) == f"f: field 'members.0.objectives.params_m': -1 M is outside the valid range >= 0 ({FIX_FRONT})"
+    assert str(exc.value) == ("f: field 'members.0.objectives.params_m': -1 M is outside the valid range >= 0 "
+                              f"({FIX_FRONT})")
     # an objective outside objective_meta: its unit comes from its name, a long name is clipped to 40 characters
     with pytest.raises(FrontError) as exc:
         _check(front, [FrontMember(arch, ok | {"top1": 50.0, "x" * 60: -3.0})])
@@ -64,7 +66,8 @@ def test_member_values_are_checked_with_their_units(front):
                               f"({FIX_FRONT})")
     with pytest.raises(FrontError) as exc:
         check_front_values([FrontMember(arch, {"latency_ms": 1.0, "top1": 101.0})], {}, [], "f")
-    assert str(exc.value) == f"f: field 'members.0.objectives.top1': 101 % is outside the valid range [0, 100] ({FIX_FRONT})"
+    assert str(exc.value) == ("f: field 'members.0.objectives.top1': 101 % is outside the valid range [0, 100] "
+                              f"({FIX_FRONT})")
     with pytest.raises(FrontError) as exc:
         _check(front, [FrontMember(arch, ok)], searched=("latency_ms", "energy", "watts"))
     assert str(exc.value) == f"f: field 'algorithm.objectives': ['energy', 'watts'] not in objective_meta ({FIX_FRONT})"
@@ -226,3 +229,44 @@ def test_which_fronts_compare_word_for_word(front):
     assert refused(dataclasses.replace(front, profile={**front.profile, "id": long_id})).startswith(
         "cannot compare a.json and b.json: their profile differs ('digits-cpu' vs 'ppppp")
     check_comparable(front, dataclasses.replace(front, seed=7, members=front.members[:3]))
+
+
+def test_reference_point_dominated_by_is_inclusive_and_needs_both_values(front):
+    f = _two_objectives(front, [(1.0, 70.0), (2.0, 75.0), (3.0, 80.0)])
+    net = SpecializedNet("note10_lat-20ms_top1-77.0_finetune-75", "ofa_mbv3_w1.0", front.members[0].arch, 77.0, 20.0,
+                         None)
+    assert ReferencePoint(net, 2.5, 2.5, 72.0).dominated_by(f) == [1]
+    assert ReferencePoint(net, 2.0, 2.0, 75.0).dominated_by(f) == [1]  # as fast and as accurate counts
+    assert ReferencePoint(net, 3.0, 3.0, 60.0).dominated_by(f) == [0, 1, 2]
+    assert ReferencePoint(net, 0.5, 0.5, 60.0).dominated_by(f) == []
+    assert ReferencePoint(net, 3.0, 3.0, None).dominated_by(f) == []
+    assert ReferencePoint(net, None, None, 60.0).dominated_by(f) == []
+
+
+def _net_config(stem: int, widths: tuple[int, ...], depths: tuple[int, ...], key: str = "mobile_inverted_conv") -> dict:
+    blocks = [{key: {"out_channels": stem, "kernel_size": 3, "expand_ratio": 1}}]  # OFA's fixed first block
+    for s, (width, depth) in enumerate(zip(widths, depths)):
+        blocks += [{key: {"out_channels": width, "kernel_size": (3, 5, 7)[(s + b) % 3],
+                          "expand_ratio": (3, 4, 6)[b % 3]}} for b in range(depth)]
+    return {"first_conv": {"out_channels": stem}, "blocks": blocks}
+
+
+def test_published_net_configs_parse_into_their_space():
+    w10, w12 = (16, (24, 40, 80, 112, 160)), (24, (32, 48, 96, 136, 192))  # stem and stage widths of each space
+    depths = (2, 3, 4, 2, 3)
+    net = _parse_specialized("note10_lat-22ms_top1-70.5_finetune-25", _net_config(*w10, depths), {"image_size": 176})
+    assert (net.space, net.published_latency_ms, net.published_top1, net.published_flops_m) == ("ofa_mbv3_w1.0", 22.0,
+                                                                                               70.5, None)
+    assert net.arch.d == depths and net.arch.r == 176
+    assert net.arch.ks[:4] == (3, 5, 3, 3) and net.arch.e[:4] == (3, 4, 3, 3)  # stage 0: two blocks, then padding
+    older = _parse_specialized("note10_lat-23ms_top1-71.0_x", _net_config(*w12, depths, key="conv"),
+                               {"image_size": [236, 236]})  # older configs call the block "conv"
+    assert (older.space, older.arch.d, older.arch.r) == ("ofa_mbv3_w1.2", depths, 236)
+    flops = _parse_specialized("flops-595M_top1-80.0_finetune-75", _net_config(*w12, depths), {"image_size": 224})
+    assert (flops.space, flops.published_flops_m, flops.published_latency_ms) == ("ofa_mbv3_w1.2", 595.0, None)
+    with pytest.raises(FrontError) as exc:
+        _parse_specialized("bogus_top1-1", _net_config(*w12, depths), {"image_size": 224})
+    assert str(exc.value) == "not an OFA specialized-net id: 'bogus_top1-1'"
+    with pytest.raises(FrontError) as exc:
+        _parse_specialized("note10_lat-8ms_top1-71.4_finetune-25", _net_config(*w12, depths), {"image_size": 224})
+    assert str(exc.value) == "note10_lat-8ms_top1-71.4_finetune-25: stem width 24 does not match ofa_mbv3_w1.0"
