@@ -270,3 +270,23 @@ def test_published_net_configs_parse_into_their_space():
     with pytest.raises(FrontError) as exc:
         _parse_specialized("note10_lat-8ms_top1-71.4_finetune-25", _net_config(*w12, depths), {"image_size": 224})
     assert str(exc.value) == "note10_lat-8ms_top1-71.4_finetune-25: stem width 24 does not match ofa_mbv3_w1.0"
+
+
+def test_reference_points_only_for_profiles_with_ofas_note10_tables(front, tmp_path):
+    from ofa2_zoo.front import reference_points
+
+    assert reference_points(front) == []  # digits-cpu: our own table
+    assert reference_points(dataclasses.replace(front, profile={"id": "cpu-torch"})) == []  # measured: no table
+    assert reference_points(dataclasses.replace(front, profile={"id": "no-such-profile"})) == []
+    other = (Path(__file__).resolve().parents[1] / "hardware_profiles" / "note10.yaml").read_text()
+    other = other.replace("asset_prefix: note10", "asset_prefix: pixel1").replace("id: note10", "id: pixel1")
+    (tmp_path / "pixel1.yaml").write_text(other)
+    assert reference_points(dataclasses.replace(front, profile={"id": str(tmp_path / "pixel1.yaml")})) == []
+    assert reference_points(dataclasses.replace(front, objective_meta={"latency_ms": {}, "macs_m": {}})) == []
+
+
+def test_loaded_fronts_keep_their_package_version_and_searched_objectives(saved, front):
+    _edit(saved, lambda d: d.update(package_version="0.0.1"))
+    assert Front.load(saved).package_version == "0.0.1" != ofa2_zoo.__version__
+    assert front.searched_objectives == ["latency_ms", "top1"]
+    assert dataclasses.replace(front, algorithm={}).searched_objectives == ["latency_ms", "macs_m"]
