@@ -210,6 +210,22 @@ def test_problem_bounds_are_inclusive(digits):
     assert OFAProblem(evaluator, {"latency_ms": {"max": at - 1e-9}}).feasible(genes).sum() == 5
 
 
+def test_problem_constraints_on_objectives_outside_the_search(digits):
+    """A constraint may bound an objective that is not searched (parameters, MACs: always available)."""
+    from ofa2_zoo.objectives.efficiency import efficiency_model
+
+    prof, acc = digits
+    evaluator = ObjectiveEvaluator(prof, acc, prof.objectives)
+    genes = prof.space.sample_genes(10, 8)
+    params = efficiency_model(prof.space).params_genes(genes) / 1e6
+    lat = prof.latency_genes(genes)
+    cap = float(np.median(params))
+    problem = OFAProblem(evaluator, {"params_m": {"max": cap}, "latency_ms": {"min": 0.0}})
+    np.testing.assert_allclose(problem.constraint_values(genes), np.column_stack([-lat, params - cap]), rtol=1e-12)
+    assert problem.feasible(genes).tolist() == (params <= cap).tolist()
+    assert problem.vtype is int  # integer variables, declared to pymoo
+
+
 def _without(evaluator, name):
     evaluator.sources = {k: v for k, v in evaluator.sources.items() if k != name}
     return evaluator
