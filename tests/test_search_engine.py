@@ -17,7 +17,7 @@ from ofa2_zoo import Ofa2Error
 from ofa2_zoo.search import search
 from ofa2_zoo.search.engine import least_hv_contribution, rank_and_crowding, tournament
 
-from _search_helpers import ASSETS, needs_assets
+from _search_helpers import ASSETS, brute_force_non_dominated, needs_assets
 
 
 def _population(rng, n=200, n_obj=2):
@@ -94,7 +94,7 @@ def test_engine_errors():
         search("note10", algorithm="nsga3", engine="vectorised", assets=ASSETS)
 
 
-@pytest.mark.parametrize("front_size", [50, 150, 180])  # fill by fitness, and truncation
+@pytest.mark.parametrize("front_size", [50, 150, 180])  # fill by fitness (random points dominate most of the "front")
 def test_spea2_survival_equals_pymoo(front_size):
     from pymoo.algorithms.moo.spea2 import SPEA2Survival as PymooSPEA2
 
@@ -216,3 +216,24 @@ def test_survival_when_nothing_is_feasible():
     assert keep.tolist() == [5, 1, 3, 2] and np.isinf(fitness).all()
     for survivors in (rank_and_crowding(rng, F, cv, 0)[0], least_hv_contribution(F, cv, 0), SPEA2Survival(2)(F, cv, 0)[0]):
         assert survivors.tolist() == [] and survivors.dtype.kind == "i"
+
+
+@pytest.mark.parametrize("front_size", [101, 150, 200])
+@pytest.mark.parametrize("seed", range(3))
+def test_spea2_truncation_equals_pymoo(front_size, seed):
+    """More non-dominated archs than places: SPEA2's archive truncation (every other arch lies
+    beyond the front, so the first front really has ``front_size`` members)."""
+    from pymoo.algorithms.moo.spea2 import SPEA2Survival as PymooSPEA2
+
+    from ofa2_zoo.search import engine
+
+    rng = np.random.default_rng(seed + front_size)
+    x = rng.random(front_size)
+    F = np.concatenate([np.column_stack([x, 1 - np.sqrt(x)]), rng.random((200 - front_size, 2)) + 1.0])
+    assert len(brute_force_non_dominated(F)) == front_size
+    ours, theirs = engine.SPEA2Survival(2), PymooSPEA2(normalize=True)
+    keep, fitness = ours(F, np.zeros(len(F)), 100)
+    pop = Population.new(X=np.arange(len(F))[:, None].astype(float), F=F)
+    survived = theirs.do(Problem(n_var=1, n_obj=2), pop, n_survive=100)
+    assert len(keep) == 100 and sorted(keep.tolist()) == sorted(int(i.X[0]) for i in survived)
+    np.testing.assert_allclose(np.sort(fitness[keep]), np.sort([i.get("SPEA_F") for i in survived]))
