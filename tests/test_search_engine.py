@@ -51,6 +51,22 @@ def test_least_hv_contribution_equals_pymoo(seed):
     assert sorted(ours.tolist()) == sorted(int(i.X[0]) for i in theirs)
 
 
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("constant_third", [False, True])
+def test_least_hv_contribution_equals_pymoo_on_scaled_objectives(seed, constant_third):
+    """Objectives in their own units (latency-like 20..50, error-like 70..70.5; optionally a third
+    that never changes): the survival normalises by the population's ideal and nadir as pymoo does."""
+    rng = np.random.default_rng(seed)
+    F = _population(rng) * [30, 0.5] + [20, 70]
+    if constant_third:
+        F = np.column_stack([F, np.full(len(F), 5.0)])
+    ours = least_hv_contribution(F, np.zeros(len(F)), 100)
+    pop = Population.new(X=np.arange(len(F))[:, None].astype(float), F=F)
+    theirs = LeastHypervolumeContributionSurvival().do(Problem(n_var=1, n_obj=F.shape[1]), pop, n_survive=100,
+                                                       ideal=F.min(axis=0), nadir=F.max(axis=0) + 1e-32)
+    assert sorted(ours.tolist()) == sorted(int(i.X[0]) for i in theirs)
+
+
 def test_infeasible_archs_fill_last_by_violation():
     rng = np.random.default_rng(0)
     F = rng.random((10, 2))
