@@ -234,9 +234,10 @@ def test_survival_when_nothing_is_feasible():
         assert survivors.tolist() == [] and survivors.dtype.kind == "i"
 
 
+@pytest.mark.parametrize("scaled", [False, True])
 @pytest.mark.parametrize("front_size", [101, 150, 200])
 @pytest.mark.parametrize("seed", range(3))
-def test_spea2_truncation_equals_pymoo(front_size, seed):
+def test_spea2_truncation_equals_pymoo(front_size, seed, scaled):
     """More non-dominated archs than places: SPEA2's archive truncation (every other arch lies
     beyond the front, so the first front really has ``front_size`` members)."""
     from pymoo.algorithms.moo.spea2 import SPEA2Survival as PymooSPEA2
@@ -246,6 +247,8 @@ def test_spea2_truncation_equals_pymoo(front_size, seed):
     rng = np.random.default_rng(seed + front_size)
     x = rng.random(front_size)
     F = np.concatenate([np.column_stack([x, 1 - np.sqrt(x)]), rng.random((200 - front_size, 2)) + 1.0])
+    if scaled:  # objectives in their own units: distances are measured after normalisation
+        F = F * [30, 0.5] + [20, 70]
     assert len(brute_force_non_dominated(F)) == front_size
     ours, theirs = engine.SPEA2Survival(2), PymooSPEA2(normalize=True)
     keep, fitness = ours(F, np.zeros(len(F)), 100)
