@@ -261,14 +261,14 @@ def test_spea2_truncation_equals_pymoo(front_size, seed, scaled):
 @pytest.mark.parametrize("seed", range(4))
 def test_spea2_equals_pymoo_with_ties_and_tiny_populations(seed):
     """Objectives on an integer grid (equal values, exact duplicates: weak dominance matters) and
-    populations of two and three (the k-th nearest neighbour with k = 1)."""
+    populations of one, two and three (the k-th nearest neighbour with k = 1)."""
     from pymoo.algorithms.moo.spea2 import SPEA2Survival as PymooSPEA2
 
     from ofa2_zoo.search.engine import SPEA2Survival
 
     rng = np.random.default_rng(seed)
     for F, n_survive in ((rng.integers(0, 6, (60, 2)).astype(float), 30), (rng.integers(0, 4, (40, 3)).astype(float), 12),
-                         (rng.random((2, 2)), 2), (rng.random((3, 2)), 2)):
+                         (rng.random((1, 2)), 1), (rng.random((2, 2)), 2), (rng.random((3, 2)), 2)):
         keep, fitness = SPEA2Survival(F.shape[1])(F, np.zeros(len(F)), n_survive)
         pop = Population.new(X=np.arange(len(F))[:, None].astype(float), F=F)
         survived = PymooSPEA2(normalize=True).do(Problem(n_var=1, n_obj=F.shape[1]), pop, n_survive=n_survive)
