@@ -99,6 +99,8 @@ def run(name: str, module: dict, shared: dict, children: int, survivors: bool = 
     asks to re-check the last run's survivors (mutmut re-runs mutants it is given by name)."""
     folder = prepare(name, module, shared)
     names = [k for k, v in results(folder).items() if v not in KILLED] if survivors else []
+    if survivors:  # map the tests to the functions they call again: an edited test may reach new ones
+        (folder / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     # mutate_decorated: also mutate @property methods and pydantic validators (benchmarks/_mutmut_decorated.py)
     mutmut = [str(ROOT / "benchmarks" / "_mutmut_decorated.py")] if module.get("mutate_decorated") else ["-m", "mutmut"]

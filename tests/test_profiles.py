@@ -275,6 +275,32 @@ def test_operator_macs_and_weights_count_the_built_operator(name):
         assert op.macs == counted["n"], key
 
 
+def test_the_fixed_first_block_is_counted_as_depthwise_separable():
+    """OFA's first block has no expansion: a depthwise 3x3 then a pointwise convolution, counted by
+    hand here (the built-operator test above builds it from the same ``Op``, so it cannot tell)."""
+    first = fixed_ops(TINY, 16)[1]  # 8x8x8 -> 8x8x8: 8*8*8*9 depthwise + 8*8*8*8 pointwise
+    assert first.first_block and (first.macs, first.weights) == (4608 + 4096, 8 * 9 + 8 * 8)
+    strided = SearchSpace(name="test_profiles_strided_first", stem_width=8, first_block_width=16, stage_widths=(16,),
+                          final_expand_width=32, feature_mix_width=40, stage_strides=(1,), stage_acts=("relu",),
+                          stage_se=(False,), ks_choices=(3,), expand_choices=(2,), depth_choices=(1,),
+                          resolutions=(32,), first_block_stride=2)
+    first = fixed_ops(strided, 32)[1]  # 16x16x8 -> 8x8x16: 8*8*8*9 depthwise + 8*8*8*16 pointwise
+    assert first.first_block and (first.macs, first.weights) == (4608 + 8192, 8 * 9 + 8 * 16)
+    assert not any(op.first_block for op in fixed_ops(TINY, 16)[2:])
+    assert not any(op.first_block for *_, op in block_ops(TINY, 16))
+
+
+def test_a_calibration_without_offset_keeps_the_one_call_overhead():
+    space = TINY.restrict(resolutions=[16])
+    genes = space.archs_to_genes([ArchSpec.from_dict({"ks": [5, 3, 3, 5], "e": [4, 2, 2, 2], "d": [1, 2],
+                                                      "r": [16]}, space)])
+    raw = HEAD + 32 + 1024 + 65536  # 9 operators
+    table = LatencyTable({k: float(v) for k, v in TINY_KEYS_16.items()}, "mem", {"call_overhead": {"median": 0.25}})
+    scaled = table.with_calibration({"scale": 2.0})
+    assert scaled.compile(space).latency_genes(genes)[0] == 2 * (raw - 9 * 0.25) + 0.25
+    assert scaled.compile(space, calibrated=False).latency_genes(genes)[0] == raw - 8 * 0.25
+
+
 # (arch, sum of its operators' entries, number of operators: 6 fixed + its active blocks)
 HAND_CASES = [
     # stage 0 depth 1 (k5 e4 -> 32), stage 1 depth 2 (k3 e2 -> 1024, k5 e2 -> 65536)

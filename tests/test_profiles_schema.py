@@ -436,8 +436,20 @@ def test_lookup_by_resolution_names_the_missing_table(tmp_path):
     with pytest.raises(LookupTableError, match=re.escape(f"lookup table {path} has no table for resolution 24 "
                                                          "(it has [16])")):
         table.lookup("k", 24)
-    with pytest.raises(LookupTableError, match=re.escape(f"lookup table {path} has no entry for operator 'other'")):
+    with pytest.raises(LookupTableError) as exc:
         table.lookup("other", 16)
+    assert str(exc.value) == (f"lookup table {path} has no entry for operator 'other'; the table was built for "
+                              "another space or resolution (rebuild it: ofa2 profile build-lut PROFILE)")
+    # a calibration keeps the per-resolution files and where they came from
+    calibrated = table.with_calibration({"scale": 2.0, "offset": 0.0})
+    assert calibrated.lookup("k", 16) == 0.5 and calibrated.source == str(path)
+    with pytest.raises(LookupTableError, match="has no table for resolution 24"):
+        calibrated.lookup("k", 24)
+    # two resolutions: each file read for its own, the source names both
+    path24 = tmp_path / "24_lookup_table.yaml"
+    path24.write_text("k: {count: 1, mean: 0.75, std: 0}\n")
+    both = LatencyTable.from_ofa_yaml({24: path24, 16: path})
+    assert (both.lookup("k", 16), both.lookup("k", 24)) == (0.5, 0.75) and both.source == f"{path24}, {path}"
 
 
 def test_cli_prints_one_line_and_exits_2(tmp_path, capsys):
