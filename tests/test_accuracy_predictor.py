@@ -73,6 +73,7 @@ def test_restricted_space_and_provenance():
     full = predictor()
     archs = prof.space.sample(20, 5)
     np.testing.assert_array_equal(pred.predict(archs), full.predict(archs))
+    assert pred.space is prof.space and full.space is get_space("ofa_mbv3_w1.2")  # space= reaches the predictor
     expected = hashlib.sha256((ASSETS / "acc_predictor.pth").read_bytes()).hexdigest()
     assert pred.provenance == Provenance("ofa-acc-predictor-mbv3-w1.2", expected, "predicted")
     assert load_accuracy_predictor("ofa_mbv3_d234_e346_k357_w1.2", assets=ASSETS).provenance == pred.provenance
@@ -175,7 +176,7 @@ def test_source_registration_rules(monkeypatch):
     monkeypatch.setattr(sources, "_ALIASES", dict(sources._ALIASES))
     monkeypatch.setattr(accuracy_module, "_FACTORIES", dict(accuracy_module._FACTORIES))
 
-    with pytest.raises(TypeError, match="factory must be callable"):
+    with pytest.raises(TypeError, match="^factory must be callable$"):
         register_accuracy_source("test_not_callable", "nope")
     first, second = (lambda assets=None, space=None: "first"), (lambda assets=None, space=None: "second")
     register_accuracy_source("test_source_rules", first, space="ofa_mbv3_w1.0", assets=("acc_predictor.pth",))
@@ -288,3 +289,15 @@ def test_predictions_are_float64_percent():
     out = pred.predict_genes(genes)
     assert out.dtype == np.float64 and out.shape == (7,)
     assert pred.predict_genes(genes[:1]).tolist() == out[:1].tolist()
+
+
+def test_weights_only_even_when_the_environment_turns_torchs_default_off(tmp_path, monkeypatch):
+    """torch lets TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD=1 switch its safe default off (and torch < 2.6,
+    which the project's pins allow, defaults to unsafe loading); an explicit weights_only=True holds."""
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    marker = tmp_path / "code-ran"
+    hostile = tmp_path / "hostile.pth"
+    torch.save({"0.weight": _RunsCodeWhenUnpickled(marker)}, hostile)
+    with pytest.raises(CheckpointError):
+        OFAAccuracyPredictor(hostile)
+    assert not marker.exists()

@@ -17,7 +17,7 @@ from ofa2_zoo import Ofa2Error
 from ofa2_zoo.search import search
 from ofa2_zoo.search.engine import least_hv_contribution, rank_and_crowding, tournament
 
-from _search_helpers import ASSETS, needs_assets
+from _search_helpers import ASSETS, brute_force_non_dominated, needs_assets
 
 
 def _population(rng, n=200, n_obj=2):
@@ -47,6 +47,22 @@ def test_least_hv_contribution_equals_pymoo(seed):
     ours = least_hv_contribution(F, np.zeros(len(F)), 100)
     pop = Population.new(X=np.arange(len(F))[:, None].astype(float), F=F)
     theirs = LeastHypervolumeContributionSurvival().do(Problem(n_var=1, n_obj=2), pop, n_survive=100,
+                                                       ideal=F.min(axis=0), nadir=F.max(axis=0) + 1e-32)
+    assert sorted(ours.tolist()) == sorted(int(i.X[0]) for i in theirs)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("constant_third", [False, True])
+def test_least_hv_contribution_equals_pymoo_on_scaled_objectives(seed, constant_third):
+    """Objectives in their own units (latency-like 20..50, error-like 70..70.5; optionally a third
+    that never changes): the survival normalises by the population's ideal and nadir as pymoo does."""
+    rng = np.random.default_rng(seed)
+    F = _population(rng) * [30, 0.5] + [20, 70]
+    if constant_third:
+        F = np.column_stack([F, np.full(len(F), 5.0)])
+    ours = least_hv_contribution(F, np.zeros(len(F)), 100)
+    pop = Population.new(X=np.arange(len(F))[:, None].astype(float), F=F)
+    theirs = LeastHypervolumeContributionSurvival().do(Problem(n_var=1, n_obj=F.shape[1]), pop, n_survive=100,
                                                        ideal=F.min(axis=0), nadir=F.max(axis=0) + 1e-32)
     assert sorted(ours.tolist()) == sorted(int(i.X[0]) for i in theirs)
 
@@ -94,7 +110,7 @@ def test_engine_errors():
         search("note10", algorithm="nsga3", engine="vectorised", assets=ASSETS)
 
 
-@pytest.mark.parametrize("front_size", [50, 150, 180])  # fill by fitness, and truncation
+@pytest.mark.parametrize("front_size", [50, 150, 180])  # fill by fitness (random points dominate most of the "front")
 def test_spea2_survival_equals_pymoo(front_size):
     from pymoo.algorithms.moo.spea2 import SPEA2Survival as PymooSPEA2
 
@@ -216,3 +232,45 @@ def test_survival_when_nothing_is_feasible():
     assert keep.tolist() == [5, 1, 3, 2] and np.isinf(fitness).all()
     for survivors in (rank_and_crowding(rng, F, cv, 0)[0], least_hv_contribution(F, cv, 0), SPEA2Survival(2)(F, cv, 0)[0]):
         assert survivors.tolist() == [] and survivors.dtype.kind == "i"
+
+
+@pytest.mark.parametrize("scaled", [False, True])
+@pytest.mark.parametrize("front_size", [101, 150, 200])
+@pytest.mark.parametrize("seed", range(3))
+def test_spea2_truncation_equals_pymoo(front_size, seed, scaled):
+    """More non-dominated archs than places: SPEA2's archive truncation (every other arch lies
+    beyond the front, so the first front really has ``front_size`` members)."""
+    from pymoo.algorithms.moo.spea2 import SPEA2Survival as PymooSPEA2
+
+    from ofa2_zoo.search import engine
+
+    rng = np.random.default_rng(seed + front_size)
+    x = rng.random(front_size)
+    F = np.concatenate([np.column_stack([x, 1 - np.sqrt(x)]), rng.random((200 - front_size, 2)) + 1.0])
+    if scaled:  # objectives in their own units: distances are measured after normalisation
+        F = F * [30, 0.5] + [20, 70]
+    assert len(brute_force_non_dominated(F)) == front_size
+    ours, theirs = engine.SPEA2Survival(2), PymooSPEA2(normalize=True)
+    keep, fitness = ours(F, np.zeros(len(F)), 100)
+    pop = Population.new(X=np.arange(len(F))[:, None].astype(float), F=F)
+    survived = theirs.do(Problem(n_var=1, n_obj=2), pop, n_survive=100)
+    assert len(keep) == 100 and sorted(keep.tolist()) == sorted(int(i.X[0]) for i in survived)
+    np.testing.assert_allclose(np.sort(fitness[keep]), np.sort([i.get("SPEA_F") for i in survived]))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_spea2_equals_pymoo_with_ties_and_tiny_populations(seed):
+    """Objectives on an integer grid (equal values, exact duplicates: weak dominance matters) and
+    populations of one, two and three (the k-th nearest neighbour with k = 1)."""
+    from pymoo.algorithms.moo.spea2 import SPEA2Survival as PymooSPEA2
+
+    from ofa2_zoo.search.engine import SPEA2Survival
+
+    rng = np.random.default_rng(seed)
+    for F, n_survive in ((rng.integers(0, 6, (60, 2)).astype(float), 30), (rng.integers(0, 4, (40, 3)).astype(float), 12),
+                         (rng.random((1, 2)), 1), (rng.random((2, 2)), 2), (rng.random((3, 2)), 2)):
+        keep, fitness = SPEA2Survival(F.shape[1])(F, np.zeros(len(F)), n_survive)
+        pop = Population.new(X=np.arange(len(F))[:, None].astype(float), F=F)
+        survived = PymooSPEA2(normalize=True).do(Problem(n_var=1, n_obj=F.shape[1]), pop, n_survive=n_survive)
+        assert sorted(keep.tolist()) == sorted(int(i.X[0]) for i in survived)
+        np.testing.assert_allclose(np.sort(fitness[keep]), np.sort([i.get("SPEA_F") for i in survived]))

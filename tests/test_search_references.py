@@ -210,6 +210,22 @@ def test_problem_bounds_are_inclusive(digits):
     assert OFAProblem(evaluator, {"latency_ms": {"max": at - 1e-9}}).feasible(genes).sum() == 5
 
 
+def test_problem_constraints_on_objectives_outside_the_search(digits):
+    """A constraint may bound an objective that is not searched (parameters, MACs: always available)."""
+    from ofa2_zoo.objectives.efficiency import efficiency_model
+
+    prof, acc = digits
+    evaluator = ObjectiveEvaluator(prof, acc, prof.objectives)
+    genes = prof.space.sample_genes(10, 8)
+    params = efficiency_model(prof.space).params_genes(genes) / 1e6
+    lat = prof.latency_genes(genes)
+    cap = float(np.median(params))
+    problem = OFAProblem(evaluator, {"params_m": {"max": cap}, "latency_ms": {"min": 0.0}})
+    np.testing.assert_allclose(problem.constraint_values(genes), np.column_stack([-lat, params - cap]), rtol=1e-12)
+    assert problem.feasible(genes).tolist() == (params <= cap).tolist()
+    assert problem.vtype is int  # integer variables, declared to pymoo
+
+
 def _without(evaluator, name):
     evaluator.sources = {k: v for k, v in evaluator.sources.items() if k != name}
     return evaluator
@@ -349,6 +365,9 @@ def test_run_reports_each_generation_and_keeps_the_global_front(digits, capsys, 
     global_front = {feasible_archs[i] for i in brute_force_non_dominated(F_all)}
     final = {a.to_string() for a in prof.space.genes_to_archs(res.genes)}
     assert global_front and global_front <= final
+    again = run(name, OFAProblem(ObjectiveEvaluator(prof, acc, prof.objectives), {"latency_ms": {"max": cap}}),
+                population=12, generations=4, seed=0)
+    assert again.genes.tolist() == res.genes.tolist()  # the seed fixes the run
 
 
 def test_vectorised_engine_refuses_other_algorithms(digits):
@@ -437,3 +456,32 @@ def test_ofa_evolution_counts_budgets_and_errors(digits):
     with pytest.raises(AlgorithmError) as info:
         run_ofa_evolution(hopeless, 4, 1, 0, budgets=2)
     assert str(info.value) == f"no arch found within the latency budget {lo + (hi - lo) / 2:.3f} ms"
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_ofa_evolution_breeds_from_the_most_accurate_quarter(digits, seed):
+    """Without mutation, one generation's children show their parents: the first half are copies
+    of parents, the second half gene-wise mixes of two parents; the parents are the most accurate
+    25 % of the population (3 of 12), chosen by the predictor's values."""
+    from ofa2_zoo.search.algorithms import run_ofa_evolution
+
+    prof, acc = digits
+    evaluator = ObjectiveEvaluator(prof, acc, prof.objectives)
+    calls = []
+    values = evaluator.values
+
+    def recording(genes, names=None):
+        out = values(genes, names)
+        if names == ["top1"]:
+            calls.append(prof.space.canonicalize_genes(genes))
+        return out
+
+    evaluator.values = recording
+    run_ofa_evolution(OFAProblem(evaluator), population=12, generations=1, seed=seed, budgets=1, mutation_prob=0.0)
+    initial, children = calls
+    assert len(initial) == len(children) == 12
+    top1 = acc.predict_genes(initial)
+    parents = initial[np.argsort(-top1, kind="stable")[:3]]
+    assert {tuple(c) for c in children[:6].tolist()} <= {tuple(p) for p in parents.tolist()}
+    for child in children[6:]:
+        assert all(child[g] in parents[:, g] for g in range(prof.space.n_genes))
