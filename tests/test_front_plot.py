@@ -55,7 +55,9 @@ def test_every_element_of_a_front_plot(figures, tmp_path):
     front = dataclasses.replace(front, population=population)
     refs = [ReferencePoint(_net("note10_lat-20ms_top1-77.0_finetune-75", front, 77.0, 20.0), 0.04, 0.045, 80.0),
             ReferencePoint(_net("note10_lat-30ms_top1-78.4_finetune-75", front, 78.4, 30.0), 0.07, 0.07, 81.0),
-            ReferencePoint(_net("flops-595M_top1-80.0_finetune-75", front, 80.0, None), None, None, None)]
+            ReferencePoint(_net("flops-595M_top1-80.0_finetune-75", front, 80.0, None), None, None, None),
+            ReferencePoint(_net("note10_lat-25ms_top1-70.0_x", front, 70.0, 25.0), 0.05, None, None),  # no top1: not placed
+            ReferencePoint(_net("note10_lat-26ms_top1-70.0_x", front, 70.0, 26.0), None, None, 79.0)]  # no latency
     out = tmp_path / "front.png"
     assert plot_front(front, out, highlight=1, packaged=[0, 2], references=refs) == out
     png = out.read_bytes()
@@ -89,8 +91,8 @@ def test_every_element_of_a_front_plot(figures, tmp_path):
                                          ([[0.07, 81.0]], [110.0], orange, orange, [1.0], 5)]
     assert _style(c["OFA specialized nets (predicted)"]) == ([], [90.0], orange, orange, [1.0], 1)
     grey = to_rgba("dimgrey")
-    assert _style(c["OFA specialized nets (published: device, fine-tuned)"]) == ([[20.0, 77.0], [30.0, 78.4]], [30.0],
-                                                                                 grey, grey, [1.0], 4)
+    assert _style(c["OFA specialized nets (published: device, fine-tuned)"]) == (
+        [[20.0, 77.0], [30.0, 78.4], [25.0, 70.0], [26.0, 70.0]], [30.0], grey, grey, [1.0], 4)
     star, triangle = _shape(MarkerStyle("*").get_path()), _shape(MarkerStyle("^").get_path())
     assert star != triangle
     assert [_shape(s.get_paths()[0]) for s in stars] == [star, star]
@@ -134,3 +136,21 @@ def test_a_plain_plot_and_other_axes(figures, tmp_path):
     ax = figures[-1].axes[0]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("macs_m (M, analytic)", "top1 (%, predicted)")
     assert [t.get_text() for t in ax.get_legend().get_texts()] == [f"front ({len(front.members)} members)"]
+    # latency and top1 are the axes wherever they sit in objective_meta
+    meta = {k: front.objective_meta[k] for k in ("top1", "macs_m", "latency_ms")}
+    plot_front(dataclasses.replace(front, objective_meta=meta), tmp_path / "reordered.png")
+    ax = figures[-1].axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("latency_ms (ms, lookup-table)", "top1 (%, predicted)")
+
+
+def test_a_placed_net_without_a_latency_interval_has_no_bar(figures, front_with_one_net, tmp_path):
+    front, ref = front_with_one_net
+    plot_front(front, tmp_path / "one.png", references=[ref])
+    ax = figures[-1].axes[0]
+    assert len(ax.lines) == 1 and [t.get_text() for t in ax.texts] == ["lat-20ms"]
+
+
+@pytest.fixture
+def front_with_one_net():
+    front = Front.load(EMBEDDED)
+    return front, ReferencePoint(_net("note10_lat-20ms_top1-77.0_finetune-75", front, 77.0, 20.0), 0.04, None, 80.0)

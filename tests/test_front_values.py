@@ -229,6 +229,13 @@ def test_which_fronts_compare_word_for_word(front):
     assert refused(dataclasses.replace(front, profile={**front.profile, "id": long_id})) == (
         f"cannot compare a.json and b.json: their profile differs ('digits-cpu' vs '{'p' * 27}...{'p' * 28}')" + tail)
     check_comparable(front, dataclasses.replace(front, seed=7, members=front.members[:3]))
+    with pytest.raises(FrontError, match=r"^cannot compare old and new: their profile differs"):
+        check_comparable(front, dataclasses.replace(front, profile={"id": "x"}))
+
+
+def test_a_member_that_lost_an_objective_is_not_reported_as_moved(front):
+    lost = [FrontMember(m.arch, {k: v for k, v in m.objectives.items() if k != "macs_m"}) for m in front.members]
+    assert diff_fronts(front, dataclasses.replace(front, members=lost)).unchanged
 
 
 def test_reference_point_dominated_by_is_inclusive_and_needs_both_values(front):
@@ -260,7 +267,7 @@ def test_published_net_configs_parse_into_their_space():
     assert net.arch.d == depths and net.arch.r == 176
     assert net.arch.ks[:4] == (3, 5, 3, 3) and net.arch.e[:4] == (3, 4, 3, 3)  # stage 0: two blocks, then padding
     older = _parse_specialized("note10_lat-23ms_top1-71.0_x", _net_config(*w12, depths, key="conv"),
-                               {"image_size": [236, 236]})  # older configs call the block "conv"
+                               {"image_size": [236]})  # older configs call the block "conv"
     assert (older.space, older.arch.d, older.arch.r) == ("ofa_mbv3_w1.2", depths, 236)
     flops = _parse_specialized("flops-595M_top1-80.0_finetune-75", _net_config(*w12, depths), {"image_size": 224})
     assert (flops.space, flops.published_flops_m, flops.published_latency_ms) == ("ofa_mbv3_w1.2", 595.0, None)
@@ -270,6 +277,11 @@ def test_published_net_configs_parse_into_their_space():
     with pytest.raises(FrontError) as exc:
         _parse_specialized("note10_lat-8ms_top1-71.4_finetune-25", _net_config(*w12, depths), {"image_size": 224})
     assert str(exc.value) == "note10_lat-8ms_top1-71.4_finetune-25: stem width 24 does not match ofa_mbv3_w1.0"
+    wrong = _net_config(*w12, depths)
+    wrong["blocks"].append({"mobile_inverted_conv": {"out_channels": 7, "kernel_size": 3, "expand_ratio": 3}})
+    with pytest.raises(FrontError) as exc:
+        _parse_specialized("flops-1M_top1-1.0_x", wrong, {"image_size": 224})
+    assert str(exc.value) == "flops-1M_top1-1.0_x: blocks do not follow the stage widths of ofa_mbv3_w1.2"
 
 
 def test_reference_points_only_for_profiles_with_ofas_note10_tables(front, tmp_path):
