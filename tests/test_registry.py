@@ -261,3 +261,75 @@ def test_hub_front_repo_online_through_the_loopback_hub(package_dir, tmp_path):
             assert only_v1 == names
     finally:
         server.stop()
+
+
+# ---------------------------------------------------------------------------- in-process registration
+def test_register_zoo_in_this_process(tmp_path, monkeypatch):
+    """What ``import ofa2_zoo`` runs, called again: the zoo it is given (or the one the indexes
+    describe), its default profile's ``ofa2_front_<k>`` aliases, and that default kept for later."""
+    from ofa2_zoo import registry
+    from ofa2_zoo.zoo import entries as zoo_entries
+
+    index, v1, v2 = _two_versions("tiny-zoo")
+    index.default_profile = "tiny-zoo"
+    index.save(tmp_path / "shipped.json")
+    monkeypatch.setenv("OFA2_ZOO_INDEX", str(tmp_path / "shipped.json"))
+    monkeypatch.setenv("OFA2_USER_INDEX", str(tmp_path / "user.json"))
+    monkeypatch.setattr(registry, "_DEFAULT_PROFILE", registry._DEFAULT_PROFILE)
+    try:
+        names = registry.register_zoo()
+        assert {f"ofa2_tiny_zoo_front_{k}" for k in range(3)} | {f"ofa2_front_{k}" for k in range(3)} <= set(names)
+        assert names == sorted(names) and registry._DEFAULT_PROFILE == "tiny-zoo"
+        assert timm.create_model("ofa2_front_1").ofa2_arch.to_dict() == v2[1]
+        assert registered_versions("ofa2_front_2") == ["v1", "embedded"]  # the embedded zoo's stays last
+        # a later registration without a default profile keeps the zoo's
+        more = ZooIndex(default_profile="digits-cpu")
+        more.add_version("tiny-zoo", "front-c", _members(_archs(3, 1), "tiny-zoo", "v3"), version="v3")
+        assert registry.register_entries(zoo_entries.hub_entries(more)) == ["ofa2_front_0", "ofa2_tiny_zoo_front_0"]
+        assert registered_versions("ofa2_front_0") == ["v3", "v2", "v1", "embedded"]
+        # a zoo given as an argument is the one registered (not the indexes')
+        other, w1, _ = _two_versions("tiny-given")
+        given = zoo_entries.Zoo("tiny-given", zoo_entries.hub_entries(other))
+        assert registry.register_zoo(given) == sorted([f"ofa2_front_{k}" for k in range(3)]
+                                                      + [f"ofa2_tiny_given_front_{k}" for k in range(3)])
+        assert registry._DEFAULT_PROFILE == "tiny-given"
+        assert timm.create_model("ofa2_front_2").ofa2_arch.to_dict() == w1[2]
+    finally:
+        monkeypatch.undo()
+        registry.register_zoo()  # the real zoo's aliases again for the tests after this one
+
+
+def test_hub_tags_from_the_cache_in_version_order(offline_cache, tmp_path):
+    from ofa2_zoo.registry import _hub_tags
+
+    folder = tmp_path / "files"
+    folder.mkdir()
+    (folder / "package.json").write_text("{}")
+    for tag in ("v2", "v10", "v1", "main-copy"):
+        _cache_put(offline_cache, "org/ofa2-x-front", tag, folder)
+    _cache_put(offline_cache, "org/other-front", "v3", folder)
+    assert _hub_tags("org/ofa2-x-front") == ["v1", "v2", "v10"]
+    with pytest.raises(RegistryError) as exc:
+        _hub_tags("org/ofa2-y-front")  # only other repos are cached
+    assert str(exc.value) == "cannot list the versions of Hub front repo org/ofa2-y-front (offline, and nothing cached)"
+
+
+def test_hub_tags_without_a_cache_folder_or_a_reachable_hub(tmp_path, monkeypatch):
+    from huggingface_hub import constants
+
+    from ofa2_zoo.registry import _hub_tags
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "no-cache-yet"))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(RegistryError) as exc:
+        _hub_tags("org/a-front")
+    assert str(exc.value) == "cannot list the versions of Hub front repo org/a-front (offline, and nothing cached)"
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    with pytest.raises(RegistryError) as exc:
+        _hub_tags("org/a-front")
+    message = str(exc.value)
+    assert message.startswith("cannot list the versions of Hub front repo org/a-front (") and message.endswith(")")
+    reason = message.split(" (", 1)[1]
+    assert reason.split(":")[0] in ("ConnectError", "ConnectionError", "LocalEntryNotFoundError"), message
+    assert "offline" not in reason and "NoneType" not in reason
