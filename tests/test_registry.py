@@ -333,3 +333,38 @@ def test_hub_tags_without_a_cache_folder_or_a_reachable_hub(tmp_path, monkeypatc
     reason = message.split(" (", 1)[1]
     assert reason.split(":")[0] in ("ConnectError", "ConnectionError", "LocalEntryNotFoundError"), message
     assert "offline" not in reason and "NoneType" not in reason
+
+
+def _cache_front(cache: Path, package_dir: Path, repo: str, tags: tuple[str, ...], change=None) -> None:
+    """The package's front and member folders in the HF cache as ``repo`` (and ``repo-<k>``) at ``tags``;
+    ``change`` edits the front's package.json first."""
+    front = Path(str(cache) + "-src") / repo.replace("/", "--")
+    shutil.copytree(package_dir / "front", front)
+    manifest = json.loads((front / "package.json").read_text())
+    if change:
+        change(manifest)
+    (front / "package.json").write_text(json.dumps(manifest))
+    for tag in tags:
+        _cache_put(cache, repo, tag, front)
+        for m in json.loads((package_dir / "package.json").read_text())["members"]:
+            _cache_put(cache, f"{repo}-{m['k']}", tag, package_dir / m["folder"])
+
+
+def test_hub_front_repo_at_one_tag_and_its_errors(package_dir, offline_cache):
+    def rename(manifest):
+        manifest["profile"] = "tiny-one"
+
+    _cache_front(offline_cache, package_dir, "org/ofa2-tiny-one-front", ("v1", "v2"), rename)
+    assert register_front("org/ofa2-tiny-one-front@v1") == ["ofa2_tiny_one_front_0", "ofa2_tiny_one_front_1"]
+    assert registered_versions("ofa2_tiny_one_front_0") == ["v1"]  # only the tag asked for
+    with pytest.raises(RegistryError) as exc:
+        register_front("org/ofa2-tiny-one-front@v7")
+    assert str(exc.value).startswith("cannot read package.json of Hub front repo org/ofa2-tiny-one-front@v7: ")
+
+    def bad_kernel(manifest):
+        manifest["members"][0]["arch"]["ks"][0] = 4
+
+    _cache_front(offline_cache, package_dir, "org/ofa2-bad-front", ("v1",), bad_kernel)
+    with pytest.raises(RegistryError) as exc:
+        register_front("org/ofa2-bad-front@v1")
+    assert str(exc.value).startswith("org/ofa2-bad-front@v1 member k=0: kernel size"), str(exc.value)
