@@ -294,6 +294,12 @@ def test_register_zoo_in_this_process(tmp_path, monkeypatch):
                                                       + [f"ofa2_tiny_given_front_{k}" for k in range(3)])
         assert registry._DEFAULT_PROFILE == "tiny-given"
         assert timm.create_model("ofa2_front_2").ofa2_arch.to_dict() == w1[2]
+        # an index with its own default profile: its members become the ofa2_front_<k> aliases
+        own, u1, _ = _two_versions("tiny-own")
+        own.default_profile = "tiny-own"
+        assert register_index(own) == sorted([f"ofa2_front_{k}" for k in range(3)]
+                                             + [f"ofa2_tiny_own_front_{k}" for k in range(3)])
+        assert timm.create_model("ofa2_front_2").ofa2_arch.to_dict() == u1[2]
     finally:
         monkeypatch.undo()
         registry.register_zoo()  # the real zoo's aliases again for the tests after this one
@@ -357,6 +363,16 @@ def test_hub_front_repo_at_one_tag_and_its_errors(package_dir, offline_cache):
     _cache_front(offline_cache, package_dir, "org/ofa2-tiny-one-front", ("v1", "v2"), rename)
     assert register_front("org/ofa2-tiny-one-front@v1") == ["ofa2_tiny_one_front_0", "ofa2_tiny_one_front_1"]
     assert registered_versions("ofa2_tiny_one_front_0") == ["v1"]  # only the tag asked for
+    from ofa2_zoo.registry import resolve_name
+
+    members = {m["k"]: m for m in json.loads((package_dir / "package.json").read_text())["members"]}
+    for k in (0, 1):
+        entry = resolve_name(f"ofa2_tiny_one_front_{k}")
+        assert (entry.profile, entry.k, entry.tag, entry.source, entry.where) == (
+            "tiny-one", k, "v1", "hub", f"org/ofa2-tiny-one-front-{k}@v1")
+        assert entry.top1 == members[k]["measured"].get("top1") and entry.top1 is not None
+        assert entry.latency_ms == members[k]["objectives"]["latency_ms"]
+        assert entry.pretrained_cfg["hf_hub_id"] == f"org/ofa2-tiny-one-front-{k}@v1"
     with pytest.raises(RegistryError) as exc:
         register_front("org/ofa2-tiny-one-front@v7")
     assert str(exc.value).startswith("cannot read package.json of Hub front repo org/ofa2-tiny-one-front@v7: ")
@@ -368,3 +384,21 @@ def test_hub_front_repo_at_one_tag_and_its_errors(package_dir, offline_cache):
     with pytest.raises(RegistryError) as exc:
         register_front("org/ofa2-bad-front@v1")
     assert str(exc.value).startswith("org/ofa2-bad-front@v1 member k=0: kernel size"), str(exc.value)
+
+    def other_arch(manifest):  # package.json and the member's config.json now disagree
+        manifest["members"][1]["arch"] = manifest["members"][0]["arch"]
+
+    _cache_front(offline_cache, package_dir, "org/ofa2-two-front", ("v1",), other_arch)
+    with pytest.raises(RegistryError) as exc:
+        register_front("org/ofa2-two-front@v1")
+    assert str(exc.value).startswith("org/ofa2-two-front-1@v1: config.json describes arch ")
+    assert str(exc.value).endswith(", the front's package.json another; the Hub repos disagree (fix: publish the "
+                                   "package again)")
+
+
+def test_a_local_package_registers_as_local(package_dir):
+    from ofa2_zoo.registry import resolve_name
+
+    register_front(package_dir)
+    entry = resolve_name("ofa2_tiny_test_front_0.local")
+    assert (entry.source, entry.tag, Path(entry.where)) == ("local", "local", package_dir.resolve())
