@@ -13,9 +13,9 @@ from pymoo.core.population import Population
 from pymoo.core.problem import Problem
 from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
 
-from ofa2_zoo import Ofa2Error
+from ofa2_zoo import Ofa2Error, get_space
 from ofa2_zoo.search import search
-from ofa2_zoo.search.engine import least_hv_contribution, rank_and_crowding, tournament
+from ofa2_zoo.search.engine import least_hv_contribution, rank_and_crowding, run_vectorised, tournament
 
 from _search_helpers import ASSETS, brute_force_non_dominated, needs_assets
 
@@ -274,3 +274,100 @@ def test_spea2_equals_pymoo_with_ties_and_tiny_populations(seed):
         survived = PymooSPEA2(normalize=True).do(Problem(n_var=1, n_obj=F.shape[1]), pop, n_survive=n_survive)
         assert sorted(keep.tolist()) == sorted(int(i.X[0]) for i in survived)
         np.testing.assert_allclose(np.sort(fitness[keep]), np.sort([i.get("SPEA_F") for i in survived]))
+
+
+def test_tournament_between_equal_objectives_goes_to_crowding():
+    """Equal objectives are no dominance: the crowding distance decides (pymoo's rule)."""
+    F = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 1.0]])
+    wins = tournament(np.random.default_rng(0), F, np.zeros(3), 3000, np.array([0.0, 5.0, 0.0]))
+    rng = np.random.default_rng(0)  # the same pairs again, to see who fought whom
+    n_perms = -(-2 * 3000 // 3)
+    P = np.concatenate([rng.permutation(3) for _ in range(n_perms)])[:6000].reshape(3000, 2)
+    equal = np.array([set(p) == {0, 1} for p in P.tolist()])
+    assert equal.sum() > 500 and (wins[equal] == 1).all()
+    against_2 = np.array([2 in p and set(p) != {2} for p in P.tolist()])  # (2, 2): a pair across two permutations
+    assert against_2.sum() > 500 and (wins[against_2] != 2).all()  # [1, 1] is dominated by both others
+
+
+class _ToyProblem:
+    """A problem over any space whose objectives are simple functions of the genes (no profile)."""
+
+    def __init__(self, space, cap=None):
+        self.space, self.n_var, self.n_obj, self.evaluations, self.cap = space, space.n_genes, 2, 0, cap
+
+    def _evaluate(self, X, out):
+        X = np.asarray(X)
+        self.evaluations += len(X)
+        size = X.sum(axis=1).astype(float)
+        out["F"] = np.column_stack([size, -size + 0.1 * X[:, 0]])
+        if self.cap is not None:
+            out["G"] = (size - self.cap)[:, None]
+
+
+def test_initial_population_is_distinct_even_in_a_tiny_space():
+    """Six networks, populations of four and six: the first generation holds that many distinct
+    networks (duplicates among the random draws are drawn again)."""
+    from ofa2_zoo import SearchSpace
+
+    space = SearchSpace(name="six", stem_width=8, first_block_width=8, stage_widths=(8,), final_expand_width=8,
+                        feature_mix_width=8, stage_strides=(1,), stage_acts=("relu",), stage_se=(False,),
+                        ks_choices=(3, 5), expand_choices=(1,), depth_choices=(1, 2), resolutions=(16,))
+    for population in (4, 6):
+        for seed in range(3):
+            calls = []
+            problem = _ToyProblem(space)
+            run_vectorised("nsga2", problem, population, 1, seed, on_generation=lambda g, e, F: calls.append(e))
+            assert calls == [population] and problem.evaluations == population
+
+
+@pytest.mark.parametrize("name", ["nsga2", "smsemoa", "spea2"])
+def test_selection_uses_each_algorithms_criterion(monkeypatch, name):
+    """NSGA-II's tournaments get the survivors' crowding distances, SPEA2's their fitness, SMS-EMOA's
+    neither (the values the survival just computed, for the population that survived)."""
+    from ofa2_zoo.search import engine
+
+    space = get_space("ofa_mbv3_w1.2")
+    seen, given = [], []
+    rc, spea2 = engine.rank_and_crowding, engine.SPEA2Survival.__call__
+
+    def recording_rc(rng, F, cv, n):
+        keep, crowd = rc(rng, F, cv, n)
+        seen.append(("crowding", crowd[keep]))
+        return keep, crowd
+
+    def recording_spea2(self, F, cv, n):
+        keep, fitness = spea2(self, F, cv, n)
+        seen.append(("fitness", fitness[keep]))
+        return keep, fitness
+
+    offspring = engine._offspring
+
+    def recording_offspring(rng, X, F, cv, crowding, fitness, *args):
+        given.append((crowding, fitness))
+        return offspring(rng, X, F, cv, crowding, fitness, *args)
+
+    monkeypatch.setattr(engine, "rank_and_crowding", recording_rc)
+    monkeypatch.setattr(engine.SPEA2Survival, "__call__", recording_spea2)
+    monkeypatch.setattr(engine, "_offspring", recording_offspring)
+    run_vectorised(name, _ToyProblem(space), 10, 4, 0)
+    assert len(given) == 3
+    for (crowding, fitness), (kind, values) in zip(given, seen if name != "smsemoa" else [(None, None)] * 3):
+        if name == "nsga2":
+            assert fitness is None and crowding.tolist() == values.tolist() and kind == "crowding"
+        elif name == "spea2":
+            assert crowding is None and fitness.tolist() == values.tolist() and kind == "fitness"
+        else:
+            assert crowding is None and fitness is None
+
+
+def test_default_mutation_probability_and_feasibility_of_the_result():
+    space = get_space("ofa_mbv3_w1.2")
+    default = run_vectorised("nsga2", _ToyProblem(space), 10, 3, 5)
+    explicit = run_vectorised("nsga2", _ToyProblem(space), 10, 3, 5, mutation_prob=0.1, crossover_prob=1.0)
+    assert default.genes.tolist() == explicit.genes.tolist()  # the documented defaults: 0.1 and 1.0
+    # a cap few archs meet: the population keeps infeasible archs, reported as such (violations < 1 too)
+    tight = _ToyProblem(space, cap=20.5)
+    res = run_vectorised("nsga2", tight, 10, 3, 5)
+    size = res.genes.sum(axis=1)
+    assert res.feasible.tolist() == (size <= 20.5).tolist() and not res.feasible.all()
+    assert (size == 21).any()  # violation 0.5: infeasible however small the violation
