@@ -387,13 +387,14 @@ def test_random_search_is_the_feasible_front_of_its_samples(digits):
 
     prof, acc = digits
     space = prof.space
-    cap = float(np.median(prof.latency_genes(space.sample_genes(40, 9))))
-    problem = RecordingProblem(ObjectiveEvaluator(prof, acc, prof.objectives), {"latency_ms": {"max": cap}})
-    calls = []
-    res = run_random(problem, population=10, generations=3, seed=4,
-                     on_generation=lambda g, e, F: calls.append((g, e, np.array(F))))
     rng = np.random.default_rng(4)
     expected = [[a.to_string() for a in space.genes_to_archs(space.sample_genes(10, rng))] for _ in range(3)]
+    first = space.archs_to_genes(expected[0])
+    cap = float(prof.latency_genes(first)[np.argmax(acc.predict_genes(first))])  # the bound is inclusive: this
+    problem = RecordingProblem(ObjectiveEvaluator(prof, acc, prof.objectives), {"latency_ms": {"max": cap}})
+    calls = []  # arch, the most accurate of the first batch, is on the first generation's front
+    res = run_random(problem, population=10, generations=3, seed=4,
+                     on_generation=lambda g, e, F: calls.append((g, e, np.array(F))))
     assert problem.batches == expected
     assert [(g, e) for g, e, _ in calls] == [(1, 10), (2, 20), (3, 30)] and problem.evaluations == 30
     for n, (_, _, F) in enumerate(calls, start=1):  # the feasible front of the first n batches
@@ -405,6 +406,7 @@ def test_random_search_is_the_feasible_front_of_its_samples(digits):
     np.testing.assert_array_equal(res.F, calls[-1][2])
     np.testing.assert_allclose(res.F, problem.evaluator.F(res.genes), rtol=1e-12)
     assert res.feasible.tolist() == [True] * len(res.genes) and problem.feasible(res.genes).all()
+    assert res.genes.dtype == np.int64  # gene indices
 
 
 def test_ofa_evolution_counts_budgets_and_errors(digits):
