@@ -358,6 +358,9 @@ def test_run_reports_each_generation_and_keeps_the_global_front(digits, capsys, 
     assert all(len(F) and (F[:, 0] <= cap).all() for _, _, F in calls)
     seen = [a for batch in problem.batches for a in batch]
     assert len(seen) == len(set(seen)) == 48  # no arch evaluated twice
+    if engine == "vectorised":  # the first generation: the space's uniform sampler on the seeded generator
+        first = [a.to_string() for a in prof.space.genes_to_archs(prof.space.sample_genes(12, np.random.default_rng(0)))]
+        assert problem.batches[0] == first
     genes = prof.space.archs_to_genes(seen)
     ok = problem.feasible(genes)
     F_all = problem.evaluator.F(genes[ok])
