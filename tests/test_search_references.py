@@ -436,10 +436,11 @@ def test_ofa_evolution_counts_budgets_and_errors(digits):
         problem = OFAProblem(evaluator)
         reports = []
         res = run_ofa_evolution(problem, population=12, generations=generations, seed=1, budgets=budgets,
-                                on_generation=lambda g, e, F: reports.append((g, e)))
+                                on_generation=lambda g, e, F: reports.append((g, e, np.array(F))))
         assert len(calls) == budgets * (1 + per_budget) and {len(g) for g, _ in calls} == {12}
         assert problem.evaluations == 12 * budgets * (1 + per_budget)
-        assert reports == [(per_budget * (b + 1), 12 * (1 + per_budget) * (b + 1)) for b in range(budgets)]
+        assert [(g, e) for g, e, _ in reports] == [(per_budget * (b + 1), 12 * (1 + per_budget) * (b + 1))
+                                                   for b in range(budgets)]
         grid = [lo + (hi - lo) * (b + 1) / budgets for b in range(budgets)]
         bests = []
         for b in range(budgets):
@@ -449,6 +450,10 @@ def test_ofa_evolution_counts_budgets_and_errors(digits):
             assert (prof.latency_genes(genes) <= grid[b] + 1e-12).all()  # every candidate within the budget
             bests.append(tuple(genes[int(np.argmax(top1))]))
         assert sorted(map(tuple, res.genes.tolist())) == sorted(set(bests))
+        for b, (_, _, F) in enumerate(reports):  # after each budget: the front of the bests so far
+            so_far = np.array(sorted(set(bests[:b + 1])))
+            F_ref = evaluator.F(so_far)
+            assert sorted(map(tuple, F.tolist())) == sorted(map(tuple, F_ref[brute_force_non_dominated(F_ref)].tolist()))
         np.testing.assert_allclose(res.F, evaluator.F(res.genes), rtol=1e-12)
     problem = OFAProblem(ObjectiveEvaluator(prof, acc, prof.objectives))
     with pytest.raises(AlgorithmError) as info:
