@@ -346,11 +346,21 @@ def test_selection_uses_each_algorithms_criterion(monkeypatch, name):
         given.append((crowding, fitness))
         return offspring(rng, X, F, cv, crowding, fitness, *args)
 
+    fights = []
+    real_tournament = engine.tournament
+
+    def recording_tournament(rng, F, cv, n_select, crowding, fitness=None):
+        fights.append((crowding, fitness))
+        return real_tournament(rng, F, cv, n_select, crowding, fitness)
+
+    monkeypatch.setattr(engine, "tournament", recording_tournament)
     monkeypatch.setattr(engine, "rank_and_crowding", recording_rc)
     monkeypatch.setattr(engine.SPEA2Survival, "__call__", recording_spea2)
     monkeypatch.setattr(engine, "_offspring", recording_offspring)
     run_vectorised(name, _ToyProblem(space), 10, 4, 0)
-    assert len(given) == 3
+    assert len(given) == 3 and len(fights) >= 3
+    passed = {(id(c), id(f)) for c, f in given}
+    assert all((id(c), id(f)) in passed for c, f in fights)  # the tournaments get what the offspring step got
     for (crowding, fitness), (kind, values) in zip(given, seen if name != "smsemoa" else [(None, None)] * 3):
         if name == "nsga2":
             assert fitness is None and crowding.tolist() == values.tolist() and kind == "crowding"
