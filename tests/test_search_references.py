@@ -495,3 +495,26 @@ def test_ofa_evolution_breeds_from_the_most_accurate_quarter(digits, seed):
     assert {tuple(c) for c in children[:6].tolist()} <= {tuple(p) for p in parents.tolist()}
     for child in children[6:]:
         assert all(child[g] in parents[:, g] for g in range(prof.space.n_genes))
+
+
+@pytest.mark.parametrize("name", ["nsga2", "spea2"])
+def test_pymoo_run_hands_over_its_settings_and_reports_infeasible_members(digits, monkeypatch, name):
+    """The probabilities reach the pymoo algorithm; under a latency cap few archs meet, the final
+    population keeps infeasible archs and the result says which (pymoo's own feasibility)."""
+    from ofa2_zoo.search import algorithms
+
+    prof, acc = digits
+    made = []
+    real = algorithms.make_algorithm
+
+    def recording(*args, **kwargs):
+        made.append((args, kwargs))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(algorithms, "make_algorithm", recording)
+    lat = np.sort(prof.latency_genes(prof.space.sample_genes(200, 11)))
+    problem = OFAProblem(ObjectiveEvaluator(prof, acc, prof.objectives), {"latency_ms": {"max": float(lat[2])}})
+    res = run_moea(name, problem, population=12, generations=3, seed=2, mutation_prob=0.02, crossover_prob=0.5)
+    assert made == [((name, 12, 2, 0.02, 0.5), {})]
+    assert res.feasible.dtype == bool and res.feasible.tolist() == problem.feasible(res.genes).tolist()
+    assert 0 < res.feasible.sum() < len(res.genes)
