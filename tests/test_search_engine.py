@@ -193,6 +193,8 @@ def test_offspring_are_new_distinct_and_redrawn_until_enough():
     ([[0, 1], [1, 0]], [0, 0], [1, 2], None, 0.0),  # non-dominated: the larger crowding distance
     ([[0, 1], [1, 0]], [0, 0], [2, 2], None, 0.5),
     ([[1, 1], [0, 0]], [0, 3], [0, 0], None, 1.0),  # feasible beats infeasible, whatever the objectives
+    ([[1, 1], [0, 0]], [0, 0.5], [0, 0], None, 1.0),  # however small the violation
+    ([[0, 0], [1, 1]], [0.5, 0], [0, 0], None, 0.0),
     ([[1, 1], [0, 0]], [1, 2], [0, 0], None, 1.0),  # two infeasible: the smaller violation
     ([[1, 1], [0, 0]], [2, 2], [0, 0], None, 0.5),
     ([[0, 0], [1, 1]], [0, 0], None, [0.5, 0.2], 0.0),  # SPEA2: fitness instead of dominance
@@ -381,3 +383,14 @@ def test_default_mutation_probability_and_feasibility_of_the_result():
     size = res.genes.sum(axis=1)
     assert res.feasible.tolist() == (size <= 20.5).tolist() and not res.feasible.all()
     assert (size == 21).any()  # violation 0.5: infeasible however small the violation
+
+
+def test_infeasible_archs_fill_by_violation_ties_first_come():
+    """Many equal violations: the order is by violation, then by position (a stable sort; Python's
+    sort as the reference)."""
+    rng = np.random.default_rng(0)
+    cv = rng.integers(1, 4, 300).astype(float)
+    F = rng.random((300, 2))
+    expected = sorted(range(300), key=lambda i: (cv[i], i))[:120]
+    assert rank_and_crowding(rng, F, cv, 120)[0].tolist() == expected
+    assert least_hv_contribution(F, cv, 120).tolist() == expected
