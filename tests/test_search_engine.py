@@ -249,6 +249,7 @@ def test_spea2_truncation_equals_pymoo(front_size, seed, scaled):
     rng = np.random.default_rng(seed + front_size)
     x = rng.random(front_size)
     F = np.concatenate([np.column_stack([x, 1 - np.sqrt(x)]), rng.random((200 - front_size, 2)) + 1.0])
+    F = F[rng.permutation(200)]  # front members spread over the population, not its first rows
     if scaled:  # objectives in their own units: distances are measured after normalisation
         F = F * [30, 0.5] + [20, 70]
     assert len(brute_force_non_dominated(F)) == front_size
@@ -270,7 +271,8 @@ def test_spea2_equals_pymoo_with_ties_and_tiny_populations(seed):
 
     rng = np.random.default_rng(seed)
     for F, n_survive in ((rng.integers(0, 6, (60, 2)).astype(float), 30), (rng.integers(0, 4, (40, 3)).astype(float), 12),
-                         (rng.random((1, 2)), 1), (rng.random((2, 2)), 2), (rng.random((3, 2)), 2)):
+                         (rng.random((1, 2)), 1), (rng.random((2, 2)), 2), (rng.random((3, 2)), 2),
+                         (np.array([[0.0, 0.0], [1.0, 1.0]]), 2)):
         keep, fitness = SPEA2Survival(F.shape[1])(F, np.zeros(len(F)), n_survive)
         pop = Population.new(X=np.arange(len(F))[:, None].astype(float), F=F)
         survived = PymooSPEA2(normalize=True).do(Problem(n_var=1, n_obj=F.shape[1]), pop, n_survive=n_survive)
