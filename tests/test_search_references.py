@@ -559,3 +559,25 @@ def test_ofa_evolution_mutates_each_gene_and_crosses_gene_by_gene(digits):
     explicit_calls, explicit = children_of(mutation_prob=0.1)
     assert default.genes.tolist() == explicit.genes.tolist()
     assert all((a == b).all() for a, b in zip(default_calls, explicit_calls))  # same seed, same run
+
+
+def test_agemoea_without_numba_says_how_to_get_it():
+    import importlib.util
+
+    from ofa2_zoo.search.algorithms import AlgorithmError, make_algorithm
+
+    if importlib.util.find_spec("numba") is not None:
+        pytest.skip("numba is installed: AGE-MOEA runs (test_search.py)")
+    with pytest.raises(AlgorithmError) as info:
+        make_algorithm("agemoea", 10, 2)
+    assert str(info.value) == "agemoea needs numba: pip install numba (or 'ofa2-zoo[agemoea]')"
+
+
+def test_ofa_evolution_runs_ten_budgets_by_default(digits):
+    from ofa2_zoo.search.algorithms import run_ofa_evolution
+
+    prof, acc = digits
+    reports = []
+    problem = OFAProblem(ObjectiveEvaluator(prof, acc, prof.objectives))
+    run_ofa_evolution(problem, population=4, generations=10, seed=0, on_generation=lambda g, e, F: reports.append(g))
+    assert reports == list(range(1, 11)) and problem.evaluations == 10 * (4 + 4)
