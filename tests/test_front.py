@@ -164,3 +164,15 @@ def test_reference_points_and_plot(front, tmp_path):
     assert all(lat[i] <= r30.latency_ms and top1[i] >= r30.top1 for i in dom)
     png = plot_front(front, tmp_path / "front.png", references=list(refs.values()), packaged=[0, 1])
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_reference_points_without_a_usable_accuracy_predictor(front):
+    """No accuracy id, a predictor of another checksum, a supernet without one: latency is still
+    placed, top-1 never (a wrong predictor must not score OFA's nets)."""
+    placed = {r.net.id: (r.latency_ms, r.latency_ms_high) for r in reference_points(front, ASSETS)}
+    for changed in (dataclasses.replace(front, accuracy={"id": None}),
+                    dataclasses.replace(front, accuracy={**front.accuracy, "sha256": "0" * 64}),
+                    dataclasses.replace(front, supernet={**front.supernet, "id": "no_such_supernet"})):
+        refs = reference_points(changed, ASSETS)
+        assert {r.net.id: (r.latency_ms, r.latency_ms_high) for r in refs} == placed
+        assert [r.top1 for r in refs] == [None] * len(placed)
