@@ -13,9 +13,9 @@ from pymoo.core.population import Population
 from pymoo.core.problem import Problem
 from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
 
-from ofa2_zoo import Ofa2Error
+from ofa2_zoo import Ofa2Error, get_space
 from ofa2_zoo.search import search
-from ofa2_zoo.search.engine import least_hv_contribution, rank_and_crowding, tournament
+from ofa2_zoo.search.engine import least_hv_contribution, rank_and_crowding, run_vectorised, tournament
 
 from _search_helpers import ASSETS, brute_force_non_dominated, needs_assets
 
@@ -193,6 +193,8 @@ def test_offspring_are_new_distinct_and_redrawn_until_enough():
     ([[0, 1], [1, 0]], [0, 0], [1, 2], None, 0.0),  # non-dominated: the larger crowding distance
     ([[0, 1], [1, 0]], [0, 0], [2, 2], None, 0.5),
     ([[1, 1], [0, 0]], [0, 3], [0, 0], None, 1.0),  # feasible beats infeasible, whatever the objectives
+    ([[1, 1], [0, 0]], [0, 0.5], [0, 0], None, 1.0),  # however small the violation
+    ([[0, 0], [1, 1]], [0.5, 0], [0, 0], None, 0.0),
     ([[1, 1], [0, 0]], [1, 2], [0, 0], None, 1.0),  # two infeasible: the smaller violation
     ([[1, 1], [0, 0]], [2, 2], [0, 0], None, 0.5),
     ([[0, 0], [1, 1]], [0, 0], None, [0.5, 0.2], 0.0),  # SPEA2: fitness instead of dominance
@@ -247,6 +249,7 @@ def test_spea2_truncation_equals_pymoo(front_size, seed, scaled):
     rng = np.random.default_rng(seed + front_size)
     x = rng.random(front_size)
     F = np.concatenate([np.column_stack([x, 1 - np.sqrt(x)]), rng.random((200 - front_size, 2)) + 1.0])
+    F = F[rng.permutation(200)]  # front members spread over the population, not its first rows
     if scaled:  # objectives in their own units: distances are measured after normalisation
         F = F * [30, 0.5] + [20, 70]
     assert len(brute_force_non_dominated(F)) == front_size
@@ -268,9 +271,128 @@ def test_spea2_equals_pymoo_with_ties_and_tiny_populations(seed):
 
     rng = np.random.default_rng(seed)
     for F, n_survive in ((rng.integers(0, 6, (60, 2)).astype(float), 30), (rng.integers(0, 4, (40, 3)).astype(float), 12),
-                         (rng.random((1, 2)), 1), (rng.random((2, 2)), 2), (rng.random((3, 2)), 2)):
+                         (rng.random((1, 2)), 1), (rng.random((2, 2)), 2), (rng.random((3, 2)), 2),
+                         (np.array([[0.0, 0.0], [1.0, 1.0]]), 2)):
         keep, fitness = SPEA2Survival(F.shape[1])(F, np.zeros(len(F)), n_survive)
         pop = Population.new(X=np.arange(len(F))[:, None].astype(float), F=F)
         survived = PymooSPEA2(normalize=True).do(Problem(n_var=1, n_obj=F.shape[1]), pop, n_survive=n_survive)
         assert sorted(keep.tolist()) == sorted(int(i.X[0]) for i in survived)
         np.testing.assert_allclose(np.sort(fitness[keep]), np.sort([i.get("SPEA_F") for i in survived]))
+
+
+def test_tournament_between_equal_objectives_goes_to_crowding():
+    """Equal objectives are no dominance: the crowding distance decides (pymoo's rule)."""
+    F = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 1.0]])
+    wins = tournament(np.random.default_rng(0), F, np.zeros(3), 3000, np.array([0.0, 5.0, 0.0]))
+    rng = np.random.default_rng(0)  # the same pairs again, to see who fought whom
+    n_perms = -(-2 * 3000 // 3)
+    P = np.concatenate([rng.permutation(3) for _ in range(n_perms)])[:6000].reshape(3000, 2)
+    equal = np.array([set(p) == {0, 1} for p in P.tolist()])
+    assert equal.sum() > 500 and (wins[equal] == 1).all()
+    against_2 = np.array([2 in p and set(p) != {2} for p in P.tolist()])  # (2, 2): a pair across two permutations
+    assert against_2.sum() > 500 and (wins[against_2] != 2).all()  # [1, 1] is dominated by both others
+
+
+class _ToyProblem:
+    """A problem over any space whose objectives are simple functions of the genes (no profile)."""
+
+    def __init__(self, space, cap=None):
+        self.space, self.n_var, self.n_obj, self.evaluations, self.cap = space, space.n_genes, 2, 0, cap
+
+    def _evaluate(self, X, out):
+        X = np.asarray(X)
+        self.evaluations += len(X)
+        size = X.sum(axis=1).astype(float)
+        out["F"] = np.column_stack([size, -size + 0.1 * X[:, 0]])
+        if self.cap is not None:
+            out["G"] = (size - self.cap)[:, None]
+
+
+def test_initial_population_is_distinct_even_in_a_tiny_space():
+    """Six networks, populations of four and six: the first generation holds that many distinct
+    networks (duplicates among the random draws are drawn again)."""
+    from ofa2_zoo import SearchSpace
+
+    space = SearchSpace(name="six", stem_width=8, first_block_width=8, stage_widths=(8,), final_expand_width=8,
+                        feature_mix_width=8, stage_strides=(1,), stage_acts=("relu",), stage_se=(False,),
+                        ks_choices=(3, 5), expand_choices=(1,), depth_choices=(1, 2), resolutions=(16,))
+    for population in (4, 6):
+        for seed in range(3):
+            calls = []
+            problem = _ToyProblem(space)
+            run_vectorised("nsga2", problem, population, 1, seed, on_generation=lambda g, e, F: calls.append(e))
+            assert calls == [population] and problem.evaluations == population
+
+
+@pytest.mark.parametrize("name", ["nsga2", "smsemoa", "spea2"])
+def test_selection_uses_each_algorithms_criterion(monkeypatch, name):
+    """NSGA-II's tournaments get the survivors' crowding distances, SPEA2's their fitness, SMS-EMOA's
+    neither (the values the survival just computed, for the population that survived)."""
+    from ofa2_zoo.search import engine
+
+    space = get_space("ofa_mbv3_w1.2")
+    seen, given = [], []
+    rc, spea2 = engine.rank_and_crowding, engine.SPEA2Survival.__call__
+
+    def recording_rc(rng, F, cv, n):
+        keep, crowd = rc(rng, F, cv, n)
+        seen.append(("crowding", crowd[keep]))
+        return keep, crowd
+
+    def recording_spea2(self, F, cv, n):
+        keep, fitness = spea2(self, F, cv, n)
+        seen.append(("fitness", fitness[keep]))
+        return keep, fitness
+
+    offspring = engine._offspring
+
+    def recording_offspring(rng, X, F, cv, crowding, fitness, *args):
+        given.append((crowding, fitness))
+        return offspring(rng, X, F, cv, crowding, fitness, *args)
+
+    fights = []
+    real_tournament = engine.tournament
+
+    def recording_tournament(rng, F, cv, n_select, crowding, fitness=None):
+        fights.append((crowding, fitness))
+        return real_tournament(rng, F, cv, n_select, crowding, fitness)
+
+    monkeypatch.setattr(engine, "tournament", recording_tournament)
+    monkeypatch.setattr(engine, "rank_and_crowding", recording_rc)
+    monkeypatch.setattr(engine.SPEA2Survival, "__call__", recording_spea2)
+    monkeypatch.setattr(engine, "_offspring", recording_offspring)
+    run_vectorised(name, _ToyProblem(space), 10, 4, 0)
+    assert len(given) == 3 and len(fights) >= 3
+    passed = {(id(c), id(f)) for c, f in given}
+    assert all((id(c), id(f)) in passed for c, f in fights)  # the tournaments get what the offspring step got
+    for (crowding, fitness), (kind, values) in zip(given, seen if name != "smsemoa" else [(None, None)] * 3):
+        if name == "nsga2":
+            assert fitness is None and crowding.tolist() == values.tolist() and kind == "crowding"
+        elif name == "spea2":
+            assert crowding is None and fitness.tolist() == values.tolist() and kind == "fitness"
+        else:
+            assert crowding is None and fitness is None
+
+
+def test_default_mutation_probability_and_feasibility_of_the_result():
+    space = get_space("ofa_mbv3_w1.2")
+    default = run_vectorised("nsga2", _ToyProblem(space), 10, 3, 5)
+    explicit = run_vectorised("nsga2", _ToyProblem(space), 10, 3, 5, mutation_prob=0.1, crossover_prob=1.0)
+    assert default.genes.tolist() == explicit.genes.tolist()  # the documented defaults: 0.1 and 1.0
+    # a cap few archs meet: the population keeps infeasible archs, reported as such (violations < 1 too)
+    tight = _ToyProblem(space, cap=20.5)
+    res = run_vectorised("nsga2", tight, 10, 3, 5)
+    size = res.genes.sum(axis=1)
+    assert res.feasible.tolist() == (size <= 20.5).tolist() and not res.feasible.all()
+    assert (size == 21).any()  # violation 0.5: infeasible however small the violation
+
+
+def test_infeasible_archs_fill_by_violation_ties_first_come():
+    """Many equal violations: the order is by violation, then by position (a stable sort; Python's
+    sort as the reference)."""
+    rng = np.random.default_rng(0)
+    cv = rng.integers(1, 4, 300).astype(float)
+    F = rng.random((300, 2))
+    expected = sorted(range(300), key=lambda i: (cv[i], i))[:120]
+    assert rank_and_crowding(rng, F, cv, 120)[0].tolist() == expected
+    assert least_hv_contribution(F, cv, 120).tolist() == expected

@@ -301,7 +301,8 @@ def test_moeas_get_ofa2s_operators(name):
     assert (custom.mating.mutation.gene_prob, custom.mating.crossover.prob.value) == (0.3, 0.6)
 
 
-@pytest.mark.parametrize("population, n_obj, partitions", [(8, 2, 7), (1, 2, 1), (16, 3, 4), (36, 3, 6), (5, 4, 2)])
+@pytest.mark.parametrize("population, n_obj, partitions", [(8, 2, 7), (1, 2, 1), (16, 3, 4), (36, 3, 6), (5, 4, 2),
+                                                         (2, 3, 1)])
 def test_nsga3_and_moead_reference_directions(population, n_obj, partitions):
     """Das-Dennis directions: with two objectives one per population member (population - 1
     partitions, at least 1), else population ** (1 / (n_obj - 1)) partitions, rounded; the
@@ -358,6 +359,9 @@ def test_run_reports_each_generation_and_keeps_the_global_front(digits, capsys, 
     assert all(len(F) and (F[:, 0] <= cap).all() for _, _, F in calls)
     seen = [a for batch in problem.batches for a in batch]
     assert len(seen) == len(set(seen)) == 48  # no arch evaluated twice
+    if engine == "vectorised":  # the first generation: the space's uniform sampler on the seeded generator
+        first = [a.to_string() for a in prof.space.genes_to_archs(prof.space.sample_genes(12, np.random.default_rng(0)))]
+        assert problem.batches[0] == first
     genes = prof.space.archs_to_genes(seen)
     ok = problem.feasible(genes)
     F_all = problem.evaluator.F(genes[ok])
@@ -387,13 +391,14 @@ def test_random_search_is_the_feasible_front_of_its_samples(digits):
 
     prof, acc = digits
     space = prof.space
-    cap = float(np.median(prof.latency_genes(space.sample_genes(40, 9))))
-    problem = RecordingProblem(ObjectiveEvaluator(prof, acc, prof.objectives), {"latency_ms": {"max": cap}})
-    calls = []
-    res = run_random(problem, population=10, generations=3, seed=4,
-                     on_generation=lambda g, e, F: calls.append((g, e, np.array(F))))
     rng = np.random.default_rng(4)
     expected = [[a.to_string() for a in space.genes_to_archs(space.sample_genes(10, rng))] for _ in range(3)]
+    first = space.archs_to_genes(expected[0])
+    cap = float(prof.latency_genes(first)[np.argmax(acc.predict_genes(first))])  # the bound is inclusive: this
+    problem = RecordingProblem(ObjectiveEvaluator(prof, acc, prof.objectives), {"latency_ms": {"max": cap}})
+    calls = []  # arch, the most accurate of the first batch, is on the first generation's front
+    res = run_random(problem, population=10, generations=3, seed=4,
+                     on_generation=lambda g, e, F: calls.append((g, e, np.array(F))))
     assert problem.batches == expected
     assert [(g, e) for g, e, _ in calls] == [(1, 10), (2, 20), (3, 30)] and problem.evaluations == 30
     for n, (_, _, F) in enumerate(calls, start=1):  # the feasible front of the first n batches
@@ -405,6 +410,7 @@ def test_random_search_is_the_feasible_front_of_its_samples(digits):
     np.testing.assert_array_equal(res.F, calls[-1][2])
     np.testing.assert_allclose(res.F, problem.evaluator.F(res.genes), rtol=1e-12)
     assert res.feasible.tolist() == [True] * len(res.genes) and problem.feasible(res.genes).all()
+    assert res.genes.dtype == np.int64  # gene indices
 
 
 def test_ofa_evolution_counts_budgets_and_errors(digits):
@@ -431,10 +437,11 @@ def test_ofa_evolution_counts_budgets_and_errors(digits):
         problem = OFAProblem(evaluator)
         reports = []
         res = run_ofa_evolution(problem, population=12, generations=generations, seed=1, budgets=budgets,
-                                on_generation=lambda g, e, F: reports.append((g, e)))
+                                on_generation=lambda g, e, F: reports.append((g, e, np.array(F))))
         assert len(calls) == budgets * (1 + per_budget) and {len(g) for g, _ in calls} == {12}
         assert problem.evaluations == 12 * budgets * (1 + per_budget)
-        assert reports == [(per_budget * (b + 1), 12 * (1 + per_budget) * (b + 1)) for b in range(budgets)]
+        assert [(g, e) for g, e, _ in reports] == [(per_budget * (b + 1), 12 * (1 + per_budget) * (b + 1))
+                                                   for b in range(budgets)]
         grid = [lo + (hi - lo) * (b + 1) / budgets for b in range(budgets)]
         bests = []
         for b in range(budgets):
@@ -444,6 +451,10 @@ def test_ofa_evolution_counts_budgets_and_errors(digits):
             assert (prof.latency_genes(genes) <= grid[b] + 1e-12).all()  # every candidate within the budget
             bests.append(tuple(genes[int(np.argmax(top1))]))
         assert sorted(map(tuple, res.genes.tolist())) == sorted(set(bests))
+        for b, (_, _, F) in enumerate(reports):  # after each budget: the front of the bests so far
+            so_far = np.array(sorted(set(bests[:b + 1])))
+            F_ref = evaluator.F(so_far)
+            assert sorted(map(tuple, F.tolist())) == sorted(map(tuple, F_ref[brute_force_non_dominated(F_ref)].tolist()))
         np.testing.assert_allclose(res.F, evaluator.F(res.genes), rtol=1e-12)
     problem = OFAProblem(ObjectiveEvaluator(prof, acc, prof.objectives))
     with pytest.raises(AlgorithmError) as info:
@@ -458,8 +469,8 @@ def test_ofa_evolution_counts_budgets_and_errors(digits):
     assert str(info.value) == f"no arch found within the latency budget {lo + (hi - lo) / 2:.3f} ms"
 
 
-@pytest.mark.parametrize("seed", range(3))
-def test_ofa_evolution_breeds_from_the_most_accurate_quarter(digits, seed):
+@pytest.mark.parametrize("seed, population, n_parents", [(0, 12, 3), (1, 12, 3), (2, 12, 3), (0, 8, 2)])
+def test_ofa_evolution_breeds_from_the_most_accurate_quarter(digits, seed, population, n_parents):
     """Without mutation, one generation's children show their parents: the first half are copies
     of parents, the second half gene-wise mixes of two parents; the parents are the most accurate
     25 % of the population (3 of 12), chosen by the predictor's values."""
@@ -477,11 +488,96 @@ def test_ofa_evolution_breeds_from_the_most_accurate_quarter(digits, seed):
         return out
 
     evaluator.values = recording
-    run_ofa_evolution(OFAProblem(evaluator), population=12, generations=1, seed=seed, budgets=1, mutation_prob=0.0)
+    run_ofa_evolution(OFAProblem(evaluator), population=population, generations=1, seed=seed, budgets=1,
+                      mutation_prob=0.0)
     initial, children = calls
-    assert len(initial) == len(children) == 12
+    assert len(initial) == len(children) == population
     top1 = acc.predict_genes(initial)
-    parents = initial[np.argsort(-top1, kind="stable")[:3]]
-    assert {tuple(c) for c in children[:6].tolist()} <= {tuple(p) for p in parents.tolist()}
-    for child in children[6:]:
+    parents = initial[np.argsort(-top1, kind="stable")[:n_parents]]
+    half = population // 2
+    assert {tuple(c) for c in children[:half].tolist()} <= {tuple(p) for p in parents.tolist()}
+    for child in children[half:]:
         assert all(child[g] in parents[:, g] for g in range(prof.space.n_genes))
+
+
+@pytest.mark.parametrize("name", ["nsga2", "spea2"])
+def test_pymoo_run_hands_over_its_settings_and_reports_infeasible_members(digits, monkeypatch, name):
+    """The probabilities reach the pymoo algorithm; under a latency cap few archs meet, the final
+    population keeps infeasible archs and the result says which (pymoo's own feasibility)."""
+    from ofa2_zoo.search import algorithms
+
+    prof, acc = digits
+    made = []
+    real = algorithms.make_algorithm
+
+    def recording(*args, **kwargs):
+        made.append((args, kwargs))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(algorithms, "make_algorithm", recording)
+    lat = np.sort(prof.latency_genes(prof.space.sample_genes(200, 11)))
+    problem = OFAProblem(ObjectiveEvaluator(prof, acc, prof.objectives), {"latency_ms": {"max": float(lat[2])}})
+    res = run_moea(name, problem, population=12, generations=3, seed=2, mutation_prob=0.02, crossover_prob=0.5)
+    assert made == [((name, 12, 2, 0.02, 0.5), {})]
+    assert res.feasible.dtype == bool and res.feasible.tolist() == problem.feasible(res.genes).tolist()
+    assert 0 < res.feasible.sum() < len(res.genes)
+
+
+def test_ofa_evolution_mutates_each_gene_and_crosses_gene_by_gene(digits):
+    """Mutation resets each gene with its own probability (a mutant is neither its parent's copy
+    nor an all-new genome); crossover takes each gene from either parent (children mix them); the
+    default probability is 0.1 and the seed fixes the run."""
+    from ofa2_zoo.search.algorithms import run_ofa_evolution
+
+    prof, acc = digits
+    space = prof.space
+
+    def children_of(**kwargs):
+        evaluator = ObjectiveEvaluator(prof, acc, prof.objectives)
+        calls = []
+        values = evaluator.values
+
+        def recording(genes, names=None):
+            out = values(genes, names)
+            if names == ["top1"]:
+                calls.append(space.canonicalize_genes(genes))
+            return out
+
+        evaluator.values = recording
+        res = run_ofa_evolution(OFAProblem(evaluator), population=40, generations=1, seed=5, budgets=1, **kwargs)
+        return calls, res
+
+    (initial, children), _ = children_of(mutation_prob=0.5)
+    parents = initial[np.argsort(-acc.predict_genes(initial), kind="stable")[:10]]
+    mutants, crosses = children[:20], children[20:]
+    # per gene: about half of the 46 genes reset (a reset keeps the value 1 time in its choice count)
+    same = np.array([max((m == p).mean() for p in parents) for m in mutants])
+    assert (same < 1).all() and (same > 0.4).all()
+    parent_set = {tuple(p) for p in parents.tolist()}
+    assert sum(tuple(c) not in parent_set for c in crosses.tolist()) >= 15  # mixes, not copies
+    default_calls, default = children_of()
+    explicit_calls, explicit = children_of(mutation_prob=0.1)
+    assert default.genes.tolist() == explicit.genes.tolist()
+    assert all((a == b).all() for a, b in zip(default_calls, explicit_calls))  # same seed, same run
+
+
+def test_agemoea_without_numba_says_how_to_get_it():
+    import importlib.util
+
+    from ofa2_zoo.search.algorithms import AlgorithmError, make_algorithm
+
+    if importlib.util.find_spec("numba") is not None:
+        pytest.skip("numba is installed: AGE-MOEA runs (test_search.py)")
+    with pytest.raises(AlgorithmError) as info:
+        make_algorithm("agemoea", 10, 2)
+    assert str(info.value) == "agemoea needs numba: pip install numba (or 'ofa2-zoo[agemoea]')"
+
+
+def test_ofa_evolution_runs_ten_budgets_by_default(digits):
+    from ofa2_zoo.search.algorithms import run_ofa_evolution
+
+    prof, acc = digits
+    reports = []
+    problem = OFAProblem(ObjectiveEvaluator(prof, acc, prof.objectives))
+    run_ofa_evolution(problem, population=4, generations=10, seed=0, on_generation=lambda g, e, F: reports.append(g))
+    assert reports == list(range(1, 11)) and problem.evaluations == 10 * (4 + 4)
