@@ -55,8 +55,13 @@ def latency(member_dir: Path, batch: int, threads: int, repeats: int, rounds: in
                                           repeats=repeats, rounds=rounds)
     finally:
         torch.set_num_threads(prev)
+    # torch as a user runs it: its default thread count (nothing set by us)
+    _, t_default = time_interleaved([lambda: sess.run([OUTPUT_NAME], feed), torch_run], warmup=10,
+                                    repeats=repeats, rounds=rounds)
     return {"ort_ms": t_ort.median_ms, "ort_iqr_ms": t_ort.iqr_ms, "torch_ms": t_torch.median_ms,
-            "torch_iqr_ms": t_torch.iqr_ms, "speedup": t_torch.median_ms / t_ort.median_ms}
+            "torch_iqr_ms": t_torch.iqr_ms, "speedup": t_torch.median_ms / t_ort.median_ms,
+            "torch_default_threads": prev, "torch_default_ms": t_default.median_ms,
+            "speedup_vs_default": t_default.median_ms / t_ort.median_ms}
 
 
 def simplify_effect(member_dir: Path, threads: int, repeats: int, rounds: int) -> dict[str, float] | None:
@@ -135,11 +140,13 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print(f"{r['k']:<2} " + " ".join(f"{r['steps_s'].get(s, 0.0):11.3f}" for s in STEPS) + f" {r['total_s']:11.3f}")
     print(f"\nlatency (median ms, {args.threads} thread(s); speedup = torch / onnxruntime)")
-    print("k  res  MACs(M)  ort b1  torch b1  speedup b1   ort b32  torch b32  speedup b32")
+    print("k  res  MACs(M)  ort b1  torch b1  speedup b1   ort b32  torch b32  speedup b32"
+          "  torch b1 (default threads)  torch b32 (default threads)")
     for r in rows:
         b1, b32 = r["batch1"], r["batch32"]
         print(f"{r['k']:<2} {r['resolution']:<4} {r['macs_m']:8.2f} {b1['ort_ms']:7.3f} {b1['torch_ms']:9.3f} "
-              f"{b1['speedup']:10.1f}x {b32['ort_ms']:9.3f} {b32['torch_ms']:10.3f} {b32['speedup']:11.1f}x")
+              f"{b1['speedup']:10.1f}x {b32['ort_ms']:9.3f} {b32['torch_ms']:10.3f} {b32['speedup']:11.1f}x"
+              f" {b1['torch_default_ms']:27.3f} {b32['torch_default_ms']:28.3f}")
     if args.simplify_check:
         print("\ngraph simplification (onnxslim) at batch 1, onnxruntime median ms")
         for r in rows:
