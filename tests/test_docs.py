@@ -24,6 +24,15 @@ def test_readme_is_at_most_8_kb_and_starts_with_the_two_commands():
     ]
 
 
+def test_ci_runs_the_readme_test_command():
+    """.ci/run installs what the README's test command installs and runs the same pytest call."""
+    readme = re.findall(r"```bash\n(.*?)\n```", README.read_text(encoding="utf-8"), flags=re.DOTALL)[1]
+    install, test = re.fullmatch(r".*?&& (pip install -e '[^']+') && (python -m pytest -q)", readme).groups()
+    ci = [line.split("#")[0].strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert f"python -m {install.replace('pip install', 'pip install -q')}" in ci
+    assert test in ci and "python3 -m venv .venv" in ci  # its own environment, nothing installed by hand
+
+
 def test_readme_links_resolve_to_files_and_headings():
     text = README.read_text(encoding="utf-8")
     links = re.findall(r"\]\(([^)#]+)(?:#([^)]+))?\)", text)
