@@ -23,6 +23,16 @@ from ofa2_zoo.zoo.records import hub_index_members
 PACKAGE = EMBEDDED_ZOO_DIR / "digits-cpu"
 
 
+def test_the_embedded_explorer_page_carries_the_current_explorer_code():
+    """The embedded front's index.html is generated: it must inline today's explorer script and
+    style, or the wheel ships a stale page (rebuild: python scripts/build_embedded_zoo.py)."""
+    import ofa2_zoo.explorer as explorer
+
+    page = (EMBEDDED_ZOO_DIR / "digits-cpu" / "front" / "index.html").read_text(encoding="utf-8")
+    for name in ("explorer.js", "explorer.css"):
+        assert (Path(explorer.__file__).parent / name).read_text(encoding="utf-8").strip() in page, name
+
+
 def test_the_embedded_zoo_is_a_small_valid_package_without_onnx():
     files = [p for p in EMBEDDED_ZOO_DIR.rglob("*") if p.is_file()]
     assert sum(p.stat().st_size for p in files) <= 2_000_000

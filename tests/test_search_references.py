@@ -469,6 +469,22 @@ def test_ofa_evolution_counts_budgets_and_errors(digits):
     assert str(info.value) == f"no arch found within the latency budget {lo + (hi - lo) / 2:.3f} ms"
 
 
+def _record_top1_batches(evaluator, space) -> list:
+    """Wrap ``evaluator.values``: every batch whose top-1 is asked for is appended (canonical genes)
+    to the returned list, which shows the generations' parents and children."""
+    calls = []
+    values = evaluator.values
+
+    def recording(genes, names=None):
+        out = values(genes, names)
+        if names == ["top1"]:
+            calls.append(space.canonicalize_genes(genes))
+        return out
+
+    evaluator.values = recording
+    return calls
+
+
 @pytest.mark.parametrize("seed, population, n_parents", [(0, 12, 3), (1, 12, 3), (2, 12, 3), (0, 8, 2)])
 def test_ofa_evolution_breeds_from_the_most_accurate_quarter(digits, seed, population, n_parents):
     """Without mutation, one generation's children show their parents: the first half are copies
@@ -478,16 +494,7 @@ def test_ofa_evolution_breeds_from_the_most_accurate_quarter(digits, seed, popul
 
     prof, acc = digits
     evaluator = ObjectiveEvaluator(prof, acc, prof.objectives)
-    calls = []
-    values = evaluator.values
-
-    def recording(genes, names=None):
-        out = values(genes, names)
-        if names == ["top1"]:
-            calls.append(prof.space.canonicalize_genes(genes))
-        return out
-
-    evaluator.values = recording
+    calls = _record_top1_batches(evaluator, prof.space)
     run_ofa_evolution(OFAProblem(evaluator), population=population, generations=1, seed=seed, budgets=1,
                       mutation_prob=0.0)
     initial, children = calls
@@ -534,16 +541,7 @@ def test_ofa_evolution_mutates_each_gene_and_crosses_gene_by_gene(digits):
 
     def children_of(**kwargs):
         evaluator = ObjectiveEvaluator(prof, acc, prof.objectives)
-        calls = []
-        values = evaluator.values
-
-        def recording(genes, names=None):
-            out = values(genes, names)
-            if names == ["top1"]:
-                calls.append(space.canonicalize_genes(genes))
-            return out
-
-        evaluator.values = recording
+        calls = _record_top1_batches(evaluator, space)
         res = run_ofa_evolution(OFAProblem(evaluator), population=40, generations=1, seed=5, budgets=1, **kwargs)
         return calls, res
 
