@@ -53,7 +53,8 @@ def prepare(name: str, module: dict, shared: dict) -> Path:
     folder = WORK / name
     folder.mkdir(parents=True, exist_ok=True)
     links = {"ofa2_zoo": ROOT / "ofa2_zoo", "tests": ROOT / "tests", "hardware_profiles": ROOT / "hardware_profiles",
-             "shared": ROOT.parent / "shared"}
+             "shared": ROOT.parent / "shared",
+             ".github": ROOT / ".github", "scripts": ROOT / "scripts"}
     for link, target in links.items():
         path = folder / link
         if target.exists() and not path.is_symlink():

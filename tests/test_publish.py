@@ -506,3 +506,69 @@ def test_ci_script_merges_per_profile_index_files(hub, packages, tmp_path):
     clash.save(tmp_path / "clash.json")
     with pytest.raises(SystemExit, match="versions are immutable"):
         publish_fronts.merge_indexes(into, [tmp_path / "clash.json"])
+
+
+def test_versions_offline_and_index_messages_word_for_word(hub, packages, tmp_path, monkeypatch):
+    """Explicit versions (numbered, not sorted as text), the refusals before any request, the
+    unchanged front's lines for each state of the zoo index, and an index that cannot record."""
+    from huggingface_hub import constants
+
+    server, _, index = hub
+    pkg_a, pkg_b = packages
+    fa, fb = read_manifest(pkg_a).front_version_id, read_manifest(pkg_b).front_version_id
+    for bad in ("v01", "v0", "2", "V2", "v2a"):
+        with pytest.raises(PublishError) as exc:
+            _publish(pkg_a, index, version=bad)
+        assert str(exc.value) == f"version must look like v1, v2, ... (got {bad!r})"
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(PublishError) as exc:
+        _publish(pkg_a, index, dry_run=True)
+    assert str(exc.value) == "offline mode is on (HF_HUB_OFFLINE=1): cannot publish; unset it"
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    assert server.request_count == 0
+
+    assert _publish(pkg_a, index, version="v3").version == "v3"
+    with pytest.raises(PublishError) as exc:
+        _publish(pkg_b, index, version="v2")
+    assert str(exc.value) == f"version v2 is not newer than the newest published version v3 of {FRONT_REPO}"
+    assert _publish(pkg_b, index).version == "v4"
+    result = _publish(pkg_a, index, version="v10")
+    assert (result.version, result.previous) == ("v10", "v4")
+    lines: list[str] = []
+    again = _publish(pkg_a, index, say=lines.append)  # v10 is the newest (by number, not as text)
+    assert (again.status, again.version, again.index_updated) == ("unchanged", "v10", False)
+    head = f"unchanged: tiny-publish front {fa[:12]} is already the newest version, v10; nothing was created on {server.endpoint}"
+    assert lines == [head, f"  zoo index {index}: already records tiny-publish v10"]
+    lines.clear()
+    _publish(pkg_b, index, version="v4", say=lines.append)  # an older version, exactly this front: unchanged too
+    assert lines == [head.replace(fa[:12], fb[:12]).replace("v10", "v4"), f"  zoo index {index}: already records tiny-publish v4"]
+    fresh = tmp_path / "fresh" / "zoo_index.json"
+    lines.clear()
+    assert _publish(pkg_a, fresh, dry_run=True, say=lines.append).status == "unchanged" and not fresh.exists()
+    assert lines == [head, f"  zoo index {fresh}: would record tiny-publish v10"]
+    lines.clear()
+    assert _publish(pkg_a, fresh, say=lines.append).index_updated
+    assert lines == [head, f"  zoo index {fresh}: recorded tiny-publish v10"]
+    assert [v.version for v in ZooIndex.load(fresh).versions(PROFILE)] == ["v10"]
+    lines.clear()
+    _publish(pkg_a, None, update_index=False, say=lines.append)
+    assert lines == [head]
+
+    broken = tmp_path / "broken.json"
+    broken.write_text("{")
+    with pytest.raises(PublishError) as exc:
+        _publish(pkg_a, broken)
+    assert str(exc.value).startswith(f"v10 is published on the Hub, but the zoo index {broken} could not record it: ")
+    assert broken.read_text() == "{"
+
+
+def test_a_hub_that_refuses_reading_publishes_nothing(hub, packages):
+    server, _, index = hub
+    pkg, _ = packages
+    server.fail(route="refs", times=None, kind="status", status=403)
+    with pytest.raises(PublishError) as exc:
+        _publish(pkg, index)
+    assert str(exc.value) == (f"could not read the Hub state before publishing (reading the refs of {FRONT_REPO} "
+                              "failed: HTTP 403 (injected fault: HTTP 403)); nothing was published")
+    assert not isinstance(exc.value, PublishFailed) and not server.repos and not index.exists()
+    server.clear_faults()

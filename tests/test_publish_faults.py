@@ -156,3 +156,58 @@ def test_stalled_request_times_out_and_is_retried(scenario):
         assert fault.fired == 1 and result.status == "published"
         assert any("retrying: tagging" in line and "Timeout" in line for line in lines), lines
         _check_complete(sc, index)
+
+
+def _member(k: int) -> str:
+    return f"{FRONT_REPO}-{k}"
+
+
+def test_a_failed_publish_says_exactly_what_was_done(scenario):
+    """The failure message and the result's lines, word for word, for a failure in each phase."""
+    sc, server = scenario, scenario["server"]
+    members = [_member(k) for k in range(4)]
+    with use_hub(server, sc["home"]), fast_client_retries():
+        index = sc["home"] / "index.json"
+        # phase 2: every member tagged, the front repo's tag refused
+        _fresh_v1(sc, index)
+        server.fail(lambda info: info.route == "tag_create" and info.repo_id == FRONT_REPO, times=None,
+                    kind="status", status=503)
+        with pytest.raises(PublishFailed) as exc:
+            publish(sc["b"], NAMESPACE, index_path=index, retry=RETRY)
+        server.clear_faults()
+        result = exc.value.result
+        fvid = result.front_version_id
+        error = f"tagging {FRONT_REPO} v2 failed after 3 attempts: HTTP 503 (injected fault: HTTP 503)"
+        assert str(exc.value) == (f"publishing tiny-publish v2 failed while tagging: {error}; tagged v2: "
+                                  f"{', '.join(members)}; committed, not tagged: {FRONT_REPO}; no v2 tag was put on "
+                                  "an incomplete version; run the same publish again to complete it")
+        assert (result.status, result.error, result.previous, result.index_updated) == ("failed", error, "v1", False)
+        lines = result.lines()
+        assert lines[0] == f"FAILED publishing tiny-publish front {fvid[:12]} as v2 on {server.endpoint} (previous version: v1)"
+        commits = {r.repo_id: r.commit for r in result.repos}
+        for k in range(3):  # existing repos whose files changed
+            assert lines[1 + k].startswith(f"  {members[k]}: committed update ")
+            assert lines[1 + k].endswith(f"; tagged v2 on {commits[members[k]][:12]}")
+        assert lines[4].startswith(f"  {members[3]}: created the repo; committed add ")
+        assert lines[5].startswith(f"  {FRONT_REPO}: committed update ") and lines[5].endswith("; not tagged v2")
+        assert lines[6:] == [f"  error: {error}"]  # nothing recorded in the zoo index
+        # the same publish again completes it: the members' tags are found in place
+        done = publish(sc["b"], NAMESPACE, index_path=index, retry=RETRY)
+        assert done.status == "published" and [r.already_tagged for r in done.repos] == [True] * 4 + [False]
+        lines = done.lines()
+        assert lines[1:5] == [f"  {m}: already holds v2 with this content" for m in members]
+        assert lines[5] == (f"  {FRONT_REPO}: no new commit (main already holds these files); tagged v2 on "
+                            f"{done.repos[4].commit[:12]}")
+        assert lines[6:] == [f"  zoo index {index}: recorded tiny-publish v2"]
+        # phase 1: the second member's commit refused
+        _fresh_v1(sc, index)
+        server.fail(lambda info: info.route == "commit" and info.repo_id == members[1], times=None, kind="status",
+                    status=503)
+        with pytest.raises(PublishFailed) as exc:
+            publish(sc["b"], NAMESPACE, index_path=index, retry=RETRY)
+        server.clear_faults()
+        assert str(exc.value) == (f"publishing tiny-publish v2 failed while committing: committing to {members[1]} "
+                                  f"failed after 3 attempts: HTTP 503 (injected fault: HTTP 503); committed, not tagged: {members[0]}; "
+                                  f"not committed: {', '.join(members[1:])}, {FRONT_REPO}; no v2 tag was put on an "
+                                  "incomplete version; run the same publish again to complete it")
+        assert "v2" not in server.tags(FRONT_REPO) and not any("v2" in server.tags(m) for m in members[:3])

@@ -11,7 +11,7 @@ import pytest
 from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
 from ofa2_zoo.publish.content import LocalFile, RepoContent, git_blob_id
-from ofa2_zoo.publish.hub import (DEFAULT_RETRY, Changes, Hub, HubUnavailable, RemoteFile, RetryPolicy,
+from ofa2_zoo.publish.hub import (DEFAULT_RETRY, Changes, Hub, HubUnavailable, RemoteFile, RepoState, RetryPolicy,
                                   changes_between, describe, is_transient, request_timeout)
 
 
@@ -37,6 +37,11 @@ def test_which_http_answers_are_transient(status, transient):
 def test_transport_failures_are_transient_even_when_wrapped():
     assert is_transient(TimeoutError("slow")) and is_transient(ConnectionError("reset"))
     assert is_transient(httpx2.ReadTimeout("t")) and is_transient(httpx2.RemoteProtocolError("cut"))
+    # each family of huggingface_hub's HTTP library: timeouts, network errors, broken responses
+    for exc in (httpx2.ConnectTimeout("t"), httpx2.PoolTimeout("t"), httpx2.ConnectError("refused"),
+                httpx2.ReadError("reset"), httpx2.WriteError("broken pipe"), httpx2.RemoteProtocolError("cut")):
+        assert is_transient(exc), exc
+    assert not is_transient(httpx2.UnsupportedProtocol("ftp")) and not is_transient(httpx2.DecodingError("gzip"))
     assert not is_transient(ValueError("bad")) and not is_transient(RuntimeError("plain"))
     # huggingface_hub wraps LFS upload errors: the cause, or the context, decides
     try:
@@ -181,3 +186,62 @@ def test_request_timeout_is_set_on_the_shared_client_and_restored():
         with request_timeout(3.0):
             raise KeyError("inside")
     assert _http._GLOBAL_CLIENT_FACTORY is before
+
+
+class _Refusing:
+    """An HfApi stand-in whose every call fails with a permanent HTTP 403 and records what was asked."""
+
+    endpoint, token = "http://127.0.0.1:9", None
+
+    def __init__(self):
+        self.asked = []
+
+    def __getattr__(self, name):
+        def call(*args, **kwargs):
+            self.asked.append((name, args, kwargs))
+            raise http_error(403, server_message="not yours")
+        return call
+
+
+def test_each_hub_operation_names_itself_in_its_error():
+    commit = "0123456789abcdef" * 2 + "01234567"
+    content = RepoContent("org/r", "front")
+    api = _Refusing()
+    hub = Hub(api, retry=RetryPolicy(attempts=2, base_delay=0.0), sleep=lambda s: None)
+    cases = [
+        (lambda: hub.whoami(), "checking the token (whoami)"),
+        (lambda: hub.state("org/r"), "reading the refs of org/r"),
+        (lambda: hub.tree("org/r", commit), "listing the files of org/r@0123456789ab"),
+        (lambda: hub.ensure_repo("org/r"), "creating org/r"),
+        (lambda: hub.sync(content, "m", "d"), "committing to org/r"),
+        (lambda: hub.tag("org/r", "v1", commit, "m"), "tagging org/r v1"),
+    ]
+    for call, what in cases:
+        with pytest.raises(HubUnavailable) as exc:
+            call()
+        assert str(exc.value) == f"{what} failed: HTTP 403 (not yours)"
+        assert exc.value.what == what and exc.value.attempts == 1
+    assert [a[0] for a in api.asked] == ["whoami", "list_repo_refs", "list_repo_tree", "create_repo",
+                                         "list_repo_refs", "create_tag"]
+    assert api.asked[2][2] == {"recursive": True, "revision": commit}
+    assert api.asked[3][2] == {"exist_ok": True}
+    assert api.asked[5][2] == {"tag": "v1", "revision": commit, "tag_message": "m"}
+    # reading a file goes straight to the endpoint's resolve URL (nothing listens at port 9: a transport error)
+    with pytest.raises(HubUnavailable) as exc:
+        hub.read("org/r", "config.json", "v1")
+    assert str(exc.value).startswith("reading config.json of org/r@v1 failed after 2 attempts: ConnectError")
+
+
+def test_unavailable_counts_attempts_only_when_it_retried():
+    assert str(HubUnavailable("x", TimeoutError("t"), 1)) == "x failed: TimeoutError: t"
+    assert str(HubUnavailable("x", TimeoutError("t"), 2)) == "x failed after 2 attempts: TimeoutError: t"
+
+
+def test_a_repo_without_main_has_every_file_to_add_and_is_not_listed():
+    content = RepoContent("org/r", "member 0", {"a.txt": _file("a.txt", b"a"), "b.txt": _file("b.txt", b"bb")})
+    api = _Refusing()  # any listing would fail
+    hub = Hub(api, retry=RetryPolicy(attempts=1), sleep=lambda s: None)
+    for state in (RepoState(False), RepoState(True), RepoState(True, {"dev": "c0ffee"})):
+        changes = hub.changes(content, state)
+        assert [f.path_in_repo for f in changes.add] == ["a.txt", "b.txt"] and not changes.update and not changes.delete
+    assert api.asked == []

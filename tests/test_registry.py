@@ -407,3 +407,170 @@ def test_a_local_package_registers_as_local(package_dir):
     register_front(package_dir)
     entry = resolve_name("ofa2_tiny_test_front_0.local")
     assert (entry.source, entry.tag, Path(entry.where)) == ("local", "local", package_dir.resolve())
+
+
+# ---------------------------------------------------------------------------- timm's view of a registered name
+@pytest.fixture
+def restore_aliases(monkeypatch):
+    """Registrations a test makes under the ``ofa2_front_<k>`` aliases are taken back afterwards
+    (the registry's versions and timm's cfgs of every name registered before the test)."""
+    from ofa2_zoo import registry
+
+    before = {name: dict(tags) for name, tags in registry._VERSIONS.items()}
+    monkeypatch.setattr(registry, "_DEFAULT_PROFILE", registry._DEFAULT_PROFILE)
+    yield registry
+    monkeypatch.undo()
+    for name, tags in before.items():
+        registry._VERSIONS.pop(name, None)
+        registry._register(name, tags)
+
+
+def test_register_front_with_a_default_profile_makes_it_the_alias_target(package_dir, restore_aliases):
+    registry = restore_aliases
+    names = register_front(package_dir, default_profile="tiny-test")
+    assert names == ["ofa2_front_0", "ofa2_front_1", "ofa2_tiny_test_front_0", "ofa2_tiny_test_front_1"]
+    for k in (0, 1):
+        alias, own = registry.resolve_name(f"ofa2_front_{k}"), registry.resolve_name(f"ofa2_tiny_test_front_{k}")
+        assert (alias.profile, alias.k, alias.tag, alias.source) == ("tiny-test", k, "local", "local")
+        assert alias.arch == own.arch
+        assert registered_versions(f"ofa2_front_{k}")[0] == "local"
+
+
+def test_registered_names_are_pretrained_models_for_timm():
+    from ofa2_zoo import registry
+
+    index, _, _ = _two_versions("tiny-pre")
+    names = register_index(index)
+    assert timm.list_models("ofa2_tiny_pre_*", pretrained=True) == sorted(
+        [f"{n}.v1" for n in names] + [f"{n}.v2" for n in names[:2]])
+    for name in names:
+        default = registry.default_cfgs[name]
+        assert default.is_pretrained is True
+        assert list(default.tags) == registered_versions(name) and set(default.cfgs) == set(default.tags)
+        assert timm.models.is_model_pretrained(name)
+        entry = timm.models.model_entrypoint(name)
+        assert entry.__name__ == entry.__qualname__ == name and entry.__module__ == "ofa2_zoo.registry"
+        assert entry.__doc__ == (f"ofa2-zoo front member {name} (versions: "
+                                 f"ofa2_zoo.registry.registered_versions({name!r})).")
+
+
+def test_the_cfg_follows_the_arch_whatever_the_file_says():
+    archs = _archs(1, 2)
+    members = _members(archs, "tiny-cfg", "v1")
+    members[0]["pretrained_cfg"].update(input_size=[3, 99, 99], pool_size=[1, 1], num_classes=7)
+    index = ZooIndex(default_profile="digits-cpu")
+    index.add_version("tiny-cfg", "front-a", members)
+    register_index(index)
+    r = archs[0]["r"][0]
+    f = TINY.feature_size(r)
+    cfg = timm.models.get_pretrained_cfg("ofa2_tiny_cfg_front_0.v1")
+    assert (cfg.input_size, cfg.pool_size, cfg.num_classes) == ((1, r, r), (f, f), 10)
+    assert (cfg.mean, cfg.std, cfg.interpolation, cfg.crop_pct) == ((0.3,), (0.4,), "bilinear", 1.0)
+    model = timm.create_model("ofa2_tiny_cfg_front_0")
+    assert model(torch.randn(2, 1, r, r)).shape == (2, 10)
+    assert model.forward_features(torch.randn(1, 1, r, r)).shape[-2:] == (f, f)
+
+
+def test_the_entrypoint_builds_without_weights_unless_asked(monkeypatch):
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    index, v1, _ = _two_versions("tiny-ent")
+    register_index(index)
+    model = timm.models.model_entrypoint("ofa2_tiny_ent_front_2")()  # timm's own default: pretrained=False
+    assert model.ofa2_arch.to_dict() == v1[2] and model.pretrained_cfg["tag"] == "v1"
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    with pytest.raises(LocalEntryNotFoundError):  # pretrained=True goes for the Hub weights (offline, not cached)
+        timm.models.model_entrypoint("ofa2_tiny_ent_front_2")(pretrained=True)
+
+
+def test_a_pretrained_cfg_given_to_create_model_picks_the_version_and_is_used():
+    from timm.models import get_pretrained_cfg
+
+    index, v1, v2 = _two_versions("tiny-given-cfg")
+    register_index(index)
+    name = "ofa2_tiny_given_cfg_front_1"
+    v1_cfg = get_pretrained_cfg(f"{name}.v1")
+    mine = timm.models.PretrainedCfg(**{**v1_cfg.to_dict(), "mean": (0.5,), "std": (0.25,)})
+    model = timm.create_model(name, pretrained_cfg=mine)
+    assert model.ofa2_arch.to_dict() == v1[1]
+    assert (model.pretrained_cfg["tag"], model.pretrained_cfg["mean"], model.pretrained_cfg["std"]) == ("v1", (0.5,), (0.25,))
+    as_dict = {**v1_cfg.to_dict(), "mean": (0.25,)}
+    model = timm.create_model(name, pretrained_cfg=as_dict)
+    assert model.ofa2_arch.to_dict() == v1[1] and model.pretrained_cfg["mean"] == (0.25,)
+    model = timm.create_model(name)  # no cfg, no tag: the default version (v2) with its registered cfg
+    assert model.ofa2_arch.to_dict() == v2[1] and model.pretrained_cfg["mean"] == (0.3,)
+
+
+def test_resolve_name_takes_a_tag_in_every_form():
+    from timm.models import PretrainedCfg
+
+    from ofa2_zoo.registry import resolve_name
+
+    index, v1, v2 = _two_versions("tiny-rn")
+    register_index(index)
+    name = "ofa2_tiny_rn_front_1"
+    for how in (PretrainedCfg(tag="v1"), {"tag": "v1"}, "v1"):
+        entry = resolve_name(name, how)
+        assert (entry.tag, entry.arch) == ("v1", v1[1]), how
+    assert resolve_name(f"{name}.v1").arch == v1[1]
+    assert resolve_name(f"{name}.v2", "v1").tag == "v1"  # an explicit tag wins over the one in the name
+    for how in (None, "", {}, PretrainedCfg()):
+        entry = resolve_name(name, how)
+        assert (entry.tag, entry.arch) == ("v2", v2[1]), how
+    with pytest.raises(RegistryError) as exc:
+        resolve_name(name, {"tag": "v5"})
+    assert str(exc.value) == "ofa2_tiny_rn_front_1 has no version 'v5'; known: v2, v1"
+    with pytest.raises(RegistryError) as exc:
+        resolve_name("ofa2_tiny_rn_front_3.v1")
+    assert str(exc.value) == ("unknown ofa2 model 'ofa2_tiny_rn_front_3' (did you mean ofa2_tiny_rn_front_2, "
+                              "ofa2_tiny_rn_front_1, ofa2_tiny_rn_front_0?); see `ofa2 zoo list`")
+    with pytest.raises(RegistryError) as exc:
+        registered_versions("ofa2_tiny_rn_front_3")
+    assert str(exc.value) == ("unknown ofa2 model 'ofa2_tiny_rn_front_3' (did you mean ofa2_tiny_rn_front_2, "
+                              "ofa2_tiny_rn_front_1, ofa2_tiny_rn_front_0?); see `ofa2 zoo list`")
+    with pytest.raises(RegistryError) as exc:
+        resolve_name("zzzz")
+    assert str(exc.value) == "unknown ofa2 model 'zzzz'; see `ofa2 zoo list`"
+
+
+def test_registering_hides_only_timms_overwrite_notice(monkeypatch):
+    import warnings
+
+    from ofa2_zoo import registry
+
+    index, _, _ = _two_versions("tiny-warn")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        register_index(index)
+        register_index(index)  # the same names again: timm's "Overwriting ... in registry" stays hidden
+    assert [str(w.message) for w in seen] == []
+    real = registry.register_model
+
+    def noisy(fn):
+        warnings.warn(f"something else about {fn.__name__}", UserWarning)
+        return real(fn)
+
+    monkeypatch.setattr(registry, "register_model", noisy)
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        register_index(index)
+    assert [str(w.message) for w in seen] == [f"something else about ofa2_tiny_warn_front_{k}" for k in range(3)]
+
+
+def test_an_invalid_member_config_on_the_hub_names_the_repo_and_file(package_dir, offline_cache):
+    _cache_front(offline_cache, package_dir, "org/ofa2-cfg-front", ("v1",))
+    member = offline_cache / "models--org--ofa2-cfg-front-1"
+    commit = (member / "refs" / "v1").read_text()
+    link = member / "snapshots" / commit / "config.json"
+    cfg = json.loads(link.read_text())
+    del cfg["model_args"]
+    link.unlink()
+    link.write_text(json.dumps(cfg))
+    with pytest.raises(PackageError) as exc:
+        register_front("org/ofa2-cfg-front@v1")
+    message = str(exc.value)
+    assert message.startswith(f"org/ofa2-cfg-front-1@v1: {link}: ")
+    assert "model_args" in message and message.endswith("(fix: re-package the front with `ofa2 package` instead of "
+                                                           "editing the package)")

@@ -43,7 +43,9 @@ DEFAULT_RETRY = RetryPolicy()
 
 
 def _transport_errors() -> tuple[type[BaseException], ...]:
-    """Timeouts, connection resets and broken responses of the HTTP library huggingface_hub uses."""
+    """Timeouts, connection resets and broken responses of the HTTP library huggingface_hub uses
+    (httpx2 from huggingface_hub 2, httpx before); looked up when an error is classified, which
+    is rare, rather than when this module is imported."""
     out: list[type[BaseException]] = [ConnectionError, TimeoutError]
     for name in ("httpx2", "httpx"):
         try:
@@ -54,19 +56,16 @@ def _transport_errors() -> tuple[type[BaseException], ...]:
     return tuple(out)
 
 
-TRANSPORT_ERRORS = _transport_errors()
-
-
 def is_transient(exc: BaseException) -> bool:
     """A 5xx/408/429 answer, a timeout or a reset, possibly wrapped (huggingface_hub wraps LFS
     upload errors in a RuntimeError)."""
     from huggingface_hub.errors import HfHubHTTPError
 
-    seen = 0
+    transport, seen = _transport_errors(), 0
     while exc is not None and seen < 10:
         if isinstance(exc, HfHubHTTPError) and exc.response is not None:
             return exc.response.status_code in TRANSIENT_STATUS
-        if isinstance(exc, TRANSPORT_ERRORS):
+        if isinstance(exc, transport):
             return True
         exc = exc.__cause__ or exc.__context__
         seen += 1

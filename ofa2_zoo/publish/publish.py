@@ -92,6 +92,7 @@ class PublishResult:
     repos: list[RepoOutcome] = field(default_factory=list)
     index_path: Path | None = None
     index_updated: bool = False
+    index_pending: bool = False  # dry run: the zoo index does not record this version yet
     error: str | None = None
 
     def lines(self) -> list[str]:
@@ -106,7 +107,7 @@ class PublishResult:
         out = [f"{head} on {self.endpoint}" + (f" (previous version: {self.previous})" if self.previous else "")]
         out += ["  " + r.describe(self.version, dry) for r in self.repos]
         if self.index_path is not None:
-            if dry:
+            if self.index_pending:
                 out.append(f"  zoo index {self.index_path}: would record {self.profile} {self.version}")
             elif self.index_updated:
                 out.append(f"  zoo index {self.index_path}: recorded {self.profile} {self.version}")
@@ -215,7 +216,7 @@ def _publish(pkg: Package, names: RepoNames, hub: Hub, dry_run: bool, version: s
     states = {c.repo_id: (front_state if c.repo_id == names.front else hub.state(c.repo_id)) for c in contents}
     outcomes = [_check_existing_tag(hub, c, states[c.repo_id], tag) for c in contents]
     result = PublishResult("dry-run" if dry_run else "published", pkg.profile, fvid, tag, newest, hub.endpoint,
-                           outcomes, index_file)
+                           outcomes, index_file, index_pending=dry_run and index_file is not None)
     if dry_run:
         for c, o in zip(contents, outcomes, strict=True):
             if not o.already_tagged:
@@ -313,11 +314,28 @@ def _load_bytes(data: bytes, name: str, loader: Callable[[Path], T]) -> T:
 def _unchanged(pkg: Package, names: RepoNames, tag: str, hub: Hub, index_file: Path | None, dry_run: bool,
                say: Say) -> PublishResult:
     result = PublishResult("unchanged", pkg.profile, pkg.front_version_id, tag, None, hub.endpoint, [], index_file)
-    if not dry_run:
+    if dry_run:
+        result.index_pending = index_file is not None and not _records(pkg, tag, index_file)
+    else:
         result.index_updated = _record(pkg, names, tag, index_file)
     for line in result.lines():
         say(line)
     return result
+
+
+def _records(pkg: Package, tag: str, index_file: Path) -> bool:
+    """Whether the zoo index file already records this front as ``tag`` (read only, for dry runs)."""
+    from ..zoo.index import ZooIndex
+
+    try:
+        index = ZooIndex.load(index_file)
+    except Ofa2Error:  # missing or unreadable: a real run would create or report it
+        return False
+    return _holds(index, pkg, tag)
+
+
+def _holds(index, pkg: Package, tag: str) -> bool:
+    return any(v.version == tag and v.front_version_id == pkg.front_version_id for v in index.versions(pkg.profile))
 
 
 def _record(pkg: Package, names: RepoNames, tag: str, index_file: Path | None) -> bool:
@@ -329,8 +347,7 @@ def _record(pkg: Package, names: RepoNames, tag: str, index_file: Path | None) -
 
     try:
         with edit_index(index_file) as index:
-            if any(v.version == tag and v.front_version_id == pkg.front_version_id
-                   for v in index.versions(pkg.profile)):
+            if _holds(index, pkg, tag):
                 return False
             before = index.model_dump()
             rows = hub_index_members(pkg.path, {k: names.member(k) for k in pkg.members}, tag)

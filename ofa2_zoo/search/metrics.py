@@ -45,8 +45,9 @@ def hypervolume(F: np.ndarray, ref: np.ndarray) -> float:
 
 
 def igd(F: np.ndarray, reference_front: np.ndarray) -> float:
-    """Inverted generational distance of ``F`` to a reference front (pymoo's indicator)."""
-    return float(IGD(np.asarray(reference_front, dtype=float))(np.asarray(F, dtype=float)))
+    """Inverted generational distance of ``F`` to a reference front (pymoo's indicator, which
+    computes in float64 whatever the inputs' dtype; it needs arrays, not lists)."""
+    return float(IGD(np.asarray(reference_front))(np.asarray(F)))
 
 
 @dataclass

@@ -53,7 +53,7 @@ class CanonicalRepair(Repair):
     """Set the genes of skipped blocks to 0, so one network has one genome."""
 
     def _do(self, problem, X, **kwargs):
-        return problem.space.canonicalize_genes(np.asarray(X).round().astype(np.int64))
+        return problem.space.canonicalize_genes(np.asarray(X).round())  # canonicalize_genes makes int64 genes
 
 
 class CanonicalDuplicateElimination(DuplicateElimination):
