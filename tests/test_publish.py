@@ -572,3 +572,25 @@ def test_a_hub_that_refuses_reading_publishes_nothing(hub, packages):
                               "failed: HTTP 403 (injected fault: HTTP 403)); nothing was published")
     assert not isinstance(exc.value, PublishFailed) and not server.repos and not index.exists()
     server.clear_faults()
+
+
+def test_hub_reads_a_private_file_from_its_own_endpoint_with_the_token(hub, monkeypatch):
+    """``Hub.read`` asks the endpoint of its own ``HfApi`` (not the environment's) and sends the
+    token: a private repo's file reads back; without the token the Hub answers 404."""
+    from huggingface_hub import HfApi, constants
+
+    from ofa2_zoo.publish.hub import Hub, HubUnavailable
+
+    server, _, _ = hub
+    api = HfApi(endpoint=server.endpoint)
+    repo = f"{NAMESPACE}/private-notes"
+    api.create_repo(repo, private=True)
+    api.upload_file(path_or_fileobj=b"secret", path_in_repo="notes.txt", repo_id=repo)
+    dead = "http://127.0.0.1:9"  # the environment's endpoint now points where nothing listens
+    monkeypatch.setattr(constants, "ENDPOINT", dead)
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", dead + "/{repo_id}/resolve/{revision}/{filename}")
+    assert Hub(api, retry=FAST).read(repo, "notes.txt", "main") == b"secret"
+    anonymous = HfApi(endpoint=server.endpoint, token=False)
+    with pytest.raises(HubUnavailable) as exc:
+        Hub(anonymous, retry=FAST).read(repo, "notes.txt", "main")
+    assert str(exc.value) == f"reading notes.txt of {repo}@main failed: HTTP 404 (Repository not found)"

@@ -245,3 +245,27 @@ def test_a_repo_without_main_has_every_file_to_add_and_is_not_listed():
         changes = hub.changes(content, state)
         assert [f.path_in_repo for f in changes.add] == ["a.txt", "b.txt"] and not changes.update and not changes.delete
     assert api.asked == []
+
+
+def _fake_http_library(name: str):
+    import types
+
+    mod = types.ModuleType(name)
+    for cls in ("TimeoutException", "NetworkError", "RemoteProtocolError", "DecodingError"):
+        setattr(mod, cls, type(cls, (Exception,), {}))
+    return mod
+
+
+def test_transport_errors_of_huggingface_hub_1_are_transient_too(monkeypatch):
+    """huggingface_hub 1.x talks httpx (2.x httpx2): with only httpx installed, or both, the
+    timeouts, network errors and broken responses of each library are retried."""
+    import sys
+
+    httpx = _fake_http_library("httpx")
+    monkeypatch.setitem(sys.modules, "httpx", httpx)
+    monkeypatch.setitem(sys.modules, "httpx2", None)  # not installed: importing it raises ImportError
+    for cls in ("TimeoutException", "NetworkError", "RemoteProtocolError"):
+        assert is_transient(getattr(httpx, cls)("x")), cls
+    assert not is_transient(httpx.DecodingError("x")) and not is_transient(httpx2.ReadTimeout("t"))
+    monkeypatch.setitem(sys.modules, "httpx2", httpx2)
+    assert is_transient(httpx.NetworkError("x")) and is_transient(httpx2.ReadTimeout("t"))

@@ -560,17 +560,24 @@ def test_registering_hides_only_timms_overwrite_notice(monkeypatch):
 
 
 def test_an_invalid_member_config_on_the_hub_names_the_repo_and_file(package_dir, offline_cache):
-    _cache_front(offline_cache, package_dir, "org/ofa2-cfg-front", ("v1",))
-    member = offline_cache / "models--org--ofa2-cfg-front-1"
-    commit = (member / "refs" / "v1").read_text()
-    link = member / "snapshots" / commit / "config.json"
-    cfg = json.loads(link.read_text())
-    del cfg["model_args"]
-    link.unlink()
-    link.write_text(json.dumps(cfg))
-    with pytest.raises(PackageError) as exc:
-        register_front("org/ofa2-cfg-front@v1")
-    message = str(exc.value)
-    assert message.startswith(f"org/ofa2-cfg-front-1@v1: {link}: ")
-    assert "model_args" in message and message.endswith("(fix: re-package the front with `ofa2 package` instead of "
-                                                           "editing the package)")
+    fix = "(fix: re-package the front with `ofa2 package` instead of editing the package)"
+    for case, repo in (("no model_args", "org/ofa2-cfg-front"), ("kernel 4", "org/ofa2-ks-front")):
+        _cache_front(offline_cache, package_dir, repo, ("v1",))
+        member = offline_cache / ("models--" + repo.replace("/", "--") + "-1")
+        link = member / "snapshots" / (member / "refs" / "v1").read_text() / "config.json"
+        cfg = json.loads(link.read_text())
+        if case == "no model_args":  # the file's schema
+            del cfg["model_args"]
+        else:  # a valid file whose arch does not fit the space
+            cfg["model_args"]["arch"]["ks"][0] = 4
+        link.unlink()
+        link.write_text(json.dumps(cfg))
+        with pytest.raises(PackageError) as exc:
+            register_front(f"{repo}@v1")
+        message = str(exc.value)
+        assert message.startswith(f"{repo}-1@v1: {link}: "), message
+        assert message.endswith(fix)
+        if case == "no model_args":
+            assert "model_args" in message
+        else:
+            assert message.startswith(f"{repo}-1@v1: {link}: field 'model_args': kernel size of block 0"), message

@@ -579,3 +579,31 @@ def test_ofa_evolution_runs_ten_budgets_by_default(digits):
     problem = OFAProblem(ObjectiveEvaluator(prof, acc, prof.objectives))
     run_ofa_evolution(problem, population=4, generations=10, seed=0, on_generation=lambda g, e, F: reports.append(g))
     assert reports == list(range(1, 11)) and problem.evaluations == 10 * (4 + 4)
+
+
+def test_ofa_evolution_draws_each_candidate_on_its_own(digits):
+    """Every parent can be drawn for every candidate, the best one included, and each mutant gets
+    its own fresh genes: with two parents and no mutation, the best parent is copied, and bred
+    with itself, in many of twenty seeded runs; with every gene reset, the mutants differ."""
+    from ofa2_zoo.search.algorithms import run_ofa_evolution
+
+    prof, acc = digits
+    copied_best = crossed_best_with_itself = 0
+    for seed in range(20):
+        evaluator = ObjectiveEvaluator(prof, acc, prof.objectives)
+        calls = _record_top1_batches(evaluator, prof.space)
+        run_ofa_evolution(OFAProblem(evaluator), population=8, generations=1, seed=seed, budgets=1, mutation_prob=0.0)
+        initial, children = calls
+        best, other = initial[np.argsort(-acc.predict_genes(initial), kind="stable")[:2]]
+        assert (best != other).sum() > 5
+        copies, crosses = children[:4], children[4:]
+        copied_best += int((copies == best).all(axis=1).any())
+        crossed_best_with_itself += int((crosses == best).all(axis=1).any())
+    # per run 1 - (1/2)^4 and 1 - (3/4)^4: about 18.8 and 13.7 of 20 expected; 0 if the best could not be drawn
+    assert copied_best >= 12 and crossed_best_with_itself >= 5
+
+    evaluator = ObjectiveEvaluator(prof, acc, prof.objectives)
+    calls = _record_top1_batches(evaluator, prof.space)
+    run_ofa_evolution(OFAProblem(evaluator), population=40, generations=1, seed=7, budgets=1, mutation_prob=1.0)
+    mutants = calls[1][:20]
+    assert len({tuple(m) for m in mutants.tolist()}) >= 18
