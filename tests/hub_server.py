@@ -160,6 +160,7 @@ class RequestInfo:
     path: str
     route: str
     repo_id: str | None
+    user_agent: str = ""  # the client's User-Agent header
 
 
 @dataclass
@@ -413,7 +414,8 @@ class HubServer:
             return {p: (f.content if not f.lfs else repo.lfs[f.sha256]) for p, f in commit.files.items()}
 
     # ------------------------------------------------------------------ request handling
-    def _next(self, origin: str, method: str, path: str) -> tuple[RequestInfo, dict[str, str], Fault | None]:
+    def _next(self, origin: str, method: str, path: str,
+              user_agent: str = "") -> tuple[RequestInfo, dict[str, str], Fault | None]:
         route, params = "unknown", {}
         for m, name, rx in (_API_ROUTES if origin == "api" else _STORAGE_ROUTES):
             hit = rx.match(path)
@@ -427,7 +429,7 @@ class HubServer:
             up = self._uploads.get(params["ticket"])
             repo_id = up.repo_id if up else None
         with self._lock:
-            info = RequestInfo(len(self.requests), origin, method, path, route, repo_id)
+            info = RequestInfo(len(self.requests), origin, method, path, route, repo_id, user_agent)
             self.requests.append(RequestRecord(info, 0, False))
             fault = None
             for f in self.faults:
@@ -913,7 +915,7 @@ class _Handler(BaseHTTPRequestHandler):
         hub = self.server.hub
         split = urlsplit(self.path)
         body = self._body()
-        info, params, fault = hub._next(self.server.origin, method, split.path)
+        info, params, fault = hub._next(self.server.origin, method, split.path, self.headers.get("User-Agent") or "")
         if fault is not None and fault.kind == "before":
             with hub._lock:
                 fault.action(hub, info)

@@ -581,15 +581,21 @@ def test_hub_reads_a_private_file_from_its_own_endpoint_with_the_token(hub, monk
 
     from ofa2_zoo.publish.hub import Hub, HubUnavailable
 
+    from ofa2_zoo import __version__
+
     server, _, _ = hub
-    api = HfApi(endpoint=server.endpoint)
+    api = HfApi(endpoint=server.endpoint, token=TOKEN)
     repo = f"{NAMESPACE}/private-notes"
     api.create_repo(repo, private=True)
     api.upload_file(path_or_fileobj=b"secret", path_in_repo="notes.txt", repo_id=repo)
-    dead = "http://127.0.0.1:9"  # the environment's endpoint now points where nothing listens
+    dead = "http://127.0.0.1:9"  # the environment's endpoint now points where nothing listens, and it has no token
     monkeypatch.setattr(constants, "ENDPOINT", dead)
     monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", dead + "/{repo_id}/resolve/{revision}/{filename}")
+    monkeypatch.delenv("HF_TOKEN")
+    start = server.request_count
     assert Hub(api, retry=FAST).read(repo, "notes.txt", "main") == b"secret"
+    (read,) = [r.info for r in server.requests[start:] if r.info.route == "resolve"]
+    assert read.user_agent.startswith(f"ofa2-zoo/{__version__}; ")  # the library, as HfApi(library_name=...) says it
     anonymous = HfApi(endpoint=server.endpoint, token=False)
     with pytest.raises(HubUnavailable) as exc:
         Hub(anonymous, retry=FAST).read(repo, "notes.txt", "main")
