@@ -551,6 +551,12 @@ def test_versions_offline_and_index_messages_word_for_word(hub, packages, tmp_pa
     assert lines == [head, f"  zoo index {fresh}: recorded tiny-publish v10"]
     assert [v.version for v in ZooIndex.load(fresh).versions(PROFILE)] == ["v10"]
     lines.clear()
+    _publish(pkg_a, fresh, dry_run=True, say=lines.append)  # a dry run reads the index: this version is there
+    assert lines == [head, f"  zoo index {fresh}: already records tiny-publish v10"]
+    lines.clear()
+    _publish(pkg_b, fresh, version="v4", dry_run=True, say=lines.append)  # the index records v10 only
+    assert lines[1:] == [f"  zoo index {fresh}: would record tiny-publish v4"]
+    lines.clear()
     _publish(pkg_a, None, update_index=False, say=lines.append)
     assert lines == [head]
 
