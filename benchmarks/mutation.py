@@ -103,6 +103,8 @@ def run(name: str, module: dict, shared: dict, children: int, survivors: bool = 
     if survivors:  # map the tests to the functions they call again: an edited test may reach new ones
         (folder / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    if module.get("share_test_packages"):  # built once for all mutants (packaging is not mutated here)
+        env["OFA2_TEST_PACKAGE_CACHE"] = str(folder / "test-packages")
     # mutate_decorated: also mutate @property methods and pydantic validators (benchmarks/_mutmut_decorated.py)
     mutmut = [str(ROOT / "benchmarks" / "_mutmut_decorated.py")] if module.get("mutate_decorated") else ["-m", "mutmut"]
     subprocess.run([sys.executable, *mutmut, "run", "--max-children", str(children), *names], cwd=folder,

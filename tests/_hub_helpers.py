@@ -132,16 +132,36 @@ _PACKAGES: dict[tuple[int, int], Path] = {}
 
 
 def cached_package(seed: int, members: int = 3) -> Path:
-    """:func:`build_package` once per test session (in a temporary folder removed at exit)."""
-    key = (seed, members)
-    if key not in _PACKAGES:
-        import atexit
-        import shutil
-        import tempfile
+    """:func:`build_package` once per test session (in a temporary folder removed at exit).
 
-        root = Path(tempfile.mkdtemp(prefix=f"ofa2-test-package-{seed}-{members}-"))
-        atexit.register(shutil.rmtree, root, True)
-        _PACKAGES[key] = build_package(root, seed, members)
+    ``OFA2_TEST_PACKAGE_CACHE`` (set by ``benchmarks/mutation.py``, whose mutants never touch
+    packaging): keep the packages in that folder for every later process instead, so each
+    mutant's test process does not build them again."""
+    import os
+    import shutil
+    import tempfile
+
+    key = (seed, members)
+    if key in _PACKAGES:
+        return _PACKAGES[key]
+    shared = os.environ.get("OFA2_TEST_PACKAGE_CACHE")
+    if shared:
+        done = Path(shared) / f"{seed}-{members}"
+        if not (done / "package" / "package.json").is_file():
+            Path(shared).mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".building-{seed}-{members}-", dir=shared))
+            build_package(tmp, seed, members)
+            try:
+                tmp.rename(done)  # whole or not at all; another process may have finished first
+            except OSError:
+                shutil.rmtree(tmp, ignore_errors=True)
+        _PACKAGES[key] = done / "package"
+        return _PACKAGES[key]
+    import atexit
+
+    root = Path(tempfile.mkdtemp(prefix=f"ofa2-test-package-{seed}-{members}-"))
+    atexit.register(shutil.rmtree, root, True)
+    _PACKAGES[key] = build_package(root, seed, members)
     return _PACKAGES[key]
 
 
