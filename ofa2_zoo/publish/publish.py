@@ -335,6 +335,7 @@ def _records(pkg: Package, tag: str, index_file: Path) -> bool:
 
 
 def _holds(index, pkg: Package, tag: str) -> bool:
+    """Whether a loaded :class:`~ofa2_zoo.zoo.index.ZooIndex` records this front as ``tag``."""
     return any(v.version == tag and v.front_version_id == pkg.front_version_id for v in index.versions(pkg.profile))
 
 
