@@ -606,3 +606,34 @@ def test_hub_reads_a_private_file_from_its_own_endpoint_with_the_token(hub, monk
     with pytest.raises(HubUnavailable) as exc:
         Hub(anonymous, retry=FAST).read(repo, "notes.txt", "main")
     assert str(exc.value) == f"reading notes.txt of {repo}@main failed: HTTP 404 (Repository not found)"
+
+
+def test_an_invalid_file_of_a_published_version_is_named_on_the_hub(hub, packages):
+    """The newest version's package.json or front.json no longer valid (edited on the Hub): the
+    next publish stops before writing, naming the file and repo@tag (not a temporary copy)."""
+    from huggingface_hub import HfApi
+
+    server, _, index = hub
+    pkg_a, pkg_b = packages
+    _publish(pkg_a, index)
+    api = HfApi()
+
+    def replace_at_v1(path: str, data: bytes) -> None:
+        info = api.upload_file(path_or_fileobj=data, path_in_repo=path, repo_id=FRONT_REPO)
+        api.delete_tag(FRONT_REPO, tag="v1")
+        api.create_tag(FRONT_REPO, tag="v1", revision=info.oid)
+
+    for path, data, detail in (
+            ("package.json", b"{", "package.json is not valid JSON: Expecting property name enclosed in double "
+                                   "quotes: line 1 column 2 (char 1)"),
+            ("front.json", b"[]", "front.json: field '(top level)': Input should be a valid dictionary")):
+        if path == "front.json":  # a valid package.json again, so that the previous front is read
+            replace_at_v1("package.json", (pkg_a / "package.json").read_bytes())
+        replace_at_v1(path, data)
+        start = server.request_count
+        with pytest.raises(PublishError) as exc:
+            _publish(pkg_b, index)
+        message = str(exc.value)
+        assert message.startswith(f"{path} of {FRONT_REPO}@v1 on the Hub is invalid: {detail}"), message
+        assert message.endswith("; nothing was published") and "ofa2-publish-" not in message
+        assert not [r for r in server.requests[start:] if r.info.route in WRITES]

@@ -119,8 +119,8 @@ class PublishResult:
 
 
 def _version_number(tag: str) -> int:
-    m = _VERSION_RE.match(tag)
-    return int(m.group(1)) if m else 0
+    """``N`` of a ``v<N>`` tag (callers pass only tags that match ``_VERSION_RE``)."""
+    return int(tag[1:])
 
 
 def _published_versions(state: RepoState) -> list[str]:
@@ -296,19 +296,24 @@ def _check_existing_tag(hub: Hub, content: RepoContent, state: RepoState, tag: s
 
 
 def _manifest_at(hub: Hub, repo_id: str, tag: str) -> PackageManifest:
-    return _load_bytes(hub.read(repo_id, "package.json", tag), "package.json", read_manifest)
+    return _load_bytes(hub.read(repo_id, "package.json", tag), "package.json", read_manifest, f"{repo_id}@{tag}")
 
 
 def _front_at(hub: Hub, repo_id: str, tag: str) -> Front:
-    return _load_bytes(hub.read(repo_id, "front.json", tag), "front.json", Front.load)
+    return _load_bytes(hub.read(repo_id, "front.json", tag), "front.json", Front.load, f"{repo_id}@{tag}")
 
 
-def _load_bytes(data: bytes, name: str, loader: Callable[[Path], T]) -> T:
-    """Parse a file read from the Hub with the validating loader for that file kind."""
+def _load_bytes(data: bytes, name: str, loader: Callable[[Path], T], where: str) -> T:
+    """Parse a file read from the Hub (``where``: repo@tag) with the validating loader for that
+    file kind; its errors name the file on the Hub, not the temporary copy."""
     with tempfile.TemporaryDirectory(prefix="ofa2-publish-") as tmp:
         path = Path(tmp) / name
         path.write_bytes(data)
-        return loader(path)
+        try:
+            return loader(path)
+        except Ofa2Error as exc:
+            raise PublishError(f"{name} of {where} on the Hub is invalid: {str(exc).replace(str(path), name)}; "
+                               "nothing was published") from None
 
 
 def _unchanged(pkg: Package, names: RepoNames, tag: str, hub: Hub, index_file: Path | None, dry_run: bool,
