@@ -21,8 +21,8 @@ import torch
 from safetensors.torch import load_file
 
 from ofa2_zoo import load_supernet
-from ofa2_zoo.embedded import DATA_DIR
-from ofa2_zoo.embedded import DIGITS_SPACE as space
+from ofa2_zoo.catalog import EMBEDDED_DIR as DATA_DIR
+from ofa2_zoo.space import DIGITS_SPACE as space
 from ofa2_zoo.objectives.measured import MeasuredAccuracy
 from ofa2_zoo.training.progressive import PHASES
 

@@ -215,7 +215,7 @@ def download_asset(name: str, folder: str | os.PathLike, progress: ByteProgress 
         part.unlink()  # complete but wrong: start over rather than resume past the end
     try:
         if not (part.is_file() and size is not None and part.stat().st_size == size):
-            _fetch_into(url, part, size, progress, timeout)
+            fetch_url(url, part, size, progress, timeout)
         elif progress:
             progress(size, size)  # finished before an interruption; only the check and rename were left
     except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as exc:
@@ -232,7 +232,7 @@ def download_asset(name: str, folder: str | os.PathLike, progress: ByteProgress 
     return target
 
 
-def _fetch_into(url: str, part: Path, size: int | None, progress: ByteProgress | None, timeout: float) -> None:
+def fetch_url(url: str, part: Path, size: int | None, progress: ByteProgress | None, timeout: float) -> None:
     """Append the rest of ``url`` to ``part`` (a range request), or rewrite it when the server
     cannot resume."""
     have = part.stat().st_size if part.is_file() else 0
@@ -246,7 +246,7 @@ def _fetch_into(url: str, part: Path, size: int | None, progress: ByteProgress |
         if exc.code != 416 or not have:
             raise
         part.unlink()  # the server says there is nothing past what we hold, yet it did not verify
-        return _fetch_into(url, part, size, progress, timeout)
+        return fetch_url(url, part, size, progress, timeout)
     with resp:
         if have and resp.status != 206:
             have = 0  # the server ignored the range: the body is the whole file

@@ -25,6 +25,10 @@ class CheckpointError(Ofa2Error, ValueError):
     """A weights file cannot be read safely or does not fit the network."""
 
 
+class DatasetError(Ofa2Error, ValueError):
+    """A dataset is missing, empty, corrupt or does not fit the search space."""
+
+
 class AssetError(Ofa2Error, OSError):
     """An asset (checkpoint, predictor, lookup table) is missing or fails its checksum."""
 

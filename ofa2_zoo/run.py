@@ -5,6 +5,8 @@ Both ``front/`` and ``package/front/`` get ``front.png`` and the explorer page `
 
 With no arguments it runs on the embedded default (the small digits supernet shipped in the
 wheel, its fitted accuracy predictor and the ``digits-cpu`` profile), fully offline.
+``profile="fmnist-cpu"`` runs on the shipped Fashion-MNIST supernet; its packaging reads the
+Fashion-MNIST images (see :mod:`ofa2_zoo.training.fashion_mnist`), checked before the search.
 """
 
 from __future__ import annotations
@@ -74,9 +76,13 @@ def run_pipeline(out_dir: str | os.PathLike, *, profile: str = DEFAULT_PROFILE, 
         weights = "embedded" if prof.spec.supernet.startswith("ofa2_") else "official"
     net = load_supernet(prof.spec.supernet, weights=weights, assets=assets)
     if data is None:
-        from .embedded import embedded_dataset
+        from .catalog import embedded
 
-        data = embedded_dataset(prof.spec.supernet)
+        data = embedded(prof.spec.supernet).dataset
+    if data == "fashion-mnist":  # packaging needs the images: say so before the search, not after it
+        from .training.fashion_mnist import data_folder
+
+        data_folder()
     say(f"searching {prof.id} with {algorithm} (population {population}, {generations} generations)")
     t0 = time.perf_counter()
     front = search(prof, algorithm=algorithm, population=population, generations=generations, seed=seed,

@@ -195,50 +195,27 @@ def test_source_registration_rules(monkeypatch):
     assert load_accuracy_predictor("test_source_rules", space="s") == "first"  # keyword arguments reach the factory
 
 
-def test_embedded_sources_are_imported_on_first_use(monkeypatch):
-    """``ofa2_*`` names come from the embedded module, imported by the first look-up; other
-    unknown names do not import it."""
-    import sys
-
-    import ofa2_zoo
-    import ofa2_zoo.space as space_module
+def test_embedded_predictors_are_registered_from_the_catalog(tmp_path, monkeypatch):
+    """Every supernet the catalog lists has its fitted predictor under its space's name, read from
+    the catalog's prefix (the objectives stage never imports a module that defines spaces)."""
+    import ofa2_zoo.catalog as catalog
     from ofa2_zoo.objectives import accuracy
 
-    # restored afterwards (reading the attribute first imports the module if it is not yet)
-    monkeypatch.setattr(ofa2_zoo, "embedded", None)
-    monkeypatch.delitem(sys.modules, "ofa2_zoo.embedded")
-    monkeypatch.setattr(accuracy, "_FACTORIES", {k: v for k, v in accuracy._FACTORIES.items()
-                                                  if not k.startswith("ofa2_")})
-    monkeypatch.setattr(space_module, "_SPACES", dict(space_module._SPACES))  # the re-import registers again
-    with pytest.raises(AccuracySourceError):
-        load_accuracy_predictor("digits")
-    assert "ofa2_zoo.embedded" not in sys.modules
-    src = load_accuracy_predictor("ofa2_digits")
-    assert "ofa2_zoo.embedded" in sys.modules and src.space.name == "ofa2_digits"
-    assert "ofa2_digits" in list_accuracy_sources()
-
-
-def test_a_missing_embedded_module_is_skipped_a_broken_one_raises(monkeypatch):
-    import importlib
-    import sys
-
-    from ofa2_zoo.objectives import accuracy
-
-    monkeypatch.setattr(accuracy, "_FACTORIES", {k: v for k, v in accuracy._FACTORIES.items()
-                                                  if not k.startswith("ofa2_")})
-    monkeypatch.setitem(sys.modules, "ofa2_zoo.embedded", None)  # as if the module were not installed
+    assert set(catalog.EMBEDDED) <= set(list_accuracy_sources())
     with pytest.raises(AccuracySourceError) as info:
+        load_accuracy_predictor("digits")
+    assert str(info.value) == f"no accuracy predictor for 'digits'; known: {', '.join(list_accuracy_sources())}"
+    src = load_accuracy_predictor("ofa2_digits")
+    assert src.space.name == "ofa2_digits"
+    # the factory reads the prefix the catalog gives at call time
+    entry = catalog.EMBEDDED["ofa2_digits"]
+    monkeypatch.setitem(catalog.EMBEDDED, "ofa2_digits",
+                        catalog.EmbeddedSupernet("ofa2_digits", entry.weights, "no_such_predictor", entry.dataset,
+                                                 entry.report))
+    with pytest.raises(CheckpointError) as info:
         load_accuracy_predictor("ofa2_digits")
-    assert str(info.value) == f"no accuracy predictor for 'ofa2_digits'; known: {', '.join(list_accuracy_sources())}"
-    assert "ofa_mbv3_w1.2" in list_accuracy_sources() and "ofa2_digits" not in list_accuracy_sources()
-
-    def broken(name, *args):
-        raise ModuleNotFoundError("No module named 'safetensors'", name="safetensors")
-
-    monkeypatch.setattr(importlib, "import_module", broken)  # the module is there, its dependency is not
-    with pytest.raises(ModuleNotFoundError) as info:
-        load_accuracy_predictor("ofa2_digits")
-    assert info.value.name == "safetensors"
+    assert "no_such_predictor.safetensors" in str(info.value)
+    assert accuracy._FACTORIES["ofa2_fmnist"] is not accuracy._FACTORIES["ofa2_digits"]
 
 
 def test_exact_refusals(tmp_path):

@@ -9,12 +9,9 @@ from scipy.stats import kendalltau
 
 from ofa2_zoo import load_supernet
 from ofa2_zoo.assets import sha256_file
-from ofa2_zoo.embedded import (
-    DATA_DIR,
-    DIGITS_SPACE,
-    embedded_predictor_path,
-    embedded_weights_path,
-)
+from ofa2_zoo.catalog import EMBEDDED_DIR as DATA_DIR
+from ofa2_zoo.catalog import embedded, embedded_weights_path
+from ofa2_zoo.space import DIGITS_SPACE
 from ofa2_zoo.errors import CheckpointError
 from ofa2_zoo.objectives.accuracy import load_accuracy_predictor
 from ofa2_zoo.objectives.mlp import BLOCK_ROWS
@@ -65,8 +62,8 @@ def test_embedded_predictor_reproduces_its_reported_fit():
     """The shipped predictor, loaded by name, scores its held-out measured archs as reported."""
     pred = load_accuracy_predictor("ofa2_digits")
     assert isinstance(pred, FittedPredictor) and pred.provenance.source == "predicted"
-    info = json.loads(embedded_predictor_path("ofa2_digits").with_suffix(".json").read_text())
-    data = json.loads(embedded_predictor_path("ofa2_digits").with_suffix(".measurements.json").read_text())
+    info = json.loads(embedded("ofa2_digits").predictor_prefix.with_suffix(".json").read_text())
+    data = json.loads(embedded("ofa2_digits").predictor_prefix.with_suffix(".measurements.json").read_text())
     genes, top1, n = np.array(data["genes"]), np.array(data["top1"]), data["n_train"]
     assert len(top1) - n >= 100  # acceptance: at least 100 held-out measured archs
     held = pred.predict_genes(genes[n:])
@@ -107,7 +104,7 @@ def test_predictor_restricted_to_a_profile_subspace():
 
 def test_corrupt_predictor_files_are_refused(tmp_path):
     prefix = tmp_path / "p"
-    FittedPredictor.load(embedded_predictor_path("ofa2_digits")).save(prefix)
+    FittedPredictor.load(embedded("ofa2_digits").predictor_prefix).save(prefix)
     good = prefix.with_suffix(".json").read_text()
     prefix.with_suffix(".json").write_text('{"format": "something-else"}')
     with pytest.raises(CheckpointError, match="not a valid ofa2 predictor: format"):

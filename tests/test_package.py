@@ -25,9 +25,10 @@ from ofa2_zoo.package import package as package_module
 from ofa2_zoo.package.onnx_export import check_parity, export_onnx_bytes, ort_session
 from ofa2_zoo.profiles import ProfileError
 
-from _package_helpers import PROFILE_ID, TINY, digits, tiny_supernet, write_front, write_profile
+from _package_helpers import PROFILE_ID, PROFILE_YAML, TINY, digits, tiny_supernet, write_front, write_profile
 
 MEMBERS = 3
+PROFILE_YAML_F16 = PROFILE_YAML.replace("  members: 3\n", "  members: 3\n  weights_dtype: float16\n")
 
 
 def _package(tmp, out_name="pkg", **kw):
@@ -326,3 +327,37 @@ def test_engine_builder_without_tensorrt_says_why(packaged):
     assert not list(folder.glob("*.engine"))
     cmd = package_module.tensorrt.build_command((1, 16, 16), "int8", 1, 32, "digits")
     assert cmd.startswith("python -m ofa2_zoo.package.tensorrt . --precision int8 --data digits")
+
+
+def test_float16_weights_are_what_the_card_measured(tmp_path):
+    """``package.weights_dtype: float16`` stores float16 tensors; timm loads them into the float32
+    model unchanged, and the card's top-1 and the ONNX parity are of those rounded weights."""
+    profile = write_profile(tmp_path / "profiles", PROFILE_YAML_F16)
+    write_front(tmp_path / "front", n=4)
+    result = package_front(tmp_path / "front", tmp_path / "pkg", supernet=tiny_supernet(), data=digits,
+                           profile=profile, members=2)
+    for x in read_manifest(result.path).members:
+        folder = result.path / x.folder
+        stored = load_file(folder / "model.safetensors")
+        floats = {k: v for k, v in stored.items() if v.is_floating_point()}
+        assert floats and all(v.dtype == torch.float16 for v in floats.values())
+        model = timm.create_model(f"local-dir:{folder}", pretrained=True).eval()
+        state = model.state_dict()
+        for k, v in floats.items():
+            assert state[k].dtype == torch.float32 and torch.equal(state[k], v.float()), k
+        val = digits("val", x.arch["r"][0])
+        with torch.no_grad():
+            top1 = 100.0 * float((model(val.tensors[0]).argmax(1) == val.tensors[1]).float().mean())
+        assert top1 == pytest.approx(x.measured["top1"], abs=1e-3)
+        assert "(stored as float16 in `model.safetensors`, computed in float32;" in (folder / "README.md").read_text()
+    float32 = package_front(tmp_path / "front", tmp_path / "f32", supernet=tiny_supernet(), data=digits,
+                            profile=write_profile(tmp_path / "p32"), members=2).path
+    assert "stored as float16" not in (float32 / "members" / "front_0" / "README.md").read_text()
+    assert load_file(float32 / "members" / "front_0" / "model.safetensors")["conv_stem.weight"].dtype == torch.float32
+
+
+def test_cards_of_a_dataset_with_a_test_split_are_measured_on_it():
+    from ofa2_zoo.package.data import eval_split
+
+    assert eval_split("fashion-mnist") == "test"
+    assert eval_split("digits") == "val" and eval_split("/some/image/folder") == "val" and eval_split(digits) == "val"

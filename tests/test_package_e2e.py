@@ -20,7 +20,6 @@ from huggingface_hub import ModelCard
 
 import ofa2_zoo
 
-embedded = pytest.importorskip("ofa2_zoo.embedded", reason="the embedded default (digits supernet) is not available")
 
 from ofa2_zoo.package import read_manifest  # noqa: E402
 from ofa2_zoo.package.onnx_export import ort_session  # noqa: E402

@@ -10,12 +10,12 @@ import torch
 
 import ofa2_zoo
 from ofa2_zoo.cli import main
-from ofa2_zoo.embedded import embedded_weights_path
+from ofa2_zoo.catalog import EMBEDDED_DIR, embedded_weights_path
 from ofa2_zoo.explorer import read_data
 from ofa2_zoo.front import Front
 from ofa2_zoo.training.data import get_dataset
 
-pytestmark = pytest.mark.skipif(not ofa2_zoo.embedded.DATA_DIR.joinpath("ofa2_digits.safetensors").is_file(),
+pytestmark = pytest.mark.skipif(not EMBEDDED_DIR.joinpath("ofa2_digits.safetensors").is_file(),
                                 reason="the embedded weights are not built in this checkout")
 
 

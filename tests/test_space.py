@@ -480,25 +480,25 @@ def test_canonicalize_genes_copies_and_returns_a_2d_int64_matrix():
     assert W12.archs_to_genes([W12.largest()]).dtype == np.int64
 
 
-def test_space_modules_load_lazily_absent_ones_skipped_broken_ones_raise(tmp_path, monkeypatch):
-    import ofa2_zoo.space as space_module
+def test_every_shipped_supernet_has_its_space_registered_on_import():
+    """The catalog's supernets are found by name with nothing else imported (no lazy module)."""
+    import subprocess
+    import sys
 
-    (tmp_path / "t_lazy_space_module.py").write_text(
-        "import dataclasses\nfrom ofa2_zoo.space import get_space, register_space\n"
-        "register_space(dataclasses.replace(get_space('ofa_mbv3_w1.0'), name='t_lazy_space'), 't_lazy_alias')\n")
-    (tmp_path / "t_broken_space_module.py").write_text("import t_no_such_dependency\n")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setattr(space_module, "_SPACES", dict(space_module._SPACES))
-    monkeypatch.setattr(space_module, "_ALIASES", dict(space_module._ALIASES))
-    # the first look-up of an unknown name imports the modules; an absent module is skipped
-    monkeypatch.setattr(space_module, "_SPACE_MODULES", ["t_lazy_space_module", "t_absent_space_module"])
-    assert get_space("t_lazy_space").name == "t_lazy_space" and get_space("t_lazy_alias").name == "t_lazy_space"
-    assert space_module._SPACE_MODULES == []
-    # a module that is there but fails to import its own dependency is an error, not a skip
-    monkeypatch.setattr(space_module, "_SPACE_MODULES", ["t_broken_space_module"])
-    with pytest.raises(ModuleNotFoundError) as info:
-        list_spaces()
-    assert info.value.name == "t_no_such_dependency"
+    code = ("import sys; from ofa2_zoo.catalog import EMBEDDED; from ofa2_zoo.space import get_space; "
+            "print(sorted(get_space(n).name for n in EMBEDDED)); "
+            "print(sorted(m for m in sys.modules if m.startswith('ofa2_zoo')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[0] == "['ofa2_digits', 'ofa2_fmnist']"
+    assert out[1] == "['ofa2_zoo', 'ofa2_zoo.catalog', 'ofa2_zoo.errors', 'ofa2_zoo.space']"
+
+
+def test_the_fashion_mnist_space_is_cheap_at_28_px():
+    sp = get_space("ofa2_fmnist")
+    assert (sp.in_chans, sp.num_classes, sp.stem_stride, sp.resolutions) == (1, 10, 2, (16, 20, 24, 28))
+    assert (sp.ks_choices, sp.expand_choices, sp.depth_choices) == ((3, 5), (2, 3, 4), (1, 2, 3))
+    assert [sp.feature_size(r) for r in sp.resolutions] == [1, 2, 2, 2]
+    assert sp.n_genes == 2 * 12 + 4 + 1
 
 
 def test_unknown_space_message_lists_the_known_ones():

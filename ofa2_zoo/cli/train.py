@@ -26,24 +26,35 @@ def _space(value: str | None):
 
 
 def train_supernet_cmd(
-    dataset: str = typer.Argument(..., help="'digits' (built in) or an image folder with train/<class>/ and "
-                                            "val/<class>/ sub-folders."),
+    dataset: str = typer.Argument(..., help="'fashion-mnist' or 'digits' (built in), or an image folder with "
+                                            "train/<class>/ and val/<class>/ sub-folders."),
     out: Path = typer.Option(..., "--out", "-o", help="Output folder: <space>.safetensors, training_report.json, "
                                                        "checkpoints/ (a rerun resumes from these)."),
-    space: str = typer.Option("ofa2_digits", help="Search space of the supernet: a registered name or a JSON "
-                                                  "file with a space dict (channels, widths, resolutions ...)."),
+    space: str = typer.Option(None, help="Search space of the supernet: a registered name or a JSON file with a "
+                                         "space dict (channels, widths, resolutions ...). Default: the dataset's "
+                                         "shipped space (ofa2_fmnist, ofa2_digits), else ofa2_digits."),
     resolutions: str = typer.Option(None, help="Train only these resolutions of the space, e.g. '8,12,16'."),
     seed: int = typer.Option(0, help="Seed (same seed, same weights)."),
     epochs_scale: float = typer.Option(1.0, min=0.01, max=100.0,
                                        help="Multiply every phase's epochs (quick trials), 0.01-100."),
+    data: Path = typer.Option(None, "--data", help="Folder with the Fashion-MNIST IDX files (default: $OFA2_DATA, "
+                                                   "Debian's /usr/share/datasets/fashion-mnist, the ofa2 cache)."),
     quiet: bool = QUIET,
 ) -> None:
     """Train a supernet with OFA's progressive shrinking (largest → kernel → depth → expand).
 
-    Each phase ends with a checkpoint in OUT/checkpoints: rerun the command to resume.
+    Each epoch ends with a checkpoint in OUT/checkpoints: rerun the same command to resume.
+    The shipped Fashion-MNIST supernet is `ofa2 train-supernet fashion-mnist --out DIR`.
 
     Several processes or machines: run the module ofa2_zoo.training.distributed under torchrun.
     """
+    import os
+
+    # Training is long and meant to run beside other work: torch's OpenMP threads must yield the
+    # cores when they idle, or a busy neighbour slows every step ten-fold. Read when torch loads.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if data is not None:
+        os.environ["OFA2_DATA"] = str(data)  # --data wins over $OFA2_DATA, for this process and its children
     from ..training.data import DatasetError, check_fits, check_resolution, get_dataset
     from ..training.progressive import (
         PHASES,
@@ -55,6 +66,9 @@ def train_supernet_cmd(
     from .._io import check_out_dir
 
     check_out_dir(out, "--out")
+    cfg = TrainConfig.for_dataset(dataset, seed=seed)
+    if space is None:
+        space = cfg.space
     sp = _space(space)
     if resolutions:
         try:
@@ -64,7 +78,7 @@ def train_supernet_cmd(
         for r in rs:
             check_resolution(sp, r)
         sp = sp.restrict(resolutions=rs)
-    cfg = TrainConfig(dataset=dataset, space=sp if (resolutions or space.endswith(".json")) else space, seed=seed)
+    cfg.space = sp if (resolutions or space.endswith(".json")) else space
     cfg.epochs = {k: max(1, round(v * epochs_scale)) for k, v in cfg.epochs.items()}
     check_fits(sp, get_dataset(dataset, "train", min(sp.resolutions)))  # fail early on bad data
     with progress(quiet, "info") as bar:

@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from ..assets import resolve_asset, sha256_file
+from ..catalog import EMBEDDED, embedded
 from ..errors import CheckpointError
 from ..space import SearchSpace, get_space
 from .base import AccuracySource, Provenance
@@ -63,22 +64,9 @@ def load_accuracy_predictor(name: str, assets: str | os.PathLike | None = None, 
     ``assets`` is a folder with the official files (see :func:`ofa2_zoo.assets.resolve_asset`);
     keyword arguments (``space=``) go to the source's factory.
     """
-    if name not in _FACTORIES and name.startswith("ofa2_"):
-        _import_embedded()
     if name not in _FACTORIES:
         raise AccuracySourceError(f"no accuracy predictor for {name!r}; known: {', '.join(list_accuracy_sources())}")
     return _FACTORIES[name](assets=assets, **kwargs)
-
-
-def _import_embedded() -> None:
-    """The embedded supernet registers its fitted predictor when its module is imported."""
-    import importlib
-
-    try:
-        importlib.import_module("ofa2_zoo.embedded")
-    except ModuleNotFoundError as exc:
-        if exc.name != "ofa2_zoo.embedded":
-            raise
 
 
 class OFAAccuracyPredictor(AccuracySource):
@@ -141,3 +129,18 @@ def _ofa_predictor(assets: str | os.PathLike | None = None, space: SearchSpace |
 
 register_accuracy_source("ofa_mbv3_w1.2", _ofa_predictor)
 register_accuracy_source("ofa_mbv3_d234_e346_k357_w1.2", _ofa_predictor)
+
+
+def _embedded_predictor(space_name: str) -> AccuracyFactory:
+    def load(assets: str | os.PathLike | None = None, space: SearchSpace | None = None) -> AccuracySource:
+        """The shipped fitted predictor (``assets`` is not needed: it ships in the wheel)."""
+        from .fitted import FittedPredictor
+
+        return FittedPredictor.load(embedded(space_name).predictor_prefix, space)
+
+    return load
+
+
+# The fitted predictors of the supernets shipped in the wheel (``ofa2_digits``, ``ofa2_fmnist``).
+for _name in EMBEDDED:
+    register_accuracy_source(_name, _embedded_predictor(_name))

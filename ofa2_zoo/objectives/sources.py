@@ -62,3 +62,6 @@ declare_accuracy_source(AccuracySourceInfo(
 declare_accuracy_source(AccuracySourceInfo(
     "ofa2_digits", "ofa2_digits", (), "predictor fitted on measured accuracies of the embedded digits supernet "
                                       "(ships in the wheel)"))
+declare_accuracy_source(AccuracySourceInfo(
+    "ofa2_fmnist", "ofa2_fmnist", (), "predictor fitted on measured validation accuracies of the Fashion-MNIST "
+                                      "supernet (ships in the wheel)"))

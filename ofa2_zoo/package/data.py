@@ -112,6 +112,14 @@ def open_split(data: DataSource, split: str, resolution: int) -> Dataset:
     return ds
 
 
+def eval_split(data: DataSource) -> str:
+    """The split a card's top-1 is measured on: a dataset's official ``test`` split where it has one
+    (Fashion-MNIST: never used to choose anything), else ``val``."""
+    from ..catalog import DATASETS
+
+    return "test" if isinstance(data, str) and data in DATASETS else "val"
+
+
 def data_info(data: DataSource, ds: Dataset, *, dataset_id: str | None = None) -> DataInfo:
     """Describe ``data`` from the dataset's metadata (mean, std, channels, class names)."""
     base = _base(ds)

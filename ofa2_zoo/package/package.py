@@ -39,8 +39,8 @@ from ..profiles import HardwareProfile, load_profile
 from ..space import SearchSpace
 from ..supernet import ElasticMobileNetV3, load_supernet, recalibrate_bn
 from . import cards, tensorrt
-from .data import (DataInfo, DataSource, cached_source, calibration_subset, data_info, first_images, loader,
-                   top1_accuracy)
+from .data import (DataInfo, DataSource, cached_source, calibration_subset, data_info, eval_split, first_images,
+                   loader, top1_accuracy)
 from .errors import PackageError, ParityError
 from .manifest import MANIFEST_NAME, PACKAGE_FORMAT, PackageManifest, read_manifest, timm_name
 from .onnx_export import (DEFAULT_ATOL, DEFAULT_RTOL, INPUT_NAME, ONNX_OPSET, OUTPUT_NAME, check_parity,
@@ -125,7 +125,7 @@ def _load_supernet(front: Front, supernet: ElasticMobileNetV3 | None, weights: s
                    assets: str | os.PathLike | None) -> ElasticMobileNetV3:
     if supernet is None:
         if weights is None:
-            if _embedded("embedded_weights_path", front.space.name) is None:
+            if _embedded(front.space.name) is None:
                 raise PackageError(f"the front was searched on supernet {front.supernet.get('id')!r}; pass its "
                                    "weights (weights='official' or a file path)")
             weights = "embedded"
@@ -141,16 +141,11 @@ def _load_supernet(front: Front, supernet: ElasticMobileNetV3 | None, weights: s
     return supernet.eval()
 
 
-def _embedded(function: str, space_name: str) -> Any:
-    """What the embedded default ships for ``space_name`` (weights path, dataset name), or None."""
-    try:
-        from .. import embedded
-    except ImportError:
-        return None
-    try:
-        return getattr(embedded, function)(space_name)
-    except Ofa2Error:
-        return None
+def _embedded(space_name: str):
+    """The catalog entry of the embedded supernet of ``space_name`` (weights, dataset), or None."""
+    from ..catalog import EMBEDDED
+
+    return EMBEDDED.get(space_name)
 
 
 def _selected(front: Front, members: int | None, profile: HardwareProfile) -> list[int]:
@@ -225,10 +220,21 @@ def _member_config(front: Front, arch, cfg: dict[str, Any]) -> dict[str, Any]:
             "model_args": {"arch": arch.to_dict(), "space": front.space.to_dict()}, "pretrained_cfg": cfg}
 
 
-def _save_weights(model: torch.nn.Module, path: Path) -> None:
+def _round_weights(model: torch.nn.Module, dtype: str) -> None:
+    """Round every floating tensor of ``model`` to what ``dtype`` stores, in place (float32: nothing)."""
+    if dtype == "float16":
+        with torch.no_grad():
+            for t in model.state_dict().values():
+                if t.is_floating_point():
+                    t.copy_(t.half())
+
+
+def _save_weights(model: torch.nn.Module, path: Path, dtype: str = "float32") -> None:
     # One metadata key only: safetensors writes metadata in hash-map order, which varies between
     # processes, so a second key would make re-packaging non-byte-identical. The arch is in config.json.
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    cast = torch.float16 if dtype == "float16" else None
+    state = {k: (v.to(cast) if cast is not None and v.is_floating_point() else v).detach().contiguous().cpu()
+             for k, v in model.state_dict().items()}
     path.write_bytes(safetensors.torch.save(state, metadata={"format": "pt"}))
 
 
@@ -257,7 +263,8 @@ def package_front(front_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
     prof = load_profile(profile or front.profile_id, assets)
     if prof.id != front.profile_id:
         raise PackageError(f"the front belongs to profile {front.profile_id!r}, not {prof.id!r}")
-    data = data if data is not None else _embedded("embedded_dataset", front.space.name)
+    entry = _embedded(front.space.name)
+    data = data if data is not None else (entry.dataset if entry is not None else None)
     if data is None:
         raise PackageError("packaging needs real images for BN re-calibration and the ONNX parity check: "
                            "pass data (a dataset name such as 'digits', or an image folder)")
@@ -305,6 +312,7 @@ def _package_member(job: _Job, k: int, timing: MemberTiming, say: Callable[[str]
     say("extract")
     with _timed(timing, "extract"):
         train, val = job.source("train", r), job.source("val", r)
+        evaluated = job.source(split, r) if (split := eval_split(job.data)) != "val" else val
         info = data_info(job.data, train, dataset_id=opts.dataset_id)
         if info.in_chans != front.space.in_chans:
             raise PackageError(f"data {info.name!r} has {info.in_chans} channel(s), the space expects "
@@ -315,16 +323,18 @@ def _package_member(job: _Job, k: int, timing: MemberTiming, say: Callable[[str]
         calib = calibration_subset(train, opts.calib_images, opts.seed)
         n_calib = recalibrate_bn(model, loader(calib, opts.calib_batch), num_images=opts.calib_images)
         model.eval()
+        _round_weights(model, prof.spec.package.weights_dtype)
     say("save")
     with _timed(timing, "save"):
         cfg = pretrained_cfg(info, front.space, r, prof, opts.license)
-        _save_weights(model, folder / "model.safetensors")
+        _save_weights(model, folder / "model.safetensors", prof.spec.package.weights_dtype)
         _write_json(folder / "config.json", _member_config(front, arch, cfg))
         # From here on we test what users get: the folder loaded through timm's own loader.
         shipped = timm.create_model(f"local-dir:{folder}", pretrained=True).eval()
     say("evaluate")
     with _timed(timing, "evaluate"):
-        eval_ds = val if opts.eval_images is None else Subset(val, range(min(opts.eval_images, len(val))))
+        eval_ds = evaluated if opts.eval_images is None else Subset(evaluated, range(min(opts.eval_images,
+                                                                                          len(evaluated))))
         top1, n_eval = top1_accuracy(shipped, eval_ds)
     say("ONNX export")
     with _timed(timing, "onnx_export"):
@@ -349,14 +359,14 @@ def _package_member(job: _Job, k: int, timing: MemberTiming, say: Callable[[str]
     with _timed(timing, "card"):
         plot_package_front(front, job.selected, folder / "front.png", highlight=k,
                            title=f"{name} on the {prof.id} front")
-        context = _member_context(job, info, k, name, folder_rel, member, top1, n_eval, n_calib, report,
+        context = _member_context(job, info, k, name, folder_rel, member, (top1, n_eval, split), n_calib, report,
                                   latency_measured, trt_status, trt_settings)
         data_card = cards.card_data(model_name=name, license=opts.license, datasets=[info.dataset_id],
                                     tags=_tags(prof, front), accuracy=context["accuracy"])
         (folder / "README.md").write_text(cards.render_card("member", data_card, context))
 
     files = {p.name: sha256_file(p) for p in sorted(folder.iterdir()) if p.is_file()}
-    measured = {"top1": round(top1, 4), "top1_images": n_eval, "top1_split": "val", "top1_dataset": info.name,
+    measured = {"top1": round(top1, 4), "top1_images": n_eval, "top1_split": split, "top1_dataset": info.name,
                 "calibration_images": n_calib}
     if latency_measured:
         measured["latency"] = latency_measured
@@ -431,20 +441,23 @@ def _provenance(front: Front, prof: HardwareProfile, net: ElasticMobileNetV3) ->
     }
 
 
-def _accuracy(front: Front, info: DataInfo, value_front: float | None, top1: float, n_eval: int) -> dict[str, Any]:
+def _accuracy(front: Front, info: DataInfo, value_front: float | None, top1: float, n_eval: int,
+              split: str) -> dict[str, Any]:
     meta = front.objective_meta.get("top1")
     acc_front = None
     if meta is not None and value_front is not None:
         acc_front = {"value": value_front, "source": meta["source"], "by": front.accuracy.get("id"),
                      "dataset": info.name, "dataset_id": info.dataset_id, "split": "val"}
     return {"measured": {"value": top1, "n_images": n_eval, "dataset": info.name, "dataset_id": info.dataset_id,
-                         "split": "val"},
+                         "split": split},
             "front": acc_front}
 
 
-def _member_context(job: _Job, info: DataInfo, k: int, name: str, folder_rel: str, member, top1: float,
-                    n_eval: int, n_calib: int, report, latency_measured, trt_status, trt_settings) -> dict[str, Any]:
+def _member_context(job: _Job, info: DataInfo, k: int, name: str, folder_rel: str, member,
+                    measured: tuple[float, int, str], n_calib: int, report, latency_measured, trt_status,
+                    trt_settings) -> dict[str, Any]:
     front, prof, opts, arch = job.front, job.prof, job.opts, member.arch
+    top1, n_eval, split = measured
     lat = member.objectives.get("latency_ms")
     lat_meta = front.objective_meta.get("latency_ms")
     return {
@@ -454,11 +467,13 @@ def _member_context(job: _Job, info: DataInfo, k: int, name: str, folder_rel: st
         "plot_file": "front.png", "arch_string": arch.to_string(), "arch_json": json.dumps(arch.to_dict()),
         "resolution": arch.r, "in_chans": info.in_chans, "num_classes": front.space.num_classes,
         "mean": list(info.mean), "std": list(info.std), "interpolation": info.interpolation, "crop_pct": info.crop_pct,
-        # a dataset every user has (shipped with scikit-learn): the card shows how to check its accuracy
-        "check_data": job.data if job.data == "digits" else None,
+        # a dataset every user can get (scikit-learn's digits, Fashion-MNIST from apt or `ofa2 data
+        # fetch`): the card shows how to check its accuracy
+        "check_data": job.data if job.data in ("digits", "fashion-mnist") else None,
+        "weights_dtype": prof.spec.package.weights_dtype,
         "macs_m": member.objectives.get("macs_m", float("nan")),
         "params_m": member.objectives.get("params_m", float("nan")),
-        "accuracy": _accuracy(front, info, member.objectives.get("top1"), top1, n_eval),
+        "accuracy": _accuracy(front, info, member.objectives.get("top1"), top1, n_eval, split),
         "latency": {"front": {"value": lat, "source": f"{lat_meta['source']}, profile {prof.id}"}
                     if lat is not None and lat_meta else None, "measured": latency_measured},
         "onnx": {"opset": ONNX_OPSET, "input": INPUT_NAME, "output": OUTPUT_NAME},

@@ -105,6 +105,9 @@ class Constraint(_Strict):
 
 class Package(_Strict):
     members: int = Field(5, ge=1, le=100)
+    # how model.safetensors stores the weights; float16 halves the files (computed in float32
+    # either way: the card's numbers are measured with the stored, rounded weights)
+    weights_dtype: Literal["float32", "float16"] = "float32"
 
 
 class Hub(_Strict):

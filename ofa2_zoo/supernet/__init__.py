@@ -46,7 +46,7 @@ def load_supernet(name: str | SearchSpace | Mapping[str, Any] | None = None,
     if weights == "official":
         path = resolve_asset(official_checkpoint_name(space), assets)
     elif weights == "embedded":
-        from ..embedded import embedded_weights_path
+        from ..catalog import embedded_weights_path
 
         path = embedded_weights_path(space.name)
     else:

@@ -9,6 +9,10 @@
   with seed 0 puts 1,000 images in ``train`` and 797 in ``val`` (one validation image is
   0.13 % of top-1). Images are scaled to [0, 1] and resized to the resolution with bilinear
   interpolation (area averaging when shrinking).
+- ``"fashion-mnist"``: Zalando's Fashion-MNIST (:mod:`.fashion_mnist`: where the files are read
+  from, the pinned checksums, the fixed ``train``/``val``/``test`` splits). Each image is resized
+  from 28×28 to the resolution exactly as timm's eval transform does (PIL bilinear, no crop), so
+  training, measured accuracy and the model cards see the same pixels.
 - an image folder: ``FOLDER/train/<class>/*.png`` and ``FOLDER/val/<class>/*.png`` (torchvision
   ``ImageFolder`` layout), resized to ``ceil(r / 0.875)`` and centre-cropped to ``r`` (OFA's
   evaluation transform); channels follow the images (``L`` → 1, else RGB → 3).
@@ -33,16 +37,16 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, TensorDataset
 
-from ..errors import Ofa2Error
+from ..errors import DatasetError
 
 DIGITS_TRAIN = 1000
 DIGITS_SEED = 0
 SPLITS = ("train", "val")
+FMNIST_SPLITS = ("train", "val", "test")
+# Per-channel mean/std of the 54,000 Fashion-MNIST training-split images (values in [0, 1]).
+FMNIST_MEAN = (0.2859,)
+FMNIST_STD = (0.3530,)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-
-
-class DatasetError(Ofa2Error, ValueError):
-    """A dataset is missing, empty, corrupt or does not fit the search space."""
 
 
 @lru_cache(maxsize=1)
@@ -85,6 +89,31 @@ def _digits(split: str, resolution: int) -> Dataset:
     images = (images - DIGITS_MEAN[0]) / DIGITS_STD[0]
     ds = TensorDataset(images, torch.from_numpy(y))
     _annotate(ds, [str(i) for i in range(10)], DIGITS_MEAN, DIGITS_STD, 1, "sklearn-digits")
+    return ds
+
+
+def _fmnist_resized(split: str, resolution: int) -> np.ndarray:
+    """uint8 ``(N, r, r)``: PIL bilinear resize of every image (what timm's eval transform does)."""
+    from PIL import Image
+
+    from .fashion_mnist import load_split
+
+    x, _ = load_split(split)
+    if resolution == x.shape[-1]:
+        return x
+    return np.stack([np.asarray(Image.fromarray(im).resize((resolution, resolution), Image.BILINEAR))
+                     for im in x])
+
+
+def _fashion_mnist(split: str, resolution: int) -> Dataset:
+    from ..catalog import FASHION_MNIST
+    from .fashion_mnist import load_split
+
+    _, y = load_split(split)
+    images = torch.from_numpy(_fmnist_resized(split, resolution)).float().div_(255.0)[:, None]
+    images = (images - FMNIST_MEAN[0]) / FMNIST_STD[0]
+    ds = TensorDataset(images, torch.from_numpy(y))
+    _annotate(ds, FASHION_MNIST.classes, FMNIST_MEAN, FMNIST_STD, 1, "fashion-mnist")
     return ds
 
 
@@ -166,6 +195,18 @@ class ImageSource:
         return self.load(i)
 
 
+@lru_cache(maxsize=3)
+def _fmnist_source(split: str) -> ImageSource:
+    from PIL import Image
+
+    from ..catalog import FASHION_MNIST
+    from .fashion_mnist import load_split
+
+    x, y = load_split(split)
+    return ImageSource("fashion-mnist", FASHION_MNIST.classes, 1, FMNIST_MEAN, FMNIST_STD, "bilinear", 1.0,
+                       tuple(int(v) for v in y), lambda i: Image.fromarray(x[i], mode="L"))
+
+
 @lru_cache(maxsize=2)
 def _digits_source(split: str) -> ImageSource:
     from PIL import Image
@@ -215,8 +256,9 @@ def source_images(name_or_folder: str | os.PathLike, split: str) -> ImageSource:
     Digits: bilinear, no crop, the training mean/std. Image folders: bilinear, OFA's crop of
     0.875, the training split's per-channel mean/std (computed once over its images).
     """
-    if split not in SPLITS:
-        raise DatasetError(f"unknown split {split!r}; use one of {SPLITS}")
+    if str(name_or_folder) == "fashion-mnist":
+        return _fmnist_source(_check_split(split, FMNIST_SPLITS))
+    _check_split(split, SPLITS)
     if str(name_or_folder) == "digits":
         return _digits_source(split)
     root = Path(name_or_folder).expanduser().resolve()
@@ -226,12 +268,19 @@ def source_images(name_or_folder: str | os.PathLike, split: str) -> ImageSource:
                        0.875, tuple(labels), lambda i: _open_image(files[i], mode))
 
 
+def _check_split(split: str, allowed: tuple[str, ...]) -> str:
+    if split not in allowed:
+        raise DatasetError(f"unknown split {split!r}; use one of {allowed}")
+    return split
+
+
 def get_dataset(name_or_folder: str | os.PathLike, split: str, resolution: int) -> Dataset:
     """A dataset split at ``resolution`` (see the module docstring)."""
-    if split not in SPLITS:
-        raise DatasetError(f"unknown split {split!r}; use one of {SPLITS}")
     if not isinstance(resolution, (int, np.integer)) or resolution < 1:
         raise DatasetError(f"resolution must be a positive integer, got {resolution!r}")
+    if str(name_or_folder) == "fashion-mnist":
+        return _fashion_mnist(_check_split(split, FMNIST_SPLITS), int(resolution))
+    _check_split(split, SPLITS)
     if str(name_or_folder) == "digits":
         return _digits(split, int(resolution))
     return _image_folder(Path(name_or_folder).expanduser(), split, int(resolution))

@@ -13,8 +13,13 @@ labels and distils its (detached) predictions into the smallest network of the p
 random sub-network ("in-place" distillation: the teacher is the supernet's own largest network
 in the same step). Training the smallest network every step keeps the bottom of the space
 usable, which the search's fronts depend on. A checkpoint (safetensors + JSON state) is
-written after every phase; an interrupted run resumes after the last finished phase. Runs are
-deterministic for a seed (sampling, shuffling and initialisation all derive from it).
+written after every phase, and the state of the running phase (weights, optimiser and
+learning-rate schedule) after every epoch: an interrupted run resumes at the last finished
+epoch. Runs are deterministic for a seed: sampling, shuffling and dropout of each epoch derive
+from (seed, phase, epoch), so a resumed run trains exactly as an uninterrupted one.
+
+After each phase the largest and the smallest network of the space are scored on the
+validation split (BN re-calibrated on training images), and the report records it.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from ..errors import Ofa2Error
 from ..space import ArchSpec, SearchSpace, resolve_space
 from ..supernet import ElasticMobileNetV3, load_supernet, save_supernet
 from ..supernet.elastic import SYNC_BN
-from .data import check_fits, get_dataset, resize_images
+from .data import check_fits, get_dataset
 
 PHASES = ("largest", "kernel", "depth", "expand")
 Phase = Literal["largest", "kernel", "depth", "expand"]
@@ -55,8 +60,27 @@ class TrainConfig:
     weight_decay: float = 1e-4
     kd_weight: float = 1.0
     label_smoothing: float = 0.1
-    shift: int = 1  # random translation (pixels at the stored resolution) for augmentation
+    # random translation for augmentation: pixels at the space's largest resolution, scaled to the
+    # resolution of each batch (rounded half to even: 1 px at 28 stays 1 px at 16, 0 px at 4 of 8)
+    shift: int = 1
+    flip: bool = False  # random horizontal flips (clothing, not digits)
     threads: int = 2
+
+    @classmethod
+    def for_dataset(cls, dataset: str, **changes) -> "TrainConfig":
+        """The documented settings for a dataset (``PRESETS``), else the defaults, with ``changes``."""
+        return cls(**{**PRESETS.get(str(dataset), {}), "dataset": dataset, **changes})
+
+
+#: Settings of the shipped supernets: ``ofa2 train-supernet <dataset>`` starts from these.
+PRESETS: dict[str, dict] = {
+    "digits": {"space": "ofa2_digits"},
+    # about 75 min on 2 cores (benchmarks/RESULTS.md): 35 epochs of 54,000 images
+    "fashion-mnist": {"space": "ofa2_fmnist", "batch_size": 256, "flip": True,
+                      "epochs": {"largest": 14, "kernel": 3, "depth": 4, "expand": 14},
+                      "lr": {"largest": 3e-3, "kernel": 1.5e-3, "depth": 1.5e-3, "expand": 1.5e-3},
+                      "label_smoothing": 0.1, "weight_decay": 5e-4},
+}
 
 
 ProgressFn = Callable[[str, int, int, float], None]  # phase, step, total, loss
@@ -75,6 +99,7 @@ class _Settings(BaseModel):
     kd_weight: float = Field(ge=0)
     label_smoothing: float = Field(ge=0, lt=1)
     shift: int = Field(ge=0)
+    flip: bool
     threads: int = Field(ge=1)
 
 
@@ -120,6 +145,16 @@ def _smallest(space: SearchSpace, phase: str, r: int) -> ArchSpec:
     return space.genes_to_archs(g[None])[0]
 
 
+def _augment(x: torch.Tensor, cfg: TrainConfig, max_r: int, gen: torch.Generator) -> torch.Tensor:
+    """Random translation by up to ``cfg.shift`` pixels (scaled from ``max_r`` to the batch's
+    resolution), and horizontal flips when ``cfg.flip``."""
+    x = _shift(x, round(cfg.shift * x.shape[-1] / max_r), gen)
+    if cfg.flip:
+        mask = torch.rand(x.shape[0], generator=gen) < 0.5
+        x = torch.where(mask[:, None, None, None], x.flip(-1), x)
+    return x
+
+
 def _shift(x: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
     if k <= 0:
         return x
@@ -162,10 +197,11 @@ class _SandwichStep(nn.Module):
 
 
 def train_supernet(cfg: TrainConfig, out_dir: str | Path, progress: ProgressFn | None = None,
-                   stop_after: str | None = None) -> ElasticMobileNetV3:
+                   stop_after: str | None = None, stop_after_epoch: int | None = None) -> ElasticMobileNetV3:
     """Train a supernet with progressive shrinking; checkpoints under ``out_dir/checkpoints``.
 
-    ``stop_after`` ends the run after that phase (used to test resuming). Under ``torchrun``
+    ``stop_after`` ends the run after that phase, ``stop_after_epoch`` after that many epochs of
+    the phase being trained (both used to test resuming). Under ``torchrun``
     (an initialised process group, see :mod:`ofa2_zoo.training.distributed`) every process
     trains on its equal share of each global batch with DistributedDataParallel and
     synchronised BatchNorm statistics, so the result matches one process with the same global
@@ -186,29 +222,33 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, progress: ProgressFn |
     out = Path(out_dir)
     ckpt_dir = out / "checkpoints"
     state_path = ckpt_dir / "state.json"
-    done: list[str] = []
-    report: dict = {"config": _config_json(cfg), "phases": {}}
-    base_r = 8 if cfg.dataset == "digits" else max(space.resolutions)
-    train = get_dataset(cfg.dataset, "train", base_r)
-    check_fits(space, train)
-    x_all, y_all = train.tensors
+    state: dict = {"config": _config_json(cfg), "done": [], "report": {"config": _config_json(cfg), "phases": {}},
+                   "running": None}
+    # The training images at every resolution of the space, resized as the eval transform does.
+    train = {r: get_dataset(cfg.dataset, "train", r) for r in space.resolutions}
+    for ds in train.values():
+        check_fits(space, ds)
+    n_classes = len(next(iter(train.values())).classes)
     torch.manual_seed(cfg.seed)
-    net = load_supernet(space, num_classes=len(train.classes))
+    net = load_supernet(space, num_classes=n_classes)
     if state_path.is_file():
         try:
-            state = json.loads(state_path.read_text())
-            same = state.get("config") == _config_json(cfg)
-            done, report = list(state["done"]), state["report"]
+            saved = json.loads(state_path.read_text())
+            same = saved.get("config") == _config_json(cfg)
+            state = {"config": saved["config"], "done": list(saved["done"]), "report": dict(saved["report"]),
+                     "running": saved.get("running")}
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise Ofa2Error(f"{state_path} is not a readable training state ({exc}); delete {ckpt_dir} "
                             "to start again") from None
         if not same:
             raise Ofa2Error(f"{state_path} belongs to a run with other settings; use another --out or delete it")
-        if done:
-            net = load_supernet(space, weights=ckpt_dir / f"{done[-1]}.safetensors")
+        if state["running"]:
+            net = load_supernet(space, weights=ckpt_dir / "running.safetensors", num_classes=n_classes)
+        elif state["done"]:
+            net = load_supernet(space, weights=ckpt_dir / f"{state['done'][-1]}.safetensors", num_classes=n_classes)
     SYNC_BN["group"] = torch.distributed.group.WORLD if dist_on else None
     try:
-        _run_phases(cfg, space, net, x_all, y_all, done, report, ckpt_dir, state_path, progress, stop_after,
+        _run_phases(cfg, space, net, train, state, ckpt_dir, state_path, progress, stop_after, stop_after_epoch,
                     rank, world)
     finally:
         SYNC_BN["group"] = None  # later single-process use of these modules must not sync
@@ -227,38 +267,85 @@ def write_outputs(net: ElasticMobileNetV3, cfg: TrainConfig, out_dir: str | Path
     return final
 
 
-def _run_phases(cfg: TrainConfig, space: SearchSpace, net: ElasticMobileNetV3, x_all: torch.Tensor,
-                y_all: torch.Tensor, done: list[str], report: dict, ckpt_dir: Path, state_path: Path,
-                progress: ProgressFn | None, stop_after: str | None, rank: int, world: int) -> None:
+@torch.no_grad()
+def evaluate_extremes(net: ElasticMobileNetV3, dataset: str, train: dict[int, torch.utils.data.Dataset],
+                      calib_images: int = 2000, batch_size: int = 500) -> dict[str, float]:
+    """Validation top-1 (%) of the space's largest (top resolution) and smallest (lowest) networks,
+    each extracted and BN re-calibrated on the first ``calib_images`` training images."""
+    from ..supernet import recalibrate_bn
+
+    space = net.space
+    was_training = net.training
+    net.eval()
+    out = {}
+    for key, arch in (("largest_top1", space.largest()), ("smallest_top1", space.smallest())):
+        sub = net.extract(arch).eval()
+        x_cal = train[arch.r].tensors[0][:calib_images]
+        recalibrate_bn(sub, x_cal.split(batch_size), num_images=calib_images)
+        x, y = get_dataset(dataset, "val", arch.r).tensors
+        correct = sum(int((sub(xb).argmax(1) == yb).sum()) for xb, yb in zip(x.split(batch_size), y.split(batch_size)))
+        out[key] = round(100.0 * correct / len(y), 2)
+    net.train(was_training)
+    return out
+
+
+def _epoch_seed(cfg: TrainConfig, p_idx: int, epoch: int) -> int:
+    return cfg.seed * 1_000_000 + p_idx * 10_000 + epoch
+
+
+def _save_running(net: ElasticMobileNetV3, opt, sched, state: dict, ckpt_dir: Path, state_path: Path) -> None:
+    """The running phase after an epoch: weights, optimiser + schedule (``weights_only`` loadable), state."""
+    from .._io import atomic_path
+
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    save_supernet(net, ckpt_dir / "running.safetensors", {"phase": state["running"]["phase"]})
+    with atomic_path(ckpt_dir / "optimizer.pt") as tmp:
+        torch.save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict()}, tmp)
+    write_json_atomic(state_path, state)
+
+
+def _run_phases(cfg: TrainConfig, space: SearchSpace, net: ElasticMobileNetV3, train: dict, state: dict,
+                ckpt_dir: Path, state_path: Path, progress: ProgressFn | None, stop_after: str | None,
+                stop_after_epoch: int | None, rank: int, world: int) -> None:
     dist_on = torch.distributed.is_available() and torch.distributed.is_initialized()
+    done, report = state["done"], state["report"]
+    y_all = next(iter(train.values())).tensors[1]
     n = len(y_all)
     for p_idx, phase in enumerate(PHASES):
         if phase in done:
             continue
-        t0 = time.perf_counter()
-        rng = np.random.default_rng(cfg.seed * 100 + p_idx)
-        gen = torch.Generator().manual_seed(cfg.seed * 100 + p_idx)
-        torch.manual_seed(cfg.seed * 100 + p_idx)
-        if phase == "expand":
-            net.sort_channels()
+        running = state["running"] if state["running"] and state["running"]["phase"] == phase else None
+        if running is None and phase == "expand":
+            net.sort_channels()  # once, before the phase's first epoch (the running weights are sorted already)
         epochs = cfg.epochs[phase]
         steps_per_epoch = (n + cfg.batch_size - 1) // cfg.batch_size
         total = epochs * steps_per_epoch
         opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr[phase], weight_decay=cfg.weight_decay)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr[phase], total_steps=total, pct_start=0.15)
+        first_epoch, seconds, loss_ema = 0, 0.0, None
+        if running is not None:
+            saved = torch.load(ckpt_dir / "optimizer.pt", weights_only=True)
+            opt.load_state_dict(saved["optimizer"])
+            sched.load_state_dict(saved["scheduler"])
+            first_epoch, seconds, loss_ema = running["epoch"], running["seconds"], running["loss"]
         net.train()
         step_module = _SandwichStep(net, cfg)
         if dist_on:
             from torch.nn.parallel import DistributedDataParallel
 
             step_module = DistributedDataParallel(step_module, find_unused_parameters=True)
-        step, loss_ema = 0, None
-        for _ in range(epochs):
+        step = first_epoch * steps_per_epoch
+        for epoch in range(first_epoch, epochs):
+            t0 = time.perf_counter()
+            seed = _epoch_seed(cfg, p_idx, epoch)
+            rng = np.random.default_rng(seed)
+            gen = torch.Generator().manual_seed(seed)
+            torch.manual_seed(seed)
             perm = torch.randperm(n, generator=gen)
             for i in range(0, n, cfg.batch_size):
                 idx = perm[i:i + cfg.batch_size]
                 r = int(rng.choice(space.resolutions))
-                x = resize_images(_shift(x_all[idx], cfg.shift, gen), r)
+                x = _augment(train[r].tensors[0][idx], cfg, max(space.resolutions), gen)
                 y = y_all[idx]
                 global_n = len(y)
                 if dist_on:  # this process's share of the global batch
@@ -278,13 +365,27 @@ def _run_phases(cfg: TrainConfig, space: SearchSpace, net: ElasticMobileNetV3, x
                 loss_ema = loss.item() if loss_ema is None else 0.95 * loss_ema + 0.05 * loss.item()
                 if progress and rank == 0:
                     progress(phase, step, total, loss_ema)
+            seconds += time.perf_counter() - t0
+            state["running"] = {"phase": phase, "epoch": epoch + 1, "seconds": round(seconds, 2),
+                                "loss": float(loss_ema)}
+            if rank == 0 and epoch + 1 < epochs:
+                _save_running(net, opt, sched, state, ckpt_dir, state_path)
+            if dist_on:
+                torch.distributed.barrier()
+            if stop_after_epoch is not None and epoch + 1 - first_epoch >= stop_after_epoch and epoch + 1 < epochs:
+                return
         done.append(phase)
-        report["phases"][phase] = {"epochs": epochs, "steps": total, "seconds": round(time.perf_counter() - t0, 2),
-                                   "final_loss": round(float(loss_ema), 4)}
+        state["running"] = None
+        metrics = evaluate_extremes(net, cfg.dataset, train) if rank == 0 else {}
+        report["phases"][phase] = {"epochs": epochs, "steps": total, "seconds": round(seconds, 2),
+                                   "final_loss": round(float(loss_ema), 4), **metrics}
         if rank == 0:
             ckpt_dir.mkdir(parents=True, exist_ok=True)
             save_supernet(net, ckpt_dir / f"{phase}.safetensors", {"phase": phase})
-            write_json_atomic(state_path, {"config": _config_json(cfg), "done": done, "report": report})
+            write_json_atomic(state_path, {"config": _config_json(cfg), "done": done, "report": report,
+                                           "running": None})
+            for stale in ("running.safetensors", "optimizer.pt"):
+                (ckpt_dir / stale).unlink(missing_ok=True)
         if dist_on:
             torch.distributed.barrier()
         if stop_after == phase:
