@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from ._io import write_bytes_atomic
+from .catalog import EMBEDDED
 from .errors import Ofa2Error
 from .explorer import FILENAME as EXPLORER_FILENAME
 from .front import Front, plot_front
@@ -59,6 +60,12 @@ def run_pipeline(out_dir: str | os.PathLike, *, profile: str = DEFAULT_PROFILE, 
     say = on_stage or (lambda s: None)
     seconds: dict[str, float] = {}
     prof = load_profile(profile, assets)
+    if data is None and prof.spec.supernet in EMBEDDED:
+        data = EMBEDDED[prof.spec.supernet].dataset
+    if data == "fashion-mnist":  # packaging needs the images: say so before any work, not after the search
+        from .training.fashion_mnist import data_folder
+
+        data_folder()
     if prof.spec.latency.source == "lut":
         try:
             prof.table_files()
@@ -75,14 +82,6 @@ def run_pipeline(out_dir: str | os.PathLike, *, profile: str = DEFAULT_PROFILE, 
     if weights is None:
         weights = "embedded" if prof.spec.supernet.startswith("ofa2_") else "official"
     net = load_supernet(prof.spec.supernet, weights=weights, assets=assets)
-    if data is None:
-        from .catalog import embedded
-
-        data = embedded(prof.spec.supernet).dataset
-    if data == "fashion-mnist":  # packaging needs the images: say so before the search, not after it
-        from .training.fashion_mnist import data_folder
-
-        data_folder()
     say(f"searching {prof.id} with {algorithm} (population {population}, {generations} generations)")
     t0 = time.perf_counter()
     front = search(prof, algorithm=algorithm, population=population, generations=generations, seed=seed,

@@ -81,6 +81,11 @@ def test_card_code_runs_for_a_package_from_ofa2_run(run_dir):
         r = m.arch["r"][0]
         assert check == {"tag": "local", "name": m.name, "same_weights": True, "input_size": [1, r, r]}
         assert _printed_top1(stdout) == pytest.approx(_card_top1(card), abs=0.01) == m.measured["top1"]
+    # the accuracy block also runs on its own, pasted into a new process
+    proc = subprocess.run([sys.executable, "-c", timm_blocks(card)[1]], capture_output=True, text=True, env=env,
+                          cwd=run_dir, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert _printed_top1(proc.stdout) == pytest.approx(_card_top1(card), abs=0.01)
 
 
 def test_card_code_runs_for_a_version_pulled_from_the_hub(run_dir, tmp_path):

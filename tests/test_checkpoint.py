@@ -116,3 +116,22 @@ def test_pickle_that_would_run_code_is_refused(tmp_path, capfd):
 def test_missing_file_and_unknown_official_weights(tmp_path):
     with pytest.raises(CheckpointError, match="does not exist"):
         load_supernet("ofa_mbv3_w1.0", weights=tmp_path / "nope")
+
+
+def test_a_float16_supernet_file_loads_as_the_rounded_float32_weights(tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from ofa2_zoo.supernet import load_supernet, save_supernet
+
+    net = load_supernet("ofa2_digits", num_classes=10)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 1e-3)  # values float16 cannot hold exactly
+    save_supernet(net, tmp_path / "half.safetensors", {"note": "x"}, dtype=torch.float16)
+    stored = load_file(tmp_path / "half.safetensors")
+    assert {v.dtype for v in stored.values()} == {torch.float16, torch.int64}  # num_batches_tracked stays int
+    back = load_supernet("ofa2_digits", weights=tmp_path / "half.safetensors")
+    for (k, a), b in zip(net.state_dict().items(), back.state_dict().values()):
+        assert b.dtype == a.dtype and torch.equal(b, a.half().to(a.dtype) if a.is_floating_point() else a), k
+    assert any(not torch.equal(a, b) for a, b in zip(net.state_dict().values(), back.state_dict().values()))

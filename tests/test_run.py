@@ -59,3 +59,19 @@ def test_ofa2_run_writes_front_and_package(tmp_path, monkeypatch, capsys):
         acc = 100.0 * float((model(x).argmax(1) == y).float().mean())
     assert acc > 50
     assert embedded_weights_path("ofa2_digits").stat().st_size < 5_000_000
+
+
+def test_ofa2_run_on_fashion_mnist_names_the_missing_images_before_any_work(tmp_path, monkeypatch, capsys):
+    from ofa2_zoo import run as run_module
+
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setenv("OFA2_DATA", str(tmp_path / "empty"))
+    monkeypatch.setattr(run_module, "load_supernet", lambda *a, **k: pytest.fail("loaded the supernet"))
+    monkeypatch.setattr(run_module, "search", lambda *a, **k: pytest.fail("searched"))
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--profile", "fmnist-cpu", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and err.count("\n") == 1
+    assert err.startswith(f"error: $OFA2_DATA folder {tmp_path / 'empty'} lacks train-images-idx3-ubyte, ")
+    assert "`apt-get install dataset-fashion-mnist`, `ofa2 data fetch fashion-mnist`, or --data DIR" in err
+    assert not (tmp_path / "out").exists()

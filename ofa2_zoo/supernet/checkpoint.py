@@ -85,11 +85,17 @@ def load_state_into(net: ElasticMobileNetV3, state: Mapping[str, torch.Tensor], 
             ours[k].copy_(v)
 
 
-def save_supernet(net: ElasticMobileNetV3, path: str | os.PathLike, extra_metadata: Mapping[str, str] | None = None) -> None:
-    """Write ``net``'s weights as safetensors (atomically), with its space in the metadata."""
+def save_supernet(net: ElasticMobileNetV3, path: str | os.PathLike, extra_metadata: Mapping[str, str] | None = None,
+                  dtype: torch.dtype | None = None) -> None:
+    """Write ``net``'s weights as safetensors (atomically), with its space in the metadata.
+
+    ``dtype`` (e.g. ``torch.float16``) stores the floating-point tensors in that type (rounded to
+    nearest); loading casts them back to the network's float32.
+    """
     meta = {"format": FORMAT, "space": json.dumps(net.space.to_dict(), sort_keys=True),
             "num_classes": str(net.num_classes), **(extra_metadata or {})}
-    state = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
+    state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().contiguous().cpu()
+             for k, v in net.state_dict().items()}
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata=meta)
 
