@@ -1,11 +1,15 @@
 """The zoo's defaults, in one light module that the command line can import at start-up.
 
 ``DEFAULT_PROFILE`` is what ``ofa2 run`` and ``ofa2 search`` search when given no profile, and
-its space is the default of the ``ofa2 arch`` commands: the embedded digits supernet, which
-runs offline right after ``pip install`` (``ofa2_front_<k>`` names its front's members).
+its space is the default of the ``ofa2 arch`` commands: the embedded digits supernet, whose data
+ships with scikit-learn, so it runs offline right after ``pip install`` with nothing else.
+
+``ZOO_DEFAULT_PROFILE`` is the profile whose front ``ofa2_front_<k>`` names: the Fashion-MNIST
+front shipped in the wheel (a new zoo index starts with it; the shipped index says it too).
 """
 
 DEFAULT_PROFILE = "digits-cpu"
+ZOO_DEFAULT_PROFILE = "fmnist-cpu"
 
 #: what ``search()``, ``ofa2 search`` and ``ofa2 run`` use when given no algorithm: PALS reaches a
 #: higher hypervolume than the MOEAs on every profile benchmarked (``benchmarks/RESULTS.md``)

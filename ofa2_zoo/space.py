@@ -594,11 +594,12 @@ DIGITS_SPACE = register_space(SearchSpace(
     stem_stride=1, in_chans=1, num_classes=10, dropout=0.1,
     description="embedded default: OFA MobileNetV3-style supernet for 1-channel digit images, 4-16 px",
 ))
-# 28x28 grey images: a stride-2 stem keeps the largest network cheap enough to train on 2 cores.
+# 28x28 grey images: a stride-2 stem keeps the largest network cheap enough to train on 2 cores,
+# and the first stage keeps its 14x14 maps (strides 2/2/1/2 reached only 88.9 % for the largest).
 FMNIST_SPACE = register_space(SearchSpace(
     name="ofa2_fmnist",
     stem_width=16, first_block_width=16,
-    stage_widths=(16, 24, 40, 48), stage_strides=(2, 2, 1, 2),
+    stage_widths=(16, 24, 40, 48), stage_strides=(1, 2, 2, 1),
     stage_acts=("relu", "relu", "h_swish", "h_swish"), stage_se=(False, True, True, True),
     final_expand_width=192, feature_mix_width=256,
     ks_choices=(3, 5), expand_choices=(2, 3, 4), depth_choices=(1, 2, 3),

@@ -1,14 +1,16 @@
 #!/usr/bin/env python
-"""Build the embedded zoo: the packaged front of the zoo's default profile shipped in the wheel.
+"""Build the embedded zoo: the packaged fronts shipped in the wheel.
 
-Runs exactly what ``ofa2 run`` runs with its defaults (search the ``digits-cpu`` profile on the
-embedded digits supernet, package its members) and copies the package into
-``ofa2_zoo/data/zoo/<profile>/`` without the ONNX files, so the wheel stays small (about
-1.4 MB). ``package.json`` then lists only the files that are there, and each member card says
-what was left out. ``import ofa2_zoo`` registers these members with the tag ``embedded``, so
+Runs exactly what ``ofa2 run --profile PROFILE`` runs with its defaults (search the profile on its
+embedded supernet, package its members) and copies the package into
+``ofa2_zoo/data/zoo/<profile>/`` without the members' ONNX files and front plots, so the wheel
+stays small (about 1.6 MB per front). ``package.json`` then lists only the files that are there,
+and each member card says what was left out. ``import ofa2_zoo`` registers these members with the
+tag ``embedded``; ``ofa2_front_<k>`` names those of the zoo's default profile (``fmnist-cpu``), so
 ``timm.create_model("ofa2_front_<k>", pretrained=True)`` works offline right after install.
 
-    python scripts/build_embedded_zoo.py [--profile digits-cpu] [--keep DIR]
+    python scripts/build_embedded_zoo.py --profile fmnist-cpu [--keep DIR]
+    python scripts/build_embedded_zoo.py --profile digits-cpu
 
 Re-run it when the embedded supernet, the profile's lookup table or the packaging changes.
 """
@@ -24,7 +26,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LEFT_OUT = ("model.onnx",)  # ~1 MB for the five digits members; `ofa2 run` writes them
+# Left out of each member folder to keep the wheel small (<= 5 MB of data in all): the ONNX files
+# (~1 MB for the five digits members) and the per-member front plots (~38 kB each; the card shows
+# the front-level plot instead). `ofa2 run` writes them.
+LEFT_OUT = ("model.onnx", "front.png")
 CARD_NOTE = """
 ## This copy
 
@@ -32,6 +37,11 @@ This copy of the package ships inside the ofa2-zoo wheel (the `{tag}` version of
 `{name}`) and leaves out {left_out} to keep the wheel small. `ofa2 run` writes the whole
 package, ONNX included, with the same search and packaging settings.
 """
+
+
+def _left_out(folder: str, names: list[str]) -> set[str]:
+    """What copytree leaves out: LEFT_OUT inside member folders only (the front folder keeps its plot)."""
+    return set(LEFT_OUT) & set(names) if Path(folder).parent.name == "members" else set()
 
 
 def build(profile: str, dest_root: Path, work: Path) -> Path:
@@ -43,11 +53,12 @@ def build(profile: str, dest_root: Path, work: Path) -> Path:
     dest = dest_root / profile
     tmp = dest_root / f".{profile}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(package, tmp, ignore=shutil.ignore_patterns(*LEFT_OUT))
+    shutil.copytree(package, tmp, ignore=_left_out)
     manifest = json.loads((tmp / "package.json").read_text())
     for m in manifest["members"]:
         card = tmp / m["folder"] / "README.md"
-        card.write_text(card.read_text().rstrip("\n") + "\n" + CARD_NOTE.format(
+        text = card.read_text().replace("](front.png)", "](../../front/front.png)")
+        card.write_text(text.rstrip("\n") + "\n" + CARD_NOTE.format(
             tag=EMBEDDED_TAG, name=m["name"], left_out=", ".join(f"`{f}`" for f in LEFT_OUT)))
         m["files"] = {f: hashlib.sha256((tmp / m["folder"] / f).read_bytes()).hexdigest()
                       for f in m["files"] if f not in LEFT_OUT}

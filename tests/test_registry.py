@@ -56,7 +56,7 @@ def package_dir(tmp_path_factory):
 def test_shipped_index_is_valid(monkeypatch):
     monkeypatch.delenv("OFA2_ZOO_INDEX", raising=False)
     index = ZooIndex.load()
-    assert index.format == "ofa2-zoo-index/1" and index.default_profile == "digits-cpu"
+    assert index.format == "ofa2-zoo-index/1" and index.default_profile == "fmnist-cpu"
     assert json.loads(DEFAULT_INDEX_PATH.read_text())["format"] == "ofa2-zoo-index/1"
 
 

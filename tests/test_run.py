@@ -75,3 +75,40 @@ def test_ofa2_run_on_fashion_mnist_names_the_missing_images_before_any_work(tmp_
     assert err.startswith(f"error: $OFA2_DATA folder {tmp_path / 'empty'} lacks train-images-idx3-ubyte, ")
     assert "`apt-get install dataset-fashion-mnist`, `ofa2 data fetch fashion-mnist`, or --data DIR" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_ofa2_run_on_fashion_mnist_end_to_end(tmp_path, monkeypatch, capsys):
+    """`ofa2 run --profile fmnist-cpu` (small budget): the shipped supernet and predictor, cards on
+    the official test split, float16 weights that timm loads, ONNX with its parity check."""
+    from ofa2_zoo.errors import DatasetError
+    from ofa2_zoo.package import read_manifest
+    from ofa2_zoo.training.fashion_mnist import data_folder
+
+    from _ci import missing
+
+    try:
+        data_folder()
+    except DatasetError as exc:
+        missing(f"Fashion-MNIST is not installed: {exc}")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("OFA2_USER_INDEX", str(tmp_path / "user_index.json"))
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--profile", "fmnist-cpu", "--out", str(tmp_path), "--population", "12", "--generations", "4",
+              "--members", "2"])
+    assert exc.value.code == 0, capsys.readouterr().err
+    front = Front.load(tmp_path / "front")
+    from ofa2_zoo.assets import sha256_file
+
+    assert front.profile_id == "fmnist-cpu" and front.supernet["sha256"] == sha256_file(
+        embedded_weights_path("ofa2_fmnist"))
+    members = read_manifest(tmp_path / "package").members
+    assert len(members) == 2
+    for m in members:
+        assert (m.measured["top1_dataset"], m.measured["top1_split"], m.measured["top1_images"]) == (
+            "fashion-mnist", "test", 10000)
+        assert m.measured["top1"] > 70 and m.parity.passed and "model.onnx" in m.files
+        folder = tmp_path / "package" / m.folder
+        model = timm.create_model(f"local-dir:{folder}", pretrained=True).eval()
+        assert list(model.pretrained_cfg["input_size"]) == [1, m.arch["r"][0], m.arch["r"][0]]
+        card = (folder / "README.md").read_text()
+        assert "stored as float16" in card and "`test` split" in card

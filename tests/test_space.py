@@ -497,7 +497,8 @@ def test_the_fashion_mnist_space_is_cheap_at_28_px():
     sp = get_space("ofa2_fmnist")
     assert (sp.in_chans, sp.num_classes, sp.stem_stride, sp.resolutions) == (1, 10, 2, (16, 20, 24, 28))
     assert (sp.ks_choices, sp.expand_choices, sp.depth_choices) == ((3, 5), (2, 3, 4), (1, 2, 3))
-    assert [sp.feature_size(r) for r in sp.resolutions] == [1, 2, 2, 2]
+    assert [sp.feature_size(r) for r in sp.resolutions] == [2, 3, 3, 4]  # the first stage keeps 14x14 at 28 px
+    assert sp.stage_strides == (1, 2, 2, 1)
     assert sp.n_genes == 2 * 12 + 4 + 1
 
 

@@ -225,7 +225,7 @@ def test_augmentation_shifts_scaled_to_the_resolution_and_flips_half():
 def test_presets_are_the_documented_settings():
     cfg = TrainConfig.for_dataset("fashion-mnist", seed=5)
     assert (cfg.space, cfg.dataset, cfg.seed, cfg.batch_size, cfg.flip) == ("ofa2_fmnist", "fashion-mnist", 5, 256, True)
-    assert cfg.epochs == {"largest": 14, "kernel": 3, "depth": 4, "expand": 14}
+    assert cfg.epochs == {"largest": 14, "kernel": 2, "depth": 2, "expand": 6}
     assert TrainConfig.for_dataset("digits") == TrainConfig()
     assert TrainConfig.for_dataset("/some/folder").space == "ofa2_digits"
 
@@ -273,3 +273,17 @@ def test_distributed_entry_refuses_a_bad_config_file(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "ofa2_zoo.training.distributed", "digits", "--out", str(tmp_path / "o"),
                            "--config", str(tmp_path / "cfg.json")], capture_output=True, text=True, check=False)
     assert proc.returncode == 2 and "no_such_setting" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_measuring_in_worker_processes_gives_the_same_results(tmp_path):
+    from ofa2_zoo.objectives.fitted import measure_random
+
+    torch.manual_seed(0)
+    net = load_supernet(TINY, num_classes=10)
+    one = measure_random(net, "digits", 10, seed=4)
+    seen = []
+    two = measure_random(net, "digits", 10, seed=4, workers=2, progress=lambda i, n: seen.append((i, n)))
+    assert np.array_equal(one[0], two[0]) and np.array_equal(one[1], two[1])
+    assert seen[-1] == (10, 10) and [i for i, _ in seen] == sorted(i for i, _ in seen)
+    with pytest.raises(Ofa2Error, match="workers must be at least 1, got 0"):
+        measure_random(net, "digits", 10, seed=4, workers=0)

@@ -102,3 +102,35 @@ def test_tiny_training_and_fit_end_to_end_and_resume(tmp_path, capsys):
                        "--n-test", "10", "--seed", "2", "--measurements", str(prefix.with_suffix(".measurements.json")))
     assert code == 0, err
     assert json.loads(again.with_suffix(".json").read_text())["fit"] == info["fit"]
+
+
+@pytest.mark.parametrize(("preset", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_train_supernet_lets_idle_threads_sleep_unless_told_otherwise_and_data_wins(tmp_path, capsys, monkeypatch,
+                                                                                    preset, expected):
+    """The command sets OMP_WAIT_POLICY=PASSIVE before torch's OpenMP starts (a user's value wins),
+    and --data becomes $OFA2_DATA (over the environment's) for the run and its child processes;
+    it trains the dataset's preset (space, epochs) scaled by --epochs-scale."""
+    import os
+
+    from ofa2_zoo.training import progressive
+
+    if preset is None:
+        monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    else:
+        monkeypatch.setenv("OMP_WAIT_POLICY", preset)
+    monkeypatch.setenv("OFA2_DATA", str(tmp_path / "from-env"))
+    seen = {}
+
+    def fake_train(cfg, out, progress=None):
+        seen.update(policy=os.environ.get("OMP_WAIT_POLICY"), data=os.environ.get("OFA2_DATA"), cfg=cfg)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(progressive, "train_supernet", fake_train)
+    monkeypatch.setattr("ofa2_zoo.training.data.get_dataset",
+                        lambda *a, **k: type("D", (), {"in_chans": 1, "dataset_id": "x"})())
+    code, _, err = run(capsys, "train-supernet", "fashion-mnist", "--out", str(tmp_path / "o"), "--data",
+                       str(tmp_path / "mine"), "--epochs-scale", "0.5")
+    assert code == 0, err
+    assert seen["policy"] == expected and seen["data"] == str(tmp_path / "mine")
+    assert seen["cfg"].space == "ofa2_fmnist" and seen["cfg"].flip and seen["cfg"].batch_size == 256
+    assert seen["cfg"].epochs == {"largest": 7, "kernel": 1, "depth": 1, "expand": 3}

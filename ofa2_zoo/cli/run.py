@@ -14,8 +14,8 @@ from .zoo import record_in_local_zoo
 
 def run(
     out: Path = typer.Option(Path("out"), "--out", "-o", help="Folder for the front (front/) and the package (package/)."),
-    profile: str = typer.Option(DEFAULT_PROFILE, help="Hardware profile; the default (the zoo's default profile) "
-                                                      "searches the embedded digits supernet."),
+    profile: str = typer.Option(DEFAULT_PROFILE, help="Hardware profile; the default searches the embedded digits "
+                                                      "supernet offline; fmnist-cpu the Fashion-MNIST one."),
     algorithm: str = typer.Option(DEFAULT_ALGORITHM, help="Search algorithm (see `ofa2 search --help`)."),
     population: int = typer.Option(100, min=2, help="Population size."),
     generations: int = typer.Option(200, min=1, help="Generations."),

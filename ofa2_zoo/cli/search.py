@@ -27,7 +27,7 @@ def print_summary(front, title: str, selected: set[int] | None = None) -> None:
 def search_command(
     profile: str = typer.Option(DEFAULT_PROFILE, "--profile", "-p",
                                 help="Hardware profile id (see `ofa2 profile list`) or path of a profile YAML; "
-                                     "default: the zoo's default profile."),
+                                     "default: digits-cpu, the embedded digits supernet."),
     supernet: Optional[str] = typer.Option(None, help="Supernet / space name; must match the profile's "
                                                       "(default: the profile's)."),
     algorithm: str = typer.Option(DEFAULT_ALGORITHM, "--algorithm", "-a",

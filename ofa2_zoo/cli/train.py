@@ -103,6 +103,8 @@ def fit_predictor_cmd(
     seed: int = typer.Option(0, help="Seed of the sampled archs and of the fit."),
     measurements: Path = typer.Option(None, help="Reuse the measurements file of an earlier run "
                                                  "(<prefix>.measurements.json) instead of measuring again."),
+    workers: int = typer.Option(1, min=1, max=64, help="Processes measuring in parallel (one thread each; the "
+                                                       "results do not depend on it), 1-64."),
     quiet: bool = QUIET,
 ) -> None:
     """Measure random sub-networks, fit an accuracy predictor, report Kendall τ / RMSE / MAE."""
@@ -128,7 +130,7 @@ def fit_predictor_cmd(
         fit = bar.add_task("fitting the predictor", total=None, info="")
         pred, report, data = fit_from_measurements(
             net, dataset, n_train, n_test, seed, progress=lambda i, n: bar.update(task, completed=i, total=n),
-            measurements=reuse, fit_progress=lambda e, n: bar.update(fit, completed=e, total=n))
+            measurements=reuse, fit_progress=lambda e, n: bar.update(fit, completed=e, total=n), workers=workers)
         if reuse:
             bar.update(task, total=1, completed=1, info="from the measurements file")
     pred.save(out)

@@ -187,7 +187,7 @@ def search(profile: str | os.PathLike | HardwareProfile = DEFAULT_PROFILE, super
            engine: str = "auto", progress: ProgressFn | None = None, supernet_sha256: str | None = None) -> Front:
     """Search ``profile``'s space with ``algorithm`` and return the Pareto front.
 
-    ``profile`` defaults to the zoo's default profile (``digits-cpu``); ``objectives`` to the
+    ``profile`` defaults to ``digits-cpu`` (the embedded digits supernet); ``objectives`` to the
     profile's; ``accuracy`` to the source the profile names (``accuracy:`` in its YAML). ``cache`` is an :class:`ObjectiveCache` to share between searches
     in one process, or a folder that keeps it on disk between runs. ``reference_point`` (natural
     units) overrides the profile's; ``reference_front`` (minimisation space) adds IGD to the

@@ -25,7 +25,7 @@ from typing import Any, Iterable, Iterator, Literal, Mapping, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .._io import write_text_atomic
-from ..defaults import DEFAULT_PROFILE
+from ..defaults import ZOO_DEFAULT_PROFILE
 from ..errors import Ofa2Error
 
 INDEX_FORMAT = "ofa2-zoo-index/1"
@@ -127,7 +127,7 @@ class ZooIndex(_Model):
     """Published front versions per profile (``fronts``) and recorded local packages (``packages``)."""
 
     format: Literal["ofa2-zoo-index/1"] = INDEX_FORMAT
-    default_profile: str = DEFAULT_PROFILE
+    default_profile: str = ZOO_DEFAULT_PROFILE
     fronts: dict[str, ProfileFronts] = {}
     packages: list[PackageRecord] = []
 
