@@ -234,3 +234,11 @@ def test_cli_zoo_add_list_forget(package_dir, zoo_env, capsys):
     assert code == 0 and f"forgot {package_dir} (tiny-test, 2 members)" in out
     code, out, _ = _cli(capsys, "zoo", "list", "ofa2_tiny_*", "--json")
     assert code == 0 and json.loads(out) == []
+
+
+def test_cli_zoo_forget_counts_one_member_in_the_singular(tmp_path, zoo_env, capsys):
+    single = tiny_package(tmp_path, members=1)
+    assert _cli(capsys, "zoo", "add", str(single))[0] == 0
+    code, out, _ = _cli(capsys, "zoo", "forget", str(single))
+    words = " ".join(out.split())  # rich may wrap the line
+    assert code == 0 and f"forgot {single} (tiny-test, 1 member)" in words and "1 members" not in words

@@ -126,7 +126,8 @@ def forget(target: str = typer.Argument(..., help="A recorded package folder (it
     from ..zoo import forget as run_forget
 
     for record in run_forget(target):
-        console.print(f"forgot {record.path} ({record.profile}, {len(record.members)} members)")
+        n = len(record.members)
+        console.print(f"forgot {record.path} ({record.profile}, {n} member{'' if n == 1 else 's'})")
 
 
 def record_in_local_zoo(package_dir: Path) -> None:
