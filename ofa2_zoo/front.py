@@ -241,9 +241,12 @@ class Front:
     def load(cls, path: str | os.PathLike) -> "Front":
         path = Path(path)
         if path.is_dir():
-            path = path / FILENAME
+            # a package (ofa2 package) or an `ofa2 run` output keeps its front in front/
+            inner = path / "front" / FILENAME
+            path = inner if not (path / FILENAME).is_file() and inner.is_file() else path / FILENAME
         if not path.is_file():
-            raise FrontError(f"no front at {path} (expected a folder with {FILENAME} or the file itself)")
+            raise FrontError(f"no front at {path} (expected a folder with {FILENAME}, a package or `ofa2 run` "
+                             f"folder with front/{FILENAME}, or the file itself)")
         if path.stat().st_size > MAX_FRONT_BYTES:
             raise FrontError(f"{path}: {path.stat().st_size:,} bytes is too large for a front.json (at most "
                              f"{MAX_FRONT_BYTES:,}; {FIX_FRONT})")

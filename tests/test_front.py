@@ -176,3 +176,18 @@ def test_reference_points_without_a_usable_accuracy_predictor(front):
         refs = reference_points(changed, ASSETS)
         assert {r.net.id: (r.latency_ms, r.latency_ms_high) for r in refs} == placed
         assert [r.top1 for r in refs] == [None] * len(placed)
+
+
+def test_a_package_or_run_folder_is_read_from_its_front_subfolder(front, tmp_path):
+    """`ofa2 front show out/package` (or `out`) finds front/front.json; a front.json right in the
+    folder wins over the sub-folder's; neither is a one-line error naming both places."""
+    front.save(tmp_path / "pkg" / "front")
+    assert Front.load(tmp_path / "pkg").version_id == front.version_id
+    other = _synthetic(3, front)
+    other.save(tmp_path / "pkg")
+    assert Front.load(tmp_path / "pkg").version_id == other.version_id != front.version_id
+    (tmp_path / "empty" / "front").mkdir(parents=True)
+    with pytest.raises(FrontError) as exc:
+        Front.load(tmp_path / "empty")
+    assert str(exc.value) == (f"no front at {tmp_path / 'empty' / 'front.json'} (expected a folder with front.json, "
+                              "a package or `ofa2 run` folder with front/front.json, or the file itself)")
