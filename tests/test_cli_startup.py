@@ -76,3 +76,13 @@ def test_timm_imported_first_or_by_ofa2_zoo_itself_registers_the_zoo():
                                      "'ofa2_zoo.registry' in sys.modules)"],
                              capture_output=True, text=True, timeout=300)
         assert res.returncode == 0 and res.stdout.split() == ["True", "True"], (code, res.stderr[-3000:])
+
+
+def test_a_wrong_profile_in_ofa2_run_fails_before_anything_heavy_loads(tmp_path):
+    code = ("import sys\nfrom ofa2_zoo.cli import main\ntry:\n    main(['run', '--profile', 'nope', '--out', sys.argv[1]])\n"
+            "except SystemExit as exc:\n    print(exc.code, sorted(set(sys.argv[2].split(',')) & set(sys.modules)))\n")
+    res = subprocess.run([sys.executable, "-c", code, str(tmp_path / "out"), ",".join(HEAVY)], capture_output=True,
+                         text=True, timeout=300)
+    assert res.stdout.strip().splitlines()[-1] == "2 []", res.stderr[-2000:]
+    assert res.stderr.startswith("error: unknown hardware profile 'nope'; known: ") and res.stderr.count("\n") == 1
+    assert not (tmp_path / "out").exists()

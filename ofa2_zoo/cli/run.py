@@ -25,6 +25,9 @@ def run(
     quiet: bool = QUIET,
 ) -> None:
     """Search a profile's supernet for a Pareto front and package it as timm models, offline."""
+    from ..profiles import load_profile
+
+    load_profile(profile, assets)  # a wrong profile fails in a fraction of a second, before torch loads
     from ..run import run_pipeline
     from ..space import ArchSpec
 
