@@ -361,3 +361,13 @@ def test_cards_of_a_dataset_with_a_test_split_are_measured_on_it():
 
     assert eval_split("fashion-mnist") == "test"
     assert eval_split("digits") == "val" and eval_split("/some/image/folder") == "val" and eval_split(digits) == "val"
+
+
+def test_front_card_states_the_images_the_members_were_measured_and_calibrated_on(packaged):
+    """The front card's note agrees with the member cards (the split's real size, not the option)."""
+    manifest = read_manifest(packaged.path)
+    m = manifest.members[0].measured
+    card = (packaged.path / manifest.front_folder / "README.md").read_text()
+    assert m["calibration_images"] < package_module.PackageOptions().calib_images  # fewer than asked for
+    assert (f"Measured top-1: {m['top1_images']} images of the {m['top1_dataset']} `val` split, after BN "
+            f"re-calibration on {m['calibration_images']} training images.") in card

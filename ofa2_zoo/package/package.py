@@ -508,8 +508,10 @@ def _write_front(job: _Job, front_file: Path, rows: list[dict], info: DataInfo, 
         "provenance": _provenance(front, prof, net), "front_size": len(front.members), "plot_file": "front.png",
         "in_chans": info.in_chans, "prefix": prefix, "hypervolume": front.hypervolume,
         "reference_point": front.reference_point,
-        "measured_note": f"{info.name} validation split, after BN re-calibration on {opts.calib_images} "
-                         "training images",
+        # what the members record (the images a split really held, not what was asked for)
+        "measured_note": f"{rows[0]['measured']['top1_images']} images of the {info.name} "
+                         f"`{rows[0]['measured']['top1_split']}` split, after BN re-calibration on "
+                         f"{rows[0]['measured']['calibration_images']} training images",
         "top1_source": front.objective_meta.get("top1", {}).get("source", "not searched"),
         "latency_source": front.objective_meta.get("latency_ms", {}).get("source", "not searched"),
         "members": [{"k": r["k"], "name": r["name"], "top1_measured": r["measured"]["top1"],
