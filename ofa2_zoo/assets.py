@@ -27,6 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Literal
 
+from .catalog import cache_dir  # noqa: F401  (one home for the cache folder; re-exported)
 from .errors import AssetError
 
 BASE_URL = "https://raw.githubusercontent.com/han-cai/files/master/ofa/"
@@ -119,10 +120,6 @@ _URL_PATH = {"specialized/": "ofa_specialized/"}
 
 #: progress(bytes done, bytes expected or None)
 ByteProgress = Callable[[int, "int | None"], None]
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("OFA2_CACHE", Path.home() / ".cache" / "ofa2_zoo")).expanduser()
 
 
 def assets_folder(assets: str | os.PathLike | None = None) -> Path:
