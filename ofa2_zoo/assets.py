@@ -27,7 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Literal
 
-from .catalog import cache_dir  # noqa: F401  (one home for the cache folder; re-exported)
+from .catalog import cache_dir  # one home for the cache folder (re-exported here for the stages that use it)
 from .errors import AssetError
 
 BASE_URL = "https://raw.githubusercontent.com/han-cai/files/master/ofa/"

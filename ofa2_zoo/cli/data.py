@@ -37,7 +37,13 @@ def path_cmd(name: str = NAME, data: Optional[Path] = DATA) -> None:
 @app.command("fetch")
 def fetch_cmd(name: str = NAME, data: Optional[Path] = DATA, quiet: bool = QUIET) -> None:
     """Download the dataset's files (pinned sha256, resumable) into --data or the ofa2 cache."""
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TransferSpeedColumn,
+    )
 
     from ..training.fashion_mnist import fetch
 
