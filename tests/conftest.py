@@ -17,6 +17,8 @@ import tempfile
 
 import pytest
 
+pytest_plugins = ["_durations"]  # the slowest tests and those over 30 s without a reason
+
 _USER_ZOO = tempfile.mkdtemp(prefix="ofa2-test-zoo-")
 atexit.register(shutil.rmtree, _USER_ZOO, ignore_errors=True)
 os.environ["OFA2_USER_INDEX"] = os.path.join(_USER_ZOO, "zoo_index.json")
