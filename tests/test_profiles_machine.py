@@ -276,6 +276,19 @@ def test_a_calibration_for_a_rebuilt_table_is_ignored(tiny, tmp_path, monkeypatc
     assert "calibrated_by" not in load_profile(tiny).table.meta
 
 
+@pytest.mark.parametrize("change", [{"calibration": {"scale": "1.6", "offset": 0.0}},
+                                    {"calibration": {"scale": 1.6, "offset": 0.0, "per_block": None}},
+                                    {"canary": {"ms": {}}}, {"profile": "other"}, {"format": "x"}])
+def test_a_malformed_machine_calibration_is_ignored(tiny, tmp_path, monkeypatch, change):
+    FakeMachine(monkeypatch, 1.6)
+    _foreign_networks(monkeypatch).table = tmp_path / "luts" / "tiny-cpu.json"
+    path = machine.calibrate_machine(tiny, 8, check=0).path
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps({**data, **change}))
+    assert "calibrated_by" not in load_profile(tiny).table.meta
+    assert machine.check_machine(tiny).status == "differs"  # warned again: calibrating anew replaces it
+
+
 def test_calibrate_with_check_0_reports_the_fit_in_sample(tiny, tmp_path, monkeypatch):
     FakeMachine(monkeypatch, 1.6)
     _foreign_networks(monkeypatch).table = tmp_path / "luts" / "tiny-cpu.json"

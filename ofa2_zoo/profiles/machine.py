@@ -196,8 +196,9 @@ def calibration_path(profile: HardwareProfile, fp: str | None = None) -> Path:
 def machine_calibration(profile: HardwareProfile, fp: str | None = None) -> dict | None:
     """This machine's stored calibration of ``profile``'s table, or ``None``.
 
-    One fitted for another table (its ``lut_sha256`` differs: the table was rebuilt) or
-    unreadable is ignored.
+    One fitted for another table (its ``lut_sha256`` differs: the table was rebuilt), or that
+    is unreadable or malformed, is ignored (the check then warns again, and calibrating anew
+    replaces it).
     """
     path = calibration_path(profile, fp)
     if not path.is_file():
@@ -206,6 +207,7 @@ def machine_calibration(profile: HardwareProfile, fp: str | None = None) -> dict
     cal = data.get("calibration") if isinstance(data, dict) else None
     if not (isinstance(data, dict) and data.get("format") == CALIBRATION_FORMAT and data.get("profile") == profile.id
             and isinstance(cal, dict) and all(_is_number(cal.get(k)) for k in ("scale", "offset"))
+            and all(_is_number(cal.get(k, 0.0)) for k in ("per_mmac", "per_mweight", "per_block"))
             and is_canary(data.get("canary"))):
         return None
     if data.get("lut_sha256") != profile.lut_sha256:
