@@ -356,9 +356,9 @@ def test_stamping_refuses_a_table_measured_elsewhere(tiny, tmp_path, monkeypatch
     before = table_path.read_bytes()
     with pytest.raises(ProfileError) as exc:
         machine.stamp_table(tiny)
-    assert str(exc.value) == (f"{table_path} was measured on Test CPU, 2 cores with other runtimes than this machine "
-                              "(Other CPU, 2 cores); a canary must be timed where the table was measured (fix: run "
-                              "this there, or rebuild the table here: ofa2 profile build-lut tiny-cpu)")
+    assert str(exc.value) == (f"{table_path} was measured on Test CPU, 2 cores, not on this machine (Other CPU, 2 "
+                              "cores) with the same runtimes; a canary must be timed where the table was measured "
+                              "(fix: run this there, or rebuild the table here: ofa2 profile build-lut tiny-cpu)")
     assert table_path.read_bytes() == before
 
 
@@ -399,6 +399,18 @@ def test_search_warns_once_and_calibrate_silences_it(tiny, tmp_path, monkeypatch
     assert "warning" not in capsys.readouterr().err
     saved = json.loads((tmp_path / "s2" / "front.json").read_text())
     assert saved["profile"]["latency_calibration"] == f"machine:{machine.fingerprint()}"
+
+
+def test_package_checks_the_fronts_profile(tiny, tmp_path, monkeypatch, capsys):
+    from ofa2_zoo.cli.package import _check_machine
+
+    FakeMachine(monkeypatch, 1.6)
+    monkeypatch.setenv("OFA2_PROFILES", str(tmp_path))  # the front names its profile by id
+    search(tiny, population=6, generations=2, seed=1).save(tmp_path / "front")
+    _check_machine(tmp_path / "front", None, None)
+    assert capsys.readouterr().err.count("warning:") == 1
+    _check_machine(tmp_path / "missing", None, None)  # a bad front: packaging itself reports it
+    assert capsys.readouterr().err == ""
 
 
 def test_the_check_can_be_turned_off(tiny, tmp_path, monkeypatch, capsys):

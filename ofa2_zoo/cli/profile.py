@@ -185,7 +185,7 @@ def _agreement_table(rows) -> Table:
 @app.command("calibrate")
 def calibrate_cmd(name: str = NAME,
                   n: int = typer.Option(30, "-n", min=8, help="Random whole networks measured here to fit the "
-                                                              "calibration (about 2 s each)."),
+                                                              "calibration."),
                   check: int = typer.Option(10, min=0, help="OTHER random networks measured to compare the table, "
                                                             "its own calibration and this machine's (0: compare "
                                                             "on the fitted networks)."),

@@ -419,10 +419,10 @@ def stamp_table(profile: HardwareProfile | str, *, force: bool = False) -> tuple
     data = json.loads(path.read_text(encoding="utf-8"))
     here = machine_info()
     if not force and not _same_machine(data.get("machine") or {}, here):
-        raise ProfileError(f"{path} was measured on {describe_machine(data.get('machine'))} with other runtimes "
-                           f"than this machine ({describe_machine(here)}); a canary must be timed where the table "
-                           "was measured (fix: run this there, or rebuild the table here: ofa2 profile build-lut "
-                           f"{profile.id})")
+        raise ProfileError(f"{path} was measured on {describe_machine(data.get('machine'))}, not on this machine "
+                           f"({describe_machine(here)}) with the same runtimes; a canary must be timed where the "
+                           "table was measured (fix: run this there, or rebuild the table here: ofa2 profile "
+                           f"build-lut {profile.id})")
     canary = canary_record(profile, measure_canary(profile))
     entries = data.pop("entries")
     data.update(format=FORMAT, canary=canary, machine={**(data.get("machine") or {}), "flags": cpu_flags()})
