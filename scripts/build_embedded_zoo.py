@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -78,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     dest_root = ROOT / "ofa2_zoo" / "data" / "zoo"
     dest_root.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="ofa2-embedded-zoo-") as tmp:
+        # shipped fronts use the shipped table's calibration, never this machine's own
+        # (`ofa2 profile calibrate` stores those under $OFA2_MACHINE_DIR; docs/profiles.md)
+        os.environ["OFA2_MACHINE_DIR"] = str(Path(tmp) / "machine")
         work = args.keep or Path(tmp)
         dest = build(args.profile, dest_root, work)
     size = sum(p.stat().st_size for p in dest.rglob("*") if p.is_file())

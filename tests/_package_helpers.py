@@ -76,6 +76,10 @@ def tiny_supernet(seed: int = 0):
     return load_supernet(TINY)
 
 
+#: which machine gave the made-up fronts' latencies (front.json's profile.latency_by; issue 26)
+LATENCY_BY = "measured network by network on the machine that ran the search"
+
+
 def write_front(folder: Path, n: int = 4, seed: int = 0, space: SearchSpace = TINY,
                 profile_id: str = PROFILE_ID, top1_step: float = 10.0) -> Path:
     """A front.json of ``n`` distinct random archs with made-up, monotone objective values
@@ -92,7 +96,8 @@ def write_front(folder: Path, n: int = 4, seed: int = 0, space: SearchSpace = TI
             "top1": {"unit": "%", "source": "predicted", "direction": "max"},
             "macs_m": {"unit": "M", "source": "analytic", "direction": "min"},
             "params_m": {"unit": "M", "source": "analytic", "direction": "min"}}
-    front = Front(members=members, space=space, profile={"id": profile_id, "sha256": None, "lut_sha256": None},
+    front = Front(members=members, space=space, profile={"id": profile_id, "sha256": None, "lut_sha256": None,
+                                                         "latency_by": LATENCY_BY, "latency_calibration": None},
                   supernet={"id": space.name, "sha256": None}, accuracy={"id": "test-predictor", "sha256": None,
                                                                          "source": "predicted"},
                   objective_meta=meta, hypervolume=0.5, reference_point={"latency_ms": 1.0, "top1": 0.0},

@@ -1,6 +1,7 @@
 """Shared test set-up.
 
-Every test process gets its own empty user zoo index (``$OFA2_USER_INDEX``), set before any
+Every test process gets its own empty user zoo index (``$OFA2_USER_INDEX``) and machine folder
+(``$OFA2_MACHINE_DIR``, with the machine check off: ``$OFA2_MACHINE_CHECK=0``), set before any
 test imports ``ofa2_zoo``: tests never read or write the developer's ``~/.cache`` zoo, and
 what ``import ofa2_zoo`` registers does not depend on packages made outside the tests.
 
@@ -22,6 +23,10 @@ pytest_plugins = ["_durations"]  # the slowest tests and those over 30 s without
 _USER_ZOO = tempfile.mkdtemp(prefix="ofa2-test-zoo-")
 atexit.register(shutil.rmtree, _USER_ZOO, ignore_errors=True)
 os.environ["OFA2_USER_INDEX"] = os.path.join(_USER_ZOO, "zoo_index.json")
+# per-machine data (canary timings, this machine's calibrations) stays inside the tests too, and
+# the machine check (which times a canary) is off unless a test turns it on
+os.environ["OFA2_MACHINE_DIR"] = os.path.join(_USER_ZOO, "machine")
+os.environ["OFA2_MACHINE_CHECK"] = "0"
 
 
 @pytest.fixture(scope="session")

@@ -40,7 +40,8 @@ def test_front_json_follows_the_contract(front, tmp_path):
     assert data["reference_point"] == {"latency_ms": 100.0, "top1": 75.0}
     # provenance: the profile file's sha256, the official tables' and predictor's (from the assets' SHA256SUMS)
     assert data["profile"] == {"id": "note10", "sha256": hashlib.sha256(NOTE10_YAML.read_bytes()).hexdigest(),
-                               "lut_sha256": official_note10_lut_sha256()}
+                               "lut_sha256": official_note10_lut_sha256(),
+                               "latency_by": "OFA's published lookup table (note10)", "latency_calibration": None}
     assert data["accuracy"] == {"id": "ofa-acc-predictor-mbv3-w1.2", "sha256": official_sha256("acc_predictor.pth"),
                                 "source": "predicted"}
     assert data["space"]["stage_widths"] == [32, 48, 96, 136, 192]

@@ -371,3 +371,18 @@ def test_front_card_states_the_images_the_members_were_measured_and_calibrated_o
     assert m["calibration_images"] < package_module.PackageOptions().calib_images  # fewer than asked for
     assert (f"Measured top-1: {m['top1_images']} images of the {m['top1_dataset']} `val` split, after BN "
             f"re-calibration on {m['calibration_images']} training images.") in card
+
+
+def test_cards_and_explorer_say_which_machine_gave_the_latencies(packaged):
+    """front.json's profile.latency_by reaches the member cards, the front card and the explorer."""
+    from _package_helpers import LATENCY_BY
+    from ofa2_zoo.explorer import read_data
+
+    manifest = read_manifest(packaged.path)
+    member = (packaged.path / manifest.members[0].folder / "README.md").read_text()
+    assert f"(measured, profile {manifest.profile}: {LATENCY_BY})" in member
+    front_card = (packaged.path / manifest.front_folder / "README.md").read_text()
+    assert f"latency measured ({LATENCY_BY})." in front_card
+    page = (packaged.path / manifest.front_folder / "index.html").read_text()
+    assert read_data(page)["latency_by"] == LATENCY_BY
+

@@ -14,6 +14,7 @@ from ofa2_zoo.cli import main
 from ofa2_zoo.profiles import LatencyTable, ProfileError, ensure_lut, load_profile
 from ofa2_zoo.profiles import build as build_mod
 from ofa2_zoo.profiles.build import build_lut, fit_calibration
+from ofa2_zoo.profiles.machine import canary_ops, cpu_flags
 from ofa2_zoo.profiles.lut import FORMAT, all_ops, block_ops, fixed_ops, write_table
 from ofa2_zoo.profiles.measure import (BackendUnavailable, make_runner, measure_arch, measure_archs, op_input_shape,
                                        op_module, tensorrt_unavailable_reason, time_interleaved)
@@ -150,6 +151,11 @@ def test_build_lut_writes_a_complete_documented_table(tiny_profile, monkeypatch)
     assert data["format"] == FORMAT and data["unit"] == "ms" and data["space"] == TINY.name
     assert data["measurement"]["backend"] == "onnxruntime" and data["machine"]["cpu"] and data["created"]
     assert "HxWxC" in data["shapes"] and data["resolutions"] == [16, 24]
+    # the machine's CPU flags and a canary timed like the entries (issue 26), read back as written
+    assert data["machine"]["flags"] == cpu_flags() and data["format"] == "ofa2-lut/2"
+    assert set(data["canary"]["ms"]) == {op.key for op in canary_ops(TINY)}
+    assert data["canary"]["measurement"] == {**tiny_profile.measurement.model_dump(), "min_seconds": 0.0}
+    assert tiny_profile.table.meta["canary"] == data["canary"]
     assert set(data["entries"]) == set(all_ops(tiny_profile.space))
     assert data["statistic"] == "min" and 0 < data["call_overhead"]["min"] < 1
     assert all(0 < e["min"] <= e["p10"] <= e["median"] and e["iqr"] >= 0 and e["n"] == 20

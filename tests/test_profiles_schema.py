@@ -348,7 +348,7 @@ def test_missing_table_entry_names_the_operator_key(tmp_path):
 
 @pytest.mark.parametrize("content, message", [
     ("{not json", "not a readable ofa2 lookup table"),
-    (json.dumps({"format": "other", "entries": {}}), "not an ofa2-lut/1 table"),
+    (json.dumps({"format": "other", "entries": {}}), "not an ofa2-lut/1 or ofa2-lut/2 table"),
     (json.dumps({"format": FORMAT, "unit": "s", "entries": {}}), "unit must be 'ms', got 's'"),
     (json.dumps({"format": FORMAT, "unit": "ms", "entries": {"Conv-x": {"mean": 1}}}),
      "entry 'Conv-x' needs a non-negative numeric 'median'"),
@@ -403,7 +403,7 @@ def test_more_corrupt_ofa_yaml_tables(tmp_path, content, message):
     ({"calibration": {"scale": float("inf"), "offset": 0}}, "'calibration' needs numeric 'scale' and 'offset'"),
     ({"calibration": [1, 2]}, "'calibration' needs numeric 'scale' and 'offset'"),
     ({"unit": None}, "unit must be 'ms', got None"),
-    ({"entries": []}, "not an ofa2-lut/1 table"),
+    ({"entries": []}, "not an ofa2-lut/1 or ofa2-lut/2 table"),
 ])
 def test_corrupt_table_metadata(tmp_path, extra, message):
     path = tmp_path / "t.json"

@@ -46,6 +46,7 @@ def package(
     from ..package import package_front
 
     check_out_dir(out, "--out")
+    _check_machine(front_dir, profile, assets)
     trt = tensorrt if tensorrt in ("auto", "off") else [p.strip() for p in tensorrt.split(",") if p.strip()]
     with progress(quiet) as bar:
         task = bar.add_task("loading the front and the supernet", total=None)
@@ -72,6 +73,20 @@ def package(
     console.print(f"package: {result.path}")
     console.print(f"explore: {result.path / m.front_folder / 'index.html'} (open it in a browser)")
     record_in_local_zoo(result.path)
+
+
+def _check_machine(front_dir: Path, profile: Optional[str], assets: Optional[Path]) -> None:
+    """The machine check of the profile packaged (the front's, unless --profile names one)."""
+    from ..errors import Ofa2Error
+    from ..front import Front
+    from .profile import check_this_machine
+
+    if profile is None:
+        try:
+            profile = Front.load(front_dir).profile_id
+        except Ofa2Error:
+            return  # packaging reports the bad front
+    check_this_machine(profile, assets)
 
 
 def register(app: typer.Typer) -> None:

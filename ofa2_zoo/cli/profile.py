@@ -1,4 +1,4 @@
-"""``ofa2 profile``: list, show, build and validate hardware profiles, measure a network."""
+"""``ofa2 profile``: list, show, build, validate and calibrate hardware profiles, measure a network."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ..errors import Ofa2Error
 from ._ui import AS_JSON, QUIET, Col, console, print_json, print_table, progress
+from .zoo import err_console
 
 app = typer.Typer(help="Hardware profiles: objectives, latency lookup tables and measurement.",
                   no_args_is_help=True)
@@ -56,10 +57,32 @@ def list_cmd(assets: Optional[Path] = ASSETS, as_json: bool = AS_JSON) -> None:
                           + (f"\n  fix: {escape(r['fix'])}" if r["fix"] else ""))
 
 
+def check_this_machine(profile, assets: Optional[Path] = None):
+    """Check that a measured profile's table fits this machine; print ONE line when it does not
+    (a warning) or cannot tell (a note). Returns the check (``None`` when off or not possible)."""
+    from rich.markup import escape
+
+    from ..profiles import load_profile
+    from ..profiles.machine import check_enabled, check_machine
+
+    if not check_enabled():
+        return None
+    try:
+        result = check_machine(load_profile(profile, assets))
+    except Ofa2Error:
+        return None  # a broken profile or table is reported by the command itself
+    if result.status == "differs":
+        err_console.print(f"[yellow]warning:[/] {escape(result.message)}")
+    elif result.status == "unknown":
+        err_console.print(f"note: {escape(result.message)}")
+    return result
+
+
 @app.command("show")
 def show(name: str = NAME, assets: Optional[Path] = ASSETS) -> None:
     """Print a profile, its checksums, its table's provenance and the latency range of its space."""
     from ..profiles import load_profile
+    from ..profiles.machine import latency_attribution
 
     p = load_profile(name, assets)
     info = p.describe()
@@ -68,11 +91,16 @@ def show(name: str = NAME, assets: Optional[Path] = ASSETS) -> None:
         try:
             info["lut_sha256"] = p.lut_sha256
             meta = p.table.meta
-            info["lut"] = {k: meta[k] for k in ("created", "machine", "measurement", "calibration") if meta.get(k)}
+            info["lut"] = {k: meta[k] for k in ("created", "machine", "measurement", "canary", "calibration",
+                                                "calibrated_by") if meta.get(k)}
+            info["latency_by"] = latency_attribution(p)["latency_by"]
             lat = p.latency([p.space.smallest(p.space.resolutions[0]), p.space.largest()])
             info["latency_range_ms"] = [round(float(x), 3) for x in lat]
         except Ofa2Error as exc:
             info["lut"] = f"unavailable: {exc}"
+        check = check_this_machine(p)
+        if check is not None:
+            info["machine_check"] = check.to_dict()
     console.print_json(json.dumps(info, default=str))
 
 
@@ -128,10 +156,10 @@ def validate_cmd(name: str = NAME,
         task = bar.add_task(f"measuring {n} networks", total=n)
         report = validate_profile(p, n, seed, calibrate=calibrate,
                                   progress=lambda i, total: bar.update(task, completed=i, total=total))
-    table = Table("prediction", "within ±10 %", "MAPE %", "Kendall τ", "bias %")
-    rows = [("table sum", report.raw)] + ([("calibrated", report.calibrated)] if report.calibrated else [])
-    for label, a in rows:
-        table.add_row(label, f"{a.within_10pct:.1%}", f"{a.mape:.2f}", f"{a.kendall_tau:.3f}", f"{a.bias:+.2f}")
+    mine = not calibrate and p.table.meta.get("calibrated_by")
+    label = "calibrated" + (" (this machine's)" if mine else " (fitted now)" if calibrate else "")
+    rows = [("table sum", report.raw)] + ([(label, report.calibrated)] if report.calibrated else [])
+    table = _agreement_table(rows)
     if report.extremes:
         e = report.extremes["agreement"]
         table.add_row(f"smallest/largest ({len(report.extremes['archs'])})", f"{e['within_10pct']:.1%}",
@@ -145,6 +173,63 @@ def validate_cmd(name: str = NAME,
     if save_calibration:
         path = store_calibration(p, report.calibration)
         console.print(f"calibration saved to {path}; new sha256 {sha256_file(path)}")
+
+
+def _agreement_table(rows) -> Table:
+    table = Table("prediction", "within ±10 %", "MAPE %", "Kendall τ", "bias %")
+    for label, a in rows:
+        table.add_row(label, f"{a.within_10pct:.1%}", f"{a.mape:.2f}", f"{a.kendall_tau:.3f}", f"{a.bias:+.2f}")
+    return table
+
+
+@app.command("calibrate")
+def calibrate_cmd(name: str = NAME,
+                  n: int = typer.Option(30, "-n", min=8, help="Random whole networks measured here to fit the "
+                                                              "calibration."),
+                  check: int = typer.Option(10, min=0, help="OTHER random networks measured to compare the table, "
+                                                            "its own calibration and this machine's (0: compare "
+                                                            "on the fitted networks)."),
+                  seed: int = typer.Option(1, help="Seed of the networks."),
+                  assets: Optional[Path] = ASSETS, quiet: bool = QUIET) -> None:
+    """Fit the profile's latency calibration on THIS machine and use it here from now on.
+
+    The fitted calibration is stored per machine in the user cache; the shipped table is not
+    touched. Rebuild the table instead (ofa2 profile build-lut) for a different runtime or device.
+    """
+    from ..profiles import load_profile
+    from ..profiles.machine import calibrate_machine
+
+    p = load_profile(name, assets)
+    with progress(quiet) as bar:
+        task = bar.add_task(f"measuring {n + check} networks", total=None)
+        result = calibrate_machine(p, n, check=check, seed=seed,
+                                   progress=lambda i, total: bar.update(task, completed=i, total=total))
+    console.print(_agreement_table(result.rows))
+    where = f"{result.check_networks} other networks" if result.check_networks else f"the {n} fitted networks"
+    console.print(f"(compared on {where}, measured here)\ncalibration of {p.id} for machine {result.fingerprint} "
+                  f"saved to {result.path}; {p.id} uses it on this machine from now on")
+
+
+@app.command("canary")
+def canary_cmd(name: str = NAME,
+               write: bool = typer.Option(False, help="Store the canary and this machine's CPU flags in the table "
+                                                      "(only on the machine that measured it; its sha256 changes)."),
+               force: bool = typer.Option(False, help="With --write: store it even though the table's machine "
+                                                      "record differs from this machine."),
+               assets: Optional[Path] = ASSETS) -> None:
+    """Time the profile's canary here and compare it with the table's (or store it in the table)."""
+    from ..assets import sha256_file
+    from ..profiles import load_profile
+    from ..profiles.machine import check_machine, stamp_table
+
+    p = load_profile(name, assets)
+    if write:
+        path, canary = stamp_table(p, force=force)
+        console.print(f"canary {canary['total_ms']:.4f} ms written to {path}\nsha256 {sha256_file(path)} "
+                      "(pin it as latency.table.sha256 in the profile)")
+        return
+    result = check_machine(p, ttl=0)
+    console.print_json(json.dumps(result.to_dict()))
 
 
 @app.command("measure")

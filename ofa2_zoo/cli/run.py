@@ -28,6 +28,9 @@ def run(
     from ..profiles import load_profile
 
     load_profile(profile, assets)  # a wrong profile fails in a fraction of a second, before torch loads
+    from .profile import check_this_machine
+
+    check_this_machine(profile, assets)
     from ..run import run_pipeline
     from ..space import ArchSpec
 

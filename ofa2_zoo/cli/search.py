@@ -53,11 +53,13 @@ def search_command(
     from .._io import check_out_dir
     from ..front import plot_front
     from ..search import search
+    from .profile import check_this_machine
 
     check_out_dir(out, "--out")
     if cache is not None:
         check_out_dir(cache, "--cache")
 
+    check_this_machine(profile, assets)
     with progress(quiet, "hv") as bar:
         task = bar.add_task(f"{algorithm} on {profile}", total=generations, hv="")
         front = search(profile=profile, supernet=supernet, algorithm=algorithm, population=population,

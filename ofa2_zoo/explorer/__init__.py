@@ -135,6 +135,8 @@ def explorer_data(front: Front, *, packaged: Sequence[PackagedMember] = (),
         "space": front.space.name,
         "accuracy": front.accuracy.get("id"),
         "supernet": front.supernet.get("id"),
+        # which machine's measurements and calibration gave the latencies (None: not recorded / not searched)
+        "latency_by": front.profile.get("latency_by") if "latency_ms" in front.objective_meta else None,
         "package_version": __version__,
         "axes": {"x": _axis(front, x), "y": _axis(front, y)},
         "objectives": {k: {"label": LABELS.get(k, k), **v} for k, v in front.objective_meta.items()},

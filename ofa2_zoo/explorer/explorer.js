@@ -470,6 +470,7 @@
     if (refs.length) document.getElementById("show-references-wrap").hidden = false;
     document.getElementById("footer").textContent = "profile " + data.profile + " · space " + data.space
       + " · supernet " + (data.supernet || "–") + " · accuracy " + (data.accuracy || "–")
+      + (data.latency_by ? " · latency from " + data.latency_by : "")
       + " · written by ofa2-zoo " + data.package_version + ". Self-contained page: it needs no network.";
   }
   function legend() {

@@ -474,7 +474,8 @@ def _member_context(job: _Job, info: DataInfo, k: int, name: str, folder_rel: st
         "macs_m": member.objectives.get("macs_m", float("nan")),
         "params_m": member.objectives.get("params_m", float("nan")),
         "accuracy": _accuracy(front, info, member.objectives.get("top1"), top1, n_eval, split),
-        "latency": {"front": {"value": lat, "source": f"{lat_meta['source']}, profile {prof.id}"}
+        "latency": {"front": {"value": lat, "source": f"{lat_meta['source']}, profile {prof.id}",
+                              "by": front.profile.get("latency_by")}
                     if lat is not None and lat_meta else None, "measured": latency_measured},
         "onnx": {"opset": ONNX_OPSET, "input": INPUT_NAME, "output": OUTPUT_NAME},
         "parity": report.to_dict(),
@@ -514,6 +515,8 @@ def _write_front(job: _Job, front_file: Path, rows: list[dict], info: DataInfo, 
                          f"{rows[0]['measured']['calibration_images']} training images",
         "top1_source": front.objective_meta.get("top1", {}).get("source", "not searched"),
         "latency_source": front.objective_meta.get("latency_ms", {}).get("source", "not searched"),
+        # which machine's measurements and calibration gave the latencies (older fronts lack it)
+        "latency_by": front.profile.get("latency_by") if "latency_ms" in front.objective_meta else None,
         "members": [{"k": r["k"], "name": r["name"], "top1_measured": r["measured"]["top1"],
                      "top1_front": r["objectives"].get("top1"), "latency_ms": r["objectives"].get("latency_ms"),
                      "macs_m": r["objectives"].get("macs_m", float("nan")),

@@ -9,6 +9,7 @@ An additive table misses what happens *between* operators (one inference call in
 twenty, fused graph, warm caches). The optional calibration step measures random whole
 networks and fits ``measured ≈ scale × table_sum + per_block × active_blocks + offset``
 (least squares on relative error); it is stored in the table and folded into predictions.
+The table also records this machine's CPU flags and canary (:mod:`.machine`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from .._io import write_json_atomic
 from ..assets import cache_dir
 from ..errors import Ofa2Error
 from .loader import HardwareProfile, ProfileError, load_profile
+from .machine import canary_record, measure_canary
 from .lut import FORMAT, LatencyTable, all_ops, write_table
 from .measure import (BackendUnavailable, machine_info, make_runner, measure_archs, measure_call_overhead,
                       op_input_shape, op_module, time_interleaved)
@@ -49,7 +51,9 @@ def _writable(folder: Path) -> bool:
 
 
 def _same_machine(a: dict, b: dict) -> bool:
-    return all(a.get(k) == b.get(k) for k in ("cpu", "cores", "onnxruntime", "torch", "gpu", "tensorrt"))
+    """Same CPU, cores and runtimes (and CPU flags where both records have them)."""
+    same = all(a.get(k) == b.get(k) for k in ("cpu", "cores", "onnxruntime", "torch", "gpu", "tensorrt"))
+    return same and (a.get("flags") is None or b.get("flags") is None or a["flags"] == b["flags"])
 
 
 def _resumable(partial: Path, header: dict) -> dict | None:
@@ -104,6 +108,7 @@ def build_lut(profile: HardwareProfile | str, out: str | Path | None = None, *, 
         if progress:
             progress(len(entries), len(ops), keys[-1])
     header["created"] = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    header["canary"] = canary_record(profile, measure_canary(profile))  # lets another machine tell it is not this one
     header["calibration"] = None
     if calibration_archs:
         table = LatencyTable({k: v[m.statistic] for k, v in entries.items()}, str(out),

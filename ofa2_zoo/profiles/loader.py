@@ -468,7 +468,9 @@ class HardwareProfile:
         files = self.table_files()
         if t.format == "ofa-yaml":
             return LatencyTable.from_ofa_yaml(dict(zip(self.space.resolutions, files)))
-        return LatencyTable.from_json(files[0])
+        from .machine import apply_machine_calibration  # this machine's own calibration, when one is stored
+
+        return apply_machine_calibration(self, LatencyTable.from_json(files[0]))
 
     @cached_property
     def compiled(self) -> CompiledTable:

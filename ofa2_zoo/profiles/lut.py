@@ -10,14 +10,16 @@ Because a block's operator depends only on (block, kernel, expand, resolution), 
 compiled once per space into an array ``blocks[block, k_idx, e_idx, r_idx]`` plus the fixed
 part per resolution; a population's latency is then one numpy gather over its gene matrix.
 
-Our own table format (``ofa2-json``, format id ``ofa2-lut/1``) is one JSON file::
+Our own table format (``ofa2-json``, format id ``ofa2-lut/2``; ``ofa2-lut/1`` tables, which
+lack the canary and the CPU flags, still load) is one JSON file::
 
-    {"format": "ofa2-lut/1",
+    {"format": "ofa2-lut/2",
      "unit": "ms",                        # every number below is milliseconds
      "space": "<search space name>", "resolutions": [...], "profile": "<profile id>",
      "shapes": "...",                     # how to read the shapes inside the keys
      "measurement": {"backend", "batch_size", "precision", "threads", "warmup", "repeats", "rounds"},
-     "machine": {"cpu", "cores", "os", "python", "torch", "onnxruntime", ...},
+     "machine": {"cpu", "cores", "flags", "os", "python", "torch", "onnxruntime", ...},
+     "canary": {"ms": {"<operator key>": ms, ...}, "total_ms", "measurement"},  # see .machine
      "created": "<ISO 8601 UTC time>",
      "statistic": "median" | "p10" | "min",  # which entry value predictions use
      "call_overhead": {"median", "iqr", "p10", "min", "n"},  # one call of an empty graph
@@ -32,6 +34,9 @@ operators (each operator was timed as its own inference call; the network is one
 ``calibration`` (optional) corrects what an additive table of isolated operators misses
 (fusion, cache and memory traffic inside a whole network) with a linear per-operator model
 fitted on measured whole networks (:meth:`LatencyTable.compile`, :mod:`.build`).
+``canary`` (optional, new in ``ofa2-lut/2``) is the latency of a few reference networks timed
+like the entries on the table's machine, so another machine can tell it is not that one
+(:mod:`.machine`).
 """
 
 from __future__ import annotations
@@ -49,7 +54,8 @@ from .._io import write_json_atomic
 from ..errors import ArchError, Ofa2Error
 from ..space import SearchSpace, conv_out_size, make_divisible
 
-FORMAT = "ofa2-lut/1"
+FORMAT = "ofa2-lut/2"
+FORMATS = ("ofa2-lut/1", FORMAT)  # what the reader accepts (/1: no canary, no CPU flags)
 SHAPES_NOTE = ("operator keys give input/output shapes as HxWxC of one image; measured at "
                "measurement.batch_size images per call")
 
@@ -309,14 +315,15 @@ class LatencyTable:
 
     @classmethod
     def from_json(cls, path: str | Path) -> "LatencyTable":
-        """Our ``ofa2-lut/1`` JSON table (see the module docstring)."""
+        """Our ``ofa2-lut/2`` (or older ``ofa2-lut/1``) JSON table (see the module docstring)."""
         path = Path(path)
         try:
             data = json.loads(path.read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise LookupTableError(f"{path}: not a readable ofa2 lookup table: {exc}") from None
-        if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("entries"), dict):
-            raise LookupTableError(f"{path}: not an {FORMAT} table (expected keys format, unit, entries, ...)")
+        if not isinstance(data, dict) or data.get("format") not in FORMATS or not isinstance(data.get("entries"), dict):
+            raise LookupTableError(f"{path}: not an {' or '.join(FORMATS)} table (expected keys format, unit, "
+                                   "entries, ...)")
         if data.get("unit") != "ms":
             raise LookupTableError(f"{path}: unit must be 'ms', got {data.get('unit')!r}")
         stat = data.get("statistic", "median")
@@ -333,16 +340,30 @@ class LatencyTable:
         cal = data.get("calibration")
         if cal is not None and not (isinstance(cal, dict) and all(_is_number(cal.get(k)) for k in ("scale", "offset"))):
             raise LookupTableError(f"{path}: 'calibration' needs numeric 'scale' and 'offset'")
+        canary = data.get("canary")
+        if canary is not None and not is_canary(canary):
+            raise LookupTableError(f"{path}: 'canary' needs 'ms', a mapping of operator keys to positive "
+                                   "milliseconds (fix: re-time it with ofa2 profile canary PROFILE --write)")
         meta = {k: v for k, v in data.items() if k != "entries"}
         return cls(entries, source=str(path), meta=meta)
 
 
 def write_table(path: str | Path, header: Mapping[str, Any], entries: Mapping[str, Mapping[str, float]]) -> Path:
-    """Write an ``ofa2-lut/1`` table atomically (sorted keys: stable diffs and checksums)."""
-    data = {**header, "format": FORMAT, "unit": "ms", "shapes": SHAPES_NOTE,
+    """Write a table atomically (sorted keys: stable diffs and checksums).
+
+    Its format is ``header["format"]`` when that is a known one (a table rewritten with a new
+    calibration keeps its format), else :data:`FORMAT`.
+    """
+    data = {**header, "format": header.get("format") if header.get("format") in FORMATS else FORMAT, "unit": "ms", "shapes": SHAPES_NOTE,
             "entries": {k: dict(entries[k]) for k in sorted(entries)}}
     write_json_atomic(path, data)
     return Path(path)
+
+
+def is_canary(c: Any) -> bool:
+    """Whether ``c`` is a well-formed canary record: ``{"ms": {operator key: positive ms, ...}, ...}``."""
+    return isinstance(c, dict) and isinstance(c.get("ms"), dict) and bool(c["ms"]) \
+        and all(_is_number(v) and v > 0 for v in c["ms"].values())
 
 
 def _is_number(v: Any) -> bool:

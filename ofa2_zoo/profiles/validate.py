@@ -18,6 +18,7 @@ from scipy.stats import kendalltau
 
 from .._io import atomic_path
 from .loader import HardwareProfile, ProfileError
+from .lut import LatencyTable
 from .measure import measure_archs
 
 
@@ -60,13 +61,14 @@ class ValidationReport:
 
 
 def validate_profile(profile: HardwareProfile, n: int = 100, seed: int = 1, *, calibrate: int = 0,
-                     extremes: bool = True, progress=None) -> ValidationReport:
+                     extremes: bool = True, progress=None, table: LatencyTable | None = None) -> ValidationReport:
     """Measure ``n`` random networks end to end and compare them with the table.
 
     ``calibrate > 0`` first fits a new calibration on that many *other* networks (the
     calibration step; reported as "calibrated"), instead of the table's stored one. With
     ``extremes`` the smallest and largest network at every resolution are measured too and
     reported apart: uniform random networks crowd the middle of the range, a front its ends.
+    ``table`` replaces the profile's table (whose calibration may be this machine's own).
     """
     from .build import fit_calibration
     from .measure import machine_info
@@ -76,7 +78,7 @@ def validate_profile(profile: HardwareProfile, n: int = 100, seed: int = 1, *, c
                            "(fix: add a measurement section)")
     if n < 2:
         raise ProfileError(f"validation needs at least 2 networks, got {n}")
-    space, table = profile.space, profile.table
+    space, table = profile.space, table or profile.table
     calibration = fit_calibration(profile, table, calibrate, seed) if calibrate else table.calibration
     if calibrate:
         table = table.with_calibration(calibration)

@@ -28,6 +28,7 @@ from ..front import Front, FrontMember
 from ..objectives.accuracy import load_accuracy_predictor
 from ..objectives.base import AccuracySource
 from ..profiles import DEFAULT_PROFILE, HardwareProfile, load_profile
+from ..profiles.machine import latency_attribution
 from .algorithms import (ALGORITHMS, BASELINES, DEFAULT_ALGORITHM, MOEAS, AlgorithmError, check_algorithm,
                          run_moea, run_ofa_evolution, run_random)
 from .cache import ObjectiveCache
@@ -286,7 +287,8 @@ def _make_front(prof, acc, evaluator, problem, run, names, ref_nat, history, alg
                 "source": evaluator.sources[n].kind} for n in names + extra}
     return Front(
         members=members, space=prof.space,
-        profile={"id": prof.id, "sha256": prof.sha256, "lut_sha256": prof.lut_sha256},
+        profile={"id": prof.id, "sha256": prof.sha256, "lut_sha256": prof.lut_sha256,
+                 **(latency_attribution(prof) if "latency_ms" in names else {})},
         supernet={"id": prof.spec.supernet, "sha256": supernet_sha256},
         accuracy={"id": acc.provenance.id, "sha256": acc.provenance.sha256, "source": acc.provenance.source}
         if acc else {"id": None, "sha256": None, "source": None},

@@ -94,6 +94,8 @@ def objective_sources(profile: HardwareProfile, accuracy: AccuracySource | None,
     if "latency_ms" in names or "latency_ms" in profile.constraints:
         measured = profile.latency_source == "measure"
         ident = profile.sha256 if measured else (profile.lut_sha256 or profile.sha256)
+        by = None if measured else profile.table.meta.get("calibrated_by")
+        ident += f":{by['fingerprint']}:{by['created']}" if by else ""  # this machine's calibration
         out["latency_ms"] = ObjectiveSource("latency_ms", f"latency_ms:{profile.id}:{ident}", profile.latency_genes,
                                             "measured" if measured else "lookup-table", measured)
     if accuracy is not None:

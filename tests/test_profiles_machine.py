@@ -1,0 +1,443 @@
+"""Tables that travel between machines: CPU flags, the canary, the machine check and
+``ofa2 profile calibrate`` (issue 26).
+
+A foreign machine is simulated by faking what this machine reports: its identity (so its
+fingerprint), its CPU flags and the canary's timings (``measure_canary``), and the whole
+networks measured for a calibration. Nothing here depends on real timings.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import ofa2_zoo.profiles.build as build_mod
+import ofa2_zoo.profiles.machine as machine
+import ofa2_zoo.profiles.validate as validate_mod
+from _profiles_helpers import TINY, profile_dict, write_profile
+from ofa2_zoo.assets import sha256_file
+from ofa2_zoo.cli import main
+from ofa2_zoo.explorer import explorer_data
+from ofa2_zoo.profiles import LookupTableError, ProfileError, load_profile
+from ofa2_zoo.profiles.lut import FORMAT, LatencyTable, all_ops, write_table
+from ofa2_zoo.search import search
+from ofa2_zoo.search.evaluator import objective_sources
+
+FLAGS = ["avx2", "fma", "sse2"]
+IDENTITY = {"cpu": "Test CPU", "cores": 2, "arch": "x86_64", "system": "Linux", "flags": FLAGS,
+            "onnxruntime": "1.0", "torch": "2.0"}
+TABLE_MACHINE = {"cpu": "Test CPU", "cores": 2, "flags": FLAGS, "onnxruntime": "1.0", "torch": "2.0"}
+CANARY_KEYS = [op.key for op in machine.canary_ops(TINY)]
+TABLE_CANARY = dict(zip(CANARY_KEYS, (0.5, 1.5, 1.0)))  # 3.0 ms in all
+
+
+class FakeMachine:
+    """This machine as the tests make it: its canary runs ``factor`` x the table's."""
+
+    def __init__(self, monkeypatch, factor: float = 1.0, flags=FLAGS, identity=IDENTITY):
+        self.factor, self.timed = factor, 0
+        monkeypatch.setattr(machine, "machine_identity", lambda: {**identity, "flags": list(flags)})
+        monkeypatch.setattr(machine, "cpu_flags", lambda *a: list(flags))
+        monkeypatch.setattr(machine, "measure_canary", self.measure)
+
+    def measure(self, profile):
+        self.timed += 1
+        return {k: v * self.factor for k, v in TABLE_CANARY.items()}
+
+
+def _entries() -> dict:
+    return {k: {"min": 0.01 + op.macs / 1e6, "median": 0.02 + op.macs / 1e6, "p10": 0.01 + op.macs / 1e6,
+                "iqr": 0.0, "n": 20} for k, op in all_ops(TINY).items()}
+
+
+def _write_table(path, canary=TABLE_CANARY, machine_record=TABLE_MACHINE, fmt=FORMAT, calibration=None):
+    header = {"format": fmt, "space": TINY.name, "resolutions": [16, 24], "profile": "tiny-cpu", "statistic": "min",
+              "machine": machine_record, "created": "2026-12-01T00:00:00+00:00",
+              "call_overhead": {"min": 0.001, "median": 0.002, "p10": 0.001, "iqr": 0.0, "n": 20},
+              "calibration": calibration}
+    if canary is not None:
+        header["canary"] = {"ms": dict(canary), "total_ms": sum(canary.values()), "measurement": {}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_table(path, header, _entries())
+
+
+@pytest.fixture
+def tiny(tmp_path, monkeypatch):
+    """A tiny-space profile with a hand-made ofa2-lut/2 table (and a canary) measured on 'Test CPU'."""
+    monkeypatch.setenv("OFA2_MACHINE_DIR", str(tmp_path / "machine"))
+    monkeypatch.setenv("OFA2_MACHINE_CHECK", "1")
+    _write_table(tmp_path / "luts" / "tiny-cpu.json")
+    return write_profile(tmp_path, profile_dict(objectives=["latency_ms", "macs_m"]))
+
+
+def _foreign_networks(monkeypatch, scale=1.6, offset=0.05):
+    """Whole networks 'measured' on a machine where every network takes scale x the table sum + offset."""
+    def fake(archs, space, m, **kw):
+        table = LatencyTable.from_json(fake.table)
+        return scale * table.compile(space, calibrated=False).latency_genes(space.archs_to_genes(archs)) + offset
+
+    monkeypatch.setattr(build_mod, "measure_archs", fake)
+    monkeypatch.setattr(validate_mod, "measure_archs", fake)
+    return fake
+
+
+# ---------------------------------------------------------------------------- the machine record
+def test_cpu_flags_are_read_from_cpuinfo_x86_and_arm(tmp_path):
+    x86 = tmp_path / "x86"
+    x86.write_text("processor\t: 0\nmodel name\t: Test CPU\nflags\t\t: sse2 avx2 fma avx2\n\nprocessor\t: 1\n")
+    arm = tmp_path / "arm"
+    arm.write_text("processor\t: 0\nFeatures\t: fp asimd crc32\n")
+    assert machine.cpu_flags(x86) == ["avx2", "fma", "sse2"]
+    assert machine.cpu_flags(arm) == ["asimd", "crc32", "fp"]
+
+
+def test_the_fingerprint_follows_the_flags_and_the_runtimes():
+    base = machine.fingerprint(IDENTITY)
+    assert len(base) == 16 and base == machine.fingerprint(dict(IDENTITY))
+    assert machine.fingerprint({**IDENTITY, "flags": FLAGS + ["avx512f"]}) != base
+    assert machine.fingerprint({**IDENTITY, "onnxruntime": "1.1"}) != base
+
+
+def test_canary_ops_are_the_stem_the_largest_first_block_and_the_head_at_the_largest_resolution():
+    stem, block, head = machine.canary_ops(TINY)
+    assert stem.kind == "Conv" and stem.inp == (24, 24, 1)
+    assert block.kind == "expanded_conv" and block.kernel == 5 and block.mid == 8 * 4 and block.inp[2] == 8
+    assert head.kind == "Conv_1"
+    assert all(k in all_ops(TINY) for k in CANARY_KEYS)
+
+
+# ---------------------------------------------------------------------------- the table format
+def test_a_version_1_table_without_a_canary_loads_and_keeps_its_format(tmp_path):
+    path = _write_table(tmp_path / "old.json", canary=None, fmt="ofa2-lut/1")
+    table = LatencyTable.from_json(path)
+    assert table.meta["format"] == "ofa2-lut/1" and "canary" not in table.meta
+    again = write_table(tmp_path / "again.json", table.meta, json.loads(path.read_text())["entries"])
+    assert json.loads(again.read_text())["format"] == "ofa2-lut/1"  # a re-calibrated old table stays /1
+    fresh = write_table(tmp_path / "fresh.json", {"space": TINY.name}, {})
+    assert json.loads(fresh.read_text())["format"] == FORMAT == "ofa2-lut/2"
+
+
+def test_the_canary_is_read_back_as_written(tmp_path):
+    table = LatencyTable.from_json(_write_table(tmp_path / "t.json"))
+    assert table.meta["canary"]["ms"] == TABLE_CANARY and table.meta["machine"]["flags"] == FLAGS
+
+
+@pytest.mark.parametrize("canary", [{"ms": {}}, {"ms": {"Conv": 0.0}}, {"ms": {"Conv": "1"}}, {"total_ms": 1.0}, [1]])
+def test_a_malformed_canary_is_one_clear_error(tmp_path, canary):
+    path = _write_table(tmp_path / "t.json")
+    data = json.loads(path.read_text())
+    data["canary"] = canary
+    path.write_text(json.dumps(data))
+    with pytest.raises(LookupTableError) as exc:
+        LatencyTable.from_json(path)
+    assert str(exc.value) == (f"{path}: 'canary' needs 'ms', a mapping of operator keys to positive milliseconds "
+                              "(fix: re-time it with ofa2 profile canary PROFILE --write)")
+
+
+def test_an_unknown_table_format_is_refused(tmp_path):
+    path = _write_table(tmp_path / "t.json", fmt="ofa2-lut/2")
+    path.write_text(path.read_text().replace('"ofa2-lut/2"', '"ofa2-lut/3"'))
+    with pytest.raises(LookupTableError, match="not an ofa2-lut/1 or ofa2-lut/2 table"):
+        LatencyTable.from_json(path)
+
+
+# ---------------------------------------------------------------------------- the check
+def test_the_same_machine_passes_quietly(tiny, monkeypatch):
+    fake = FakeMachine(monkeypatch, 1.0)
+    result = machine.check_machine(tiny)
+    assert (result.status, result.message, result.ratio, result.reference) == ("same", None, 1.0, "table")
+    assert fake.timed == 1
+
+
+@pytest.mark.parametrize("factor, status", [(1.10, "same"), (1.1001, "differs"), (0.90, "same"), (0.8999, "differs")])
+def test_the_canary_tolerance_is_10_percent(tiny, monkeypatch, factor, status):
+    FakeMachine(monkeypatch, factor)
+    assert machine.check_machine(tiny).status == status
+
+
+def test_a_slower_machine_gets_one_warning_naming_the_difference_and_the_fix(tiny, monkeypatch):
+    FakeMachine(monkeypatch, 1.6)
+    result = machine.check_machine(tiny)
+    assert result.status == "differs" and result.ratio == pytest.approx(1.6)
+    assert result.message == ("profile tiny-cpu's latency table (measured on Test CPU, 2 cores) does not fit this "
+                              "machine: its canary runs 60% slower here (4.800 ms vs 3.000 ms), so its latencies "
+                              "are likely off here (fix: ofa2 profile calibrate tiny-cpu, about a minute)")
+
+
+def test_other_cpu_flags_are_named_even_when_the_canary_agrees(tiny, monkeypatch):
+    FakeMachine(monkeypatch, 0.5, flags=["avx2", "sse2", "avx512f", "avx512_vnni"])
+    result = machine.check_machine(tiny)
+    assert result.flags_missing == ["fma"] and result.flags_extra == ["avx512_vnni", "avx512f"]
+    assert "its canary runs 50% faster here (1.500 ms vs 3.000 ms) and the CPU flags differ (this machine " \
+           "lacks fma; has avx512_vnni, avx512f besides)" in result.message
+    FakeMachine(monkeypatch, 1.0, flags=["avx2", "sse2"])
+    result = machine.check_machine(tiny)
+    assert result.status == "differs" and "its canary" not in result.message
+    assert "the CPU flags differ (this machine lacks fma)" in result.message
+
+
+def test_a_table_without_a_canary_is_an_unknown_machine_with_a_note(tmp_path, monkeypatch, tiny):
+    fake = FakeMachine(monkeypatch, 1.6)
+    _write_table(tmp_path / "luts" / "tiny-cpu.json", canary=None, fmt="ofa2-lut/1")
+    result = machine.check_machine(tiny)
+    assert result.status == "unknown" and fake.timed == 0
+    assert result.message == ("profile tiny-cpu's latency table (measured on Test CPU, 2 cores) records no canary of "
+                              "this version, so whether it was measured on a machine like this one is unknown; its "
+                              "latencies may be off here (check: ofa2 profile validate tiny-cpu -n 20; fix: ofa2 "
+                              "profile calibrate tiny-cpu)")
+
+
+def test_profiles_for_another_device_are_not_checked(tmp_path, monkeypatch):
+    fake = FakeMachine(monkeypatch, 1.6)
+    assert machine.check_machine("note10").status == "skipped"
+    mobile = profile_dict(id="tiny-phone", device_class="mobile")
+    _write_table(tmp_path / "luts" / "tiny-phone.json")
+    mobile["latency"]["table"]["path"] = "luts/tiny-phone.json"
+    assert machine.check_machine(write_profile(tmp_path, mobile)).status == "skipped"
+    no_measurement = profile_dict(id="tiny-other", objectives=["latency_ms", "macs_m"])
+    del no_measurement["measurement"]
+    _write_table(tmp_path / "luts" / "tiny-cpu.json")
+    assert machine.check_machine(write_profile(tmp_path, no_measurement)).status == "skipped"
+    assert fake.timed == 0
+
+
+def test_the_canary_is_timed_once_a_day_per_machine(tiny, monkeypatch):
+    fake = FakeMachine(monkeypatch, 1.0)
+    clock = [1_000_000.0]
+    monkeypatch.setattr(machine.time, "time", lambda: clock[0])
+    machine.check_machine(tiny)
+    clock[0] += machine.CANARY_TTL_S - 1
+    machine.check_machine(tiny)
+    assert fake.timed == 1
+    clock[0] += 1  # exactly one day after the timing: stale
+    machine.check_machine(tiny)
+    assert fake.timed == 2
+    other = FakeMachine(monkeypatch, 1.0, identity={**IDENTITY, "cpu": "Other CPU"})
+    assert machine.check_machine(tiny).status == "same"  # another fingerprint: its own timing
+    assert other.timed == 1
+    cached = json.loads((machine.machine_dir() / "canary.json").read_text())
+    assert len(cached) == 2
+
+
+def test_a_corrupt_canary_cache_is_re_timed(tiny, monkeypatch):
+    fake = FakeMachine(monkeypatch, 1.0)
+    machine.machine_dir().mkdir(parents=True)
+    (machine.machine_dir() / "canary.json").write_text("{not json")
+    assert machine.check_machine(tiny).status == "same" and fake.timed == 1
+
+
+# ---------------------------------------------------------------------------- calibrate
+def test_calibrate_fits_this_machine_and_the_profile_uses_it_here_only(tiny, tmp_path, monkeypatch):
+    FakeMachine(monkeypatch, 1.6)
+    table_path = tmp_path / "luts" / "tiny-cpu.json"
+    shipped = table_path.read_bytes()
+    networks = _foreign_networks(monkeypatch)
+    networks.table = table_path
+    assert machine.check_machine(tiny).status == "differs"
+
+    result = machine.calibrate_machine(tiny, 12, check=4, seed=3)
+    assert table_path.read_bytes() == shipped  # the shipped table is never touched
+    labels = [label for label, _ in result.rows]
+    assert labels == ["table sum", "this machine's calibration"]
+    assert result.rows[0][1].within_10pct == 0.0 and result.rows[1][1].within_10pct == 1.0
+    stored = json.loads(result.path.read_text())
+    fp = machine.fingerprint()
+    assert result.path == machine.machine_dir() / "calibrations" / f"tiny-cpu-{fp}.json"
+    assert stored["fingerprint"] == fp and stored["lut_sha256"] == sha256_file(table_path)
+    assert stored["calibration"] == result.calibration and stored["calibration"]["archs"] == 12
+    assert stored["canary"]["ms"] == {k: 1.6 * v for k, v in TABLE_CANARY.items()}
+
+    p = load_profile(tiny)
+    assert p.table.meta["calibrated_by"]["fingerprint"] == fp
+    genes = TINY.sample_genes(20, np.random.default_rng(0))
+    raw = p.table.compile(p.space, calibrated=False).latency_genes(genes)
+    np.testing.assert_allclose(p.latency_genes(genes), 1.6 * raw + 0.05, rtol=1e-4)  # a least-squares fit
+    # the check now compares with the canary timed when the calibration was fitted: no warning
+    check = machine.check_machine(p)
+    assert (check.status, check.reference) == ("same", f"machine:{fp}")
+
+    # another machine (another fingerprint) does not use it, and is warned again
+    FakeMachine(monkeypatch, 1.6, identity={**IDENTITY, "cpu": "Other CPU"})
+    other = load_profile(tiny)
+    assert "calibrated_by" not in other.table.meta
+    np.testing.assert_allclose(other.latency_genes(genes), raw)
+    assert machine.check_machine(other).status == "differs"
+
+
+def test_a_calibration_for_a_rebuilt_table_is_ignored(tiny, tmp_path, monkeypatch):
+    FakeMachine(monkeypatch, 1.6)
+    networks = _foreign_networks(monkeypatch)
+    networks.table = tmp_path / "luts" / "tiny-cpu.json"
+    machine.calibrate_machine(tiny, 8, check=0)
+    assert "calibrated_by" in load_profile(tiny).table.meta
+    _write_table(tmp_path / "luts" / "tiny-cpu.json", canary=dict(TABLE_CANARY, **{CANARY_KEYS[0]: 0.6}))
+    assert "calibrated_by" not in load_profile(tiny).table.meta
+
+
+@pytest.mark.parametrize("change", [{"calibration": {"scale": "1.6", "offset": 0.0}},
+                                    {"calibration": {"scale": 1.6, "offset": 0.0, "per_block": None}},
+                                    {"canary": {"ms": {}}}, {"profile": "other"}, {"format": "x"}])
+def test_a_malformed_machine_calibration_is_ignored(tiny, tmp_path, monkeypatch, change):
+    FakeMachine(monkeypatch, 1.6)
+    _foreign_networks(monkeypatch).table = tmp_path / "luts" / "tiny-cpu.json"
+    path = machine.calibrate_machine(tiny, 8, check=0).path
+    data = json.loads(path.read_text())
+    path.write_text(json.dumps({**data, **change}))
+    assert "calibrated_by" not in load_profile(tiny).table.meta
+    assert machine.check_machine(tiny).status == "differs"  # warned again: calibrating anew replaces it
+
+
+def test_calibrate_with_check_0_reports_the_fit_in_sample(tiny, tmp_path, monkeypatch):
+    FakeMachine(monkeypatch, 1.6)
+    _foreign_networks(monkeypatch).table = tmp_path / "luts" / "tiny-cpu.json"
+    result = machine.calibrate_machine(tiny, 8, check=0)
+    assert result.check_networks == 0 and result.rows[0][1].to_dict() == result.calibration["before"]
+    assert result.rows[1][1].to_dict() == result.calibration["after"]
+    with pytest.raises(ProfileError, match=r"--check needs 0 \(compare on the fitted networks\) or at least 2"):
+        machine.calibrate_machine(tiny, 8, check=1)
+
+
+def test_calibrate_reports_the_tables_own_calibration_too(tmp_path, monkeypatch, tiny):
+    FakeMachine(monkeypatch, 1.6)
+    _write_table(tmp_path / "luts" / "tiny-cpu.json", calibration={"scale": 1.0, "offset": 0.001})
+    _foreign_networks(monkeypatch).table = tmp_path / "luts" / "tiny-cpu.json"
+    result = machine.calibrate_machine(tiny, 12, check=4)
+    assert [label for label, _ in result.rows] == ["table sum", "table's calibration (its machine)",
+                                                   "this machine's calibration"]
+
+
+def test_note10_cannot_be_calibrated_here():
+    with pytest.raises(ProfileError, match="profile note10 cannot be calibrated on this machine: its latency does "
+                                           "not come from a table measured with ofa2-zoo"):
+        machine.calibrate_machine("note10")
+
+
+def test_the_objective_cache_keeps_calibrated_latencies_apart(tiny, tmp_path, monkeypatch):
+    FakeMachine(monkeypatch, 1.6)
+    before = objective_sources(load_profile(tiny), None, ["latency_ms", "macs_m"])["latency_ms"].namespace
+    _foreign_networks(monkeypatch).table = tmp_path / "luts" / "tiny-cpu.json"
+    machine.calibrate_machine(tiny, 8, check=0)
+    after = objective_sources(load_profile(tiny), None, ["latency_ms", "macs_m"])["latency_ms"].namespace
+    assert before != after and after.startswith(before + ":" + machine.fingerprint())
+
+
+# ---------------------------------------------------------------------------- attribution
+def test_front_and_explorer_say_which_machine_calibrated_the_latencies(tiny, tmp_path, monkeypatch):
+    FakeMachine(monkeypatch, 1.6)
+    front = search(tiny, population=6, generations=2, seed=1)
+    raw_by = "the table measured on Test CPU, 2 cores (2026-12-01) (uncalibrated sum)"
+    assert front.profile["latency_by"] == raw_by and front.profile["latency_calibration"] is None
+    saved = json.loads(front.save(tmp_path / "f1").read_text())
+    assert saved["profile"]["latency_by"] == raw_by
+    assert explorer_data(front)["latency_by"] == raw_by
+
+    _foreign_networks(monkeypatch).table = tmp_path / "luts" / "tiny-cpu.json"
+    result = machine.calibrate_machine(tiny, 8, check=0)
+    front = search(tiny, population=6, generations=2, seed=1)
+    created = json.loads(result.path.read_text())["created"][:10]
+    assert front.profile["latency_by"] == (f"the table measured on Test CPU, 2 cores (2026-12-01), calibrated on "
+                                           f"machine {result.fingerprint} ({created}, 8 networks)")
+    assert front.profile["latency_calibration"] == f"machine:{result.fingerprint}"
+
+
+def test_a_front_without_latency_records_no_attribution(tiny, monkeypatch):
+    FakeMachine(monkeypatch)
+    front = search(tiny, objectives=["macs_m", "params_m"], population=6, generations=2, seed=1)
+    assert "latency_by" not in front.profile
+
+
+# ---------------------------------------------------------------------------- stamping a shipped table
+def test_stamping_refuses_a_table_measured_elsewhere(tiny, tmp_path, monkeypatch):
+    FakeMachine(monkeypatch, 1.0)
+    monkeypatch.setattr("ofa2_zoo.profiles.measure.machine_info", lambda: {"cpu": "Other CPU", "cores": 2})
+    table_path = tmp_path / "luts" / "tiny-cpu.json"
+    before = table_path.read_bytes()
+    with pytest.raises(ProfileError) as exc:
+        machine.stamp_table(tiny)
+    assert str(exc.value) == (f"{table_path} was measured on Test CPU, 2 cores, not on this machine (Other CPU, 2 "
+                              "cores) with the same runtimes; a canary must be timed where the table was measured "
+                              "(fix: run this there, or rebuild the table here: ofa2 profile build-lut tiny-cpu)")
+    assert table_path.read_bytes() == before
+
+
+def test_stamping_an_old_table_adds_the_canary_and_flags(tiny, tmp_path, monkeypatch):
+    FakeMachine(monkeypatch, 1.25)
+    table_path = tmp_path / "luts" / "tiny-cpu.json"
+    old_machine = {k: v for k, v in TABLE_MACHINE.items() if k != "flags"}
+    _write_table(table_path, canary=None, machine_record=old_machine, fmt="ofa2-lut/1")
+    entries = json.loads(table_path.read_text())["entries"]
+    monkeypatch.setattr("ofa2_zoo.profiles.measure.machine_info", lambda: dict(TABLE_MACHINE))
+    path, canary = machine.stamp_table(tiny)
+    data = json.loads(path.read_text())
+    assert data["format"] == FORMAT and data["machine"]["flags"] == FLAGS and data["entries"] == entries
+    assert data["canary"]["ms"] == {k: 1.25 * v for k, v in TABLE_CANARY.items()} == canary["ms"]
+    assert machine.check_machine(tiny).status == "same"
+
+
+# ---------------------------------------------------------------------------- the CLI
+def _run(*args) -> int:
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in args])
+    return exc.value.code
+
+
+def test_search_warns_once_and_calibrate_silences_it(tiny, tmp_path, monkeypatch, capsys):
+    FakeMachine(monkeypatch, 1.6)
+    assert _run("search", "-p", tiny, "--population", 6, "--generations", 2, "-o", tmp_path / "s1", "--no-plot") == 0
+    err = capsys.readouterr().err
+    assert err.count("warning:") == 1 and "fix: ofa2 profile calibrate tiny-cpu" in " ".join(err.split())
+
+    _foreign_networks(monkeypatch).table = tmp_path / "luts" / "tiny-cpu.json"
+    assert _run("profile", "calibrate", tiny, "-n", 12, "--check", 4, "-q") == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "this machine's calibration" in out and f"for machine {machine.fingerprint()}" in out
+    assert "(compared on 4 other networks, measured here)" in out
+
+    assert _run("search", "-p", tiny, "--population", 6, "--generations", 2, "-o", tmp_path / "s2", "--no-plot") == 0
+    assert "warning" not in capsys.readouterr().err
+    saved = json.loads((tmp_path / "s2" / "front.json").read_text())
+    assert saved["profile"]["latency_calibration"] == f"machine:{machine.fingerprint()}"
+
+
+def test_package_checks_the_fronts_profile(tiny, tmp_path, monkeypatch, capsys):
+    from ofa2_zoo.cli.package import _check_machine
+
+    FakeMachine(monkeypatch, 1.6)
+    monkeypatch.setenv("OFA2_PROFILES", str(tmp_path))  # the front names its profile by id
+    search(tiny, population=6, generations=2, seed=1).save(tmp_path / "front")
+    _check_machine(tmp_path / "front", None, None)
+    assert capsys.readouterr().err.count("warning:") == 1
+    _check_machine(tmp_path / "missing", None, None)  # a bad front: packaging itself reports it
+    assert capsys.readouterr().err == ""
+
+
+def test_the_check_can_be_turned_off(tiny, tmp_path, monkeypatch, capsys):
+    fake = FakeMachine(monkeypatch, 1.6)
+    monkeypatch.setenv("OFA2_MACHINE_CHECK", "0")
+    assert _run("search", "-p", tiny, "--population", 6, "--generations", 2, "-o", tmp_path / "s", "--no-plot") == 0
+    assert "warning" not in capsys.readouterr().err and fake.timed == 0
+
+
+def test_profile_show_reports_the_check_and_the_attribution(tiny, monkeypatch, capsys):
+    FakeMachine(monkeypatch, 1.6)
+    assert _run("profile", "show", tiny) == 0
+    captured = capsys.readouterr()
+    info = json.loads(captured.out)
+    assert info["machine_check"]["status"] == "differs" and info["lut"]["canary"]["ms"] == TABLE_CANARY
+    assert info["latency_by"] == "the table measured on Test CPU, 2 cores (2026-12-01) (uncalibrated sum)"
+    assert captured.err.count("warning:") == 1
+
+
+def test_profile_canary_times_afresh(tiny, monkeypatch, capsys):
+    fake = FakeMachine(monkeypatch, 1.0)
+    assert _run("profile", "canary", tiny) == 0
+    assert json.loads(capsys.readouterr().out)["status"] == "same"
+    assert _run("profile", "canary", tiny) == 0  # not from the day's cache: timed again
+    assert fake.timed == 2
+
+
+def test_calibrate_cli_refuses_note10_in_one_line(capsys):
+    assert _run("profile", "calibrate", "note10") == 2
+    assert "error: profile note10 cannot be calibrated on this machine" in capsys.readouterr().err
