@@ -286,3 +286,27 @@ def test_package_and_run_record_only_when_asked_and_say_what_it_takes_over(tmp_p
     assert [p.path for p in ZooIndex.load(user_index).packages] == [str(pkg)]
     assert ("it is now the default version of profile digits-cpu's names; one it has no member for loads only with "
             f"a tag (.embedded, .v<N>). Undo: `ofa2 zoo forget {pkg}`") in out
+
+
+def test_a_bad_profile_entry_or_version_skips_only_itself(tmp_path):
+    from ofa2_zoo.zoo.records import hub_index_members
+
+    good = ZooIndex()
+    good.add_version("digits-cpu", "front-a", hub_index_members(DIGITS, {k: f"o/r-{k}" for k in range(5)}, "v1",
+                                                                  "http://127.0.0.1:1"))
+    data = good.model_dump(mode="json")
+    data["fronts"]["digits-cpu"]["versions"].append(data["fronts"]["digits-cpu"]["versions"][0])  # v1 twice
+    data["fronts"]["note10"] = ["not", "an", "object"]
+    data["fronts"]["Bad Id"] = {"versions": []}
+    path = tmp_path / "index.json"
+    path.write_text(json.dumps(data))
+    index, bad = ZooIndex.read(path)
+    assert bad == ["field 'fronts.digits-cpu.versions.1': profile 'digits-cpu' lists version v1 twice",
+                   "field 'fronts.note10': not an object with one field, 'versions' (a list)",
+                   "field 'fronts.Bad Id': 'Bad Id' is not a profile id"]
+    assert [v.version for v in index.versions("digits-cpu")] == ["v1"]
+    assert {m.endpoint for m in index.versions("digits-cpu")[0].members} == {"http://127.0.0.1:1"}
+    data["fronts"]["digits-cpu"]["versions"][0]["members"][0]["endpoint"] = "not a url"
+    path.write_text(json.dumps(data))
+    assert ZooIndex.read(path)[1][0].startswith("field 'fronts.digits-cpu.versions.0.members.0.endpoint': String "
+                                                "should match pattern")

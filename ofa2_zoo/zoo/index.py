@@ -222,7 +222,7 @@ class ZooIndex(_Model):
         fronts, packages = data.get("fronts", {}), data.get("packages", [])
         try:  # the frame: a bad one is a bad file
             index = cls.model_validate({**data, "fronts": {}, "packages": []})
-            if not isinstance(fronts, dict) or not all(isinstance(f, dict) for f in fronts.values()):
+            if not isinstance(fronts, dict):
                 raise RegistryError(f"zoo index {p}: field 'fronts': not an object of profile id -> "
                                     "{\"versions\": [...]}")
             if not isinstance(packages, list):
@@ -237,11 +237,11 @@ class ZooIndex(_Model):
                 bad.append(field_error(exc, ("packages", i)))
         for profile, raw_fronts in fronts.items():
             where = f"field 'fronts.{clip(str(profile))}'"
-            versions = raw_fronts.get("versions", [])
+            versions = raw_fronts.get("versions", []) if isinstance(raw_fronts, dict) else None
             if not _PROFILE_RE.match(str(profile)):
                 bad.append(f"{where}: {clip(repr(profile))} is not a profile id")
                 continue
-            if not isinstance(versions, list) or set(raw_fronts) - {"versions"}:
+            if not isinstance(versions, list) or set(raw_fronts) - {"versions"}:  # (None: not an object)
                 bad.append(f"{where}: not an object with one field, 'versions' (a list)")
                 continue
             kept = ProfileFronts()
