@@ -6,13 +6,16 @@ entries into timm model entrypoints:
 
 - ``ofa2_<profile>_front_<k>``: member ``k`` (0 = fastest) of the profile's front, one timm
   pretrained tag per version (``local``, ``v<N>``, ``embedded``; the default is the first of
-  those, see :func:`ofa2_zoo.zoo.tag_order`);
+  those, see :func:`ofa2_zoo.zoo.tag_order`, except that a profile with a local package loads
+  only that package by default, see :func:`ofa2_zoo.zoo.entries.default_tag`);
 - ``ofa2_front_<k>`` (and its tags) for the zoo's default profile.
 
 So ``timm.list_models("ofa2_*")``, ``timm.list_pretrained("ofa2_*")`` and
 ``timm.create_model("ofa2_note10_front_3.v2", pretrained=True)`` work as for timm's own
 models. Weights come from a local file (``local``, ``embedded``) or from the member's Hub repo
-at the version's tag through the Hugging Face cache (``hf_hub_id`` = ``org/repo@v2``).
+at the version's tag through the Hugging Face cache (``hf_hub_id`` = ``org/repo@v2``; from the
+Hub recorded with the version when there is one, else ``HF_ENDPOINT``'s). A failed load is one
+:class:`RegistryError` naming the name, its version, where it came from and the fix.
 
 :func:`register_front` adds names at run time from a package folder (tag ``local``, the new
 default) or from a Hub front repo (every ``v<N>`` tag of the repo, read from its
@@ -33,12 +36,13 @@ from typing import Any, Iterable, Mapping
 from timm.models import register_model
 from timm.models._pretrained import DefaultCfg, PretrainedCfg
 
-from .errors import Ofa2Error
+from .errors import Ofa2Error, clip
 from .package.manifest import read_manifest, timm_name
 from .package.verify import config_arch, read_config
 from .space import ArchSpec, SearchSpace, resolve_space
 from .zoo import entries as zoo_entries
-from .zoo.entries import LOCAL_TAG, Zoo, ZooEntry, suggest, tag_order, weights_cfg
+from .zoo.entries import (LOCAL_TAG, Zoo, ZooEntry, default_tag, local_profiles, no_default, suggest, tag_order,
+                          weights_cfg)
 from .zoo.index import (SHIPPED_INDEX_PATH, IndexMember, IndexVersion, RegistryError, ZooIndex, check_arch,
                         shipped_index_path)
 from .zoo.records import hub_index_members, package_record
@@ -58,6 +62,7 @@ _REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*(@
 # timm looks up a module-level ``default_cfgs`` when a name is registered (see register_model).
 default_cfgs: dict[str, DefaultCfg] = {}
 _VERSIONS: dict[str, dict[str, ZooEntry]] = {}
+_LOCAL_PROFILES: set[str] = set()  # profiles with a local package: their names load only it by default
 _DEFAULT_PROFILE = ZooIndex().default_profile
 
 
@@ -85,15 +90,56 @@ def _entrypoint(name: str):
         from .supernet.subnet import create_subnet  # torch models only when a model is built
 
         member = resolve_name(name, pretrained_cfg)
+        if "arch" in kwargs or "space" in kwargs:
+            # what timm passes from a config.json's model_args (local-dir:, hf-hub:) naming this model
+            raise RegistryError(f"{name} is front member {member.k} of profile {member.profile} with a fixed arch; "
+                                "arch= and space= belong to the generic architecture 'ofa2_subnet' (a member's "
+                                "config.json names \"architecture\": \"ofa2_subnet\"; fix: set that, or "
+                                "re-package the member)")
         # A tag string makes timm resolve this name's registered cfg for that version.
         cfg = member.tag if pretrained_cfg is None or isinstance(pretrained_cfg, str) else pretrained_cfg
-        return create_subnet(member.arch, _space_of(member), pretrained=pretrained, variant=name,
-                             pretrained_cfg=cfg, **kwargs)
+        try:
+            if pretrained and member.source == "hub" and member.endpoint:
+                kwargs["pretrained_cfg_overlay"] = {**(kwargs.get("pretrained_cfg_overlay") or {}),
+                                                    "file": _hub_weights(member)}
+            return create_subnet(member.arch, _space_of(member), pretrained=pretrained, variant=name,
+                                 pretrained_cfg=cfg, **kwargs)
+        except Exception as exc:
+            if not pretrained or isinstance(exc, RegistryError):
+                raise
+            raise RegistryError(_load_failure(name, member, exc)) from None
 
     entry.__name__ = entry.__qualname__ = name
     entry.__module__ = __name__
     entry.__doc__ = f"ofa2-zoo front member {name} (versions: ofa2_zoo.registry.registered_versions({name!r}))."
     return entry
+
+
+def _hub_weights(member: ZooEntry) -> str:
+    """The member's weights from the Hub it was published to (its recorded endpoint), through the HF cache."""
+    from huggingface_hub import hf_hub_download
+
+    repo_id, _, revision = member.where.partition("@")
+    return hf_hub_download(repo_id, "model.safetensors", revision=revision, endpoint=member.endpoint)
+
+
+def _load_failure(name: str, member: ZooEntry, exc: Exception) -> str:
+    """One line: which record failed to load, why, and what fixes it."""
+    why = str(exc).splitlines()[0].split(" (fix: ")[0] if str(exc) else ""  # the fix is ours to give
+    if not isinstance(exc, Ofa2Error):  # our messages are short already; another library's may not be
+        why = f"{type(exc).__name__}: {clip(why, 200)}" if why else type(exc).__name__
+    if member.source == "hub":
+        where = f"Hub repo {member.where}" + (f" on {member.endpoint}" if member.endpoint else "")
+        fix = (f"`ofa2 pull {name}.{member.tag}` while online (check HF_ENDPOINT and the token), or load another "
+               f"version ({', '.join(registered_versions(name))})")
+    elif member.source == "local":
+        where = f"the local package {member.where}"
+        fix = (f"re-package it with `ofa2 package` and record it again (`ofa2 zoo add {member.where}`), or "
+               f"`ofa2 zoo forget {member.where}`")
+    else:
+        where = f"the embedded package {member.where}"
+        fix = "reinstall ofa2-zoo"
+    return f"cannot load the weights of {name}.{member.tag} from {where}: {why} (fix: {fix})"
 
 
 def _register(name: str, versions: Mapping[str, ZooEntry]) -> None:
@@ -112,6 +158,7 @@ def register_entries(entries: Iterable[ZooEntry], default_profile: str | None = 
     table = Zoo(default_profile or _DEFAULT_PROFILE, list(entries)).by_name()
     for name, versions in table.items():
         _register(name, {**_VERSIONS.get(name, {}), **versions})
+    _LOCAL_PROFILES.update(local_profiles(e for versions in table.values() for e in versions.values()))
     return sorted(table)
 
 
@@ -149,7 +196,11 @@ def resolve_name(name: str, pretrained_cfg: Any = None) -> ZooEntry:
     else:
         tag = pretrained_cfg or tag_in_name
     tags = tag_order(_VERSIONS[base])
-    tag = tag or tags[0]
+    if not tag:
+        tag = default_tag(_VERSIONS[base], _LOCAL_PROFILES)
+        if tag is None:
+            raise RegistryError(no_default(base, {e.profile for e in _VERSIONS[base].values()} & _LOCAL_PROFILES,
+                                           tags))
     if tag not in _VERSIONS[base]:
         raise RegistryError(f"{base} has no version {tag!r}; known: {', '.join(tags)}")
     return _VERSIONS[base][tag]

@@ -171,3 +171,22 @@ def test_previous_version_in_grey_and_hostile_strings_stay_text(package, open_pa
     page.mouse.move(*_point_at(page, 1))
     assert hostile in page.inner_text("#tooltip")
     assert errors == []
+
+
+def test_the_dominated_points_box_is_offered_only_when_there_are_some(open_page, tmp_path):
+    """A PALS front's final population is its archive: nothing dominated, so no box that draws
+    nothing; a front with dominated points draws each one and the box hides and shows them."""
+    front = Front.load(write_front(tmp_path / "front", n=6, seed=2))
+    empty, _ = open_page(write_explorer(front, tmp_path / "empty.html"))
+    assert empty.locator("#show-population-wrap").is_hidden()
+    assert empty.locator("#plot circle.population").count() == 0
+    dominated = [{"latency_ms": m.objectives["latency_ms"] + 0.01, "top1": m.objectives["top1"] - 1.0}
+                 for m in front.members[:4]]
+    front.population = dominated
+    page, errors = open_page(write_explorer(front, tmp_path / "dominated.html"))
+    assert page.locator("#show-population-wrap").is_visible()
+    assert page.locator("#plot circle.population").count() == len(dominated)
+    assert page.locator("#plot .population-layer").is_visible()
+    page.click("#show-population")
+    assert page.locator("#plot .population-layer").is_hidden()
+    assert errors == []

@@ -479,9 +479,10 @@ def test_the_entrypoint_builds_without_weights_unless_asked(monkeypatch):
     register_index(index)
     model = timm.models.model_entrypoint("ofa2_tiny_ent_front_2")()  # timm's own default: pretrained=False
     assert model.ofa2_arch.to_dict() == v1[2] and model.pretrained_cfg["tag"] == "v1"
-    from huggingface_hub.errors import LocalEntryNotFoundError
-
-    with pytest.raises(LocalEntryNotFoundError):  # pretrained=True goes for the Hub weights (offline, not cached)
+    # pretrained=True goes for the Hub weights (offline, not cached): one line naming the version and the fix
+    with pytest.raises(RegistryError, match=r"^cannot load the weights of ofa2_tiny_ent_front_2\.v1 from Hub repo "
+                                            r"org/ofa2-tiny-ent-front-2@v1: LocalEntryNotFoundError: .* \(fix: `ofa2 "
+                                            r"pull ofa2_tiny_ent_front_2\.v1` while online"):
         timm.models.model_entrypoint("ofa2_tiny_ent_front_2")(pretrained=True)
 
 

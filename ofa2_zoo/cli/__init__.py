@@ -24,6 +24,9 @@ COMMAND_MODULES = ("arch", "assets", "data", "profile", "train", "search", "fron
 def build_app():
     import typer
 
+    from ._ui import fold_help
+
+    fold_help()
     app = typer.Typer(
         name="ofa2",
         help="Search Once-for-All supernets for Pareto fronts per hardware profile, and package "

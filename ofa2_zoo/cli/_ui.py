@@ -119,3 +119,36 @@ def print_table(columns: Sequence[Col], rows: Iterable[Sequence[Any]], title: st
 def print_json(data: Any) -> None:
     """``data`` as indented JSON on stdout (no colours, no wrapping)."""
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def fold_help() -> None:
+    """Make ``--help`` fold what does not fit the terminal instead of cutting it with "…".
+
+    typer lays help out in rich tables whose cells end a too-long word (a path, a long option
+    name at 80 columns) with an ellipsis; rich's ``overflow="fold"`` breaks it over lines
+    instead. Applied to typer's help tables and help texts (``tests/test_cli_output.py``
+    checks every command at 80 columns)."""
+    from typer import rich_utils
+
+    if getattr(rich_utils, "_ofa2_folds", False):
+        return
+
+    class FoldingTable(Table):
+        def add_row(self, *renderables: Any, **kwargs: Any) -> None:
+            while len(self.columns) < len(renderables):  # the columns rich would add, folding
+                self.columns.append(Column(_index=len(self.columns), highlight=self.highlight, overflow="fold"))
+            super().add_row(*renderables, **kwargs)
+
+    def folded(make):
+        def wrapper(*args: Any, **kwargs: Any):
+            out = make(*args, **kwargs)
+            for item in getattr(out, "renderables", [out]):  # a Text, or typer's Columns of Texts
+                if isinstance(item, Text):
+                    item.overflow = "fold"
+            return out
+        return wrapper
+
+    rich_utils.Table = FoldingTable
+    rich_utils._make_rich_text = folded(rich_utils._make_rich_text)
+    rich_utils._get_parameter_help = folded(rich_utils._get_parameter_help)
+    rich_utils._ofa2_folds = True

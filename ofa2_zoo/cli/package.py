@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from ._ui import QUIET, Col, console, print_table, progress
-from .zoo import record_in_local_zoo
+from .zoo import RECORD, record_in_local_zoo
 
 
 def package(
@@ -39,6 +39,7 @@ def package(
     threads: int = typer.Option(1, min=1, help="torch/BLAS threads while packaging. One by default: these "
                                                "networks are small, and more threads slow packaging down "
                                                "many-fold when another process is busy."),
+    record: bool = RECORD,
     quiet: bool = QUIET,
 ) -> None:
     """Extract, re-calibrate and export each selected member of a front into a package folder."""
@@ -72,7 +73,7 @@ def package(
                 title=f"package of {m.profile} (front {m.front_version_id[:12]})")
     console.print(f"package: {result.path}")
     console.print(f"explore: {result.path / m.front_folder / 'index.html'} (open it in a browser)")
-    record_in_local_zoo(result.path)
+    record_in_local_zoo(result.path, record)
 
 
 def _check_machine(front_dir: Path, profile: Optional[str], assets: Optional[Path]) -> None:

@@ -9,7 +9,7 @@ import typer
 
 from ..defaults import DEFAULT_ALGORITHM, DEFAULT_PROFILE
 from ._ui import QUIET, Col, console, print_table, progress
-from .zoo import record_in_local_zoo
+from .zoo import RECORD, record_in_local_zoo
 
 
 def run(
@@ -22,6 +22,7 @@ def run(
     seed: int = typer.Option(1, help="Random seed (same seed, same front)."),
     members: Optional[int] = typer.Option(None, min=1, help="Members to package (default: the profile's)."),
     assets: Optional[Path] = typer.Option(None, help="Folder with the official OFA files (official profiles only)."),
+    record: bool = RECORD,
     quiet: bool = QUIET,
 ) -> None:
     """Search a profile's supernet for a Pareto front and package it as timm models, offline."""
@@ -69,7 +70,7 @@ def run(
     console.print(f"front:   {result.front_dir / 'front.json'} (plot: {result.front_dir / 'front.png'})")
     console.print(f"explore: {result.front_dir / 'index.html'} (open it in a browser)")
     console.print(f"package: {result.package_dir}")
-    record_in_local_zoo(result.package_dir)
+    record_in_local_zoo(result.package_dir, record)
     console.print("timings: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.seconds.items()))
 
 

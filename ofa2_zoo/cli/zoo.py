@@ -130,20 +130,34 @@ def forget(target: str = typer.Argument(..., help="A recorded package folder (it
         console.print(f"forgot {record.path} ({record.profile}, {n} member{'' if n == 1 else 's'})")
 
 
-def record_in_local_zoo(package_dir: Path) -> None:
-    """After `ofa2 package`/`ofa2 run`: record the package; a failure is a warning (the package is written)."""
+RECORD = typer.Option(True, "--record/--no-record",
+                      help="Record the package in the local zoo: it becomes the default version of every "
+                           "ofa2_<profile>_front_<k> name of its profile (`ofa2 zoo forget PATH` undoes it). "
+                           "--no-record for a throwaway folder.")
+
+
+def record_in_local_zoo(package_dir: Path, record: bool = True) -> None:
+    """After `ofa2 package`/`ofa2 run`: record the package (unless ``record`` is False) and say
+    which names it now stands for; a failure is a warning (the package is written)."""
     from ..errors import Ofa2Error
     from ..zoo import record_package, user_index_path
 
+    if not record:
+        console.print("not recorded in the local zoo (--no-record): its names load only through "
+                      f"ofa2_zoo.register_front({str(package_dir)!r}) or after `ofa2 zoo add {package_dir}`",
+                      soft_wrap=True)
+        return
     try:
-        record = record_package(package_dir)
+        recorded = record_package(package_dir)
     except Ofa2Error as exc:
         err_console.print(f"[yellow]warning:[/] the package was not recorded in the local zoo: {exc}")
         return
-    _said_recorded(record, user_index_path())
-    name = _names(record)[0]
+    _said_recorded(recorded, user_index_path())
+    name = _names(recorded)[0]
+    console.print(f"it is now the default version of profile {recorded.profile}'s names; one it has no member for "
+                  f"loads only with a tag (.embedded, .v<N>). Undo: `ofa2 zoo forget {recorded.path}`", soft_wrap=True)
     console.print(f'use it:  import ofa2_zoo, timm; timm.create_model("{name}", pretrained=True)  (in any new '
-                  "process; `ofa2 zoo list` shows every name)")
+                  "process; `ofa2 zoo list` shows every name)", soft_wrap=True)
 
 
 def register(root: typer.Typer) -> None:

@@ -468,6 +468,8 @@
       document.getElementById("show-previous-label").textContent = "previous version (" + prev.label + ")";
     }
     if (refs.length) document.getElementById("show-references-wrap").hidden = false;
+    // A search whose final population is all on the front (PALS keeps only its archive) has no dominated points.
+    if ((data.population || []).length) document.getElementById("show-population-wrap").hidden = false;
     document.getElementById("footer").textContent = "profile " + data.profile + " · space " + data.space
       + " · supernet " + (data.supernet || "–") + " · accuracy " + (data.accuracy || "–")
       + (data.latency_by ? " · latency from " + data.latency_by : "")

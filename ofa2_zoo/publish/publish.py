@@ -259,7 +259,7 @@ def _publish(pkg: Package, names: RepoNames, hub: Hub, dry_run: bool, version: s
         if isinstance(exc.cause, TagConflict):
             result.error = str(exc.cause)
         raise PublishFailed(_failure_message(result, step), result) from None
-    result.index_updated = _record(pkg, names, tag, index_file)
+    result.index_updated = _record(pkg, names, tag, index_file, hub.endpoint)
     for line in result.lines():
         say(line)
     return result
@@ -322,7 +322,7 @@ def _unchanged(pkg: Package, names: RepoNames, tag: str, hub: Hub, index_file: P
     if dry_run:
         result.index_pending = index_file is not None and not _records(pkg, tag, index_file)
     else:
-        result.index_updated = _record(pkg, names, tag, index_file)
+        result.index_updated = _record(pkg, names, tag, index_file, hub.endpoint)
     for line in result.lines():
         say(line)
     return result
@@ -344,8 +344,9 @@ def _holds(index, pkg: Package, tag: str) -> bool:
     return any(v.version == tag and v.front_version_id == pkg.front_version_id for v in index.versions(pkg.profile))
 
 
-def _record(pkg: Package, names: RepoNames, tag: str, index_file: Path | None) -> bool:
-    """Add the version to the zoo index file (idempotent); True if the file changed."""
+def _record(pkg: Package, names: RepoNames, tag: str, index_file: Path | None, endpoint: str) -> bool:
+    """Add the version to the zoo index file (idempotent), with the Hub ``endpoint`` it is on (later
+    loads use that Hub whatever HF_ENDPOINT says then); True if the file changed."""
     if index_file is None:
         return False
     from ..zoo.index import edit_index
@@ -356,7 +357,7 @@ def _record(pkg: Package, names: RepoNames, tag: str, index_file: Path | None) -
             if _holds(index, pkg, tag):
                 return False
             before = index.model_dump()
-            rows = hub_index_members(pkg.path, {k: names.member(k) for k in pkg.members}, tag)
+            rows = hub_index_members(pkg.path, {k: names.member(k) for k in pkg.members}, tag, endpoint)
             index.add_version(pkg.profile, pkg.front_version_id, rows, version=tag)
             return index.model_dump() != before
     except Ofa2Error as exc:

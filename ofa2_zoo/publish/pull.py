@@ -4,7 +4,9 @@
 ``v2`` of the ``note10`` front; without ``.v<N>`` the newest version that has member 3) and
 downloads that member repo at its version tag into the Hugging Face cache — the same cache
 ``timm.create_model(..., pretrained=True)`` reads, so a pulled model then loads offline
-(``HF_HUB_OFFLINE=1``). ``org/repo@v2`` pulls a repo directly. Always a ``v<N>`` tag, never a
+(``HF_HUB_OFFLINE=1``). A version the index recorded with its Hub endpoint (``ofa2 publish``
+writes it) is pulled from that Hub, whatever ``HF_ENDPOINT`` says. ``org/repo@v2`` pulls a repo
+directly. Always a ``v<N>`` tag, never a
 moving branch; the downloaded ``config.json`` is checked against the arch the index lists.
 Concurrent pulls of the same model are safe (huggingface_hub locks each file in the cache).
 """
@@ -32,6 +34,7 @@ class PullTarget:
     repo_id: str
     revision: str
     arch: dict | None = None  # what the zoo index says the member is
+    endpoint: str | None = None  # the Hub the zoo index recorded it on (None: HF_ENDPOINT's)
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,7 @@ def _from_index(name: str, m: re.Match, indexes: list) -> PullTarget:
     repo_id, _, revision = row.where.partition("@")
     if not _TAG_RE.match(revision):
         raise PullError(f"{name}: the zoo index points at revision {revision!r}, not a version tag")
-    return PullTarget(name, repo_id, revision, dict(row.arch))
+    return PullTarget(name, repo_id, revision, dict(row.arch), row.endpoint)
 
 
 def _newest_tag(repo_id: str) -> str:
@@ -155,7 +158,7 @@ def pull(name: str, *, index_path: str | os.PathLike | None = None, local_dir: s
 
     def fetch() -> str:
         return snapshot_download(target.repo_id, revision=target.revision, cache_dir=constants.HF_HUB_CACHE,
-                                 local_dir=local_dir)
+                                 local_dir=local_dir, endpoint=target.endpoint)
 
     try:
         path = Path(fetch() if offline else Hub(retry=retry).retrying(f"downloading {target.repo_id}@"

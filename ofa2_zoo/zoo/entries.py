@@ -9,7 +9,10 @@ A name ``ofa2_<profile>_front_<k>`` can have several versions (timm tags):
 - ``embedded``: member ``k`` of the packaged front shipped inside ofa2-zoo (works offline).
 
 The default version (what the name without a tag loads) is the first of ``local``, the
-newest ``v<N>``, ``embedded``. ``ofa2_front_<k>`` stands for the zoo's default profile.
+newest ``v<N>``, ``embedded``, with one exception: a profile with a local package loads only
+that package by default, so a name of it the package has no member for (a package of 3
+members, an embedded front of 5) has no default and loads only with a tag, never silently
+from another source. ``ofa2_front_<k>`` stands for the zoo's default profile.
 Reading never raises: a bad index file or a package that moved is one :class:`ZooWarning`
 and the other sources still count. No torch or timm here.
 """
@@ -24,6 +27,7 @@ from typing import Any, Iterable, Mapping
 
 from ..errors import Ofa2Error
 from ..package.manifest import timm_name
+from ..package.verify import contained
 from .index import (EMBEDDED_ZOO_DIR, INDEX_ENV, PackageRecord, ZooIndex, read_or_warn, shipped_index_path, user_index_path,
                     version_number, warn)
 from .records import manifest_stamp, package_record
@@ -47,6 +51,7 @@ class ZooEntry:
     where: str  # package folder, or Hub repo@revision
     top1: float | None = None
     latency_ms: float | None = None
+    endpoint: str | None = None  # Hub versions: the Hub they were published to (None: HF_ENDPOINT's)
 
     @property
     def name(self) -> str:
@@ -60,6 +65,30 @@ class ZooEntry:
 def tag_order(tags: Iterable[str]) -> list[str]:
     """Default first: ``local``, then the newest ``v<N>`` down to v1, then ``embedded``."""
     return sorted(tags, key=lambda t: (t != LOCAL_TAG, t == EMBEDDED_TAG, -version_number(t), t))
+
+
+def local_profiles(entries: Iterable[ZooEntry]) -> set[str]:
+    """Profiles with a local package among ``entries``."""
+    return {e.profile for e in entries if e.tag == LOCAL_TAG}
+
+
+def default_tag(versions: Mapping[str, ZooEntry], local: set[str]) -> str | None:
+    """The tag a name loads without one: the first of :func:`tag_order`, except that a profile
+    with a local package loads only that package by default; a name of it the package has no
+    member for has no default (None) instead of falling back to a Hub or embedded version."""
+    if LOCAL_TAG in versions:
+        return LOCAL_TAG
+    if any(e.profile in local for e in versions.values()):
+        return None
+    return tag_order(versions)[0]
+
+
+def no_default(name: str, profiles: Iterable[str], tags: Iterable[str]) -> str:
+    """Why ``name`` without a tag loads nothing, and how to load one of its versions."""
+    return (f"{name} has no default version: the local package of profile {', '.join(sorted(set(profiles)))} is "
+            f"the default for its names and has no such member (a name never falls back to another source on its "
+            f"own); load a version explicitly: {', '.join(f'{name}.{t}' for t in tag_order(tags))}, or "
+            "`ofa2 zoo forget PATH` that package (`ofa2 zoo list` shows both)")
 
 
 @dataclass
@@ -80,8 +109,10 @@ class Zoo:
                 table.setdefault(n, {}).setdefault(e.tag, e)
         return table
 
-    def default_tags(self) -> dict[str, str]:
-        return {name: tag_order(tags)[0] for name, tags in self.by_name().items()}
+    def default_tags(self) -> dict[str, str | None]:
+        """name -> the tag it loads without one (None: see :func:`default_tag`)."""
+        local = local_profiles(self.entries)
+        return {name: default_tag(tags, local) for name, tags in self.by_name().items()}
 
 
 def suggest(name: str, known: Iterable[str], n: int = 3) -> str:
@@ -112,7 +143,8 @@ def hub_entries(*indexes: ZooIndex) -> list[ZooEntry]:
         for m in v.members:
             where = f"{m.repo_id}@{m.revision}"
             out.append(ZooEntry(profile, m.k, tag, "hub", m.arch, m.space,
-                                weights_cfg(m.pretrained_cfg, hf_hub_id=where), where, m.top1, m.latency_ms))
+                                weights_cfg(m.pretrained_cfg, hf_hub_id=where), where, m.top1, m.latency_ms,
+                                m.endpoint))
     return out
 
 
@@ -133,6 +165,8 @@ def _present(record: PackageRecord) -> PackageRecord | None:
     folder = Path(record.path)
     if not all((folder / m.weights).is_file() for m in record.members):
         return package_record(record.path, recorded_at=record.recorded_at)  # raises, naming the missing file
+    for m in record.members:  # publish's containment rules: no '..', no symbolic link, resolved inside
+        contained(folder, m.weights, f"recorded member k={m.k} of {folder}")
     return record
 
 
@@ -178,5 +212,5 @@ def collect() -> Zoo:
     return Zoo(shipped.default_profile, local_entries(user) + hub_entries(shipped, user) + embedded_entries())
 
 
-__all__ = ["ZooEntry", "Zoo", "collect", "tag_order", "suggest", "hub_entries", "package_entries", "local_entries",
+__all__ = ["ZooEntry", "Zoo", "collect", "tag_order", "local_profiles", "default_tag", "no_default", "suggest", "hub_entries", "package_entries", "local_entries",
            "embedded_entries", "weights_cfg", "LOCAL_TAG", "EMBEDDED_TAG", "SOURCES"]

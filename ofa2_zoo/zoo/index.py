@@ -22,11 +22,11 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal, Mapping, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .._io import write_text_atomic
 from ..defaults import ZOO_DEFAULT_PROFILE
-from ..errors import Ofa2Error
+from ..errors import Ofa2Error, clip, shorten
 
 INDEX_FORMAT = "ofa2-zoo-index/1"
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -35,6 +35,12 @@ EMBEDDED_ZOO_DIR = DATA_DIR / "zoo"  # one package folder per profile, shipped i
 INDEX_ENV = "OFA2_ZOO_INDEX"  # another shipped index (CI, tests, private zoos)
 USER_INDEX_ENV = "OFA2_USER_INDEX"  # another user index file (tests, several zoos side by side)
 _VERSION_RE = re.compile(r"^v([1-9]\d*)$")
+# A user index of thousands of packages is a few MB; the file size is checked before the file is
+# read, so no index makes `import ofa2_zoo` (or `import timm`) slow or memory-hungry.
+MAX_INDEX_BYTES = 16 << 20
+# Deepest nesting of arrays/objects an index may have (a real one nests 7 levels: the root, packages,
+# a record, members, a member, its pretrained_cfg, its mean); checked without recursion.
+MAX_INDEX_DEPTH = 32
 _PROFILE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
 
 
@@ -52,9 +58,49 @@ def version_number(tag: str) -> int:
     return int(m.group(1)) if m else 0
 
 
-def field_error(exc: ValidationError) -> str:
+def field_error(exc: ValidationError, prefix: tuple = ()) -> str:
     err = exc.errors()[0]
-    return f"field '{'.'.join(map(str, err['loc'])) or '(top level)'}': {err['msg']}"
+    loc = ".".join(map(str, (*prefix, *err["loc"]))) or "(top level)"
+    return f"field '{clip(loc)}': {err['msg'].removeprefix('Value error, ')}"
+
+
+def _read_json(p: Path) -> Any:
+    """The JSON in ``p``: its size checked before reading, its nesting depth after parsing."""
+    try:
+        size = p.stat().st_size
+        if not p.is_file():
+            raise RegistryError(f"zoo index {p} is not a file")
+        if size > MAX_INDEX_BYTES:
+            raise RegistryError(f"zoo index {p} is {size:,} bytes, more than a zoo index may have "
+                                f"({MAX_INDEX_BYTES:,}); it was not read")
+        data = json.loads(p.read_bytes())
+    except FileNotFoundError:
+        raise RegistryError(f"zoo index {p} does not exist") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RegistryError(f"zoo index {p} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise RegistryError(f"zoo index {p} is nested more than {MAX_INDEX_DEPTH} levels deep; it was not read") \
+            from None
+    except OSError as exc:
+        raise RegistryError(f"zoo index {p} cannot be read: {exc.strerror or exc}") from None
+    if _depth(data) > MAX_INDEX_DEPTH:
+        raise RegistryError(f"zoo index {p} is nested more than {MAX_INDEX_DEPTH} levels deep; it was not read")
+    return data
+
+
+def _depth(data: Any) -> int:
+    """Nesting depth of arrays and objects (a scalar: 0), without recursion."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        node, level = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        deepest = max(deepest, level)
+        if level > MAX_INDEX_DEPTH:
+            break
+        stack.extend((c, level + 1) for c in children)
+    return deepest
 
 
 def shipped_index_path() -> Path:
@@ -83,6 +129,8 @@ class IndexMember(_Model):
     k: int = Field(..., ge=0)
     repo_id: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
     revision: str = Field(..., min_length=1)
+    # The Hub it was published to (HF_ENDPOINT at publish time); None: the one HF_ENDPOINT names when loading.
+    endpoint: Optional[str] = Field(None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$", max_length=2048)
     arch: dict[str, list[int]]
     space: Union[str, dict[str, Any]]
     pretrained_cfg: dict[str, Any]
@@ -110,6 +158,18 @@ class PackageMember(_Model):
     top1: Optional[float] = Field(None, ge=0, le=100)
     latency_ms: Optional[float] = Field(None, gt=0)
 
+    @field_validator("weights")
+    @classmethod
+    def _relative_safetensors(cls, value: str) -> str:
+        # The containment rules of a package (see ofa2_zoo.package.verify.contained); symbolic
+        # links and the resolved path are checked on disk before the record is used.
+        parts = value.split("/")
+        if value.startswith("/") or "\\" in value or any(p in ("", ".", "..") for p in parts):
+            raise ValueError(f"{clip(repr(value))} is not a relative path inside the package folder")
+        if not value.endswith(".safetensors"):
+            raise ValueError(f"{clip(repr(value))} is not a .safetensors file (weights load only from safetensors)")
+        return value
+
 
 class PackageRecord(_Model):
     """A package folder as recorded: enough to register its names without opening it."""
@@ -122,6 +182,13 @@ class PackageRecord(_Model):
     space: Union[str, dict[str, Any]]
     members: list[PackageMember] = Field(..., min_length=1)
 
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not os.path.isabs(value):
+            raise ValueError(f"{clip(repr(value))} is not an absolute path")
+        return value
+
 
 class ZooIndex(_Model):
     """Published front versions per profile (``fronts``) and recorded local packages (``packages``)."""
@@ -133,28 +200,64 @@ class ZooIndex(_Model):
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> "ZooIndex":
-        """Read and validate an index file (default: :func:`shipped_index_path`); errors name the file."""
+        """Read and validate an index file (default: :func:`shipped_index_path`); errors name the file.
+
+        Strict: any bad record is an error (what editing the file needs); :meth:`read` skips them."""
         p = Path(path) if path is not None else shipped_index_path()
-        if not p.is_file():
-            raise RegistryError(f"zoo index {p} does not exist")
-        try:
-            data = json.loads(p.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise RegistryError(f"zoo index {p} is not valid JSON: {exc}") from None
-        except OSError as exc:
-            raise RegistryError(f"zoo index {p} cannot be read: {exc.strerror or exc}") from None
+        index, bad = cls.read(p)
+        if bad:
+            raise RegistryError(f"zoo index {p}: {bad[0]}")
+        return index
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> tuple[ZooIndex, list[str]]:
+        """The index at ``path`` without its bad records, and what was wrong with each of those
+        (``field 'packages.3.members.0.weights': ...``). A file that is too large, too deeply nested,
+        not JSON or not a zoo index is a :class:`RegistryError` naming the file."""
+        p = Path(path)
+        data = _read_json(p)
         if not isinstance(data, dict) or data.get("format") != INDEX_FORMAT:
             got = data.get("format") if isinstance(data, dict) else type(data).__name__
-            raise RegistryError(f"zoo index {p}: format is {got!r}, expected {INDEX_FORMAT!r}")
-        try:
-            index = cls.model_validate(data)
+            raise RegistryError(f"zoo index {p}: format is {shorten(got)}, expected {INDEX_FORMAT!r}")
+        fronts, packages = data.get("fronts", {}), data.get("packages", [])
+        try:  # the frame: a bad one is a bad file
+            index = cls.model_validate({**data, "fronts": {}, "packages": []})
+            if not isinstance(fronts, dict):
+                raise RegistryError(f"zoo index {p}: field 'fronts': not an object of profile id -> "
+                                    "{\"versions\": [...]}")
+            if not isinstance(packages, list):
+                raise RegistryError(f"zoo index {p}: field 'packages': not a list")
         except ValidationError as exc:
             raise RegistryError(f"zoo index {p}: {field_error(exc)}") from None
-        for profile, fronts in index.fronts.items():
-            tags = [v.version for v in fronts.versions]
-            if len(set(tags)) != len(tags):
-                raise RegistryError(f"zoo index {p}: profile {profile!r} lists a version twice ({tags})")
-        return index
+        bad: list[str] = []
+        for i, raw in enumerate(packages):
+            try:
+                index.packages.append(PackageRecord.model_validate(raw))
+            except ValidationError as exc:
+                bad.append(field_error(exc, ("packages", i)))
+        for profile, raw_fronts in fronts.items():
+            where = f"field 'fronts.{clip(str(profile))}'"
+            versions = raw_fronts.get("versions", []) if isinstance(raw_fronts, dict) else None
+            if not _PROFILE_RE.match(str(profile)):
+                bad.append(f"{where}: {clip(repr(profile))} is not a profile id")
+                continue
+            if not isinstance(versions, list) or set(raw_fronts) - {"versions"}:  # (None: not an object)
+                bad.append(f"{where}: not an object with one field, 'versions' (a list)")
+                continue
+            kept = ProfileFronts()
+            for j, raw_version in enumerate(versions):
+                try:
+                    version = IndexVersion.model_validate(raw_version)
+                except ValidationError as exc:
+                    bad.append(field_error(exc, ("fronts", profile, "versions", j)))
+                    continue
+                if any(v.version == version.version for v in kept.versions):
+                    bad.append(f"field 'fronts.{profile}.versions.{j}': profile {profile!r} lists version "
+                               f"{version.version} twice")
+                    continue
+                kept.versions.append(version)
+            index.fronts[profile] = kept
+        return index, bad
 
     def save(self, path: str | os.PathLike | None = None) -> Path:
         """Write the index atomically as stable JSON (sorted keys)."""
@@ -235,14 +338,20 @@ def edit_index(path: str | os.PathLike) -> Iterator[ZooIndex]:
 # ---------------------------------------------------------------------------- reading for import
 def read_or_warn(path: Path, fix: str) -> ZooIndex:
     """The index at ``path``; a missing file is an empty index, a bad one is one :class:`ZooWarning`
-    (naming the file and ``fix``) and an empty index. ``import ofa2_zoo`` must never fail on it."""
-    if not path.exists():
+    (naming the file and ``fix``) and an empty index, and bad records are skipped with one warning
+    naming each (the file's other records count). ``import ofa2_zoo`` must never fail on it."""
+    if not path.exists() and not path.is_symlink():
         return ZooIndex()
     try:
-        return ZooIndex.load(path)
+        index, bad = ZooIndex.read(path)
     except RegistryError as exc:
         warn(f"{exc}; ignoring it. {fix}")
         return ZooIndex()
+    if bad:
+        shown = "; ".join(bad[:3]) + (f"; and {len(bad) - 3} more" if len(bad) > 3 else "")
+        warn(f"zoo index {path}: skipping {len(bad)} bad record{'' if len(bad) == 1 else 's'} ({shown}); the others "
+             f"count. {fix}")
+    return index
 
 
 def warn(message: str) -> None:

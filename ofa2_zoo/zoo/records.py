@@ -100,17 +100,18 @@ def forget(target: str | os.PathLike, index_path: str | os.PathLike | None = Non
     return gone
 
 
-
-
-def hub_index_members(package_dir: str | os.PathLike, repo_ids: dict[int, str], revision: str) -> list[dict]:
-    """Zoo-index rows for a package published as member repos ``repo_ids[k]`` at tag ``revision``."""
+def hub_index_members(package_dir: str | os.PathLike, repo_ids: dict[int, str], revision: str,
+                      endpoint: str | None = None) -> list[dict]:
+    """Zoo-index rows for a package published as member repos ``repo_ids[k]`` at tag ``revision``
+    on the Hub at ``endpoint`` (None: whatever ``HF_ENDPOINT`` names when a member is loaded)."""
     record = package_record(package_dir, recorded_at=0.0)
     rows = []
     for m in record.members:
         if m.k not in repo_ids:
             raise RegistryError(f"no Hub repo given for member k={m.k}")
         rows.append({"k": m.k, "repo_id": repo_ids[m.k], "revision": revision, "arch": m.arch, "space": record.space,
-                     "pretrained_cfg": m.pretrained_cfg, "top1": m.top1, "latency_ms": m.latency_ms})
+                     "pretrained_cfg": m.pretrained_cfg, "top1": m.top1, "latency_ms": m.latency_ms,
+                     "endpoint": endpoint})
     return rows
 
 
