@@ -6,6 +6,7 @@ import copy
 import json
 import re
 
+import numpy as np
 import pytest
 
 from ofa2_zoo.cli import main
@@ -461,3 +462,24 @@ def test_cli_prints_one_line_and_exits_2(tmp_path, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert "field 'device_class'" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_compiled_table_is_shared_per_table_content_and_space(tmp_path):
+    """A profile loaded again reuses the table compiled for the same table sha256 and space
+    (issue 24), without reading the table; a rebuilt table is compiled afresh."""
+    _write_table(tmp_path, _full_entries())
+    path = write_profile(tmp_path, profile_dict())
+    a, b = load_profile(path), load_profile(path)
+    assert a.compiled is b.compiled and "table" not in b.__dict__  # b never read the table file
+    assert not a.compiled.blocks.flags.writeable and not a.compiled.fixed.flags.writeable
+    sub = load_profile(write_profile(tmp_path, profile_dict(id="tiny-sub", resolutions=[16])))
+    assert sub.lut_sha256 == a.lut_sha256 and sub.compiled is not a.compiled
+    assert sub.compiled.blocks.shape[-1] == 1
+    np.testing.assert_array_equal(sub.compiled.blocks[..., 0], a.compiled.blocks[..., 0])
+    before = a.compiled
+    _write_table(tmp_path, {k: {**v, "median": 2 * v["median"]} for k, v in _full_entries().items()})
+    a.reload()
+    assert a.compiled is not before
+    np.testing.assert_array_equal(a.compiled.blocks, 2 * before.blocks)
+    np.testing.assert_array_equal(a.compiled.fixed, 2 * before.fixed)
+    assert load_profile(path).compiled is a.compiled

@@ -6,9 +6,10 @@ one-hot encoding: kernel size per block (20 × {3,5,7}), expand ratio per block
 ``(r - 112) // 16``. It outputs ImageNet top-1 as a fraction; we report %.
 
 The encoding is built for a whole gene matrix with array indexing (no loop over archs), and
-the MLP runs on fixed blocks of rows with one torch thread (:mod:`.mlp`): every arch's
-prediction is bit-identical whatever batch it arrives in (caches, executors and chunking
-never change a result), and no thread pool spins between the search's many small calls.
+the MLP runs in numpy on fixed blocks of rows (:mod:`.mlp`): every arch's prediction is
+bit-identical whatever batch it arrives in (caches, executors and chunking never change a
+result). The official file is a torch pickle read with ``weights_only=True`` once per machine;
+a safetensors copy in the cache, keyed by its sha256, serves every later process without torch.
 
 Other accuracy sources (a fitted predictor shipped with a supernet, measured accuracy) plug
 in through :func:`register_accuracy_source`: a factory called as
@@ -18,15 +19,19 @@ in through :func:`register_accuracy_source`: a factory called as
 from __future__ import annotations
 
 import os
+from functools import lru_cache
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
+from .._io import atomic_path
 from ..assets import resolve_asset, sha256_file
-from ..catalog import EMBEDDED, embedded
-from ..errors import CheckpointError
+from ..catalog import EMBEDDED, cache_dir, embedded
+from ..errors import CheckpointError, Ofa2Error
 from ..space import SearchSpace, get_space
 from .base import AccuracySource, Provenance
+from .mlp import BlockMLP, as_float32
 from .sources import AccuracySourceError, AccuracySourceInfo, accuracy_source_info, declare_accuracy_source
 
 AccuracyFactory = Callable[..., AccuracySource]
@@ -69,6 +74,52 @@ def load_accuracy_predictor(name: str, assets: str | os.PathLike | None = None, 
     return _FACTORIES[name](assets=assets, **kwargs)
 
 
+#: Format tag of the converted copies of OFA's predictor in the cache.
+CONVERTED_FORMAT = "ofa2-converted-acc-predictor/1"
+
+
+def converted_predictor_path(sha256: str) -> Path:
+    """Where the safetensors copy of an ``acc_predictor.pth`` with this sha256 is cached."""
+    return cache_dir() / "converted" / f"acc_predictor-{sha256}.safetensors"
+
+
+@lru_cache(maxsize=4)
+def _ofa_predictor_state(path: str, sha256: str) -> dict[str, np.ndarray]:
+    """The float32 state dict of OFA's ``acc_predictor.pth`` (``path``, whose sha256 is given).
+
+    Read once per process (memoised on path and sha256), and once per machine with torch: the
+    first read (``torch.load(weights_only=True)``) leaves a safetensors copy in the cache
+    (:func:`converted_predictor_path`, keyed by the file's sha256), which later processes read
+    with safetensors' numpy API, without importing torch. A cache copy that cannot be read or
+    names another source file is converted again; a cache that cannot be written is skipped.
+    """
+    from safetensors import SafetensorError, safe_open
+    from safetensors.numpy import save_file
+
+    cached = converted_predictor_path(sha256)
+    if cached.is_file():
+        try:
+            with safe_open(str(cached), framework="numpy") as f:
+                if (f.metadata() or {}) == {"format": CONVERTED_FORMAT, "source_sha256": sha256}:
+                    return {k: f.get_tensor(k) for k in f.keys()}
+        except (SafetensorError, OSError, ValueError):
+            pass  # a damaged copy: convert again below
+    import torch  # only for the first read of the official file
+
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    if not isinstance(state, dict):
+        raise ValueError(f"a {type(state).__name__}, not a state dict")
+    arrays = {str(k): as_float32(v) for k, v in state.items()}
+    try:
+        with atomic_path(cached) as tmp:
+            save_file(arrays, str(tmp), metadata={"format": CONVERTED_FORMAT, "source_sha256": sha256})
+    except (OSError, Ofa2Error):
+        pass  # a read-only cache: the next process converts again
+    return arrays
+
+
 class OFAAccuracyPredictor(AccuracySource):
     """OFA's ImageNet top-1 predictor for the ``ofa_mbv3_w1.2`` space (or a resolution subset)."""
 
@@ -87,21 +138,15 @@ class OFAAccuracyPredictor(AccuracySource):
             raise AccuracySourceError(f"OFA's predictor covers resolutions 112..239; space {s.name!r} allows "
                                       f"{min(s.resolutions)}..{max(s.resolutions)}")
         self._res_slot = 120 + slots  # feature column per resolution index
-        import torch  # here, not at module level: registering sources must stay cheap
-
-        from .mlp import BlockMLP
-
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-            if isinstance(state, dict) and "state_dict" in state:
-                state = state["state_dict"]
-            self.mlp = BlockMLP.from_state_dict(state)
+            sha = sha256_file(path)
+            self.mlp = BlockMLP.from_state_dict(_ofa_predictor_state(str(Path(path).resolve()), sha))
             if self.mlp.sizes != self.LAYERS:
                 raise ValueError(f"layer sizes {self.mlp.sizes}, expected {self.LAYERS}")
         except Exception as exc:  # corrupt file, pickled code, wrong keys: all refused the same way
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise CheckpointError(f"{path}: not OFA's accuracy predictor state dict: {msg}") from None
-        self.provenance = Provenance("ofa-acc-predictor-mbv3-w1.2", sha256_file(path), "predicted")
+        self.provenance = Provenance("ofa-acc-predictor-mbv3-w1.2", sha, "predicted")
 
     def encode(self, genes: np.ndarray) -> np.ndarray:
         """The ``(N, 128)`` float32 one-hot features of an ``(N, 46)`` gene matrix."""

@@ -18,8 +18,9 @@ File format (files sharing a prefix):
   "top1": [...], "n_train": N}``, the measured archs, the first ``N`` fitted on and the rest
   held out; ``--measurements`` refits from it without measuring.
 
-Predictions run the MLP on fixed blocks of rows with one torch thread (:mod:`.mlp`), so they
-are bit-identical whatever batch an arch arrives in, and no thread pool spins during a search.
+Predictions run the MLP in numpy on fixed blocks of rows (:mod:`.mlp`), so they are
+bit-identical whatever batch an arch arrives in; loading and predicting import no torch
+(only fitting does).
 """
 
 from __future__ import annotations
@@ -31,12 +32,9 @@ from pathlib import Path
 from typing import Annotated, Callable, Literal
 
 import numpy as np
-import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
-from scipy.stats import kendalltau
-from torch import nn
+from safetensors.numpy import load_file, save_file
 
 from .._io import atomic_path, write_json_atomic
 from .._threads import limited_threads
@@ -62,8 +60,10 @@ def encode(space: SearchSpace, genes: np.ndarray) -> np.ndarray:
     return feats
 
 
-def _mlp(n_in: int, hidden: list[int]) -> nn.Sequential:
-    """``Linear-ReLU-...-Linear``: ``n_in`` features, ``hidden`` sizes, one output."""
+def _mlp(n_in: int, hidden: list[int]):
+    """``Linear-ReLU-...-Linear`` (a torch ``nn.Sequential``): ``n_in`` features, ``hidden`` sizes, one output."""
+    from torch import nn
+
     sizes = [n_in, *hidden, 1]
     layers: list[nn.Module] = []
     for a, b in zip(sizes, sizes[1:]):
@@ -92,11 +92,26 @@ class FitReport:
     seed: int
 
 
+def _check_shapes(state: dict[str, np.ndarray], sizes: list[int]) -> None:
+    """``state`` holds exactly the weights of ``_mlp`` with these layer ``sizes``."""
+    expected = {}
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        expected[f"{2 * i}.weight"], expected[f"{2 * i}.bias"] = (b, a), (b,)
+    if set(state) != set(expected):
+        raise ValueError(f"weights {sorted(state)}, expected {sorted(expected)}")
+    for k, shape in expected.items():
+        if tuple(state[k].shape) != shape:
+            raise ValueError(f"weight {k} has shape {tuple(state[k].shape)}, expected {shape}")
+
+
 class FittedPredictor(AccuracySource):
-    def __init__(self, space: SearchSpace, model: nn.Sequential, hidden: list[int], mean: float, std: float,
+    """A fitted predictor; ``model`` is its MLP: a torch ``nn.Sequential`` of Linear/ReLU layers or
+    that Sequential's state dict (torch tensors or numpy arrays). Predictions run in numpy."""
+
+    def __init__(self, space: SearchSpace, model, hidden: list[int], mean: float, std: float,
                  meta: dict | None = None, sha256: str = "unsaved"):
-        self.space, self.model, self.hidden, self.mean, self.std = space, model.eval(), hidden, mean, std
-        self.mlp = BlockMLP.from_state_dict(model.state_dict())
+        self.space, self.hidden, self.mean, self.std = space, hidden, mean, std
+        self.mlp = BlockMLP.from_state_dict(model.state_dict() if hasattr(model, "state_dict") else model)
         self.meta = meta or {}
         self.provenance = Provenance(f"fitted:{space.name}", sha256, "predicted")
 
@@ -114,6 +129,9 @@ class FittedPredictor(AccuracySource):
             epochs: int = 2000, lr: float = 3e-3, weight_decay: float = 1e-3, seed: int = 0,
             progress: Callable[[int, int], None] | None = None) -> FittedPredictor:
         """Fit on measured ``top1`` (%); ``progress(epoch, epochs)`` is called every 50 epochs."""
+        import torch
+        from torch import nn
+
         hidden = hidden or [128, 128]
         torch.manual_seed(seed)
         x = torch.from_numpy(encode(space, genes))
@@ -131,9 +149,11 @@ class FittedPredictor(AccuracySource):
             sched.step()
             if progress and (epoch % 50 == 0 or epoch == epochs):
                 progress(epoch, epochs)
-        return cls(space, model, hidden, mean, std)
+        return cls(space, model.eval(), hidden, mean, std)
 
     def score(self, genes: np.ndarray, top1: np.ndarray, seed: int, n_train: int) -> FitReport:
+        from scipy.stats import kendalltau
+
         pred = self.predict_genes(genes)
         err = pred - np.asarray(top1)
         return FitReport(n_train, len(top1), float(kendalltau(pred, top1)[0]), float(np.sqrt((err ** 2).mean())),
@@ -142,7 +162,7 @@ class FittedPredictor(AccuracySource):
     # ---------------------------------------------------------------- files
     def save(self, prefix: str | os.PathLike, meta: dict | None = None) -> None:
         prefix = Path(prefix)
-        state = {f"layers.{k}": v.contiguous() for k, v in self.model.state_dict().items()}
+        state = {f"layers.{k}": v for k, v in self.mlp.state_dict().items()}
         with atomic_path(prefix.with_suffix(".safetensors")) as tmp:
             save_file(state, str(tmp), metadata={"format": FORMAT})
         write_json_atomic(prefix.with_suffix(".json"), {
@@ -162,8 +182,7 @@ class FittedPredictor(AccuracySource):
             hidden, mean, std = meta.hidden, meta.target_mean, meta.target_std
             state = {k.removeprefix("layers."): v for k, v in load_file(str(weights)).items()}
             n_in = own.n_blocks * (len(own.ks_choices) + len(own.expand_choices)) + len(own.resolutions)
-            model = _mlp(n_in, hidden)
-            model.load_state_dict(state)
+            _check_shapes(state, [n_in, *hidden, 1])
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(x) for x in err["loc"])
@@ -177,21 +196,17 @@ class FittedPredictor(AccuracySource):
                     or not set(space.resolutions) <= set(own.resolutions):
                 raise Ofa2Error(f"predictor for space {own.name!r} does not cover space {space.name!r}")
             if space.resolutions != own.resolutions:
-                model = _restrict_resolutions(model, own, space)
-        pred = cls(space or own, model, hidden, mean, std, info, sha256_file(weights))
+                state = _restrict_resolutions(state, own, space)
+        pred = cls(space or own, state, hidden, mean, std, info, sha256_file(weights))
         return pred
 
 
-def _restrict_resolutions(model: nn.Sequential, own: SearchSpace, space: SearchSpace) -> nn.Sequential:
+def _restrict_resolutions(state: dict[str, np.ndarray], own: SearchSpace,
+                          space: SearchSpace) -> dict[str, np.ndarray]:
     """Drop the first layer's inputs of resolutions ``space`` does not have (a profile subset)."""
-    first: nn.Linear = model[0]
     base = own.n_blocks * (len(own.ks_choices) + len(own.expand_choices))
     keep = list(range(base)) + [base + own.resolutions.index(r) for r in space.resolutions]
-    new = nn.Linear(len(keep), first.out_features)
-    with torch.no_grad():
-        new.weight.copy_(first.weight[:, keep])
-        new.bias.copy_(first.bias)
-    return nn.Sequential(new, *list(model)[1:])
+    return {**state, "0.weight": np.ascontiguousarray(state["0.weight"][:, keep])}
 
 
 _WORKER: dict = {}  # the MeasuredAccuracy of a process of measure_random's pool

@@ -376,12 +376,26 @@ def _package_member(job: _Job, k: int, timing: MemberTiming, say: Callable[[str]
     return row, info
 
 
+#: Packaging times each member once, to check the front's latency, not to build a table: its
+#: timed calls span at most this many seconds and follow at most PACKAGE_MAX_WARMUP warm-up calls,
+#: whatever the profile's ``min_seconds``/``warmup`` ask for (lookup tables keep the profile's).
+PACKAGE_MIN_SECONDS = 0.5
+PACKAGE_MAX_WARMUP = 10
+
+
+def packaging_measurement(m):
+    """The profile's measurement settings ``m`` with packaging's caps (see PACKAGE_MIN_SECONDS)."""
+    return m.model_copy(update={"min_seconds": min(m.min_seconds, PACKAGE_MIN_SECONDS),
+                                "warmup": min(m.warmup, PACKAGE_MAX_WARMUP)})
+
+
 def _measure_latency(model: torch.nn.Module, chw: tuple[int, int], prof: HardwareProfile) -> dict[str, Any] | None:
-    """Latency with the profile's measurement settings (onnxruntime/torch here; TensorRT needs a GPU)."""
+    """Latency with the profile's measurement settings (onnxruntime/torch here; TensorRT needs a GPU),
+    capped by :func:`packaging_measurement`."""
     from ..profiles.measure import BackendUnavailable, machine_info, measure_module
     from ..profiles.schema import Measurement
 
-    m = prof.measurement or Measurement(backend="onnxruntime")
+    m = packaging_measurement(prof.measurement or Measurement(backend="onnxruntime"))
     c, r = chw
     try:
         t = measure_module(model, (m.batch_size, c, r, r), m)

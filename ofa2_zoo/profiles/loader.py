@@ -257,6 +257,11 @@ class HubNaming:
         return f"{namespace}/{self.repo_prefix}-front"
 
 
+#: Compiled lookup tables of this process, by (table sha256, table format, space); see ``HardwareProfile.compiled``.
+_COMPILED: dict[tuple, CompiledTable] = {}
+_COMPILED_MAX = 16
+
+
 class HardwareProfile:
     """A validated profile bound to its search space and latency source."""
 
@@ -474,8 +479,22 @@ class HardwareProfile:
 
     @cached_property
     def compiled(self) -> CompiledTable:
-        """The table laid out for vectorised lookups (calibration folded in when the table has one)."""
-        return self.table.compile(self.space)
+        """The table laid out for vectorised lookups (calibration folded in when the table has one).
+
+        Compiled once per process for each (table sha256, format, space): profiles loaded again
+        (a second search, the tests) reuse it without reading the table files; a rebuilt table
+        has another sha256, so it is compiled afresh. Its arrays are read-only."""
+        key = (self.lut_sha256, self.spec.latency.table.format if self.spec.latency.table else None, self.space)
+        hit = _COMPILED.get(key) if key[0] else None
+        if hit is None:
+            hit = self.table.compile(self.space)
+            hit.blocks.setflags(write=False)
+            hit.fixed.setflags(write=False)
+            if key[0]:
+                if len(_COMPILED) >= _COMPILED_MAX:
+                    _COMPILED.pop(next(iter(_COMPILED)))  # the oldest
+                _COMPILED[key] = hit
+        return hit
 
     def reload(self) -> "HardwareProfile":
         """Forget the cached table (after ``build-lut`` wrote a new one)."""

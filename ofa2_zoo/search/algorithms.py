@@ -26,7 +26,6 @@ import numpy as np
 from pymoo.core.algorithm import Algorithm
 from pymoo.core.callback import Callback
 from pymoo.optimize import minimize
-from pymoo.util.ref_dirs import get_reference_directions
 
 from ..defaults import DEFAULT_ALGORITHM
 from ..errors import Ofa2Error
@@ -83,6 +82,8 @@ def make_algorithm(name: str, population: int, n_obj: int, mutation_prob: float 
         return SPEA2(pop_size=population, **ops)
     if name in ("nsga3", "moead"):
         partitions = population - 1 if n_obj == 2 else max(1, int(round(population ** (1 / (n_obj - 1)))))
+        from pymoo.util.ref_dirs import get_reference_directions  # here: it imports scipy.special (~0.3 s)
+
         ref_dirs = get_reference_directions("das-dennis", n_obj, n_partitions=max(1, partitions))
         if name == "nsga3":
             from pymoo.algorithms.moo.nsga3 import NSGA3

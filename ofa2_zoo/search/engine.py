@@ -29,8 +29,9 @@ survival class on the same populations.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
-from pymoo.operators.survival.rank_and_crowding.metrics import get_crowding_function
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
 from .algorithms import AlgorithmError, GenerationFn, RunResult
@@ -38,8 +39,16 @@ from .operators import gene_keys
 from .problem import OFAProblem
 
 VECTORISED = ("nsga2", "smsemoa", "spea2")
-_CROWDING = get_crowding_function("cd")
 SMS_EPS = 10.0
+
+
+@lru_cache(maxsize=1)
+def _crowding():
+    """pymoo's crowding distance; imported on first use (its module imports scipy.spatial, ~0.5 s,
+    which PALS, the default algorithm, never needs)."""
+    from pymoo.operators.survival.rank_and_crowding.metrics import get_crowding_function
+
+    return get_crowding_function("cd")
 
 
 def _evaluate(problem: OFAProblem, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -119,7 +128,7 @@ def rank_and_crowding(rng: np.random.Generator, F: np.ndarray, cv: np.ndarray,
         for front in NonDominatedSorting().do(F[feasible], n_stop_if_ranked=n_survive):
             front = feasible[front]
             n_remove = n_taken + len(front) - n_survive
-            cd = _CROWDING.do(F[front], n_remove=max(n_remove, 0))
+            cd = _crowding().do(F[front], n_remove=max(n_remove, 0))
             crowd[front] = cd
             if n_remove > 0:
                 perm = rng.permutation(len(front))

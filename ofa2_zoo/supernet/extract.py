@@ -62,18 +62,28 @@ def subnet_state_dict(net: ElasticMobileNetV3, arch: ArchSpec) -> dict[str, torc
 
 @torch_threads(1)  # many small tensor ops: spinning intra-op threads made it 10x slower under load
 def extract_subnet(net: ElasticMobileNetV3, arch: ArchSpec | dict | str, **kwargs: Any) -> nn.Module:
-    """Standalone timm ``MobileNetV3`` for ``arch`` with weights copied from ``net``."""
+    """Standalone timm ``MobileNetV3`` for ``arch`` with weights copied from ``net``.
+
+    The model is built on torch's ``meta`` device (shapes only: no memory, no random
+    initialisation) and takes the copied tensors as its own (``load_state_dict(assign=True)``),
+    so no weight is initialised only to be overwritten. A new head (``num_classes`` other than
+    the supernet's) is built the usual way, since its classifier keeps timm's initialisation.
+    """
     arch = ArchSpec.parse(arch, net.space)
     kwargs.setdefault("num_classes", net.num_classes)
-    model = create_subnet(arch, net.space, **kwargs)
-    ref = next(net.parameters())
-    model.to(device=ref.device, dtype=ref.dtype)
     state = subnet_state_dict(net, arch)
     if kwargs["num_classes"] != net.num_classes:  # a new head: keep timm's fresh classifier
+        ref = next(net.parameters())
+        model = create_subnet(arch, net.space, **kwargs)
+        model.to(device=ref.device, dtype=ref.dtype)
         state = {k: v for k, v in state.items() if not k.startswith("classifier.")}
         missing, unexpected = model.load_state_dict(state, strict=False)
         assert not unexpected and all(k.startswith("classifier.") for k in missing), (missing, unexpected)
     else:
-        model.load_state_dict(state, strict=True)
+        with torch.device("meta"):
+            model = create_subnet(arch, net.space, **kwargs)
+        model.load_state_dict(state, strict=True, assign=True)
+        left = [n for n, t in (*model.named_parameters(), *model.named_buffers()) if t.is_meta]
+        assert not left, f"tensors the state dict did not fill: {left}"
     model.train(net.training)
     return model
