@@ -12,6 +12,8 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .._text import check_plain_text
+
 OBJECTIVES = ("top1", "latency_ms", "macs_m", "params_m")
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
@@ -133,6 +135,11 @@ class ProfileSpec(_Strict):
     export: list[Literal["onnx", "tensorrt-fp16", "tensorrt-int8"]] = ["onnx"]
     package: Package = Package()
     hub: Hub
+
+    @field_validator("description")
+    @classmethod
+    def _plain_description(cls, v: str) -> str:
+        return check_plain_text(v, "a description")  # it is copied into every model card
 
     @field_validator("resolutions")
     @classmethod
