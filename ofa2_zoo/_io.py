@@ -73,3 +73,14 @@ def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` as stable, human-readable JSON (sorted keys, trailing newline); NaN or infinity
     raise ``ValueError`` instead of writing a file no JSON reader accepts."""
     write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+
+def json_loads(data: str | bytes) -> Any:
+    """``json.loads`` for input a user gave: nesting deeper than Python's recursion limit (an
+    array of a million ``[``) raises :class:`json.JSONDecodeError` like any other malformed JSON,
+    so each reader's own one-line message covers it instead of a ``RecursionError``."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        doc = data if isinstance(data, str) else ""
+        raise json.JSONDecodeError("nested too deeply (more levels than Python's recursion limit)", doc, 0) from None

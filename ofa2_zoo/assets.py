@@ -10,7 +10,9 @@ Downloads (:func:`download_asset`, ``ofa2 assets fetch``) go to ``<file>.part`` 
 target, resume from there with an HTTP range request after an interruption, are checked
 against the pinned sha256 and only then renamed into place, so a folder never holds a
 partial or unverified file under an official name. ``$OFA2_ASSETS_URL`` replaces the official
-base URL (a mirror).
+base URL (a mirror; it must be an http(s) URL). A download is bounded in size (a pinned file
+at its catalog size, any other at :data:`MAX_UNPINNED_BYTES`) and time (:class:`DownloadLimits`:
+a stall time and one deadline per command), and never writes through a symbolic link.
 
 This module imports nothing heavy: ``ofa2 assets`` and ``ofa2 profile list`` use it.
 """
@@ -19,8 +21,11 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import math
 import os
+import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,7 +33,7 @@ from pathlib import Path
 from typing import Callable, Literal
 
 from .catalog import cache_dir  # one home for the cache folder (re-exported here for the stages that use it)
-from .errors import AssetError
+from .errors import AssetError, shorten
 
 BASE_URL = "https://raw.githubusercontent.com/han-cai/files/master/ofa/"
 
@@ -122,6 +127,76 @@ _URL_PATH = {"specialized/": "ofa_specialized/"}
 ByteProgress = Callable[[int, "int | None"], None]
 
 
+#: Most bytes a download without a pinned size may have: the supernet checkpoints (tens of MB)
+#: and the dataset files. A mirror that sends more is cut off and its bytes deleted.
+MAX_UNPINNED_BYTES = 100 * 2**20
+#: Seconds without a single byte before a download is abandoned (``$OFA2_DOWNLOAD_STALL``).
+STALL_SECONDS = 60.0
+#: Seconds one command's downloads may take in all (``$OFA2_DOWNLOAD_DEADLINE``).
+DEADLINE_SECONDS = 3600.0
+
+
+class DownloadError(AssetError):
+    """A download was refused or stopped: unsafe paths, too many bytes, a stall, the deadline."""
+
+
+class DownloadTooLarge(DownloadError):
+    """The server sent more bytes than the file may have (the partial download is deleted)."""
+
+
+class DownloadTimeout(DownloadError):
+    """No byte arrived for the stall time, or the deadline passed (the partial download is kept)."""
+
+
+def _seconds(env: str, default: float) -> float:
+    raw = os.environ.get(env)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not (value > 0 and math.isfinite(value)):
+        raise AssetError(f"{env}={shorten(raw)} is not a number of seconds > 0 (fix: e.g. {env}={default:g}, or unset "
+                         "it)")
+    return value
+
+
+@dataclass(frozen=True)
+class DownloadLimits:
+    """How long downloads may take: ``stall`` seconds without a byte, ``deadline`` seconds in all
+    (from :meth:`start`, shared by every file of one command)."""
+
+    stall: float
+    deadline: float
+    ends: float  # time.monotonic() at which the deadline passes
+
+    @classmethod
+    def start(cls, stall: float | None = None, deadline: float | None = None) -> DownloadLimits:
+        """Limits starting now: the arguments, else ``$OFA2_DOWNLOAD_STALL`` / ``$OFA2_DOWNLOAD_DEADLINE``,
+        else :data:`STALL_SECONDS` / :data:`DEADLINE_SECONDS`."""
+        stall = stall if stall is not None else _seconds("OFA2_DOWNLOAD_STALL", STALL_SECONDS)
+        deadline = deadline if deadline is not None else _seconds("OFA2_DOWNLOAD_DEADLINE", DEADLINE_SECONDS)
+        return cls(stall, deadline, time.monotonic() + deadline)
+
+    def passed(self) -> bool:
+        return time.monotonic() >= self.ends
+
+    def socket_timeout(self, url: str) -> float:
+        """How long one connect or read may block: the stall time, less when the deadline is nearer."""
+        left = self.ends - time.monotonic()
+        if left <= 0:
+            raise self.timed_out(url)
+        return min(self.stall, left)
+
+    def timed_out(self, url: str) -> DownloadTimeout:
+        if self.passed():
+            return DownloadTimeout(f"download of {url} stopped: the downloads ran past their deadline of "
+                                   f"{self.deadline:g} s (OFA2_DOWNLOAD_DEADLINE); run again to resume")
+        return DownloadTimeout(f"download of {url} stalled: no bytes for {self.stall:g} s (OFA2_DOWNLOAD_STALL); "
+                               "run again to resume")
+
+
 def assets_folder(assets: str | os.PathLike | None = None) -> Path:
     """The folder official files are read from and fetched into: ``assets``, else
     ``$OFA2_ASSETS``, else the download cache (``$OFA2_CACHE/assets``)."""
@@ -144,8 +219,24 @@ def sha256_file(path: str | os.PathLike) -> str:
     return _sha256_cached(str(Path(path).resolve()), st.st_mtime_ns, st.st_size)
 
 
-def asset_url(name: str) -> str:
+def base_url() -> str:
+    """The base URL downloads use: ``$OFA2_ASSETS_URL`` (a mirror), else :data:`BASE_URL`; a value
+    that is not an http(s) URL is an :class:`AssetError`."""
     base = os.environ.get("OFA2_ASSETS_URL") or BASE_URL
+    try:
+        parts = urllib.parse.urlsplit(base)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        parts = None
+    if (parts is None or parts.scheme not in ("http", "https") or not parts.hostname
+            or any(c.isspace() or not c.isprintable() for c in base)):
+        raise AssetError(f"OFA2_ASSETS_URL={shorten(base)} is not an http(s) URL (fix: the base URL of a mirror with "
+                         "OFA's layout, e.g. https://mirror.example/ofa/, or unset it for the official files)")
+    return base
+
+
+def asset_url(name: str) -> str:
+    base = base_url()
     for local, remote in _URL_PATH.items():
         if name.startswith(local):
             name = remote + name[len(local):]
@@ -200,21 +291,30 @@ def resolve_asset(name: str, assets: str | os.PathLike | None = None, *, downloa
 
 
 def download_asset(name: str, folder: str | os.PathLike, progress: ByteProgress | None = None,
-                   timeout: float = 60) -> Path:
-    """Download ``name`` into ``folder`` (resuming ``<file>.part``), verify it, rename it into place."""
+                   limits: DownloadLimits | None = None) -> Path:
+    """Download ``name`` into ``folder`` (resuming ``<file>.part``), verify it, rename it into place.
+
+    Refused before any byte is fetched: a target or ``.part`` that is a symbolic link or a
+    folder, and a folder between ``folder`` and the target that is a symbolic link. ``limits``
+    (default: :meth:`DownloadLimits.start`) bounds the time; the size is capped at the catalog's
+    size (pinned files) or :data:`MAX_UNPINNED_BYTES`.
+    """
     target = Path(folder) / name
     part = target.with_name(target.name + ".part")
+    url = asset_url(name)
+    refuse_unsafe_paths(Path(folder), target, part)
     part.parent.mkdir(parents=True, exist_ok=True)
     expected = PINNED_SHA256.get(name)
     size = OFFICIAL_FILES[name].size if name in OFFICIAL_FILES else None
-    url = asset_url(name)
     if part.is_file() and expected is not None and part.stat().st_size == size and sha256_file(part) != expected:
         part.unlink()  # complete but wrong: start over rather than resume past the end
     try:
         if not (part.is_file() and size is not None and part.stat().st_size == size):
-            fetch_url(url, part, size, progress, timeout)
+            fetch_url(url, part, size, progress, limits)
         elif progress:
             progress(size, size)  # finished before an interruption; only the check and rename were left
+    except DownloadError:
+        raise
     except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as exc:
         reason = "the connection closed early" if isinstance(exc, http.client.IncompleteRead) else str(exc)
         raise AssetError(f"could not download {name} from {url} ({reason}); run again to resume, or pass --assets DIR "
@@ -229,36 +329,95 @@ def download_asset(name: str, folder: str | os.PathLike, progress: ByteProgress 
     return target
 
 
-def fetch_url(url: str, part: Path, size: int | None, progress: ByteProgress | None, timeout: float) -> None:
+def refuse_unsafe_paths(folder: Path, target: Path, part: Path) -> None:
+    """Refuse a target or ``.part`` that is a link or a folder, and a linked folder on the way."""
+    node = folder
+    for piece in target.relative_to(folder).parts[:-1]:
+        node = node / piece
+        if node.is_symlink():
+            raise DownloadError(f"{node} is a symbolic link; refusing to download through it (fix: replace it "
+                                "with a real folder)")
+    for path, what in ((target, "the file"), (part, "its partial download")):
+        if path.is_symlink():
+            raise DownloadError(f"{path} is a symbolic link; refusing to download onto it (fix: delete the link "
+                                "and run again)")
+        if path.exists() and not path.is_file():
+            raise DownloadError(f"{path} is a folder, not {what}; refusing to download (fix: remove the folder "
+                                "and run again)")
+
+
+def fetch_url(url: str, part: Path, size: int | None, progress: ByteProgress | None,
+              limits: DownloadLimits | None = None, *, max_bytes: int | None = None) -> None:
     """Append the rest of ``url`` to ``part`` (a range request), or rewrite it when the server
-    cannot resume."""
+    cannot resume.
+
+    ``size``: the exact size when known (pinned); otherwise at most ``max_bytes`` (default
+    :data:`MAX_UNPINNED_BYTES`). More bytes
+    than that stop the download at once and delete ``part`` (:class:`DownloadTooLarge`). A
+    stall or the deadline of ``limits`` raises :class:`DownloadTimeout` and keeps ``part`` to
+    resume. ``part`` must not be a symbolic link or a folder (it is opened without following
+    links).
+    """
+    limits = limits if limits is not None else DownloadLimits.start()
+    cap = size if size is not None else max_bytes if max_bytes is not None else MAX_UNPINNED_BYTES
+    if part.is_symlink() or (part.exists() and not part.is_file()):
+        raise DownloadError(f"{part} is a symbolic link or a folder, not a partial download; refusing to "
+                            "download (fix: remove it and run again)")
     have = part.stat().st_size if part.is_file() else 0
-    if size is not None and have > size:
+    if have > cap:
         have = 0  # longer than the file can be: start over
         part.unlink()
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
-        resp = urllib.request.urlopen(request, timeout=timeout)
+        resp = urllib.request.urlopen(request, timeout=limits.socket_timeout(url))
     except urllib.error.HTTPError as exc:
         if exc.code != 416 or not have:
             raise
         part.unlink()  # the server says there is nothing past what we hold, yet it did not verify
-        return fetch_url(url, part, size, progress, timeout)
+        return fetch_url(url, part, size, progress, limits, max_bytes=max_bytes)
+    except (TimeoutError, urllib.error.URLError) as exc:
+        if isinstance(exc, TimeoutError) or isinstance(getattr(exc, "reason", None), TimeoutError):
+            raise limits.timed_out(url) from None
+        raise
     with resp:
         if have and resp.status != 206:
             have = 0  # the server ignored the range: the body is the whole file
         length = resp.headers.get("Content-Length")
         total = have + int(length) if length and length.isdigit() else size
-        with open(part, "ab" if have else "wb") as out:
+        if total is not None and total > cap:
+            part.unlink(missing_ok=True)
+            raise DownloadTooLarge(_too_large(url, size, cap))
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if have else os.O_TRUNC) | getattr(os, "O_NOFOLLOW", 0)
+        with os.fdopen(os.open(part, flags, 0o644), "wb") as out:
             done = have
             if progress:
                 progress(done, total)
-            for chunk in iter(lambda: resp.read(1 << 16), b""):
-                out.write(chunk)
+            while True:
+                try:
+                    chunk = resp.read1(1 << 16)
+                except TimeoutError:
+                    raise limits.timed_out(url) from None
+                if not chunk:
+                    break
                 done += len(chunk)
+                if done > cap:
+                    out.close()
+                    part.unlink(missing_ok=True)
+                    raise DownloadTooLarge(_too_large(url, size, cap))
+                out.write(chunk)
                 if progress:
                     progress(done, total)
+                if limits.passed():
+                    out.flush()
+                    raise limits.timed_out(url)
             out.flush()
             os.fsync(out.fileno())
     if total is not None and part.stat().st_size != total:
-        raise AssetError(f"download of {url} stopped at {part.stat().st_size} of {total} bytes; run again to resume")
+        raise DownloadError(f"download of {url} stopped at {part.stat().st_size} of {total} bytes; run again to "
+                            "resume")
+
+
+def _too_large(url: str, size: int | None, cap: int) -> str:
+    limit = (f"the {cap:,} bytes the catalog pins for it" if size is not None else
+             f"{cap:,} bytes, the most a file without a pinned size may have")
+    return f"{url} sends more than {limit}; the download was stopped and deleted (a wrong mirror?)"

@@ -33,6 +33,18 @@ class AssetError(Ofa2Error, OSError):
     """An asset (checkpoint, predictor, lookup table) is missing or fails its checksum."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C with a note for the user (what was kept, how to go on); the ``ofa2`` command
+    prints the note after "interrupted (Ctrl-C)" and exits 130 as for any Ctrl-C."""
+
+    #: The note of the newest one raised (typer keeps only the exit code of an interrupt).
+    last_note: str | None = None
+
+    def __init__(self, note: str = ""):
+        super().__init__(note)
+        Interrupted.last_note = note or None
+
+
 # Longest piece of user input quoted in an error message; longer input is cut with "...".
 QUOTE_LIMIT = 80
 

@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from . import __version__
-from ._io import atomic_path, write_json_atomic
+from ._io import atomic_path, json_loads, write_json_atomic
 from .errors import Ofa2Error, clip, shorten
 from .space import ArchSpec, SearchSpace
 
@@ -251,7 +251,7 @@ class Front:
             raise FrontError(f"{path}: {path.stat().st_size:,} bytes is too large for a front.json (at most "
                              f"{MAX_FRONT_BYTES:,}; {FIX_FRONT})")
         try:
-            raw = json.loads(path.read_bytes())
+            raw = json_loads(path.read_bytes())
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise FrontError(f"{path}: not valid JSON ({exc}; {FIX_FRONT})") from None
         if isinstance(raw, dict) and raw.get("format") != FORMAT:

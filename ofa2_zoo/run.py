@@ -19,7 +19,7 @@ from typing import Callable
 
 from ._io import write_bytes_atomic
 from .catalog import EMBEDDED
-from .errors import Ofa2Error
+from .errors import Interrupted, Ofa2Error
 from .explorer import FILENAME as EXPLORER_FILENAME
 from .front import Front, plot_front
 from .profiles import DEFAULT_PROFILE, load_profile
@@ -91,11 +91,22 @@ def run_pipeline(out_dir: str | os.PathLike, *, profile: str = DEFAULT_PROFILE, 
     front.save(front_dir)
     say(f"packaging {members or prof.spec.package.members} members of {len(front.members)}")
     t0 = time.perf_counter()
-    result = package_front(front_dir, out / "package", supernet=net, data=data, members=members, assets=assets,
-                           profile=prof, measure_latency=prof.measurement is not None,
-                           progress=package_progress)
+    try:
+        result = package_front(front_dir, out / "package", supernet=net, data=data, members=members,
+                               assets=assets, profile=prof, measure_latency=prof.measurement is not None,
+                               progress=package_progress)
+    except KeyboardInterrupt:
+        raise Interrupted(_kept_note(front_dir, out / "package")) from None
     seconds["package"] = time.perf_counter() - t0
     plot_front(front, front_dir / "front.png", packaged=[m.front_index for m in result.manifest.members])
     page = result.path / result.manifest.front_folder / EXPLORER_FILENAME
     write_bytes_atomic(front_dir / EXPLORER_FILENAME, page.read_bytes())  # the same explorer beside front.json
     return RunResult(front, front_dir, result.path, seconds)
+
+
+def _kept_note(front_dir: Path, package_dir: Path) -> str:
+    """What a Ctrl-C while packaging leaves: the finished search's files (kept), no package."""
+    kept = sorted(p.name for p in front_dir.iterdir() if p.is_file()) if front_dir.is_dir() else []
+    return (f"while packaging; the finished search was kept in {front_dir} ({', '.join(kept) or 'no files'}); no "
+            f"package was written to {package_dir} (package the kept front with `ofa2 package {front_dir} --out "
+            f"{package_dir}`)")

@@ -25,6 +25,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ._io import json_loads
 from .errors import ArchError, SpaceError, shorten
 
 ACTIVATIONS = ("relu", "h_swish")
@@ -389,7 +390,7 @@ class ArchSpec:
     @classmethod
     def from_json(cls, text: str, space: SearchSpace | str | None = None) -> "ArchSpec":
         try:
-            data = json.loads(text)
+            data = json_loads(text)
         except json.JSONDecodeError as exc:
             raise ArchError(f"arch JSON does not parse: {exc}") from None
         return cls.from_dict(data, space=space)
@@ -535,7 +536,7 @@ def _arch_shape(value: str | Mapping[str, Any]) -> tuple[int, int] | None:
         if m:
             return len(m.group(2)), len(m.group(1))
         try:
-            value = json.loads(value)
+            value = json_loads(value)
         except json.JSONDecodeError:
             return None
     if isinstance(value, Mapping) and isinstance(value.get("ks"), list) and isinstance(value.get("d"), list):

@@ -29,7 +29,8 @@ Fault injection: :meth:`HubServer.fail` adds a :class:`Fault` that matches reque
 global index (the n-th request the server received, both origins counted) or by a
 predicate on :class:`RequestInfo`, and answers with an HTTP status (5xx), a connection
 reset before handling, a reset *after* handling (the change is applied, the response is
-lost) or a stall (the server waits, then drops the connection). A ``before`` fault is a race
+lost), a stall (the server waits, then drops the connection) or a malformed answer (``body``:
+HTTP 200 with the given bytes instead of the real reply). A ``before`` fault is a race
 instead of a failure: it runs an action on the server state (another client's change, e.g.
 :meth:`HubServer.tag_elsewhere`) just before handling the matched request normally. Every
 request is logged in ``server.requests``.
@@ -176,7 +177,8 @@ class Fault:
     (drop the connection before handling), "reset_after" (handle, then drop the connection:
     the change is applied but the client never sees the answer), "stall" (wait ``delay``
     seconds, then drop the connection), "before" (a race: run ``action(server, info)`` under
-    the server lock, then handle the request normally). ``times``: how often it fires (None:
+    the server lock, then handle the request normally), "body" (answer 200 with ``body`` as
+    JSON content, without handling: a malformed reply). ``times``: how often it fires (None:
     every match)."""
 
     match: Callable[[RequestInfo], bool]
@@ -186,9 +188,10 @@ class Fault:
     times: int | None = 1
     fired: int = 0
     action: Callable[["HubServer", RequestInfo], None] | None = None
+    body: bytes = b""
 
     def __post_init__(self) -> None:
-        if self.kind not in ("status", "reset", "reset_after", "stall", "before"):
+        if self.kind not in ("status", "reset", "reset_after", "stall", "before", "body"):
             raise ValueError(f"unknown fault kind {self.kind!r}")
         if (self.kind == "before") != (self.action is not None):
             raise ValueError("a 'before' fault needs an action, and only it takes one")
@@ -326,7 +329,7 @@ class HubServer:
     def fail(self, at: int | Iterable[int] | Callable[[RequestInfo], bool] | None = None, *, route: str | None = None,
              method: str | None = None, repo: str | None = None, kind: str = "status", status: int = 503,
              delay: float = 2.0, times: int | None = 1,
-             action: Callable[["HubServer", RequestInfo], None] | None = None) -> Fault:
+             action: Callable[["HubServer", RequestInfo], None] | None = None, body: bytes = b"") -> Fault:
         """Inject a fault at request index ``at`` (an int, a set of ints, or a predicate), optionally
         only for a route / method / repo. Returns the fault (``fault.fired`` counts hits)."""
         indices = {at} if isinstance(at, int) else set(at) if at is not None and not callable(at) else None
@@ -336,7 +339,7 @@ class HubServer:
                     and (route is None or info.route == route) and (method is None or info.method == method)
                     and (repo is None or info.repo_id == repo))
 
-        fault = Fault(match, kind=kind, status=status, delay=delay, times=times, action=action)
+        fault = Fault(match, kind=kind, status=status, delay=delay, times=times, action=action, body=body)
         with self._lock:
             self.faults.append(fault)
         return fault
@@ -926,6 +929,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reset()
         if fault is not None and fault.kind == "status":
             response = HubError(fault.status, f"injected fault: HTTP {fault.status}").response()
+        elif fault is not None and fault.kind == "body":
+            response = Response(200, fault.body, {"Content-Type": "application/json"})
         else:
             response = hub.handle(self.server.origin, method, split.path, parse_qs(split.query), self.headers, body,
                                   params, info.route)

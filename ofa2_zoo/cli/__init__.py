@@ -49,9 +49,23 @@ def build_app():
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``ofa2`` console script: always ends with ``SystemExit`` (0 success,
-    2 bad input with one line, 130 Ctrl-C; see :mod:`.guard`)."""
+    2 bad input with one line, 130 Ctrl-C; see :mod:`.guard`).
+
+    Without ``argv`` (the console script, ``python -m ofa2_zoo``) this is the whole process: the
+    first Ctrl-C is final and an interrupted run ends with exit status 130 whatever happens
+    after it (:func:`.guard.interrupt_once`, :func:`.guard.exit_now`). With ``argv`` (a caller in
+    Python, the tests) nothing process-wide is changed."""
     try:
-        from .guard import run
+        from .guard import EXIT_INTERRUPTED, exit_now, interrupt_once, run
     except KeyboardInterrupt:
         sys.exit(130)
-    sys.exit(run(build_app, argv))
+    whole_process = argv is None
+    if whole_process:
+        try:
+            interrupt_once()
+        except (ValueError, OSError):  # not the main thread: keep Python's handler
+            whole_process = False
+    code = run(build_app, argv)
+    if whole_process and code == EXIT_INTERRUPTED:
+        exit_now(code)
+    sys.exit(code)

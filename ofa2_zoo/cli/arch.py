@@ -77,6 +77,7 @@ def _read_arch_file(name: str) -> Any:
     """``@FILE``: the file holds the arch as JSON (an OFA dict); its text is never echoed back."""
     from pathlib import Path
 
+    from .._io import json_loads
     from ..errors import ArchError
 
     path = Path(name)
@@ -86,7 +87,7 @@ def _read_arch_file(name: str) -> Any:
         raise ArchError(f"arch file {path} is {path.stat().st_size:,} bytes; an arch is a small JSON object "
                         f"(at most {MAX_ARCH_FILE:,} bytes)")
     try:
-        return json.loads(path.read_bytes())
+        return json_loads(path.read_bytes())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ArchError(f"arch file {path} is not JSON: {exc} (fix: write the arch as JSON, "
                         '{"ks": [...], "e": [...], "d": [...], "r": [224]})') from None

@@ -103,13 +103,16 @@ def fetch(profile: Optional[List[str]] = PROFILES, assets: Optional[Path] = ASSE
     from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                                TransferSpeedColumn)
 
-    from ..assets import OFFICIAL_FILES, asset_state, assets_folder, download_asset
+    from ..assets import (OFFICIAL_FILES, DownloadLimits, DownloadTimeout, asset_state, assets_folder, base_url,
+                          download_asset)
 
     folder = assets_folder(assets)
     todo = [n for n in _selected(profile) if asset_state(n, folder) in ("missing", "corrupt")]
     if not todo:
         console.print(f"all {len(_selected(profile))} files are in {folder}", soft_wrap=True)
         return
+    base_url()  # a bad $OFA2_ASSETS_URL is one error before anything starts
+    limits = DownloadLimits.start()  # one deadline for all the files
     failed: list[str] = []
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                   TimeRemainingColumn(), console=console, disable=quiet or not console.is_terminal) as bar:
@@ -117,14 +120,20 @@ def fetch(profile: Optional[List[str]] = PROFILES, assets: Optional[Path] = ASSE
             task = bar.add_task(name, total=OFFICIAL_FILES[name].size)
             try:
                 download_asset(name, folder, progress=lambda done, total, t=task: bar.update(t, completed=done,
-                                                                                              total=total))
+                                                                                              total=total),
+                               limits=limits)
+            except DownloadTimeout as exc:
+                failed.append(str(exc))
+                break  # a stalled mirror or a passed deadline: the other files would only wait the same
             except AssetError as exc:
                 failed.append(str(exc))
                 continue
             verified = "sha256 verified" if OFFICIAL_FILES[name].pinned else "NOT verified: no pinned sha256"
             bar.console.print(f"fetched {name} ({verified})", soft_wrap=True)
     if failed:
-        raise AssetError(f"{len(failed)} of {len(todo)} files could not be fetched into {folder}; first: {failed[0]}")
+        done = sum(asset_state(n, folder) not in ("missing", "corrupt") for n in todo)
+        raise AssetError(f"{len(todo) - done} of {len(todo)} files could not be fetched into {folder}; first: "
+                         f"{failed[0]}")
     console.print(f"{len(todo)} files fetched into {folder}", soft_wrap=True)
 
 

@@ -6,7 +6,11 @@ imported, so an interrupt or a bad input at any moment ends the same way:
 - success: exit 0;
 - bad input (:class:`~ofa2_zoo.errors.Ofa2Error`, a usage error of an option or argument, a
   file that cannot be read or written): exit 2 and exactly one line on stderr;
-- Ctrl-C (also during start-up): exit 130 and one line;
+- Ctrl-C (also during start-up): exit 130 and one line (with what was kept when the command
+  says so, :class:`~ofa2_zoo.errors.Interrupted`). In the real process (:func:`main` without
+  ``argv``) the first Ctrl-C is final: :func:`interrupt_once` makes later ones ignored, and
+  the process ends with ``os._exit(130)`` after flushing its output, so neither a second
+  Ctrl-C nor the interpreter's shutdown can turn the exit into a death by SIGINT (status -2);
 - anything else is a bug: one line naming the exception type and exit 1. ``OFA2_DEBUG=1``
   re-raises it with its traceback for a developer.
 
@@ -21,7 +25,7 @@ import os
 import sys
 from typing import Any, Callable
 
-from ..errors import Ofa2Error
+from ..errors import Interrupted, Ofa2Error
 
 MAX_MESSAGE = 1000
 EXIT_BAD_INPUT = 2
@@ -53,6 +57,7 @@ def say_error(message: str, prefix: str = "error: ") -> None:
 def run(build_app: Callable[[], Any], argv: list[str] | None) -> int:
     """Build the typer app and run it on ``argv``; return the exit code (never raises, except with
     ``OFA2_DEBUG=1`` for bugs)."""
+    Interrupted.last_note = None
     try:
         click = _click_exceptions()
         app = build_app()
@@ -65,17 +70,17 @@ def run(build_app: Callable[[], Any], argv: list[str] | None) -> int:
             where = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
             say_error(exc.format_message() + where)
             return EXIT_BAD_INPUT
-        except _abort_types():
-            say_error(INTERRUPTED)
+        except _abort_types() as exc:  # click turns KeyboardInterrupt into Abort (``from`` the interrupt)
+            say_error(_interrupted(exc))
             return EXIT_INTERRUPTED
         except click.ClickException as exc:
             say_error(exc.format_message())
             return exc.exit_code
         if code == EXIT_INTERRUPTED:  # typer turns KeyboardInterrupt into Exit(130) without a word
-            say_error(INTERRUPTED)
+            say_error(_interrupted(None))
         return code if isinstance(code, int) else 0
-    except KeyboardInterrupt:
-        say_error(INTERRUPTED)
+    except KeyboardInterrupt as exc:
+        say_error(_interrupted(exc))
         return EXIT_INTERRUPTED
     except Ofa2Error as exc:
         say_error(str(exc))
@@ -92,6 +97,42 @@ def run(build_app: Callable[[], Any], argv: list[str] | None) -> int:
         say_error(f"internal error {type(exc).__name__}: {exc} (a bug in ofa2-zoo; rerun with OFA2_DEBUG=1 for the "
                   "traceback and report it)")
         return 1
+
+
+def _interrupted(exc: BaseException | None) -> str:
+    """The Ctrl-C line: ``INTERRUPTED``, plus the note of an :class:`Interrupted` in the chain
+    (or, where typer kept only the exit code, of the one this command raised)."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, Interrupted) and str(exc):
+            return f"{INTERRUPTED} {exc}"
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return f"{INTERRUPTED} {Interrupted.last_note}" if Interrupted.last_note else INTERRUPTED
+
+
+def interrupt_once() -> None:
+    """Make the first Ctrl-C raise ``KeyboardInterrupt`` and every later one do nothing (the
+    process is already on its way out; a second interrupt would only cut the cleanup or the
+    error line short). For the real process only: it changes the process-wide SIGINT handler."""
+    import signal
+
+    def first(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, first)
+
+
+def exit_now(code: int) -> None:
+    """End the real process with ``code`` after flushing stdout and stderr, skipping the
+    interpreter's shutdown (used after a Ctrl-C, whose cleanup already ran while unwinding)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _click_exceptions():

@@ -32,7 +32,8 @@ def package(
     tensorrt: str = typer.Option("auto", help="TensorRT engines: 'auto' (what the profile exports), 'off', "
                                               "'fp16', 'int8' or 'fp16,int8'. Skipped with the reason in the card "
                                               "where TensorRT or a GPU is missing."),
-    license: str = typer.Option("mit", help="License id written into the cards and pretrained_cfg."),
+    license: str = typer.Option("mit", help="License written into the cards and pretrained_cfg: an SPDX id "
+                                            "(mit, apache-2.0, cc-by-4.0, ...) or other."),
     seed: int = typer.Option(0, help="Seed of the calibration subset."),
     profile: Optional[str] = typer.Option(None, help="Profile name or YAML (default: the front's profile)."),
     assets: Optional[Path] = typer.Option(None, help="Folder with the official OFA files (official weights/tables)."),

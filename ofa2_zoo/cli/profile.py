@@ -80,13 +80,18 @@ def check_this_machine(profile, assets: Optional[Path] = None):
 
 @app.command("show")
 def show(name: str = NAME, assets: Optional[Path] = ASSETS) -> None:
-    """Print a profile, its checksums, its table's provenance and the latency range of its space."""
-    from ..profiles import load_profile
+    """Print a profile, its checksums, its table's provenance and the latency range of its space.
+
+    Exits 2 after printing when the profile's latency table is unusable (missing, corrupt, not
+    matching its pinned sha256), as `ofa2 search` would refuse the profile.
+    """
+    from ..profiles import ProfileError, load_profile
     from ..profiles.machine import latency_attribution
 
     p = load_profile(name, assets)
     info = p.describe()
     info["space_size_per_resolution"] = p.space.size()
+    unusable = None
     if p.latency_source == "lut":
         try:
             info["lut_sha256"] = p.lut_sha256
@@ -98,10 +103,15 @@ def show(name: str = NAME, assets: Optional[Path] = ASSETS) -> None:
             info["latency_range_ms"] = [round(float(x), 3) for x in lat]
         except Ofa2Error as exc:
             info["lut"] = f"unavailable: {exc}"
-        check = check_this_machine(p)
-        if check is not None:
-            info["machine_check"] = check.to_dict()
+            unusable = exc
+        else:
+            check = check_this_machine(p)
+            if check is not None:
+                info["machine_check"] = check.to_dict()
     console.print_json(json.dumps(info, default=str))
+    if unusable is not None:
+        raise ProfileError(f"profile {p.id} cannot be used: its latency table is unusable ({unusable}); "
+                           f"`ofa2 search -p {p.id}` refuses it the same way")
 
 
 @app.command("build-lut")

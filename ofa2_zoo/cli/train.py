@@ -12,6 +12,7 @@ from ._ui import QUIET, console, progress
 
 def _space(value: str | None):
     """A registered space name, or a JSON file holding a space dict (``SearchSpace.to_dict()``)."""
+    from .._io import json_loads
     from ..errors import Ofa2Error
     from ..space import resolve_space
 
@@ -19,7 +20,7 @@ def _space(value: str | None):
         return None
     if value.endswith(".json"):
         try:
-            return resolve_space(json.loads(Path(value).read_text()))
+            return resolve_space(json_loads(Path(value).read_text()))
         except (OSError, json.JSONDecodeError, TypeError) as exc:
             raise Ofa2Error(f"cannot read the space file {value}: {exc}") from None
     return resolve_space(value)

@@ -16,6 +16,7 @@ from typing import Any
 import jinja2
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
+from .._text import markdown_text
 from .errors import PackageError
 
 TEMPLATE_PATH = Path(__file__).resolve().parents[1] / "data" / "MODEL_CARD.md"
@@ -27,6 +28,7 @@ def _template() -> jinja2.Template:
         raise PackageError(f"model-card template {TEMPLATE_PATH} is missing (a link to MODEL_CARD.md)")
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, trim_blocks=True,
                              lstrip_blocks=True, autoescape=False)
+    env.filters["md"] = markdown_text  # text from outside (a profile's description) shown literally
     return env.from_string(TEMPLATE_PATH.read_text())
 
 

@@ -17,6 +17,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .._io import json_loads
 from ..errors import clip
 from .errors import PackageError
 
@@ -163,7 +164,7 @@ def read_manifest(path: str | os.PathLike) -> PackageManifest:
         raise PackageError(f"{p}: {size:,} bytes is too large for a package.json (at most {MAX_MANIFEST_BYTES:,}; "
                            f"{FIX_PACKAGE})")
     try:
-        data = json.loads(p.read_bytes())
+        data = json_loads(p.read_bytes())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PackageError(f"{p} is not valid JSON: {exc} ({FIX_PACKAGE})") from None
     if not isinstance(data, dict) or data.get("format") != PACKAGE_FORMAT:

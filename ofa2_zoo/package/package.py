@@ -32,6 +32,7 @@ import torch
 from torch.utils.data import Subset
 
 from .. import __version__
+from .._text import check_license
 from .._threads import limited_threads
 from ..errors import Ofa2Error
 from ..front import Front, reference_points
@@ -90,6 +91,10 @@ class PackageOptions:
     # torch/BLAS threads while packaging (restored after). One by default: these networks are
     # small, and multi-threaded torch spins when another process is busy (10-15x slower).
     threads: int = 1
+
+    def __post_init__(self) -> None:
+        # the license reaches every card and config.json: an SPDX id or "other", written lowercase
+        object.__setattr__(self, "license", check_license(self.license))
 
 
 @dataclass

@@ -25,6 +25,7 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from .._io import json_loads
 from ..errors import Ofa2Error, clip
 from .errors import PackageError
 from .manifest import FIX_PACKAGE, Member, PackageManifest, field_error
@@ -123,7 +124,7 @@ def read_config(path: Path, what: str) -> MemberConfig:
     if size > MAX_CONFIG_BYTES:
         raise PackageError(f"{what}: {path}: {size:,} bytes is too large for a config.json ({FIX_PACKAGE})")
     try:
-        data = json.loads(path.read_bytes())
+        data = json_loads(path.read_bytes())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PackageError(f"{what}: {path} is not valid JSON ({exc}; {FIX_PACKAGE})") from None
     try:

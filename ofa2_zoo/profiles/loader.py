@@ -87,6 +87,7 @@ _TYPE_FIX = {
     "missing": "add it",
     "int_type": "give a whole number", "int_parsing": "give a whole number", "int_from_float": "give a whole number",
     "float_type": "give a number", "float_parsing": "give a number",
+    "finite_number": "give a finite number, not .nan or .inf",
     "string_type": "give a text value", "bool_type": "give true or false",
     "list_type": "give a YAML list, e.g. [160, 176, 192]",
     "dict_type": "give a YAML mapping (key: value lines)", "model_type": "give a YAML mapping (key: value lines)",

@@ -12,12 +12,16 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .._text import check_plain_text
+
 OBJECTIVES = ("top1", "latency_ms", "macs_m", "params_m")
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinity are refused in every number (a NaN reference point would let a whole search
+    # run and fail only when its front is saved)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Measurement(_Strict):
@@ -131,6 +135,11 @@ class ProfileSpec(_Strict):
     export: list[Literal["onnx", "tensorrt-fp16", "tensorrt-int8"]] = ["onnx"]
     package: Package = Package()
     hub: Hub
+
+    @field_validator("description")
+    @classmethod
+    def _plain_description(cls, v: str) -> str:
+        return check_plain_text(v, "a description")  # it is copied into every model card
 
     @field_validator("resolutions")
     @classmethod

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, TypeVar
 
 from .. import __version__
+from ..errors import clip, shorten
 from .content import KEEP_REMOTE, LocalFile, RepoContent
 
 T = TypeVar("T")
@@ -81,6 +83,48 @@ def describe(exc: BaseException) -> str:
         return f"HTTP {exc.response.status_code}" + (f" ({server.strip().splitlines()[0]})" if server else "")
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}" + (f": {text[0]}" if text else "")
+
+
+class MalformedReply(ValueError):
+    """The Hub answered, but not with the reply asked for (not JSON, another shape, a commit id
+    that is not one). Never retried, never taken as an answer: the operation fails."""
+
+
+_COMMIT_ID = re.compile(r"^[0-9a-f]{40}$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _commit_id(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not _COMMIT_ID.match(value):
+        raise MalformedReply(f"the Hub's reply gives {what} as {shorten(value, 60)}, not a 40-digit commit id")
+    return value
+
+
+def _ref_map(items: Any, what: str) -> dict[str, str]:
+    """name -> commit of a refs listing's branches or tags, each checked."""
+    out: dict[str, str] = {}
+    for item in items:
+        name = getattr(item, "name", None)
+        if not isinstance(name, str) or not name or len(name) > 256 or not name.isprintable():
+            raise MalformedReply(f"the Hub's refs listing has a {what} named {shorten(name, 60)}")
+        if name in out:
+            raise MalformedReply(f"the Hub's refs listing names the {what} {shorten(name, 60)} twice")
+        out[name] = _commit_id(getattr(item, "target_commit", None), f"the commit of {what} {shorten(name, 60)}")
+    return out
+
+
+def read_refs(api: Any, repo_id: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(branches, tags) of ``repo_id``, each ``name -> commit id``; a reply that is not a refs
+    listing is a :class:`MalformedReply` (huggingface_hub's own parse errors included)."""
+    try:
+        refs = api.list_repo_refs(repo_id)
+        branches, tags = refs.branches, refs.tags
+        return _ref_map(branches, "branch"), _ref_map(tags, "tag")
+    except MalformedReply:
+        raise
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:  # a JSON decode error is a ValueError
+        raise MalformedReply(f"the Hub's reply is not a refs listing ({type(exc).__name__}: "
+                             f"{clip(str(exc), 60)})") from None
 
 
 class HubUnavailable(Exception):
@@ -212,11 +256,10 @@ class Hub:
 
         def once() -> RepoState:
             try:
-                refs = self.api.list_repo_refs(repo_id)
+                branches, tags = read_refs(self.api, repo_id)
             except RepositoryNotFoundError:
                 return RepoState(False)
-            return RepoState(True, {b.name: b.target_commit for b in refs.branches},
-                             {t.name: t.target_commit for t in refs.tags})
+            return RepoState(True, branches, tags)
 
         return self.retrying(f"reading the refs of {repo_id}", once)
 
@@ -225,9 +268,15 @@ class Hub:
 
     def _tree(self, repo_id: str, revision: str) -> dict[str, RemoteFile]:
         out = {}
-        for f in self.api.list_repo_tree(repo_id, recursive=True, revision=revision):
-            if hasattr(f, "blob_id"):  # files; folders have a tree id
-                out[f.path] = RemoteFile(f.blob_id, f.lfs.sha256 if f.lfs else None, f.size)
+        try:
+            for f in self.api.list_repo_tree(repo_id, recursive=True, revision=revision):
+                if hasattr(f, "blob_id"):  # files; folders have a tree id
+                    out[f.path] = _remote_file(f)
+        except MalformedReply:
+            raise
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise MalformedReply(f"the Hub's reply is not a file listing ({type(exc).__name__}: "
+                                 f"{clip(str(exc), 60)})") from None
         return out
 
     def read(self, repo_id: str, path: str, revision: str) -> bytes:
@@ -265,8 +314,10 @@ class Hub:
     def _sync_once(self, content: RepoContent, message: str, description: str) -> tuple[str, Changes]:
         from huggingface_hub import CommitOperationAdd, CommitOperationDelete
 
-        refs = self.api.list_repo_refs(content.repo_id)
-        head = next(b.target_commit for b in refs.branches if b.name == MAIN)
+        branches, _ = read_refs(self.api, content.repo_id)
+        if MAIN not in branches:
+            raise MalformedReply(f"the Hub's refs listing of {content.repo_id} has no {MAIN} branch after creating it")
+        head = branches[MAIN]
         changes = changes_between(content, self._tree(content.repo_id, head))
         if changes.empty:
             return head, changes
@@ -274,7 +325,7 @@ class Hub:
         ops += [CommitOperationDelete(p) for p in changes.delete]
         info = self.api.create_commit(content.repo_id, ops, commit_message=message, commit_description=description,
                                       parent_commit=head)
-        return info.oid, changes
+        return _commit_id(getattr(info, "oid", None), "the new commit"), changes
 
     def tag(self, repo_id: str, tag: str, commit: str, message: str) -> None:
         """Create ``tag`` on ``commit``; an existing tag is accepted only if it already points there."""
@@ -288,9 +339,21 @@ class Hub:
             except HfHubHTTPError as exc:
                 if exc.response is None or exc.response.status_code != 409:
                     raise
-                have = {t.name: t.target_commit for t in self.api.list_repo_refs(repo_id).tags}.get(tag)
+                have = read_refs(self.api, repo_id)[1].get(tag)
                 if have != commit:
                     raise TagConflict(f"{repo_id} already has tag {tag} on commit {str(have)[:12]}, not on "
                                       f"{commit[:12]}; versions are immutable") from None
 
         self.retrying(f"tagging {repo_id} {tag}", once)
+
+
+def _remote_file(f: Any) -> RemoteFile:
+    """A file entry of a tree listing, checked (a blob id, a size, an LFS sha256 when LFS)."""
+    path, size, sha256 = f.path, f.size, f.lfs.sha256 if f.lfs else None
+    if not isinstance(path, str) or not path or not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise MalformedReply(f"the Hub's file listing has an entry {shorten(path, 60)} of size {shorten(size, 30)}")
+    if not isinstance(f.blob_id, str) or not _COMMIT_ID.match(f.blob_id):
+        raise MalformedReply(f"the Hub's file listing gives {shorten(path, 60)} the blob id {shorten(f.blob_id, 60)}")
+    if sha256 is not None and (not isinstance(sha256, str) or not _SHA256.match(sha256)):
+        raise MalformedReply(f"the Hub's file listing gives {shorten(path, 60)} the LFS sha256 {shorten(sha256, 60)}")
+    return RemoteFile(f.blob_id, sha256, size)

@@ -148,21 +148,25 @@ def file_state(folder: Path, stem: str) -> str:
     return "present"
 
 
-def fetch(folder: str | os.PathLike | None = None, progress=None, timeout: float = 60) -> Path:
+def fetch(folder: str | os.PathLike | None = None, progress=None, limits=None) -> Path:
     """Download the missing or corrupt files into ``folder`` (default: the ofa2 cache).
 
     Each ``<file>.gz`` is downloaded to ``<file>.gz.part`` (an interrupted download resumes from
     it), checked against its pinned sha256 (of the uncompressed bytes) and only then renamed into
     place: a failure leaves no file that :func:`data_folder` would read. ``progress(file, done,
-    total)`` is called as bytes arrive.
+    total)`` is called as bytes arrive. ``limits`` (:class:`ofa2_zoo.assets.DownloadLimits`,
+    default: started now from the environment) bounds the time of all the files together; each
+    file is capped at :data:`ofa2_zoo.assets.MAX_UNPINNED_BYTES` and refused when it or its
+    ``.part`` is a symbolic link or a folder.
     """
     import http.client
     import urllib.error
 
-    from ..assets import fetch_url
+    from ..assets import DownloadError, DownloadLimits, refuse_unsafe_paths, fetch_url
 
     root = Path(folder).expanduser() if folder is not None else data_cache_dir() / INFO.name
     root.mkdir(parents=True, exist_ok=True)
+    limits = limits if limits is not None else DownloadLimits.start()
     for stem in INFO.files:
         if file_state(root, stem) == "present":
             continue
@@ -170,8 +174,11 @@ def fetch(folder: str | os.PathLike | None = None, progress=None, timeout: float
         part = root / f"{stem}.gz.part"
         url = INFO.url + target.name
         try:
+            refuse_unsafe_paths(root, target, part)
             fetch_url(url, part, None, (lambda done, total, s=stem: progress(s, done, total)) if progress else None,
-                      timeout)
+                      limits)
+        except DownloadError as exc:
+            raise DatasetError(str(exc)) from None
         except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as exc:
             raise DatasetError(f"could not download {url} ({exc}); run `ofa2 data fetch {INFO.name}` again to "
                                f"resume, or `apt-get install {INFO.debian_package}`") from None
