@@ -68,10 +68,10 @@ def export_model(name: str, runtime: str = "litert", out: str | os.PathLike | No
     from .package.data import first_images, open_split
     from .package.onnx_export import export_onnx_bytes
     from .package.package import _move_into_place
-    from .package.runtimes import RUNTIMES, check_runtime, measure_latencies, runtime
+    from .package.runtimes import RUNTIMES, check_runtime, measure_latencies
+    from .package.runtimes import runtime as get_runtime
 
-    rt = runtime(runtime)
-    rt.require()
+    get_runtime(runtime).require()
     if images < 1:
         raise PackageError(f"images must be at least 1, got {images}")
     entry = registry.resolve_name(name)

@@ -121,8 +121,14 @@ def test_export_refuses_unknown_names_and_runtimes_in_one_line(tmp_path, capsys)
 def test_parity_gate_boundary():
     t = np.array([[1.0, 0.0, -1.0]] * 4, dtype=np.float64)
     tol = 1e-6 + 1e-4 * 1.0
-    assert compare_logits(t, t + tol, atol=1e-6, rtol=1e-4).passed  # exactly at the tolerance
-    assert not compare_logits(t, t + tol * 1.01, atol=1e-6, rtol=1e-4).passed  # just past it
+
+    def moved(by):  # the middle logit (exactly 0) moved by ``by``: the difference is exactly ``by``
+        o = t.copy()
+        o[:, 1] = by
+        return o
+
+    assert compare_logits(t, moved(tol), atol=1e-6, rtol=1e-4).passed  # exactly at the tolerance
+    assert not compare_logits(t, moved(tol * 1.01), atol=1e-6, rtol=1e-4).passed  # just past it
     flipped = t.copy()
     flipped[0] = [0.0, 1.0, -1.0]  # a clear top-1 change (margin 1 >> 2 * tol)
     report = compare_logits(t, flipped, atol=1.0, rtol=0.0)
