@@ -63,6 +63,8 @@ def build(profile: str, dest_root: Path, work: Path) -> Path:
             tag=EMBEDDED_TAG, name=m["name"], left_out=", ".join(f"`{f}`" for f in LEFT_OUT)))
         m["files"] = {f: hashlib.sha256((tmp / m["folder"] / f).read_bytes()).hexdigest()
                       for f in m["files"] if f not in LEFT_OUT}
+        # a runtime whose file is left out is not in this copy (its record stays in config.json)
+        m["runtimes"] = {n: r for n, r in m.get("runtimes", {}).items() if not set(r["files"]) & set(LEFT_OUT)}
     text = json.dumps(manifest, indent=2, sort_keys=True, allow_nan=False) + "\n"
     (tmp / "package.json").write_text(text)
     (tmp / manifest["front_folder"] / "package.json").write_text(text)

@@ -18,7 +18,8 @@ import importlib
 import sys
 
 # One module per command group, in pipeline order.
-COMMAND_MODULES = ("arch", "assets", "data", "profile", "train", "search", "front", "package", "publish", "run", "zoo")
+COMMAND_MODULES = ("arch", "assets", "data", "profile", "train", "search", "front", "package", "publish", "export",
+                   "run", "zoo")
 
 
 def build_app():

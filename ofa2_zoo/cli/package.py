@@ -32,6 +32,13 @@ def package(
     tensorrt: str = typer.Option("auto", help="TensorRT engines: 'auto' (what the profile exports), 'off', "
                                               "'fp16', 'int8' or 'fp16,int8'. Skipped with the reason in the card "
                                               "where TensorRT or a GPU is missing."),
+    runtimes: Optional[str] = typer.Option(None, help="Deployment runtimes to export each member for, e.g. "
+                                                      "'onnxruntime,litert,executorch,openvino' (default: the "
+                                                      "profile's `runtimes`); each export is checked against PyTorch "
+                                                      "and left out, with the reason, if it fails. model.onnx is "
+                                                      "always written. See docs/runtimes.md."),
+    runtime_latency: bool = typer.Option(True, help="Time each runtime's export at batch 1 (a few seconds per "
+                                                    "member) and put the numbers in the card and package.json."),
     license: str = typer.Option("mit", help="License written into the cards and pretrained_cfg: an SPDX id "
                                             "(mit, apache-2.0, cc-by-4.0, ...) or other."),
     seed: int = typer.Option(0, help="Seed of the calibration subset."),
@@ -60,20 +67,25 @@ def package(
                                profile=profile, progress=step, calib_images=calib_images,
                                calib_batch=calib_batch, parity_images=parity_images, eval_images=eval_images,
                                measure_latency=measure_latency, tensorrt=trt, license=license, seed=seed,
-                               threads=threads)
+                               threads=threads, runtimes=runtimes, runtime_latency=runtime_latency)
     m = result.manifest
     rows = []
     for row, timing in zip(m.members, result.timings):
         trt_cell = row.tensorrt.engine if row.tensorrt and row.tensorrt.built else "-"
         r = row.arch["r"][0]
         rows.append([row.name, f"{r}x{r}", f"{row.measured['top1']:.2f}",
-                     f"{row.parity.max_abs_diff:.0e}, {100 * row.parity.top1_agreement:.0f} %", trt_cell,
+                     f"{row.parity.max_abs_diff:.0e}, {100 * row.parity.top1_agreement:.0f} %", _runtimes_cell(row),
+                     trt_cell,
                      f"{timing.total:.1f}"])
     print_table([Col("timm name", "key"), Col("input", "num"), Col("top-1 % (measured)", "num"),
-                 Col("ONNX parity"), Col("TensorRT"), Col("time s", "num")], rows,
+                 Col("ONNX parity"), Col("runtimes (batch-1 ms)"), Col("TensorRT"), Col("time s", "num")], rows,
                 title=f"package of {m.profile} (front {m.front_version_id[:12]})")
     console.print(f"package: {result.path}")
     console.print(f"explore: {result.path / m.front_folder / 'index.html'} (open it in a browser)")
+    for row in m.members:
+        for rec in row.runtimes.values():
+            if not rec.packaged:
+                console.print(f"member {row.k}: not packaged for {rec.runtime}: {rec.reason}")
     record_in_local_zoo(result.path, record)
 
 
@@ -89,6 +101,15 @@ def _check_machine(front_dir: Path, profile: Optional[str], assets: Optional[Pat
         except Ofa2Error:
             return  # packaging reports the bad front
     check_this_machine(profile, assets)
+
+
+def _runtimes_cell(row) -> str:
+    """``litert 0.012, openvino 0.030`` (latency where measured, 'failed' where not packaged)."""
+    cells = []
+    for name, rec in row.runtimes.items():
+        cells.append(f"{name} {rec.latency.median_ms:.3f}" if rec.latency else
+                     name if rec.packaged else f"{name} failed")
+    return ", ".join(cells) or "-"
 
 
 def register(app: typer.Typer) -> None:

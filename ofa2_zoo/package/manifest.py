@@ -70,6 +70,45 @@ class TensorRTStatus(_Model):
     command: str  # how to build the engine on a machine with TensorRT and a GPU
 
 
+class RuntimeLatency(_Model):
+    """Batch-1 latency of one runtime, measured while packaging (median over interleaved rounds)."""
+
+    median_ms: float = Field(..., gt=0)
+    iqr_ms: float = Field(..., ge=0)
+    repeats: int = Field(..., ge=1)
+    rounds: int = Field(..., ge=1)
+    batch: int = Field(..., ge=1)
+    threads: int = Field(..., ge=1)
+    clock: Literal["wall", "cpu"]
+    machine: str
+
+
+class RuntimeRecord(_Model):
+    """One deployment runtime's export of a member: its files, parity with PyTorch and latency.
+    ``packaged`` is False (no files, ``reason`` says why) when conversion or the parity gate failed."""
+
+    runtime: str = Field(..., pattern=r"^[a-z0-9_-]{1,40}$")
+    file: Optional[str] = Field(None, pattern=FILE_NAME)  # the file a user loads
+    files: list[str] = []  # every file of the export (OpenVINO: .xml and .bin)
+    bytes: int = Field(0, ge=0)
+    parity: Optional[Parity] = None
+    latency: Optional[RuntimeLatency] = None
+    versions: dict[str, str] = {}
+    packaged: bool
+    reason: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "RuntimeRecord":
+        if self.packaged:
+            if self.file is None or self.file not in self.files or self.parity is None or not self.parity.passed \
+                    or self.reason is not None:
+                raise ValueError(f"runtime {self.runtime}: a packaged export needs its file among its files and a "
+                                 "passed parity check, and no reason")
+        elif self.files or self.file is not None or not self.reason:
+            raise ValueError(f"runtime {self.runtime}: an export that was not packaged has no files and says why")
+        return self
+
+
 class Member(_Model):
     k: int = Field(..., ge=0)
     name: str = Field(..., pattern=r"^ofa2_[a-z0-9_]+_front_\d+$")
@@ -81,6 +120,7 @@ class Member(_Model):
     files: dict[str, str] = Field(..., min_length=1)  # file name -> sha256
     parity: Parity
     tensorrt: Optional[TensorRTStatus] = None
+    runtimes: dict[str, RuntimeRecord] = {}  # deployment runtime -> its export (packages before issue 25: none)
 
     @field_validator("folder")
     @classmethod
@@ -96,6 +136,16 @@ class Member(_Model):
             if not re.match(SHA256, str(sha)):
                 raise ValueError(f"the sha256 of {name} is {clip(repr(sha))}, not 64 lowercase hex digits")
         return files
+
+    @model_validator(mode="after")
+    def _runtime_files(self) -> "Member":
+        for name, rec in self.runtimes.items():
+            if rec.runtime != name:
+                raise ValueError(f"runtimes.{clip(name, 40)} records runtime {clip(rec.runtime, 40)!r}")
+            unlisted = [f for f in rec.files if f not in self.files]
+            if unlisted:
+                raise ValueError(f"runtime {name}: {clip(', '.join(unlisted))} not among the member's files")
+        return self
 
     @field_validator("objectives")
     @classmethod

@@ -112,7 +112,12 @@ def check_parity(model: nn.Module, onnx_model: bytes | str | os.PathLike, images
         ort_out.append(sess.run([OUTPUT_NAME], {INPUT_NAME: x.numpy()})[0])
     if not torch_out:
         raise ParityError("the parity check got no images")
-    t, o = np.concatenate(torch_out), np.concatenate(ort_out)
+    return compare_logits(np.concatenate(torch_out), np.concatenate(ort_out), atol=atol, rtol=rtol)
+
+
+def compare_logits(t: np.ndarray, o: np.ndarray, *, atol: float = DEFAULT_ATOL,
+                   rtol: float = DEFAULT_RTOL) -> ParityReport:
+    """The parity gate on PyTorch logits ``t`` and an exported file's logits ``o`` of the same images."""
     if t.shape != o.shape:
         return ParityReport(len(t), float("inf"), 0.0, 0.0, len(t), len(t), False)
     diff = float(np.abs(t - o).max()) if np.isfinite(o).all() else float("inf")

@@ -47,6 +47,8 @@ from .manifest import MANIFEST_NAME, PACKAGE_FORMAT, PackageManifest, read_manif
 from .onnx_export import (DEFAULT_ATOL, DEFAULT_RTOL, INPUT_NAME, ONNX_OPSET, OUTPUT_NAME, check_parity,
                           export_onnx_bytes)
 from .plots import plot_package_front, write_package_explorer
+from .runtimes import (RUNTIMES, RuntimeExport, check_runtime, measure_latencies, require_all, resolve_runtimes,
+                       runtime_rows, torch_logits, versions)
 from .verify import sha256_file
 
 ProgressFn = Callable[[str, int, int], None]  # (what is happening, members done, members total)
@@ -86,6 +88,10 @@ class PackageOptions:
     measure_latency: bool = False
     tensorrt: str | Sequence[str] = "auto"  # "auto" (the profile's exports), "off", or precisions
     tensorrt_max_batch: int = 32
+    # deployment runtimes (names or "a,b"; None: the profile's `runtimes`), each checked against
+    # PyTorch on the parity images and, with runtime_latency, timed at batch 1 (see package/runtimes)
+    runtimes: str | Sequence[str] | None = None
+    runtime_latency: bool = True
     license: str = "mit"
     dataset_id: str | None = None
     # torch/BLAS threads while packaging (restored after). One by default: these networks are
@@ -110,6 +116,7 @@ class _Job:
     selected: list[int]
     root: Path
     trt_precisions: list[str]
+    runtimes: list[str] = field(default_factory=lambda: ["onnxruntime"])
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -277,12 +284,14 @@ def package_front(front_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
     _prepare_out(out)
     selected = _selected(front, opts.members, prof)
     trt_precisions = _tensorrt_precisions(opts.tensorrt, prof)
+    runtimes = resolve_runtimes(prof.spec.runtimes if opts.runtimes is None else opts.runtimes)
+    require_all(runtimes)  # a missing extra stops here, before any work
     net = _load_supernet(front, supernet, weights, assets)
     references = _references(front, assets)
     notify = progress or (lambda what, done, total: None)
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    job = _Job(front, prof, net, data, cached_source(data), opts, selected, tmp, trt_precisions)
+    job = _Job(front, prof, net, data, cached_source(data), opts, selected, tmp, trt_precisions, runtimes)
     try:
         with limited_threads(opts.threads):
             timings, rows, info = [], [], None
@@ -352,6 +361,10 @@ def _package_member(job: _Job, k: int, timing: MemberTiming, say: Callable[[str]
         if not report.passed:
             raise ParityError(f"ONNX parity check failed for member {k} ({name}, {arch.to_string()}): "
                               f"{report.describe()}")
+    exports = _runtime_exports(job, shipped, folder, images, report, say)
+    cfg_doc = _member_config(front, arch, cfg)
+    cfg_doc["runtimes"] = {n: e.to_dict() for n, e in exports.items()}  # the same facts as package.json
+    _write_json(folder / "config.json", cfg_doc)
     latency_measured = None
     if opts.measure_latency:
         say("latency")
@@ -366,6 +379,7 @@ def _package_member(job: _Job, k: int, timing: MemberTiming, say: Callable[[str]
                            title=f"{name} on the {prof.id} front")
         context = _member_context(job, info, k, name, folder_rel, member, (top1, n_eval, split), n_calib, report,
                                   latency_measured, trt_status, trt_settings)
+        context["runtimes"] = runtime_rows(cfg_doc["runtimes"])
         data_card = cards.card_data(model_name=name, license=opts.license, datasets=[info.dataset_id],
                                     tags=_tags(prof, front), accuracy=context["accuracy"])
         (folder / "README.md").write_text(cards.render_card("member", data_card, context))
@@ -377,7 +391,7 @@ def _package_member(job: _Job, k: int, timing: MemberTiming, say: Callable[[str]
         measured["latency"] = latency_measured
     row = {"k": k, "name": name, "folder": folder_rel, "front_index": fi, "arch": arch.to_dict(),
            "objectives": dict(member.objectives), "measured": measured, "files": files,
-           "parity": report.to_dict(), "tensorrt": trt_status}
+           "parity": report.to_dict(), "tensorrt": trt_status, "runtimes": cfg_doc["runtimes"]}
     return row, info
 
 
@@ -392,6 +406,28 @@ def packaging_measurement(m):
     """The profile's measurement settings ``m`` with packaging's caps (see PACKAGE_MIN_SECONDS)."""
     return m.model_copy(update={"min_seconds": min(m.min_seconds, PACKAGE_MIN_SECONDS),
                                 "warmup": min(m.warmup, PACKAGE_MAX_WARMUP)})
+
+
+def _runtime_exports(job: _Job, shipped: torch.nn.Module, folder: Path, images: torch.Tensor, onnx_report,
+                     say: Callable[[str], None]) -> dict[str, RuntimeExport]:
+    """Each deployment runtime's export of the member, checked on the parity images; then (with
+    ``runtime_latency``) every packaged export timed at batch 1, interleaved."""
+    opts = job.opts
+    exports = {"onnxruntime": RuntimeExport("onnxruntime", ["model.onnx"], (folder / "model.onnx").stat().st_size,
+                                            onnx_report, versions("onnxruntime"))}
+    reference = torch_logits(shipped, images) if len(job.runtimes) > 1 else None
+    for name in job.runtimes[1:]:
+        label = RUNTIMES[name].label
+        say(f"{label} export and parity")
+        exports[name] = check_runtime(name, shipped, folder, images, onnx_path=folder / "model.onnx",
+                                      reference=reference, atol=opts.parity_atol, rtol=opts.parity_rtol)
+    if opts.runtime_latency:
+        say("runtime latency")
+        predictors = {n: e.extra.get("predict") or RUNTIMES[n].require().load(folder) for n, e in exports.items()
+                      if e.packaged}
+        for n, lat in measure_latencies(predictors, images[:1].numpy()).items():
+            exports[n].latency = lat
+    return exports
 
 
 def _measure_latency(model: torch.nn.Module, chw: tuple[int, int], prof: HardwareProfile) -> dict[str, Any] | None:
@@ -553,7 +589,8 @@ def _write_front(job: _Job, front_file: Path, rows: list[dict], info: DataInfo, 
         "data": {"name": info.name, "dataset_id": info.dataset_id, "calibration_images": opts.calib_images,
                  "calibration_batch": opts.calib_batch, "seed": opts.seed, "parity_images": opts.parity_images,
                  "parity_atol": opts.parity_atol, "parity_rtol": opts.parity_rtol, "eval_split": "val",
-                 "eval_images": opts.eval_images},
+                 "eval_images": opts.eval_images, "runtimes": list(job.runtimes),
+                 "runtime_latency": opts.runtime_latency},
     })
     text = manifest.to_json()
     (root / MANIFEST_NAME).write_text(text)

@@ -133,6 +133,9 @@ class ProfileSpec(_Strict):
     latency: Latency
     measurement: Optional[Measurement] = None
     export: list[Literal["onnx", "tensorrt-fp16", "tensorrt-int8"]] = ["onnx"]
+    runtimes: list[Literal["onnxruntime", "litert", "executorch", "openvino"]] = Field(
+        ["onnxruntime"], min_length=1, description="deployment runtimes each member is exported for, checked "
+                                                   "against PyTorch and timed in (onnxruntime always is)")
     package: Package = Package()
     hub: Hub
 
@@ -156,6 +159,13 @@ class ProfileSpec(_Strict):
             raise ValueError(f"unknown objective(s) {bad}; choose from {list(OBJECTIVES)}")
         if len(set(v)) != len(v):
             raise ValueError("objectives must not repeat; list each once")
+        return v
+
+    @field_validator("runtimes")
+    @classmethod
+    def _distinct_runtimes(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("runtimes must not repeat; list each once")
         return v
 
     @field_validator("constraints", "reference_point")
