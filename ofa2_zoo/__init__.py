@@ -22,13 +22,13 @@ from wrapt import register_post_import_hook
 
 from .errors import ArchError, AssetError, CheckpointError, Ofa2Error, SpaceError
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # Public name -> module that defines it; imported on first attribute access.
 _LAZY = {
     **dict.fromkeys(("count_macs", "count_params", "efficiency_model"), "ofa2_zoo.objectives.efficiency"),
     **dict.fromkeys(("ArchSpec", "SearchSpace", "get_space", "list_spaces", "register_space"), "ofa2_zoo.space"),
-    **dict.fromkeys(("ElasticMobileNetV3", "create_subnet", "load_supernet", "recalibrate_bn", "save_supernet"),
+    **dict.fromkeys(("ElasticMobileNetV3", "create_subnet", "extract_subnet", "load_supernet", "recalibrate_bn", "save_supernet"),
                     "ofa2_zoo.supernet"),
     **dict.fromkeys(("load_profile", "HardwareProfile"), "ofa2_zoo.profiles"),
     "load_accuracy_predictor": "ofa2_zoo.objectives.accuracy",

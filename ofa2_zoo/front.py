@@ -21,7 +21,7 @@ from typing import Any, Literal, Optional, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from . import __version__
+from ._version import __version__
 from ._io import atomic_path, json_loads, write_json_atomic
 from .errors import Ofa2Error, clip, shorten
 from .space import ArchSpec, SearchSpace

@@ -23,7 +23,8 @@ from .errors import Interrupted, Ofa2Error
 from .explorer import FILENAME as EXPLORER_FILENAME
 from .front import Front, plot_front
 from .profiles import DEFAULT_PROFILE, load_profile
-from .search import DEFAULT_ALGORITHM, search
+from .defaults import DEFAULT_ALGORITHM
+from .search import search
 from .supernet import load_supernet
 
 

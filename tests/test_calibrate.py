@@ -3,7 +3,7 @@
 import torch
 
 from _oracle import ofa_supernet, randomise, require_oracle, set_ofa_active
-from ofa2_zoo import get_space, load_supernet, recalibrate_bn
+from ofa2_zoo import extract_subnet, get_space, load_supernet, recalibrate_bn
 
 set_running_statistics = require_oracle("ofa.imagenet_classification.elastic_nn.utils").set_running_statistics
 
@@ -18,7 +18,7 @@ def test_recalibrated_subnet_matches_ofa():
     arch = type(arch).from_dict({**arch.to_dict(), "r": [128]}, space)
     torch.manual_seed(0)
     batches = [torch.randn(8, 3, 128, 128) for _ in range(3)] + [torch.randn(5, 3, 128, 128)]
-    sub = ours.extract(arch)
+    sub = extract_subnet(ours, arch)
     sub.train()
     seen = recalibrate_bn(sub, [(b, torch.zeros(len(b))) for b in batches], num_images=100)
     assert seen == 29 and sub.training  # mode restored
@@ -31,12 +31,12 @@ def test_recalibrated_subnet_matches_ofa():
         out = sub.eval()(x)
     assert (out - ref).abs().max() <= 1e-4 * ref.abs().max()
     # the BN statistics really changed (random init statistics were mean 0 / var 1-ish)
-    assert not torch.allclose(sub.bn1.running_mean, ours.extract(arch).bn1.running_mean)
+    assert not torch.allclose(sub.bn1.running_mean, extract_subnet(ours, arch).bn1.running_mean)
 
 
 def test_num_images_limit_and_no_other_state_changes():
     space = get_space("ofa_mbv3_w1.0")
-    sub = load_supernet(space).extract(space.smallest(128))
+    sub = extract_subnet(load_supernet(space), space.smallest(128))
     before = {k: v.clone() for k, v in sub.state_dict().items()}
     seen = recalibrate_bn(sub, (torch.randn(16, 3, 128, 128) for _ in range(10)), num_images=40)
     assert seen == 40

@@ -45,7 +45,7 @@ def test_arch_show_of_a_deep_file(tmp_path, capsys):
     path = tmp_path / "deep.json"
     path.write_text(_deep(DEEP))
     refused(capsys, "arch", "show", f"@{path}",
-            match=rf"^error: arch file .*deep.json is not JSON: nested too deeply .*\(fix: write the arch as JSON")
+            match=r"^error: arch file .*deep.json is not JSON: nested too deeply .*\(fix: write the arch as JSON")
 
 
 def test_arch_show_of_deep_inline_json(capsys):

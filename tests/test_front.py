@@ -8,7 +8,6 @@ import hashlib
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from ofa2_zoo.front import (Front, FrontError, FrontMember, diff_fronts, load_specialized, plot_front,

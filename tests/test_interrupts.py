@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
@@ -41,7 +40,7 @@ def test_ctrl_c_while_packaging_says_what_was_kept(tmp_path, capsys, monkeypatch
     line = refused(capsys, *RUN, "--out", out, code=130, match=r"^error: interrupted \(Ctrl-C\) while packaging")
     assert line == f"error: {INTERRUPTED} {_note(out)}"
     kept = json.loads((out / "front" / "front.json").read_text())
-    assert kept["profile"] == "digits-cpu" and kept["members"]
+    assert kept["profile"]["id"] == "digits-cpu" and kept["members"]
     assert sorted(p.name for p in out.iterdir()) == ["front"]
     assert sorted(p.name for p in (out / "front").iterdir()) == ["front.json", "timing.json"]
 

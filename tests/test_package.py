@@ -18,6 +18,7 @@ from PIL import Image
 from safetensors.torch import load_file
 
 import ofa2_zoo  # noqa: F401  (registers ofa2_subnet)
+from ofa2_zoo import extract_subnet
 from ofa2_zoo.errors import Ofa2Error
 from ofa2_zoo.front import FrontError
 from ofa2_zoo.package import PackageError, ParityError, package_front, read_manifest
@@ -207,12 +208,12 @@ def test_parity_failure_keeps_the_previous_package(packaged, tmp_path, monkeypat
 
 def test_parity_check_catches_a_wrong_graph_and_accepts_the_right_one():
     net = tiny_supernet()
-    model = net.extract(TINY.sample(1, 3)[0]).eval()
+    model = extract_subnet(net, TINY.sample(1, 3)[0]).eval()
     r = model.pretrained_cfg["input_size"][-1]
     images = digits("val", r).tensors[0][:64]
     good = check_parity(model, export_onnx_bytes(model, (1, 1, r, r)), images)
     assert good.passed and good.max_abs_diff <= good.tolerance and good.top1_agreement == 1.0
-    other = tiny_supernet(seed=1).extract(model.ofa2_arch).eval()  # same graph, other weights
+    other = extract_subnet(tiny_supernet(seed=1), model.ofa2_arch).eval()  # same graph, other weights
     bad = check_parity(model, export_onnx_bytes(other, (1, 1, r, r)), images)
     assert not bad.passed and bad.max_abs_diff > bad.tolerance
 

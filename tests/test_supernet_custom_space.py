@@ -4,7 +4,7 @@ import pytest
 import timm
 import torch
 
-from ofa2_zoo import SearchSpace, load_supernet
+from ofa2_zoo import SearchSpace, extract_subnet, load_supernet
 
 SMALL = SearchSpace(
     name="test_small", stem_width=8, first_block_width=16, stage_widths=(16, 24, 40), stage_strides=(2, 1, 2),
@@ -28,7 +28,7 @@ def test_extracted_subnets_equal_the_elastic_forward(stem_stride):
     for arch in space.sample(12, 1) + [space.largest(), space.smallest()]:
         x = torch.randn(3, 1, arch.r, arch.r, dtype=torch.float64)
         net.set_active(arch)
-        sub = net.extract(arch).eval()
+        sub = extract_subnet(net, arch).eval()
         with torch.no_grad():
             ref, out = net(x), sub(x)
         assert (ref - out).abs().max() <= 1e-10 * ref.abs().max(), arch

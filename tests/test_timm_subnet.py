@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import save_file
 
 import ofa2_zoo  # noqa: F401  (registers ofa2_subnet)
-from ofa2_zoo import ArchSpec, get_space, load_supernet
+from ofa2_zoo import ArchSpec, extract_subnet, get_space, load_supernet
 from timm.models.mobilenetv3 import MobileNetV3
 
 SPACE = get_space("ofa_mbv3_w1.0")
@@ -81,8 +81,8 @@ def test_features_only_num_classes_and_reset_classifier():
 
 def test_extract_with_new_head_keeps_the_body():
     net = load_supernet(SPACE).eval()
-    full = net.extract(ARCH).eval()
-    headless = net.extract(ARCH, num_classes=0).eval()
+    full = extract_subnet(net, ARCH).eval()
+    headless = extract_subnet(net, ARCH, num_classes=0).eval()
     x = torch.randn(1, 3, 160, 160)
     with torch.no_grad():
         assert torch.allclose(headless(x), full.forward_head(full.forward_features(x), pre_logits=True))
@@ -93,7 +93,7 @@ def test_local_dir_round_trip_reproduces_outputs(tmp_path):
     torch.manual_seed(0)
     for p in net.parameters():
         p.data.normal_(0, 0.1)
-    model = net.extract(ARCH).eval()
+    model = extract_subnet(net, ARCH).eval()
     config = {"architecture": "ofa2_subnet", "num_classes": 1000,
               "model_args": {"arch": ARCH.to_dict(), "space": SPACE.to_dict()},
               "pretrained_cfg": {**{k: v for k, v in model.pretrained_cfg.items() if k not in ("architecture", "tag")}}}

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from .. import __version__
+from .._version import __version__
 from .._io import write_text_atomic
 from ..errors import Ofa2Error
 from ..front import Front, ReferencePoint

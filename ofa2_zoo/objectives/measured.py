@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..space import SearchSpace
-from ..supernet import ElasticMobileNetV3, recalibrate_bn
+from ..supernet import ElasticMobileNetV3, extract_subnet, recalibrate_bn
 from ..training.data import DatasetError, check_fits, check_resolution, get_dataset
 from .base import AccuracySource, Provenance
 
@@ -44,7 +44,7 @@ class MeasuredAccuracy(AccuracySource):
     @torch.no_grad()
     def evaluate(self, arch) -> float:
         check_resolution(self.space, arch.r)
-        sub = self.net.extract(arch).eval()
+        sub = extract_subnet(self.net, arch).eval()
         train = self._split("train", arch.r)
         x_tr = train.tensors[0][: self.calib_images]
         recalibrate_bn(sub, x_tr.split(self.batch_size), num_images=self.calib_images)

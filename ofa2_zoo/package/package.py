@@ -31,14 +31,14 @@ import timm
 import torch
 from torch.utils.data import Subset
 
-from .. import __version__
+from .._version import __version__
 from .._text import check_license
 from .._threads import limited_threads
 from ..errors import Ofa2Error
 from ..front import Front, reference_points
 from ..profiles import HardwareProfile, load_profile
 from ..space import SearchSpace
-from ..supernet import ElasticMobileNetV3, load_supernet, recalibrate_bn
+from ..supernet import ElasticMobileNetV3, extract_subnet, load_supernet, recalibrate_bn
 from . import cards, tensorrt
 from .data import (DataInfo, DataSource, cached_source, calibration_subset, data_info, eval_split, first_images,
                    loader, top1_accuracy)
@@ -331,7 +331,7 @@ def _package_member(job: _Job, k: int, timing: MemberTiming, say: Callable[[str]
         if info.in_chans != front.space.in_chans:
             raise PackageError(f"data {info.name!r} has {info.in_chans} channel(s), the space expects "
                                f"{front.space.in_chans}")
-        model = job.net.extract(arch)
+        model = extract_subnet(job.net, arch)
     say("BN re-calibration")
     with _timed(timing, "calibrate"):
         calib = calibration_subset(train, opts.calib_images, opts.seed)

@@ -25,6 +25,7 @@ import numpy as np
 from .._io import write_json_atomic
 from ..assets import cache_dir
 from ..errors import Ofa2Error
+from .agreement import Agreement
 from .loader import HardwareProfile, ProfileError, load_profile
 from .machine import canary_record, measure_canary
 from .lut import FORMAT, LatencyTable, all_ops, write_table
@@ -174,8 +175,6 @@ def fit_calibration(profile: HardwareProfile, table: LatencyTable, n: int, seed:
     A calibration that does not even rank the measured networks is an error.
     """
     from scipy.optimize import lsq_linear
-
-    from .validate import Agreement
 
     if n < 8:
         raise Ofa2Error(f"calibration needs at least 8 networks (4 per fitted parameter), got {n}")

@@ -38,7 +38,6 @@ from typing import Any, Callable
 
 from .._io import write_json_atomic
 from ..assets import cache_dir
-from ..errors import Ofa2Error
 from .loader import HardwareProfile, ProfileError, _backend_missing, load_profile
 from .lut import LatencyTable, Op, _is_number, block_ops, fixed_ops, is_canary
 
@@ -364,7 +363,8 @@ def calibrate_machine(profile: HardwareProfile | str, n: int = 30, *, check: int
     """
     from .build import fit_calibration
     from .measure import machine_info
-    from .validate import Agreement, validate_profile
+    from .agreement import Agreement
+    from .validate import validate_profile
 
     profile = load_profile(profile)
     why = _checkable(profile)

@@ -14,30 +14,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import kendalltau
 
 from .._io import atomic_path
 from .loader import HardwareProfile, ProfileError
 from .lut import LatencyTable
+from .agreement import Agreement
 from .measure import measure_archs
-
-
-@dataclass
-class Agreement:
-    within_10pct: float  # share of networks whose prediction is within ±10 % of measured
-    mape: float  # mean absolute percentage error, %
-    kendall_tau: float
-    bias: float  # mean signed relative error, % (positive: the table over-predicts)
-
-    @classmethod
-    def of(cls, predicted: np.ndarray, measured: np.ndarray) -> "Agreement":
-        predicted, measured = np.asarray(predicted, float), np.asarray(measured, float)
-        rel = (predicted - measured) / measured
-        return cls(float((np.abs(rel) <= 0.10).mean()), float(np.abs(rel).mean() * 100),
-                   float(kendalltau(predicted, measured)[0]), float(rel.mean() * 100))
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 @dataclass

@@ -22,7 +22,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import __version__
+from .._version import __version__
 from ..errors import Ofa2Error
 from ..explorer import FILENAME as EXPLORER_FILE
 from ..explorer import ExplorerError, explorer_data, read_data, render_explorer, with_packaged, with_previous

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from ..errors import Ofa2Error
-
-if TYPE_CHECKING:
-    from .publish import PublishResult
 
 
 class PublishError(Ofa2Error, RuntimeError):
@@ -19,9 +14,10 @@ class TagConflict(PublishError):
 
 
 class PublishFailed(PublishError):
-    """The Hub failed part-way (after retries). ``result`` says what was and wasn't published."""
+    """The Hub failed part-way (after retries). ``result``, a
+    :class:`~ofa2_zoo.publish.publish.PublishResult`, says what was and wasn't published."""
 
-    def __init__(self, message: str, result: "PublishResult"):
+    def __init__(self, message: str, result: object):
         super().__init__(message)
         self.result = result
 

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, TypeVar
 
-from .. import __version__
+from .._version import __version__
 from ..errors import clip, shorten
 from .content import KEEP_REMOTE, LocalFile, RepoContent
 

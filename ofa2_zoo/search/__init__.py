@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from .. import __version__
+from .._version import __version__
 from .._threads import limited_threads
 from ..errors import Ofa2Error, shorten
 from ..front import Front, FrontMember
@@ -29,7 +29,8 @@ from ..objectives.accuracy import load_accuracy_predictor
 from ..objectives.base import AccuracySource
 from ..profiles import DEFAULT_PROFILE, HardwareProfile, load_profile
 from ..profiles.machine import latency_attribution
-from .algorithms import (ALGORITHMS, BASELINES, DEFAULT_ALGORITHM, MOEAS, AlgorithmError, check_algorithm,
+from ..defaults import DEFAULT_ALGORITHM
+from .algorithms import (ALGORITHMS, BASELINES, MOEAS, AlgorithmError, check_algorithm,
                          run_moea, run_ofa_evolution, run_random)
 from .cache import ObjectiveCache
 from .evaluator import OBJECTIVES, ObjectiveEvaluator, from_minimised

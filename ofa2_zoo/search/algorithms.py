@@ -27,7 +27,6 @@ from pymoo.core.algorithm import Algorithm
 from pymoo.core.callback import Callback
 from pymoo.optimize import minimize
 
-from ..defaults import DEFAULT_ALGORITHM
 from ..errors import Ofa2Error
 from .metrics import non_dominated
 from .operators import (CanonicalDuplicateElimination, CanonicalRepair, CanonicalSampling, GeneResetMutation,

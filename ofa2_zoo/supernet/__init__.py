@@ -12,9 +12,10 @@ from ..space import SearchSpace, resolve_space
 from .calibrate import recalibrate_bn
 from .checkpoint import _normal_key, load_state_into, read_official_checkpoint, read_supernet_file, save_supernet
 from .elastic import ElasticMobileNetV3
+from .extract import extract_subnet
 from .subnet import create_subnet
 
-__all__ = ["ElasticMobileNetV3", "load_supernet", "save_supernet", "recalibrate_bn", "create_subnet",
+__all__ = ["ElasticMobileNetV3", "extract_subnet", "load_supernet", "save_supernet", "recalibrate_bn", "create_subnet",
            "official_checkpoint_name"]
 
 

@@ -398,14 +398,3 @@ class ElasticMobileNetV3(nn.Module):
         """Sort every block's middle channels by importance (before elastic-expand training)."""
         for blk in self.elastic_blocks:
             blk.sort_channels()
-
-    # ------------------------------------------------------------------ extraction
-    def extract(self, arch: ArchSpec | dict | str | None = None, **kwargs) -> nn.Module:
-        """A standalone timm ``MobileNetV3`` holding copies of ``arch``'s active weights.
-
-        ``arch=None`` extracts the currently active sub-network. Keyword arguments go to the
-        timm model (e.g. ``drop_rate``); its outputs equal this supernet's active forward.
-        """
-        from .extract import extract_subnet
-
-        return extract_subnet(self, self.active_arch if arch is None else arch, **kwargs)

@@ -61,15 +61,18 @@ def subnet_state_dict(net: ElasticMobileNetV3, arch: ArchSpec) -> dict[str, torc
 
 
 @torch_threads(1)  # many small tensor ops: spinning intra-op threads made it 10x slower under load
-def extract_subnet(net: ElasticMobileNetV3, arch: ArchSpec | dict | str, **kwargs: Any) -> nn.Module:
+def extract_subnet(net: ElasticMobileNetV3, arch: ArchSpec | dict | str | None = None, **kwargs: Any) -> nn.Module:
     """Standalone timm ``MobileNetV3`` for ``arch`` with weights copied from ``net``.
+
+    ``arch=None`` extracts the currently active sub-network. Keyword arguments go to the timm
+    model (e.g. ``drop_rate``, ``num_classes``); its outputs equal the supernet's for ``arch``.
 
     The model is built on torch's ``meta`` device (shapes only: no memory, no random
     initialisation) and takes the copied tensors as its own (``load_state_dict(assign=True)``),
     so no weight is initialised only to be overwritten. A new head (``num_classes`` other than
     the supernet's) is built the usual way, since its classifier keeps timm's initialisation.
     """
-    arch = ArchSpec.parse(arch, net.space)
+    arch = ArchSpec.parse(net.active_arch if arch is None else arch, net.space)
     kwargs.setdefault("num_classes", net.num_classes)
     state = subnet_state_dict(net, arch)
     if kwargs["num_classes"] != net.num_classes:  # a new head: keep timm's fresh classifier

@@ -40,7 +40,7 @@ from torch import nn
 from .._io import write_json_atomic
 from ..errors import Ofa2Error
 from ..space import ArchSpec, SearchSpace, resolve_space
-from ..supernet import ElasticMobileNetV3, load_supernet, save_supernet
+from ..supernet import ElasticMobileNetV3, extract_subnet, load_supernet, save_supernet
 from ..supernet.elastic import SYNC_BN
 from .data import check_fits, get_dataset
 
@@ -279,7 +279,7 @@ def evaluate_extremes(net: ElasticMobileNetV3, dataset: str, train: dict[int, to
     net.eval()
     out = {}
     for key, arch in (("largest_top1", space.largest()), ("smallest_top1", space.smallest())):
-        sub = net.extract(arch).eval()
+        sub = extract_subnet(net, arch).eval()
         x_cal = train[arch.r].tensors[0][:calib_images]
         recalibrate_bn(sub, x_cal.split(batch_size), num_images=calib_images)
         x, y = get_dataset(dataset, "val", arch.r).tensors
