@@ -225,7 +225,7 @@ def test_augmentation_shifts_scaled_to_the_resolution_and_flips_half():
 def test_presets_are_the_documented_settings():
     cfg = TrainConfig.for_dataset("fashion-mnist", seed=5)
     assert (cfg.space, cfg.dataset, cfg.seed, cfg.batch_size, cfg.flip) == ("ofa2_fmnist", "fashion-mnist", 5, 256, True)
-    assert cfg.epochs == {"largest": 14, "kernel": 2, "depth": 2, "expand": 6}
+    assert cfg.epochs == {"largest": 26, "kernel": 2, "depth": 2, "expand": 8}
     assert TrainConfig.for_dataset("digits") == TrainConfig()
     assert TrainConfig.for_dataset("/some/folder").space == "ofa2_digits"
 
