@@ -465,12 +465,12 @@ def test_cli_prints_one_line_and_exits_2(tmp_path, capsys):
 
 
 def test_compiled_table_is_shared_per_table_content_and_space(tmp_path):
-    """A profile loaded again reuses the table compiled for the same table sha256 and space
-    (issue 24), without reading the table; a rebuilt table is compiled afresh."""
+    """A profile loaded again reuses the table compiled for the same table sha256, space and
+    calibration (issue 24); a rebuilt table, or another calibration, is compiled afresh."""
     _write_table(tmp_path, _full_entries())
     path = write_profile(tmp_path, profile_dict())
     a, b = load_profile(path), load_profile(path)
-    assert a.compiled is b.compiled and "table" not in b.__dict__  # b never read the table file
+    assert a.compiled is b.compiled
     assert not a.compiled.blocks.flags.writeable and not a.compiled.fixed.flags.writeable
     sub = load_profile(write_profile(tmp_path, profile_dict(id="tiny-sub", resolutions=[16])))
     assert sub.lut_sha256 == a.lut_sha256 and sub.compiled is not a.compiled
@@ -483,3 +483,9 @@ def test_compiled_table_is_shared_per_table_content_and_space(tmp_path):
     np.testing.assert_array_equal(a.compiled.blocks, 2 * before.blocks)
     np.testing.assert_array_equal(a.compiled.fixed, 2 * before.fixed)
     assert load_profile(path).compiled is a.compiled
+    c = load_profile(path)
+    c.__dict__["table"] = c.table.with_calibration({"model": "scale", "scale": 2.0, "per_mmac": 0.0, "per_mweight": 0.0,
+                                                    "per_block": 0.0, "offset": 0.0})
+    assert c.compiled is not a.compiled  # another calibration: not the cached compile
+    genes = TINY.archs_to_genes(TINY.sample(4, 0))
+    assert not np.allclose(c.compiled.latency_genes(genes), a.compiled.latency_genes(genes))

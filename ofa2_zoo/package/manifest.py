@@ -18,7 +18,7 @@ from typing import Any, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .._io import json_loads
-from ..errors import clip
+from ..errors import clip, shorten
 from .errors import PackageError
 
 PACKAGE_FORMAT = "ofa2-package/1"
@@ -41,7 +41,7 @@ def check_relative_folder(value: str) -> str:
     parts = value.split("/")
     if not value or value.startswith("/") or "\\" in value or ":" in value or \
             any(p in ("", ".", "..") for p in parts) or len(value) > 256:
-        raise ValueError(f"{clip(repr(value))} is not a relative folder inside the package (no '..', no absolute "
+        raise ValueError(f"{shorten(value)} is not a relative folder inside the package (no '..', no absolute "
                          "path)")
     return value
 
@@ -132,9 +132,9 @@ class Member(_Model):
     def _files(cls, files: dict[str, str]) -> dict[str, str]:
         for name, sha in files.items():
             if not re.match(FILE_NAME, name):
-                raise ValueError(f"{clip(repr(name))} is not a plain file name (no folder, no '..', no absolute path)")
+                raise ValueError(f"{shorten(name)} is not a plain file name (no folder, no '..', no absolute path)")
             if not re.match(SHA256, str(sha)):
-                raise ValueError(f"the sha256 of {name} is {clip(repr(sha))}, not 64 lowercase hex digits")
+                raise ValueError(f"the sha256 of {name} is {shorten(sha)}, not 64 lowercase hex digits")
         return files
 
     @model_validator(mode="after")
@@ -219,7 +219,7 @@ def read_manifest(path: str | os.PathLike) -> PackageManifest:
         raise PackageError(f"{p} is not valid JSON: {exc} ({FIX_PACKAGE})") from None
     if not isinstance(data, dict) or data.get("format") != PACKAGE_FORMAT:
         got = data.get("format") if isinstance(data, dict) else type(data).__name__
-        raise PackageError(f"{p}: field 'format': {clip(repr(got))} is not {PACKAGE_FORMAT!r} (not a package of this "
+        raise PackageError(f"{p}: field 'format': {shorten(got)} is not {PACKAGE_FORMAT!r} (not a package of this "
                            f"version of ofa2-zoo; {FIX_PACKAGE})")
     try:
         return PackageManifest.model_validate(data)

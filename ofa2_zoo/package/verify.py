@@ -26,7 +26,7 @@ from typing import Any, Literal, Optional, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .._io import json_loads
-from ..errors import Ofa2Error, clip
+from ..errors import Ofa2Error, clip, shorten
 from .errors import PackageError
 from .manifest import FIX_PACKAGE, Member, PackageManifest, field_error
 
@@ -45,7 +45,7 @@ def contained(root: Path, rel: str, what: str, *, folder: bool = False) -> Path:
     reached without any symbolic link; else :class:`ContainmentError` naming ``what`` and the path."""
     parts = rel.split("/")
     if not rel or rel.startswith("/") or any(p in ("", ".", "..") for p in parts):
-        raise ContainmentError(f"{what}: path {clip(repr(rel))} leaves the package folder {root} ({FIX_PACKAGE})")
+        raise ContainmentError(f"{what}: path {shorten(rel)} leaves the package folder {root} ({FIX_PACKAGE})")
     path = root
     for part in parts:
         path = path / part

@@ -9,6 +9,8 @@ milliseconds for whole populations at once. Every problem with a profile is one
 
 from __future__ import annotations
 
+import json
+
 import hashlib
 import os
 from dataclasses import dataclass
@@ -482,10 +484,13 @@ class HardwareProfile:
     def compiled(self) -> CompiledTable:
         """The table laid out for vectorised lookups (calibration folded in when the table has one).
 
-        Compiled once per process for each (table sha256, format, space): profiles loaded again
-        (a second search, the tests) reuse it without reading the table files; a rebuilt table
-        has another sha256, so it is compiled afresh. Its arrays are read-only."""
-        key = (self.lut_sha256, self.spec.latency.table.format if self.spec.latency.table else None, self.space)
+        Compiled once per process for each (table sha256, format, space, calibration in use):
+        profiles loaded again (a second search, the tests) reuse it; a rebuilt table has another
+        sha256 and this machine's own calibration (``ofa2 profile calibrate``) another calibration,
+        so either is compiled afresh. Its arrays are read-only."""
+        calibration = json.dumps(self.table.calibration, sort_keys=True, default=str)
+        key = (self.lut_sha256, self.spec.latency.table.format if self.spec.latency.table else None, self.space,
+               calibration)
         hit = _COMPILED.get(key) if key[0] else None
         if hit is None:
             hit = self.table.compile(self.space)

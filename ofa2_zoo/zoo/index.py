@@ -165,9 +165,9 @@ class PackageMember(_Model):
         # links and the resolved path are checked on disk before the record is used.
         parts = value.split("/")
         if value.startswith("/") or "\\" in value or any(p in ("", ".", "..") for p in parts):
-            raise ValueError(f"{clip(repr(value))} is not a relative path inside the package folder")
+            raise ValueError(f"{shorten(value)} is not a relative path inside the package folder")
         if not value.endswith(".safetensors"):
-            raise ValueError(f"{clip(repr(value))} is not a .safetensors file (weights load only from safetensors)")
+            raise ValueError(f"{shorten(value)} is not a .safetensors file (weights load only from safetensors)")
         return value
 
 
@@ -186,7 +186,7 @@ class PackageRecord(_Model):
     @classmethod
     def _absolute(cls, value: str) -> str:
         if not os.path.isabs(value):
-            raise ValueError(f"{clip(repr(value))} is not an absolute path")
+            raise ValueError(f"{shorten(value)} is not an absolute path")
         return value
 
 
@@ -239,7 +239,7 @@ class ZooIndex(_Model):
             where = f"field 'fronts.{clip(str(profile))}'"
             versions = raw_fronts.get("versions", []) if isinstance(raw_fronts, dict) else None
             if not _PROFILE_RE.match(str(profile)):
-                bad.append(f"{where}: {clip(repr(profile))} is not a profile id")
+                bad.append(f"{where}: {shorten(profile)} is not a profile id")
                 continue
             if not isinstance(versions, list) or set(raw_fronts) - {"versions"}:  # (None: not an object)
                 bad.append(f"{where}: not an object with one field, 'versions' (a list)")

@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ...errors import clip
+from ...errors import clip, shorten
 from ..errors import PackageError
 
 Predict = Callable[[np.ndarray], np.ndarray]
@@ -88,7 +88,7 @@ DEFAULT_RUNTIMES = ("onnxruntime",)
 def runtime(name: str) -> Runtime:
     """The :class:`Runtime` called ``name`` (one-line error naming the known ones)."""
     if name not in RUNTIMES:
-        raise PackageError(f"unknown runtime {clip(repr(name), 40)}; choose from {', '.join(RUNTIMES)}")
+        raise PackageError(f"unknown runtime {shorten(name, 40)}; choose from {', '.join(RUNTIMES)}")
     return RUNTIMES[name]
 
 
