@@ -6,8 +6,7 @@ entries into timm model entrypoints:
 
 - ``ofa2_<profile>_front_<k>``: member ``k`` (0 = fastest) of the profile's front, one timm
   pretrained tag per version (``local``, ``v<N>``, ``embedded``; the default is the first of
-  those, see :func:`ofa2_zoo.zoo.tag_order`, except that a profile with a local package loads
-  only that package by default, see :func:`ofa2_zoo.zoo.entries.default_tag`);
+  those, see :func:`ofa2_zoo.zoo.tag_order` and :func:`ofa2_zoo.zoo.entries.default_tag`);
 - ``ofa2_front_<k>`` (and its tags) for the zoo's default profile.
 
 So ``timm.list_models("ofa2_*")``, ``timm.list_pretrained("ofa2_*")`` and

@@ -154,8 +154,8 @@ def record_in_local_zoo(package_dir: Path, record: bool = True) -> None:
         return
     _said_recorded(recorded, user_index_path())
     name = _names(recorded)[0]
-    console.print(f"it is now the default version of profile {recorded.profile}'s names; one it has no member for "
-                  f"loads only with a tag (.embedded, .v<N>). Undo: `ofa2 zoo forget {recorded.path}`", soft_wrap=True)
+    console.print(f"it is now the default version of profile {recorded.profile}'s names it has a member for "
+                  f"(the others load their next version). Undo: `ofa2 zoo forget {recorded.path}`", soft_wrap=True)
     console.print(f'use it:  import ofa2_zoo, timm; timm.create_model("{name}", pretrained=True)  (in any new '
                   "process; `ofa2 zoo list` shows every name)", soft_wrap=True)
 

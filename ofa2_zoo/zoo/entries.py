@@ -9,10 +9,9 @@ A name ``ofa2_<profile>_front_<k>`` can have several versions (timm tags):
 - ``embedded``: member ``k`` of the packaged front shipped inside ofa2-zoo (works offline).
 
 The default version (what the name without a tag loads) is the first of ``local``, the
-newest ``v<N>``, ``embedded``, with one exception: a profile with a local package loads only
-that package by default, so a name of it the package has no member for (a package of 3
-members, an embedded front of 5) has no default and loads only with a tag, never silently
-from another source. ``ofa2_front_<k>`` stands for the zoo's default profile.
+newest ``v<N>``, ``embedded`` that the name has: a name a local package has no member for (a
+package of 3 members, an embedded front of 5) loads its next version, since timm lists every
+name and each must build. ``ofa2_front_<k>`` stands for the zoo's default profile.
 Reading never raises: a bad index file or a package that moved is one :class:`ZooWarning`
 and the other sources still count. No torch or timm here.
 """
@@ -73,13 +72,12 @@ def local_profiles(entries: Iterable[ZooEntry]) -> set[str]:
 
 
 def default_tag(versions: Mapping[str, ZooEntry], local: set[str]) -> str | None:
-    """The tag a name loads without one: the first of :func:`tag_order`, except that a profile
-    with a local package loads only that package by default; a name of it the package has no
-    member for has no default (None) instead of falling back to a Hub or embedded version."""
-    if LOCAL_TAG in versions:
-        return LOCAL_TAG
-    if any(e.profile in local for e in versions.values()):
-        return None
+    """The tag a name loads without one: the first of :func:`tag_order` (``local``, then the
+    newest Hub version, then ``embedded``). A name a profile's local package has no member for
+    loads its next version: every name timm lists must build without a tag (timm's own model
+    tests create each listed name), so ``local`` (the profiles in it) cannot hide the others.
+    ``ofa2 zoo list`` shows which version each name loads."""
+    del local  # kept for callers; a local package no longer takes the names it lacks
     return tag_order(versions)[0]
 
 
