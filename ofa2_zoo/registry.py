@@ -40,7 +40,7 @@ from .package.manifest import read_manifest, timm_name
 from .package.verify import config_arch, read_config
 from .space import ArchSpec, SearchSpace, resolve_space
 from .zoo import entries as zoo_entries
-from .zoo.entries import (LOCAL_TAG, Zoo, ZooEntry, default_tag, local_profiles, no_default, suggest, tag_order,
+from .zoo.entries import (LOCAL_TAG, Zoo, ZooEntry, default_tag, suggest, tag_order,
                           weights_cfg)
 from .zoo.index import (SHIPPED_INDEX_PATH, IndexMember, IndexVersion, RegistryError, ZooIndex, check_arch,
                         shipped_index_path)
@@ -61,7 +61,6 @@ _REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*(@
 # timm looks up a module-level ``default_cfgs`` when a name is registered (see register_model).
 default_cfgs: dict[str, DefaultCfg] = {}
 _VERSIONS: dict[str, dict[str, ZooEntry]] = {}
-_LOCAL_PROFILES: set[str] = set()  # profiles with a local package: their names load only it by default
 _DEFAULT_PROFILE = ZooIndex().default_profile
 
 
@@ -157,7 +156,6 @@ def register_entries(entries: Iterable[ZooEntry], default_profile: str | None = 
     table = Zoo(default_profile or _DEFAULT_PROFILE, list(entries)).by_name()
     for name, versions in table.items():
         _register(name, {**_VERSIONS.get(name, {}), **versions})
-    _LOCAL_PROFILES.update(local_profiles(e for versions in table.values() for e in versions.values()))
     return sorted(table)
 
 
@@ -196,10 +194,7 @@ def resolve_name(name: str, pretrained_cfg: Any = None) -> ZooEntry:
         tag = pretrained_cfg or tag_in_name
     tags = tag_order(_VERSIONS[base])
     if not tag:
-        tag = default_tag(_VERSIONS[base], _LOCAL_PROFILES)
-        if tag is None:
-            raise RegistryError(no_default(base, {e.profile for e in _VERSIONS[base].values()} & _LOCAL_PROFILES,
-                                           tags))
+        tag = default_tag(_VERSIONS[base])
     if tag not in _VERSIONS[base]:
         raise RegistryError(f"{base} has no version {tag!r}; known: {', '.join(tags)}")
     return _VERSIONS[base][tag]

@@ -263,10 +263,9 @@ def test_default_tag_rule():
     def versions(*tags, profile="p"):
         return {t: ZooEntry(profile, 0, t, "x", {}, "s", {}, "w") for t in tags}
 
-    assert default_tag(versions("embedded", "v1", "local"), {"p"}) == "local"
-    assert default_tag(versions("embedded", "v1"), {"p"}) == "v1"  # a local package of p lacks it
-    assert default_tag(versions("embedded", "v1"), {"q"}) == "v1"
-    assert default_tag(versions("embedded"), set()) == "embedded"
+    assert default_tag(versions("embedded", "v1", "local")) == "local"
+    assert default_tag(versions("embedded", "v1", "v2")) == "v2"  # a name a local package lacks: its next version
+    assert default_tag(versions("embedded")) == "embedded"
 
 
 def test_package_and_run_record_only_when_asked_and_say_what_it_takes_over(tmp_path, user_index, capsys):

@@ -66,27 +66,13 @@ def tag_order(tags: Iterable[str]) -> list[str]:
     return sorted(tags, key=lambda t: (t != LOCAL_TAG, t == EMBEDDED_TAG, -version_number(t), t))
 
 
-def local_profiles(entries: Iterable[ZooEntry]) -> set[str]:
-    """Profiles with a local package among ``entries``."""
-    return {e.profile for e in entries if e.tag == LOCAL_TAG}
-
-
-def default_tag(versions: Mapping[str, ZooEntry], local: set[str]) -> str | None:
+def default_tag(versions: Mapping[str, ZooEntry]) -> str:
     """The tag a name loads without one: the first of :func:`tag_order` (``local``, then the
     newest Hub version, then ``embedded``). A name a profile's local package has no member for
     loads its next version: every name timm lists must build without a tag (timm's own model
     tests create each listed name), so ``local`` (the profiles in it) cannot hide the others.
     ``ofa2 zoo list`` shows which version each name loads."""
-    del local  # kept for callers; a local package no longer takes the names it lacks
     return tag_order(versions)[0]
-
-
-def no_default(name: str, profiles: Iterable[str], tags: Iterable[str]) -> str:
-    """Why ``name`` without a tag loads nothing, and how to load one of its versions."""
-    return (f"{name} has no default version: the local package of profile {', '.join(sorted(set(profiles)))} is "
-            f"the default for its names and has no such member (a name never falls back to another source on its "
-            f"own); load a version explicitly: {', '.join(f'{name}.{t}' for t in tag_order(tags))}, or "
-            "`ofa2 zoo forget PATH` that package (`ofa2 zoo list` shows both)")
 
 
 @dataclass
@@ -107,10 +93,9 @@ class Zoo:
                 table.setdefault(n, {}).setdefault(e.tag, e)
         return table
 
-    def default_tags(self) -> dict[str, str | None]:
-        """name -> the tag it loads without one (None: see :func:`default_tag`)."""
-        local = local_profiles(self.entries)
-        return {name: default_tag(tags, local) for name, tags in self.by_name().items()}
+    def default_tags(self) -> dict[str, str]:
+        """name -> the tag it loads without one (see :func:`default_tag`)."""
+        return {name: default_tag(tags) for name, tags in self.by_name().items()}
 
 
 def suggest(name: str, known: Iterable[str], n: int = 3) -> str:
@@ -210,5 +195,5 @@ def collect() -> Zoo:
     return Zoo(shipped.default_profile, local_entries(user) + hub_entries(shipped, user) + embedded_entries())
 
 
-__all__ = ["ZooEntry", "Zoo", "collect", "tag_order", "local_profiles", "default_tag", "no_default", "suggest", "hub_entries", "package_entries", "local_entries",
+__all__ = ["ZooEntry", "Zoo", "collect", "tag_order", "default_tag", "suggest", "hub_entries", "package_entries", "local_entries",
            "embedded_entries", "weights_cfg", "LOCAL_TAG", "EMBEDDED_TAG", "SOURCES"]
