@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import Ofa2Error
+from .errors import DatasetError, Ofa2Error
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 EMBEDDED_DIR = DATA_DIR / "embedded"
@@ -112,3 +112,11 @@ FASHION_MNIST = DatasetInfo(
 )
 
 DATASETS: dict[str, DatasetInfo] = {FASHION_MNIST.name: FASHION_MNIST}
+# Names `ofa2 train-supernet` and the packaging data accept besides an image folder.
+BUILTIN_DATASETS = ("fashion-mnist", "digits")
+
+
+def check_dataset_folder(root: Path) -> None:
+    """Refuse a dataset folder that does not exist, naming the built-in datasets (light: no torch)."""
+    if not root.is_dir():
+        raise DatasetError(f"dataset folder {root} does not exist (built-in datasets: {', '.join(BUILTIN_DATASETS)})")

@@ -14,3 +14,8 @@ ZOO_DEFAULT_PROFILE = "fmnist-cpu"
 #: what ``search()``, ``ofa2 search`` and ``ofa2 run`` use when given no algorithm: PALS reaches a
 #: higher hypervolume than the MOEAs on every profile benchmarked (``benchmarks/RESULTS.md``)
 DEFAULT_ALGORITHM = "pals"
+
+#: tolerance of every parity gate (ONNX, the runtimes, ``ofa2 export``): the atol is a floor only,
+#: the tolerance scales with the logits (rtol * max|logit|)
+PARITY_ATOL = 1e-6
+PARITY_RTOL = 1e-4

@@ -23,7 +23,8 @@ from typing import Any
 
 from ._io import check_out_dir
 from .package.errors import PackageError, ParityError
-from .package.onnx_export import DEFAULT_ATOL, DEFAULT_RTOL
+from .defaults import PARITY_ATOL as DEFAULT_ATOL
+from .defaults import PARITY_RTOL as DEFAULT_RTOL
 
 EXPORT_RECORD = "export.json"
 EXPORT_FORMAT = "ofa2-export/1"
@@ -61,6 +62,17 @@ def export_model(name: str, runtime: str = "litert", out: str | os.PathLike | No
     images it was packaged with). Raises :class:`ParityError` (nothing written) when the export
     does not compute what PyTorch computes, :class:`RuntimeUnavailable` naming the extra to
     install when the runtime is missing."""
+    from .package.runtimes import RUNTIMES, check_runtime, measure_latencies
+    from .package.runtimes import runtime as get_runtime
+
+    # The checks that need no torch come first: a typo fails in well under a second.
+    get_runtime(runtime).require()
+    if images < 1:
+        raise PackageError(f"images must be at least 1, got {images}")
+    base = name.partition(".")[0]
+    out_dir = check_out_dir(Path(out) if out is not None else Path(f"{base}-{runtime}"), "--out")
+    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / EXPORT_RECORD).is_file():
+        raise PackageError(f"{out_dir} is a non-empty folder that is not an ofa2 export; refusing to replace it")
     import timm
 
     from . import registry
@@ -68,17 +80,8 @@ def export_model(name: str, runtime: str = "litert", out: str | os.PathLike | No
     from .package.data import first_images, open_split
     from .package.onnx_export import export_onnx_bytes
     from .package.package import _move_into_place
-    from .package.runtimes import RUNTIMES, check_runtime, measure_latencies
-    from .package.runtimes import runtime as get_runtime
 
-    get_runtime(runtime).require()
-    if images < 1:
-        raise PackageError(f"images must be at least 1, got {images}")
     entry = registry.resolve_name(name)
-    base = name.partition(".")[0]
-    out_dir = check_out_dir(Path(out) if out is not None else Path(f"{base}-{runtime}"), "--out")
-    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / EXPORT_RECORD).is_file():
-        raise PackageError(f"{out_dir} is a non-empty folder that is not an ofa2 export; refusing to replace it")
     data = data if data is not None else _data_of(entry)
     r = int(entry.arch["r"][0])
     with limited_threads(threads):

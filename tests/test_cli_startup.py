@@ -20,25 +20,29 @@ import typer.main
 from ofa2_zoo.cli import build_app, main
 
 HEAVY = set(sys.argv[1].split(","))
-app = typer.main.get_command(build_app())
-calls = [["--help"]]
-lists = []
-for name, cmd in sorted(app.commands.items()):
-    calls.append([name, "--help"])
-    for sub in sorted(getattr(cmd, "commands", {})):
-        calls.append([name, sub, "--help"])
-        if sub == "list":
-            lists.append([name, sub])
+if len(sys.argv) > 2:  # the command lines to run, as JSON
+    runs = json.loads(sys.argv[2])
+else:  # every --help, then every list command
+    app = typer.main.get_command(build_app())
+    calls = [["--help"]]
+    lists = []
+    for name, cmd in sorted(app.commands.items()):
+        calls.append([name, "--help"])
+        for sub in sorted(getattr(cmd, "commands", {})):
+            calls.append([name, sub, "--help"])
+            if sub == "list":
+                lists.append([name, sub])
+    runs = calls + lists
 report = []
-for argv in calls + lists:
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
+for argv in runs:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             main(argv)
             code = 0
         except SystemExit as exc:
             code = exc.code or 0
-    report.append({"argv": argv, "code": code, "chars": len(out.getvalue()),
+    report.append({"argv": argv, "code": code, "chars": len(out.getvalue()), "err": err.getvalue(),
                    "heavy": sorted(HEAVY & set(sys.modules))})
 print(json.dumps(report))
 """
@@ -86,3 +90,24 @@ def test_a_wrong_profile_in_ofa2_run_fails_before_anything_heavy_loads(tmp_path)
     assert res.stdout.strip().splitlines()[-1] == "2 []", res.stderr[-2000:]
     assert res.stderr.startswith("error: unknown hardware profile 'nope'; known: ") and res.stderr.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+
+def test_a_typo_in_a_heavy_command_fails_before_torch_is_imported(tmp_path):
+    """A missing front for `package`, an unknown dataset for `train-supernet`, an unknown runtime for
+    `export`: one line, exit 2, nothing written, and none of the heavy modules loaded (they take
+    seconds to import on a busy machine)."""
+    cases = {
+        "no front at": ["package", str(tmp_path / "missing-front"), "--out", str(tmp_path / "pkg")],
+        "dataset folder": ["train-supernet", "cifar-typo", "--out", str(tmp_path / "train")],
+        "unknown runtime 'tvm'": ["export", "ofa2_front_0", "-r", "tvm", "--out", str(tmp_path / "exp")],
+    }
+    res = subprocess.run([sys.executable, "-c", SCRIPT, ",".join(HEAVY), json.dumps(list(cases.values()))],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr[-3000:]
+    report = json.loads(res.stdout.strip().splitlines()[-1])
+    for expected, r in zip(cases, report):
+        assert r["code"] == 2 and expected in r["err"], r
+        assert r["heavy"] == [], f"`ofa2 {' '.join(r['argv'])}` imported {r['heavy']} before failing"
+    assert "built-in datasets: fashion-mnist, digits" in report[1]["err"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written

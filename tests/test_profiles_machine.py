@@ -402,14 +402,16 @@ def test_search_warns_once_and_calibrate_silences_it(tiny, tmp_path, monkeypatch
 
 
 def test_package_checks_the_fronts_profile(tiny, tmp_path, monkeypatch, capsys):
-    from ofa2_zoo.cli.package import _check_machine
+    from ofa2_zoo.cli.package import _check_front
+    from ofa2_zoo.errors import Ofa2Error
 
     FakeMachine(monkeypatch, 1.6)
     monkeypatch.setenv("OFA2_PROFILES", str(tmp_path))  # the front names its profile by id
     search(tiny, population=6, generations=2, seed=1).save(tmp_path / "front")
-    _check_machine(tmp_path / "front", None, None)
+    _check_front(tmp_path / "front", None, None)
     assert capsys.readouterr().err.count("warning:") == 1
-    _check_machine(tmp_path / "missing", None, None)  # a bad front: packaging itself reports it
+    with pytest.raises(Ofa2Error, match="no front at"):  # a bad front fails before packaging starts
+        _check_front(tmp_path / "missing", None, None)
     assert capsys.readouterr().err == ""
 
 

@@ -95,7 +95,7 @@ def _read_arch_file(name: str) -> Any:
 
 @app.command("sample")
 def sample(
-    n: int = typer.Argument(5, min=1, help="How many architectures."),
+    n: int = typer.Argument(5, min=1, max=10_000_000, help="How many architectures (at most 10,000,000)."),
     space: Optional[str] = typer.Option(None, "--space", "-s", help=SPACE_HELP + "."),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
 ) -> None:

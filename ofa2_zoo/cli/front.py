@@ -15,7 +15,7 @@ front_app = typer.Typer(help="Show, plot, explore and compare Pareto fronts (fro
 
 @front_app.command("show")
 def show(front_dir: Path = typer.Argument(..., help="Folder with front.json, or the file itself."),
-         select: Optional[int] = typer.Option(None, help="Also mark the K members `ofa2 package` would pick."),
+         select: Optional[int] = typer.Option(None, min=1, help="Also mark the K members `ofa2 package` would pick."),
          as_json: bool = AS_JSON) -> None:
     """Print a front's members, hypervolume and provenance as a table."""
     from ..front import Front

@@ -52,10 +52,11 @@ def package(
 ) -> None:
     """Extract, re-calibrate and export each selected member of a front into a package folder."""
     from .._io import check_out_dir
-    from ..package import package_front
 
     check_out_dir(out, "--out")
-    _check_machine(front_dir, profile, assets)
+    _check_front(front_dir, profile, assets)
+    from ..package import package_front
+
     trt = tensorrt if tensorrt in ("auto", "off") else [p.strip() for p in tensorrt.split(",") if p.strip()]
     with progress(quiet) as bar:
         task = bar.add_task("loading the front and the supernet", total=None)
@@ -89,18 +90,14 @@ def package(
     record_in_local_zoo(result.path, record)
 
 
-def _check_machine(front_dir: Path, profile: Optional[str], assets: Optional[Path]) -> None:
-    """The machine check of the profile packaged (the front's, unless --profile names one)."""
-    from ..errors import Ofa2Error
+def _check_front(front_dir: Path, profile: Optional[str], assets: Optional[Path]) -> None:
+    """Load the front (a missing or bad one fails here, before torch is imported) and run the
+    machine check of the profile packaged: the front's, unless --profile names one."""
     from ..front import Front
     from .profile import check_this_machine
 
-    if profile is None:
-        try:
-            profile = Front.load(front_dir).profile_id
-        except Ofa2Error:
-            return  # packaging reports the bad front
-    check_this_machine(profile, assets)
+    front = Front.load(front_dir)
+    check_this_machine(profile or front.profile_id, assets)
 
 
 def _runtimes_cell(row) -> str:

@@ -56,6 +56,12 @@ def train_supernet_cmd(
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     if data is not None:
         os.environ["OFA2_DATA"] = str(data)  # --data wins over $OFA2_DATA, for this process and its children
+    from .._io import check_out_dir
+    from ..catalog import BUILTIN_DATASETS, check_dataset_folder
+
+    check_out_dir(out, "--out")  # the cheap checks first: a typo fails before torch is imported
+    if dataset not in BUILTIN_DATASETS:
+        check_dataset_folder(Path(dataset).expanduser())
     from ..training.data import DatasetError, check_fits, check_resolution, get_dataset
     from ..training.progressive import (
         PHASES,
@@ -64,9 +70,6 @@ def train_supernet_cmd(
         write_outputs,
     )
 
-    from .._io import check_out_dir
-
-    check_out_dir(out, "--out")
     cfg = TrainConfig.for_dataset(dataset, seed=seed)
     if space is None:
         space = cfg.space

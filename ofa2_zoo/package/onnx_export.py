@@ -24,13 +24,14 @@ import onnx
 import torch
 from torch import nn
 
+from ..defaults import PARITY_ATOL, PARITY_RTOL
 from .errors import ParityError
 
 ONNX_OPSET = 17
 INPUT_NAME = "input"
 OUTPUT_NAME = "logits"
-DEFAULT_ATOL = 1e-6  # a floor only: the tolerance scales with the logits (rtol * max|logit|)
-DEFAULT_RTOL = 1e-4
+DEFAULT_ATOL = PARITY_ATOL  # the parity gate's tolerance lives in defaults.py
+DEFAULT_RTOL = PARITY_RTOL
 
 
 def export_onnx_bytes(model: nn.Module, input_shape: tuple[int, int, int, int], opset: int = ONNX_OPSET) -> bytes:

@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, TensorDataset
 
+from ..catalog import check_dataset_folder
 from ..errors import DatasetError
 
 DIGITS_TRAIN = 1000
@@ -124,8 +125,7 @@ def _annotate(ds: Dataset, classes, mean, std, in_chans: int, dataset_id: str) -
 def _folder_files(root: Path, split: str) -> tuple[list[str], list[Path], list[int]]:
     """Classes, image files and labels of an image-folder split (torchvision ``ImageFolder`` layout)."""
     folder = root / split
-    if not root.is_dir():
-        raise DatasetError(f"dataset folder {root} does not exist")
+    check_dataset_folder(root)
     if not folder.is_dir():
         raise DatasetError(f"dataset folder {root} has no '{split}' split (expected {folder}/<class>/<images>)")
     classes = sorted(p.name for p in folder.iterdir() if p.is_dir())

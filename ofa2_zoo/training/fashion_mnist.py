@@ -162,9 +162,11 @@ def fetch(folder: str | os.PathLike | None = None, progress=None, limits=None) -
     import http.client
     import urllib.error
 
+    from .._io import check_out_dir
     from ..assets import DownloadError, DownloadLimits, refuse_unsafe_paths, fetch_url
 
     root = Path(folder).expanduser() if folder is not None else data_cache_dir() / INFO.name
+    check_out_dir(root, "--data")
     root.mkdir(parents=True, exist_ok=True)
     limits = limits if limits is not None else DownloadLimits.start()
     for stem in INFO.files:

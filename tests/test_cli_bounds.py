@@ -1,0 +1,51 @@
+"""Option bounds of the CLI, each tested at the last accepted value and the first refused one:
+a refused value is one line and exit code 2, never a traceback or a silent no-op."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from ofa2_zoo.cli import main
+
+
+def run(*args) -> int:
+    with pytest.raises(SystemExit) as exc:
+        main([str(a) for a in args])
+    return exc.value.code or 0
+
+
+@pytest.fixture(scope="module")
+def front_dir(tmp_path_factory):
+    from ofa2_zoo.search import search
+
+    path = tmp_path_factory.mktemp("front")
+    search("digits-cpu", population=8, generations=2, seed=0).save(path)
+    return path
+
+
+def test_front_show_select_needs_at_least_one_member(front_dir, capsys):
+    assert run("front", "show", front_dir, "--json", "--select", 1) == 0
+    assert sum(m["packaged"] for m in json.loads(capsys.readouterr().out)["members"]) == 1
+    for bad in (0, -1):
+        assert run("front", "show", front_dir, "--select", bad) == 2
+        err = capsys.readouterr().err
+        assert "--select" in err and "greater than or equal to 1" in err and "Traceback" not in err
+
+
+def test_arch_sample_count_is_capped(capsys):
+    assert run("arch", "sample", 1, "--space", "ofa2_digits") == 0
+    assert len(capsys.readouterr().out.split()) == 1
+    assert run("arch", "sample", 10_000_001, "--space", "ofa2_digits") == 2
+    err = capsys.readouterr().err
+    assert "less than or equal to 10000000" in err and "out of memory" not in err
+
+
+def test_data_fetch_refuses_a_file_as_its_folder(tmp_path, capsys):
+    target = tmp_path / "not-a-folder"
+    target.write_text("x")
+    assert run("data", "fetch", "fashion-mnist", "--data", target, "--quiet") == 2
+    err = capsys.readouterr().err
+    assert f"--data {target} is a file, not a folder" in err
+    assert target.read_text() == "x" and sorted(p.name for p in tmp_path.iterdir()) == ["not-a-folder"]
