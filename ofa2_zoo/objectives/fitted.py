@@ -38,7 +38,7 @@ from safetensors.numpy import load_file, save_file
 
 from .._io import atomic_path, write_json_atomic
 from .._threads import limited_threads
-from ..assets import sha256_file
+from .._io import sha256_file
 from ..errors import CheckpointError, Ofa2Error
 from ..space import SearchSpace, resolve_space
 from .base import AccuracySource, Provenance

@@ -17,7 +17,7 @@ from typing import Any, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .._io import json_loads
+from .._io import dumps_stable, json_loads
 from ..errors import clip, shorten
 from .errors import PackageError
 
@@ -199,7 +199,7 @@ class PackageManifest(_Model):
                            f"(members: {[m.k for m in self.members]})")
 
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True, allow_nan=False) + "\n"
+        return dumps_stable(self.model_dump(mode="json"))
 
 
 def read_manifest(path: str | os.PathLike) -> PackageManifest:

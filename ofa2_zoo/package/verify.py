@@ -16,7 +16,6 @@ and ``local-dir:`` loading read its files only after these checks, which need no
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
@@ -25,7 +24,7 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .._io import json_loads
+from .._io import json_loads, sha256_file
 from ..errors import Ofa2Error, clip, shorten
 from .errors import PackageError
 from .manifest import FIX_PACKAGE, Member, PackageManifest, field_error
@@ -63,15 +62,6 @@ def contained(root: Path, rel: str, what: str, *, folder: bool = False) -> Path:
     if not folder and not stat.S_ISREG(mode):
         raise ContainmentError(f"{what}: {path} is not a regular file ({FIX_PACKAGE})")
     return path
-
-
-def sha256_file(path: Path) -> str:
-    """sha256 of a file's bytes (never memoised: a tampered file may keep its size and mtime)."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 # ---------------------------------------------------------------------------- config.json
@@ -241,7 +231,7 @@ def check_member(root: Path, manifest: PackageManifest, member: Member) -> dict[
     if missing:
         raise PackageError(f"{what}: {folder / missing[0]} is missing; the package is incomplete ({FIX_PACKAGE})")
     for name, sha in sorted(member.files.items()):
-        if sha256_file(present[name]) != sha:
+        if sha256_file(present[name], memo=False) != sha:
             raise PackageError(f"{what}: {present[name]} does not match its sha256 in package.json (changed after "
                                f"packaging?; {FIX_PACKAGE})")
     for name in (CONFIG_NAME, WEIGHTS_NAME):

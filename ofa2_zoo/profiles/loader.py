@@ -22,7 +22,8 @@ import numpy as np
 import yaml
 from pydantic import ValidationError
 
-from ..assets import OFFICIAL_CHECKPOINTS, asset_state, assets_folder, cache_dir, resolve_asset, sha256_file
+from .._io import sha256_file
+from ..assets import OFFICIAL_CHECKPOINTS, asset_state, assets_folder, cache_dir, resolve_asset
 from ..defaults import DEFAULT_PROFILE  # noqa: F401  (re-exported by ofa2_zoo.profiles)
 from ..errors import Ofa2Error, shorten
 from ..objectives.sources import AccuracySourceError, accuracy_source_info, sources_for_space
