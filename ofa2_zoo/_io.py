@@ -11,15 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import Ofa2Error
-
-
-class OutputPathError(Ofa2Error, NotADirectoryError):
-    """An output folder given by the user is a file (or lies under one)."""
-
-
-class OutputFileError(Ofa2Error, IsADirectoryError):
-    """An output file given by the user is an existing folder."""
+from .errors import OutputFileError, OutputPathError
 
 
 def check_out_dir(path: str | os.PathLike, what: str = "output folder") -> Path:

@@ -32,7 +32,7 @@ from typing import Callable, Literal
 
 from ._io import sha256_file
 from .catalog import cache_dir  # one home for the cache folder (re-exported here for the stages that use it)
-from .errors import AssetError, shorten
+from .errors import AssetError, DownloadError, DownloadTimeout, DownloadTooLarge, shorten
 
 BASE_URL = "https://raw.githubusercontent.com/han-cai/files/master/ofa/"
 
@@ -133,18 +133,6 @@ MAX_UNPINNED_BYTES = 100 * 2**20
 STALL_SECONDS = 60.0
 #: Seconds one command's downloads may take in all (``$OFA2_DOWNLOAD_DEADLINE``).
 DEADLINE_SECONDS = 3600.0
-
-
-class DownloadError(AssetError):
-    """A download was refused or stopped: unsafe paths, too many bytes, a stall, the deadline."""
-
-
-class DownloadTooLarge(DownloadError):
-    """The server sent more bytes than the file may have (the partial download is deleted)."""
-
-
-class DownloadTimeout(DownloadError):
-    """No byte arrived for the stall time, or the deadline passed (the partial download is kept)."""
 
 
 def _seconds(env: str, default: float) -> float:

@@ -123,7 +123,8 @@ def read_export(path: str | os.PathLike) -> dict[str, Any]:
         raise PackageError(f"{p} is not an ofa2 export record (format {EXPORT_FORMAT!r})")
     from pydantic import ValidationError
 
-    from .package.manifest import RuntimeRecord, field_error
+    from ._schema import field_error
+    from .package.manifest import RuntimeRecord
 
     try:
         RuntimeRecord.model_validate(record)

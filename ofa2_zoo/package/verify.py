@@ -22,20 +22,16 @@ import stat
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from .._io import json_loads, sha256_file
-from ..errors import Ofa2Error, clip, shorten
-from .errors import PackageError
-from .manifest import FIX_PACKAGE, Member, PackageManifest, field_error
+from .._schema import Schema, field_error
+from ..errors import ContainmentError, Ofa2Error, PackageError, clip, shorten
+from .manifest import FIX_PACKAGE, Member, PackageManifest
 
 MAX_CONFIG_BYTES = 1 << 20
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
-
-
-class ContainmentError(PackageError):
-    """A package file is a symbolic link, lies outside the package folder, or is not a regular file."""
 
 
 # ---------------------------------------------------------------------------- containment
@@ -65,7 +61,7 @@ def contained(root: Path, rel: str, what: str, *, folder: bool = False) -> Path:
 
 
 # ---------------------------------------------------------------------------- config.json
-class _Model(BaseModel):
+class _Model(Schema):
     model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
 

@@ -22,12 +22,12 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal, Mapping, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from .._io import write_json_atomic
-from .._schema import VERSION_TAG, version_number
+from .._schema import VERSION_TAG, Schema, field_error, version_number
 from ..defaults import ZOO_DEFAULT_PROFILE
-from ..errors import Ofa2Error, clip, shorten
+from ..errors import Ofa2Error, RegistryError, ZooWarning, clip, shorten
 
 INDEX_FORMAT = "ofa2-zoo-index/1"
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -42,20 +42,6 @@ MAX_INDEX_BYTES = 16 << 20
 # a record, members, a member, its pretrained_cfg, its mean); checked without recursion.
 MAX_INDEX_DEPTH = 32
 _PROFILE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
-
-
-class RegistryError(Ofa2Error, ValueError):
-    """A zoo index, package or model name cannot be resolved."""
-
-
-class ZooWarning(UserWarning):
-    """A zoo source was skipped (bad index file, moved package); the others still register."""
-
-
-def field_error(exc: ValidationError, prefix: tuple = ()) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(map(str, (*prefix, *err["loc"]))) or "(top level)"
-    return f"field '{clip(loc)}': {err['msg'].removeprefix('Value error, ')}"
 
 
 def _read_json(p: Path) -> Any:
@@ -112,7 +98,7 @@ def user_index_path() -> Path:
 
 
 # ---------------------------------------------------------------------------- the format
-class _Model(BaseModel):
+class _Model(Schema):
     # NaN and infinity are refused wherever a number is read.
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
