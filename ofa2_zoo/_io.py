@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import Ofa2Error
-
-
-class OutputPathError(Ofa2Error, NotADirectoryError):
-    """An output folder given by the user is a file (or lies under one)."""
-
-
-class OutputFileError(Ofa2Error, IsADirectoryError):
-    """An output file given by the user is an existing folder."""
+from .errors import OutputFileError, OutputPathError
 
 
 def check_out_dir(path: str | os.PathLike, what: str = "output folder") -> Path:
@@ -69,10 +63,43 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
+def dumps_stable(obj: Any) -> str:
+    """``obj`` as the project's stable JSON text: indented by 2, sorted keys, a trailing newline, so
+    equal data gives equal bytes (stable diffs and checksums); NaN or infinity raise ``ValueError``
+    instead of writing text no JSON reader accepts. Every JSON file ofa2-zoo writes uses it."""
+    return json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n"
+
+
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as stable, human-readable JSON (sorted keys, trailing newline); NaN or infinity
-    raise ``ValueError`` instead of writing a file no JSON reader accepts."""
-    write_text_atomic(path, json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
+    """Write ``obj`` atomically as :func:`dumps_stable` text."""
+    write_text_atomic(path, dumps_stable(obj))
+
+
+def sha256_file(path: str | os.PathLike, *, memo: bool = True) -> str:
+    """The sha256 (hex) of a file's bytes.
+
+    ``memo=True`` remembers the digest of the last few hundred files, keyed by the resolved path,
+    size and modification time in nanoseconds, so an asset checked again in the same process is
+    not read again; a rewritten file changes its key. Pass ``memo=False`` where the bytes must be
+    read every time (verifying a package: a tampered file may keep its size and mtime).
+    """
+    if not memo:
+        return _sha256(path)
+    st = os.stat(path)
+    return _sha256_memo(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
+def _sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@lru_cache(maxsize=256)
+def _sha256_memo(path: str, size: int, mtime_ns: int) -> str:
+    return _sha256(path)
 
 
 def json_loads(data: str | bytes) -> Any:

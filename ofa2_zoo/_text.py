@@ -20,14 +20,10 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from .errors import Ofa2Error, shorten
+from .errors import TextError, shorten
 
 MAX_PLAIN_TEXT = 300
 _MARKUP = re.compile(r"[<>\[\]`]|(?:javascript|vbscript|data)\s*:", re.IGNORECASE)
-
-
-class TextError(Ofa2Error, ValueError):
-    """Text meant for cards is not plain text, or a license is not an SPDX id."""
 
 
 def check_plain_text(value: str, what: str, limit: int = MAX_PLAIN_TEXT) -> str:

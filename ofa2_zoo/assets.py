@@ -19,7 +19,6 @@ This module imports nothing heavy: ``ofa2 assets`` and ``ofa2 profile list`` use
 
 from __future__ import annotations
 
-import hashlib
 import http.client
 import math
 import os
@@ -28,12 +27,12 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Literal
 
+from ._io import sha256_file
 from .catalog import cache_dir  # one home for the cache folder (re-exported here for the stages that use it)
-from .errors import AssetError, shorten
+from .errors import AssetError, DownloadError, DownloadTimeout, DownloadTooLarge, shorten
 
 BASE_URL = "https://raw.githubusercontent.com/han-cai/files/master/ofa/"
 
@@ -136,18 +135,6 @@ STALL_SECONDS = 60.0
 DEADLINE_SECONDS = 3600.0
 
 
-class DownloadError(AssetError):
-    """A download was refused or stopped: unsafe paths, too many bytes, a stall, the deadline."""
-
-
-class DownloadTooLarge(DownloadError):
-    """The server sent more bytes than the file may have (the partial download is deleted)."""
-
-
-class DownloadTimeout(DownloadError):
-    """No byte arrived for the stall time, or the deadline passed (the partial download is kept)."""
-
-
 def _seconds(env: str, default: float) -> float:
     raw = os.environ.get(env)
     if raw is None or raw == "":
@@ -202,21 +189,6 @@ def assets_folder(assets: str | os.PathLike | None = None) -> Path:
     ``$OFA2_ASSETS``, else the download cache (``$OFA2_CACHE/assets``)."""
     folder = assets if assets is not None else os.environ.get("OFA2_ASSETS") or None
     return Path(folder).expanduser() if folder is not None else cache_dir() / "assets"
-
-
-@lru_cache(maxsize=256)
-def _sha256_cached(path: str, mtime_ns: int, size: int) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """sha256 of a file (memoised on path, mtime and size)."""
-    st = os.stat(path)
-    return _sha256_cached(str(Path(path).resolve()), st.st_mtime_ns, st.st_size)
 
 
 def base_url() -> str:

@@ -1,9 +1,11 @@
-"""Exception types of ofa2-zoo.
+"""Exception types of ofa2-zoo: every one is defined here, grouped by the stage that raises it.
 
 Every error a user can cause by giving bad input derives from :class:`Ofa2Error`; the CLI
 turns those into a one-line message and exit code 2 instead of a traceback. Each class also
 derives from the builtin exception a Python caller would expect (``ValueError`` for bad
 values, ``FileNotFoundError`` for missing files) so ordinary ``except`` clauses keep working.
+Each stage also re-exports its own (``ofa2_zoo.package.PackageError`` ...), and a module that
+raises one imports it from here.
 """
 
 from __future__ import annotations
@@ -33,6 +35,139 @@ class AssetError(Ofa2Error, OSError):
     """An asset (checkpoint, predictor, lookup table) is missing or fails its checksum."""
 
 
+# ---------------------------------------------------------------------------- foundation
+class OutputPathError(Ofa2Error, NotADirectoryError):
+    """An output folder given by the user is a file (or lies under one)."""
+
+
+class OutputFileError(Ofa2Error, IsADirectoryError):
+    """An output file given by the user is an existing folder."""
+
+
+class TextError(Ofa2Error, ValueError):
+    """Text meant for cards is not plain text, or a license is not an SPDX id."""
+
+
+# ---------------------------------------------------------------------------- assets
+class DownloadError(AssetError):
+    """A download was refused or stopped: unsafe paths, too many bytes, a stall, the deadline."""
+
+
+class DownloadTooLarge(DownloadError):
+    """The server sent more bytes than the file may have (the partial download is deleted)."""
+
+
+class DownloadTimeout(DownloadError):
+    """No byte arrived for the stall time, or the deadline passed (the partial download is kept)."""
+
+
+# ---------------------------------------------------------------------------- objectives, profiles
+class AccuracySourceError(Ofa2Error, ValueError):
+    """An accuracy source is unknown or does not fit the search space it is asked about."""
+
+
+class ProfileError(Ofa2Error, ValueError):
+    """A hardware profile is malformed, missing, or points at missing/corrupt data."""
+
+
+class LookupTableError(Ofa2Error, KeyError):
+    """A lookup table lacks an operator or cannot be read."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+class BackendUnavailable(Ofa2Error, RuntimeError):
+    """The requested measurement backend cannot run on this machine."""
+
+
+# ---------------------------------------------------------------------------- front, search, explorer
+class FrontError(Ofa2Error, ValueError):
+    """A front file is missing, corrupt or inconsistent."""
+
+
+class SearchError(Ofa2Error, ValueError):
+    """Bad search options, or a search that cannot produce a front."""
+
+
+class AlgorithmError(Ofa2Error, ValueError):
+    """An unknown algorithm or an impossible setting."""
+
+
+class ObjectiveError(Ofa2Error, ValueError):
+    """An objective is unknown or has no source."""
+
+
+class ExecutorError(Ofa2Error, ValueError):
+    """An executor is unknown or cannot start."""
+
+
+class ExplorerError(Ofa2Error, ValueError):
+    """An explorer page cannot be built or read back."""
+
+
+# ---------------------------------------------------------------------------- package
+class PackageError(Ofa2Error, RuntimeError):
+    """Packaging cannot go on: bad input (front, supernet, data, output folder) or a failed check."""
+
+
+class ParityError(PackageError):
+    """An exported file does not compute what the PyTorch model computes."""
+
+
+class ContainmentError(PackageError):
+    """A package file is a symbolic link, lies outside the package folder, or is not a regular file."""
+
+
+class RuntimeUnavailable(PackageError):
+    """A runtime's optional packages are not installed."""
+
+
+# ---------------------------------------------------------------------------- zoo, publish
+class RegistryError(Ofa2Error, ValueError):
+    """A zoo index, package or model name cannot be resolved."""
+
+
+class ZooWarning(UserWarning):
+    """A zoo source was skipped (bad index file, moved package); the others still register."""
+
+
+class PublishError(Ofa2Error, RuntimeError):
+    """Publishing was refused before anything was written (bad package, name, token, tag)."""
+
+
+class TagConflict(PublishError):
+    """A version tag already exists with different content: versions are immutable."""
+
+
+class PublishFailed(PublishError):
+    """The Hub failed part-way (after retries). ``result``, a
+    :class:`~ofa2_zoo.publish.publish.PublishResult`, says what was and wasn't published."""
+
+    def __init__(self, message: str, result: object):
+        super().__init__(message)
+        self.result = result
+
+
+class PullError(Ofa2Error, RuntimeError):
+    """A model cannot be pulled: unknown name or version, not cached while offline, mismatch."""
+
+
+class MalformedReply(ValueError):
+    """The Hub answered, but not with the reply asked for (not JSON, another shape, a commit id
+    that is not one). Never retried, never taken as an answer: the operation fails."""
+
+
+class HubUnavailable(Exception):
+    """A Hub operation still failed after the retries (or failed in a way retrying cannot fix)."""
+
+    def __init__(self, what: str, cause: BaseException, attempts: int):
+        self.what, self.cause, self.attempts = what, cause, attempts
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        super().__init__(f"{what} failed{tries}: {describe(cause)}")
+
+
+# ---------------------------------------------------------------------------- Ctrl-C
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C with a note for the user (what was kept, how to go on); the ``ofa2`` command
     prints the note after "interrupted (Ctrl-C)" and exits 130 as for any Ctrl-C."""
@@ -69,3 +204,14 @@ def clip(text: str, limit: int = QUOTE_LIMIT) -> str:
     """``text`` itself (no quotes added), cut to ``limit`` characters with "..."."""
     text = str(text)
     return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def describe(exc: BaseException) -> str:
+    """One line for an error from the Hub: its type and first line (no headers, no token)."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    if isinstance(exc, HfHubHTTPError) and exc.response is not None:
+        server = exc.server_message or exc.response.headers.get("X-Error-Message") or ""
+        return f"HTTP {exc.response.status_code}" + (f" ({server.strip().splitlines()[0]})" if server else "")
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}" + (f": {text[0]}" if text else "")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._io import check_out_dir
+from ._io import check_out_dir, dumps_stable
 from .package.errors import PackageError, ParityError
 from .defaults import PARITY_ATOL as DEFAULT_ATOL
 from .defaults import PARITY_RTOL as DEFAULT_RTOL
@@ -106,7 +106,7 @@ def export_model(name: str, runtime: str = "litert", out: str | os.PathLike | No
             record = {"format": EXPORT_FORMAT, "name": base, "tag": entry.tag, "source": entry.source,
                       "arch": dict(entry.arch), "input_size": [int(v) for v in x.shape[1:]], "data": os.fspath(data),
                       "split": "val", **result.to_dict()}
-            (tmp / EXPORT_RECORD).write_text(json.dumps(record, indent=2, sort_keys=True, allow_nan=False) + "\n")
+            (tmp / EXPORT_RECORD).write_text(dumps_stable(record))
             _move_into_place(tmp, out_dir)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -126,7 +126,8 @@ def read_export(path: str | os.PathLike) -> dict[str, Any]:
         raise PackageError(f"{p} is not an ofa2 export record (format {EXPORT_FORMAT!r})")
     from pydantic import ValidationError
 
-    from .package.manifest import RuntimeRecord, field_error
+    from ._schema import field_error
+    from .package.manifest import RuntimeRecord
 
     try:
         RuntimeRecord.model_validate(record)

@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any, Literal, Optional, Sequence
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 
 from ._version import __version__
 from ._io import atomic_path, json_loads, write_json_atomic
-from .errors import Ofa2Error, clip, shorten
+from ._schema import Schema, field_error
+from .errors import FrontError, Ofa2Error, clip, shorten
 from .space import ArchSpec, SearchSpace
 
 FORMAT = "ofa2-front/1"
@@ -32,12 +33,8 @@ MAX_FRONT_BYTES = 64 << 20  # a front of thousands of members with its history i
 TIMING_FILENAME = "timing.json"
 
 
-class FrontError(Ofa2Error, ValueError):
-    """A front file is missing, corrupt or inconsistent."""
-
-
 # ---------------------------------------------------------------------------- schema
-class _Model(BaseModel):
+class _Model(Schema):
     # NaN and infinity are refused wherever a number is read (JSON itself has neither).
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -260,9 +257,7 @@ class Front:
         try:
             model = FrontModel.model_validate(raw)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            loc = ".".join(map(str, err["loc"])) or "(top level)"
-            raise FrontError(f"{path}: field '{clip(loc)}': {err['msg']} ({FIX_FRONT})") from None
+            raise FrontError(f"{path}: {field_error(exc)} ({FIX_FRONT})") from None
         try:
             space = SearchSpace.from_dict(model.space)
         except Ofa2Error as exc:

@@ -35,6 +35,7 @@ from typing import Any, Iterable, Mapping
 from timm.models import register_model
 from timm.models._pretrained import DefaultCfg, PretrainedCfg
 
+from ._schema import is_version_tag
 from .errors import Ofa2Error, clip
 from .package.manifest import read_manifest, timm_name
 from .package.verify import config_arch, read_config
@@ -55,7 +56,6 @@ DEFAULT_INDEX_PATH = SHIPPED_INDEX_PATH
 index_path = shipped_index_path
 index_members_from_package = hub_index_members
 
-_VERSION_RE = re.compile(r"^v([1-9]\d*)$")
 _REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*(@[A-Za-z0-9._/-]+)?$")
 
 # timm looks up a module-level ``default_cfgs`` when a name is registered (see register_model).
@@ -207,7 +207,7 @@ def _hub_tags(repo_id: str) -> list[str]:
 
     if not constants.is_offline_mode():
         try:
-            return [t.name for t in HfApi().list_repo_refs(repo_id).tags if _VERSION_RE.match(t.name)]
+            return [t.name for t in HfApi().list_repo_refs(repo_id).tags if is_version_tag(t.name)]
         except Exception as exc:  # network down, no such repo, ...: fall back to the cache below
             err = exc
     else:
@@ -218,7 +218,7 @@ def _hub_tags(repo_id: str) -> list[str]:
                   if r.repo_id == repo_id and r.repo_type == "model"]
     except Exception:  # no cache folder yet
         cached = []
-    tags = sorted({ref for r in cached for ref in r.refs if _VERSION_RE.match(ref)}, key=lambda t: int(t[1:]))
+    tags = sorted({ref for r in cached for ref in r.refs if is_version_tag(ref)}, key=lambda t: int(t[1:]))
     if not tags:
         why = f" ({type(err).__name__}: {err})" if err else " (offline, and nothing cached)"
         raise RegistryError(f"cannot list the versions of Hub front repo {repo_id}{why}")

@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import kendalltau
 
 from ofa2_zoo import load_supernet
-from ofa2_zoo.assets import sha256_file
+from ofa2_zoo._io import sha256_file
 from ofa2_zoo.catalog import EMBEDDED_DIR as DATA_DIR
 from ofa2_zoo.catalog import embedded, embedded_weights_path
 from ofa2_zoo.space import DIGITS_SPACE

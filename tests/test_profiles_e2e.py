@@ -18,7 +18,7 @@ import torch
 from huggingface_hub import ModelCard
 
 from _assets import needs_assets
-from ofa2_zoo.assets import sha256_file
+from ofa2_zoo._io import sha256_file
 from ofa2_zoo.cli import main
 
 pytestmark = needs_assets

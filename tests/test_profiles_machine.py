@@ -17,7 +17,7 @@ import ofa2_zoo.profiles.build as build_mod
 import ofa2_zoo.profiles.machine as machine
 import ofa2_zoo.profiles.validate as validate_mod
 from _profiles_helpers import TINY, profile_dict, write_profile
-from ofa2_zoo.assets import sha256_file
+from ofa2_zoo._io import sha256_file
 from ofa2_zoo.cli import main
 from ofa2_zoo.explorer import explorer_data
 from ofa2_zoo.profiles import LookupTableError, ProfileError, load_profile

@@ -97,7 +97,7 @@ def test_ofa2_run_on_fashion_mnist_end_to_end(tmp_path, monkeypatch, capsys):
               "--members", "2"])
     assert exc.value.code == 0, capsys.readouterr().err
     front = Front.load(tmp_path / "front")
-    from ofa2_zoo.assets import sha256_file
+    from ofa2_zoo._io import sha256_file
 
     assert front.profile_id == "fmnist-cpu" and front.supernet["sha256"] == sha256_file(
         embedded_weights_path("ofa2_fmnist"))

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from ofa2_zoo.assets import sha256_file
+from ofa2_zoo._io import sha256_file
 from ofa2_zoo.cli import main
 from ofa2_zoo.objectives.fitted import FittedPredictor
 from ofa2_zoo.space import SearchSpace

@@ -16,10 +16,11 @@ import pytest
 import timm
 import torch
 
+from ofa2_zoo._schema import field_error
 from ofa2_zoo.registry import register_entries
 from ofa2_zoo.zoo import RegistryError, ZooIndex, ZooWarning, collect, record_package
 from ofa2_zoo.zoo.entries import ZooEntry, default_tag, weights_cfg
-from ofa2_zoo.zoo.index import EMBEDDED_ZOO_DIR, MAX_INDEX_BYTES, MAX_INDEX_DEPTH, PackageMember, field_error
+from ofa2_zoo.zoo.index import EMBEDDED_ZOO_DIR, MAX_INDEX_BYTES, MAX_INDEX_DEPTH, PackageMember
 from ofa2_zoo.zoo.records import package_record
 
 DIGITS = EMBEDDED_ZOO_DIR / "digits-cpu"

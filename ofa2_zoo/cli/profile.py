@@ -128,7 +128,7 @@ def build_lut_cmd(name: str = NAME,
 
     Interrupted builds resume where they stopped (run the same command again).
     """
-    from ..assets import sha256_file
+    from .._io import sha256_file
     from ..profiles import load_profile
     from ..profiles.build import build_lut
 
@@ -155,7 +155,7 @@ def validate_cmd(name: str = NAME,
                  assets: Optional[Path] = ASSETS, quiet: bool = QUIET) -> None:
     """Measure N random networks and report how well the table predicts them."""
     from .._io import write_json_atomic
-    from ..assets import sha256_file
+    from .._io import sha256_file
     from ..profiles import load_profile
     from ..profiles.validate import plot_validation, store_calibration, validate_profile
 
@@ -228,7 +228,7 @@ def canary_cmd(name: str = NAME,
                                                       "record differs from this machine."),
                assets: Optional[Path] = ASSETS) -> None:
     """Time the profile's canary here and compare it with the table's (or store it in the table)."""
-    from ..assets import sha256_file
+    from .._io import sha256_file
     from ..profiles import load_profile
     from ..profiles.machine import check_machine, stamp_table
 

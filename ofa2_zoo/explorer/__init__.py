@@ -26,7 +26,7 @@ from typing import Any, Iterable, Sequence
 
 from .._version import __version__
 from .._io import write_text_atomic
-from ..errors import Ofa2Error
+from ..errors import ExplorerError
 from ..front import Front, ReferencePoint
 
 FILENAME = "index.html"
@@ -35,10 +35,6 @@ _HERE = Path(__file__).resolve().parent
 _DATA_RE = re.compile(r'<script type="application/json" id="front-data">(.*?)</script>', re.DOTALL)
 # Display names of the objectives a front can carry (others are shown by their key).
 LABELS = {"latency_ms": "latency", "top1": "top-1", "macs_m": "MACs", "params_m": "parameters"}
-
-
-class ExplorerError(Ofa2Error, ValueError):
-    """An explorer page cannot be built or read back."""
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from typing import Callable
 
 import numpy as np
 
-from .._io import atomic_path
-from ..assets import resolve_asset, sha256_file
+from .._io import atomic_path, sha256_file
+from ..assets import resolve_asset
 from ..catalog import EMBEDDED, cache_dir, embedded
 from ..errors import CheckpointError, Ofa2Error
 from ..space import SearchSpace, get_space

@@ -32,13 +32,14 @@ from pathlib import Path
 from typing import Annotated, Callable, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from .._io import atomic_path, write_json_atomic
 from .._threads import limited_threads
-from ..assets import sha256_file
+from .._io import sha256_file
+from .._schema import Schema, first_problem
 from ..errors import CheckpointError, Ofa2Error
 from ..space import SearchSpace, resolve_space
 from .base import AccuracySource, Provenance
@@ -71,7 +72,7 @@ def _mlp(n_in: int, hidden: list[int]):
     return nn.Sequential(*layers[:-1])
 
 
-class PredictorInfo(BaseModel):
+class PredictorInfo(Schema):
     """Schema of ``<prefix>.json`` (extra keys are kept: ``fit``, ``provenance``, ...)."""
 
     model_config = ConfigDict(extra="allow")
@@ -184,9 +185,8 @@ class FittedPredictor(AccuracySource):
             n_in = own.n_blocks * (len(own.ks_choices) + len(own.expand_choices)) + len(own.resolutions)
             _check_shapes(state, [n_in, *hidden, 1])
         except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(x) for x in err["loc"])
-            raise CheckpointError(f"{info_path}: not a valid ofa2 predictor: {where}: {err['msg']}") from None
+            problem = first_problem(exc)
+            raise CheckpointError(f"{info_path}: not a valid ofa2 predictor: {problem.where}: {problem.msg}") from None
         except (KeyError, ValueError, TypeError, RuntimeError, SafetensorError) as exc:
             msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise CheckpointError(f"{prefix}: not a valid ofa2 predictor: {msg}") from None

@@ -10,11 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import Ofa2Error
-
-
-class AccuracySourceError(Ofa2Error, ValueError):
-    """An accuracy source is unknown or does not fit the search space it is asked about."""
+from ..errors import AccuracySourceError
 
 
 @dataclass(frozen=True)

@@ -1,13 +1,7 @@
-"""Exception types of the packaging stage."""
+"""Exception types of the packaging stage (defined in :mod:`ofa2_zoo.errors`, re-exported here)."""
 
 from __future__ import annotations
 
-from ..errors import Ofa2Error
+from ..errors import ContainmentError, PackageError, ParityError, RuntimeUnavailable
 
-
-class PackageError(Ofa2Error, RuntimeError):
-    """Packaging cannot go on: bad input (front, supernet, data, output folder) or a failed check."""
-
-
-class ParityError(PackageError):
-    """An exported file does not compute what the PyTorch model computes."""
+__all__ = ["PackageError", "ParityError", "ContainmentError", "RuntimeUnavailable"]

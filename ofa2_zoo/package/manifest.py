@@ -15,9 +15,10 @@ import re
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .._io import json_loads
+from .._io import dumps_stable, json_loads
+from .._schema import Schema, field_error
 from ..errors import clip, shorten
 from .errors import PackageError
 
@@ -46,7 +47,7 @@ def check_relative_folder(value: str) -> str:
     return value
 
 
-class _Model(BaseModel):
+class _Model(Schema):
     # Unknown keys are ignored so that older readers accept newer packages of the same format;
     # NaN and infinity are refused wherever a number is read.
     model_config = ConfigDict(extra="ignore", frozen=True, allow_inf_nan=False)
@@ -199,7 +200,7 @@ class PackageManifest(_Model):
                            f"(members: {[m.k for m in self.members]})")
 
     def to_json(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True, allow_nan=False) + "\n"
+        return dumps_stable(self.model_dump(mode="json"))
 
 
 def read_manifest(path: str | os.PathLike) -> PackageManifest:
@@ -225,10 +226,3 @@ def read_manifest(path: str | os.PathLike) -> PackageManifest:
         return PackageManifest.model_validate(data)
     except ValidationError as exc:
         raise PackageError(f"{p}: {field_error(exc)} ({FIX_PACKAGE})") from None
-
-
-def field_error(exc: ValidationError) -> str:
-    """``field 'a.b': what is wrong`` for the first error of a pydantic validation."""
-    err = exc.errors()[0]
-    loc = ".".join(str(x) for x in err["loc"]) or "(top level)"
-    return f"field '{clip(loc)}': {err['msg'].removeprefix('Value error, ')}"

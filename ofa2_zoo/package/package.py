@@ -31,6 +31,7 @@ import timm
 import torch
 from torch.utils.data import Subset
 
+from .._io import dumps_stable, sha256_file
 from .._version import __version__
 from .._text import check_license
 from .._threads import limited_threads
@@ -49,7 +50,6 @@ from .onnx_export import (DEFAULT_ATOL, DEFAULT_RTOL, INPUT_NAME, ONNX_OPSET, OU
 from .plots import plot_package_front, write_package_explorer
 from .runtimes import (RUNTIMES, RuntimeExport, check_runtime, measure_latencies, require_all, resolve_runtimes,
                        runtime_rows, torch_logits, versions)
-from .verify import sha256_file
 
 ProgressFn = Callable[[str, int, int], None]  # (what is happening, members done, members total)
 
@@ -120,7 +120,7 @@ class _Job:
 
 
 def _write_json(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n")
+    path.write_text(dumps_stable(obj))
 
 
 @contextlib.contextmanager
@@ -384,7 +384,7 @@ def _package_member(job: _Job, k: int, timing: MemberTiming, say: Callable[[str]
                                     tags=_tags(prof, front), accuracy=context["accuracy"])
         (folder / "README.md").write_text(cards.render_card("member", data_card, context))
 
-    files = {p.name: sha256_file(p) for p in sorted(folder.iterdir()) if p.is_file()}
+    files = {p.name: sha256_file(p, memo=False) for p in sorted(folder.iterdir()) if p.is_file()}
     measured = {"top1": round(top1, 4), "top1_images": n_eval, "top1_split": split, "top1_dataset": info.name,
                 "calibration_images": n_calib}
     if latency_measured:

@@ -24,6 +24,7 @@ from typing import Iterable, Sequence
 
 import torch
 
+from .._io import dumps_stable
 from ..profiles.measure import tensorrt_unavailable_reason as unavailable_reason  # why not here, or None
 from .errors import PackageError
 from .onnx_export import INPUT_NAME
@@ -201,7 +202,7 @@ def build_member_engine(member_dir: str | os.PathLike, precision: str = "fp16", 
     build = EngineBuild(engine_name(precision), precision, input_shape, 1, opt_batch, max_batch, WORKSPACE_BYTES,
                         trt.__version__, torch.cuda.get_device_name(), n_calib, round(timing.median_ms, 4), opt_batch)
     (folder / build.engine).write_bytes(engine)
-    (folder / f"{build.engine}.json").write_text(json.dumps(build.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n")
+    (folder / f"{build.engine}.json").write_text(dumps_stable(build.to_dict()))
     return build
 
 

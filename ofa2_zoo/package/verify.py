@@ -16,27 +16,22 @@ and ``local-dir:`` loading read its files only after these checks, which need no
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
 from pathlib import Path
 from typing import Any, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
-from .._io import json_loads
-from ..errors import Ofa2Error, clip, shorten
-from .errors import PackageError
-from .manifest import FIX_PACKAGE, Member, PackageManifest, field_error
+from .._io import json_loads, sha256_file
+from .._schema import Schema, field_error
+from ..errors import ContainmentError, Ofa2Error, PackageError, clip, shorten
+from .manifest import FIX_PACKAGE, Member, PackageManifest
 
 MAX_CONFIG_BYTES = 1 << 20
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
-
-
-class ContainmentError(PackageError):
-    """A package file is a symbolic link, lies outside the package folder, or is not a regular file."""
 
 
 # ---------------------------------------------------------------------------- containment
@@ -65,17 +60,8 @@ def contained(root: Path, rel: str, what: str, *, folder: bool = False) -> Path:
     return path
 
 
-def sha256_file(path: Path) -> str:
-    """sha256 of a file's bytes (never memoised: a tampered file may keep its size and mtime)."""
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 # ---------------------------------------------------------------------------- config.json
-class _Model(BaseModel):
+class _Model(Schema):
     model_config = ConfigDict(extra="allow", allow_inf_nan=False)
 
 
@@ -241,7 +227,7 @@ def check_member(root: Path, manifest: PackageManifest, member: Member) -> dict[
     if missing:
         raise PackageError(f"{what}: {folder / missing[0]} is missing; the package is incomplete ({FIX_PACKAGE})")
     for name, sha in sorted(member.files.items()):
-        if sha256_file(present[name]) != sha:
+        if sha256_file(present[name], memo=False) != sha:
             raise PackageError(f"{what}: {present[name]} does not match its sha256 in package.json (changed after "
                                f"packaging?; {FIX_PACKAGE})")
     for name in (CONFIG_NAME, WEIGHTS_NAME):

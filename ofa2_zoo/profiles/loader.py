@@ -22,20 +22,16 @@ import numpy as np
 import yaml
 from pydantic import ValidationError
 
-from ..assets import OFFICIAL_CHECKPOINTS, asset_state, assets_folder, cache_dir, resolve_asset, sha256_file
+from .._io import sha256_file
+from .._schema import first_problem
+from ..assets import OFFICIAL_CHECKPOINTS, asset_state, assets_folder, cache_dir, resolve_asset
 from ..defaults import DEFAULT_PROFILE  # noqa: F401  (re-exported by ofa2_zoo.profiles)
-from ..errors import Ofa2Error, shorten
+from ..errors import Ofa2Error, ProfileError, shorten
 from ..objectives.sources import AccuracySourceError, accuracy_source_info, sources_for_space
 from ..space import ArchSpec, SearchSpace, get_space
 from . import schema
 from .lut import CompiledTable, LatencyTable
 from .schema import ProfileSpec
-
-
-class ProfileError(Ofa2Error, ValueError):
-    """A hardware profile is malformed, missing, or points at missing/corrupt data."""
-
-
 
 
 # ---------------------------------------------------------------------------- finding
@@ -109,11 +105,8 @@ def _section_key(loc: tuple) -> str:
 
 def _format_validation_error(path: Path, exc: ValidationError) -> str:
     """One line: file, field, what is wrong, how to fix it (the first error of the file)."""
-    err = exc.errors()[0]
-    loc = tuple(err["loc"])
-    where = ".".join(str(x) for x in loc) or "(top level)"
-    msg = err["msg"].removeprefix("Value error, ")
-    kind = err["type"]
+    problem = first_problem(exc)
+    loc, where, msg, kind = problem.loc, problem.where, problem.msg, problem.kind
     if kind == "extra_forbidden":
         parent = _section_key(loc[:-1])
         model = schema.Constraint if parent == "constraints.*" else _SECTIONS.get(parent)
@@ -125,7 +118,7 @@ def _format_validation_error(path: Path, exc: ValidationError) -> str:
         fix = _PATTERN_FIX.get(_section_key(loc), "match the pattern")
     else:
         fix = _TYPE_FIX.get(kind, "see docs/profiles.md for the allowed values")
-    got = "" if kind == "missing" else f", got {_short(err.get('input'))}"
+    got = "" if kind == "missing" else f", got {_short(problem.input)}"
     return f"{path}: field '{where}': {msg}{got} (fix: {fix})"
 
 

@@ -45,26 +45,21 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Literal, Mapping, Optional
 
 import numpy as np
 import yaml
+from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from .._io import write_json_atomic
-from ..errors import ArchError, Ofa2Error
+from .._io import json_loads, write_json_atomic
+from .._schema import Schema, first_problem
+from ..errors import ArchError, LookupTableError, shorten
 from ..space import SearchSpace, conv_out_size, make_divisible
 
 FORMAT = "ofa2-lut/2"
 FORMATS = ("ofa2-lut/1", FORMAT)  # what the reader accepts (/1: no canary, no CPU flags)
 SHAPES_NOTE = ("operator keys give input/output shapes as HxWxC of one image; measured at "
                "measurement.batch_size images per call")
-
-
-class LookupTableError(Ofa2Error, KeyError):
-    """A lookup table lacks an operator or cannot be read."""
-
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0])
 
 
 @dataclass(frozen=True)
@@ -318,34 +313,87 @@ class LatencyTable:
         """Our ``ofa2-lut/2`` (or older ``ofa2-lut/1``) JSON table (see the module docstring)."""
         path = Path(path)
         try:
-            data = json.loads(path.read_text())
+            data = json_loads(path.read_text())
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise LookupTableError(f"{path}: not a readable ofa2 lookup table: {exc}") from None
+        try:
+            table = TableFile.model_validate(data)
+        except ValidationError as exc:
+            problem = first_problem(exc)
+            raise LookupTableError(f"{path}: {problem.msg if problem.kind == 'value_error' else problem}") from None
+        meta = {k: v for k, v in data.items() if k != "entries"}  # as written, so a rewrite keeps it
+        return cls(table.entries, source=str(path), meta=meta)
+
+
+class TableFile(Schema):
+    """An ``ofa2-lut`` JSON table as :meth:`LatencyTable.from_json` reads it (the module docstring
+    shows every field); ``entries`` becomes each operator's value of ``statistic``. Fields it does
+    not check (``machine``, ``measurement`` ...) are kept as they are."""
+
+    model_config = ConfigDict(extra="allow")
+
+    format: str  # one of FORMATS (checked first, with entries)
+    unit: Literal["ms"] = Field(None, validate_default=True)
+    statistic: Literal["median", "p10", "min"] = Field("median", validate_default=True)
+    entries: dict[str, float]
+    call_overhead: Optional[dict[str, Any]] = None
+    calibration: Optional[dict[str, Any]] = None
+    canary: Optional[dict[str, Any]] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _is_a_table(cls, data: Any) -> Any:
         if not isinstance(data, dict) or data.get("format") not in FORMATS or not isinstance(data.get("entries"), dict):
-            raise LookupTableError(f"{path}: not an {' or '.join(FORMATS)} table (expected keys format, unit, "
-                                   "entries, ...)")
-        if data.get("unit") != "ms":
-            raise LookupTableError(f"{path}: unit must be 'ms', got {data.get('unit')!r}")
-        stat = data.get("statistic", "median")
-        if stat not in ("median", "p10", "min"):
-            raise LookupTableError(f"{path}: statistic must be median, p10 or min, got {stat!r}")
-        entries = {}
-        for key, v in data["entries"].items():
-            if not isinstance(v, dict) or not _is_number(v.get(stat)) or v[stat] < 0:
-                raise LookupTableError(f"{path}: entry {key!r} needs a non-negative numeric {stat!r} (ms)")
-            entries[key] = float(v[stat])
-        overhead = data.get("call_overhead")
-        if overhead is not None and not (isinstance(overhead, dict) and _is_number(overhead.get(stat))):
-            raise LookupTableError(f"{path}: 'call_overhead' needs a numeric {stat!r} (ms)")
-        cal = data.get("calibration")
-        if cal is not None and not (isinstance(cal, dict) and all(_is_number(cal.get(k)) for k in ("scale", "offset"))):
-            raise LookupTableError(f"{path}: 'calibration' needs numeric 'scale' and 'offset'")
-        canary = data.get("canary")
-        if canary is not None and not is_canary(canary):
-            raise LookupTableError(f"{path}: 'canary' needs 'ms', a mapping of operator keys to positive "
-                                   "milliseconds (fix: re-time it with ofa2 profile canary PROFILE --write)")
-        meta = {k: v for k, v in data.items() if k != "entries"}
-        return cls(entries, source=str(path), meta=meta)
+            raise ValueError(f"not an {' or '.join(FORMATS)} table (expected keys format, unit, entries, ...)")
+        return data
+
+    @field_validator("unit", mode="before")
+    @classmethod
+    def _unit(cls, v: Any) -> Any:
+        if v != "ms":
+            raise ValueError(f"unit must be 'ms', got {shorten(v)}")
+        return v
+
+    @field_validator("statistic", mode="before")
+    @classmethod
+    def _statistic(cls, v: Any) -> Any:
+        if v not in ("median", "p10", "min"):
+            raise ValueError(f"statistic must be median, p10 or min, got {shorten(v)}")
+        return v
+
+    @field_validator("entries", mode="before")
+    @classmethod
+    def _entries(cls, v: dict, info: ValidationInfo) -> Any:
+        stat = info.data.get("statistic")
+        if stat is None:  # refused above
+            return v
+        for key, e in v.items():
+            if not isinstance(e, dict) or not _is_number(e.get(stat)) or e[stat] < 0:
+                raise ValueError(f"entry {shorten(key)} needs a non-negative numeric {stat!r} (ms)")
+        return {key: float(e[stat]) for key, e in v.items()}
+
+    @field_validator("call_overhead", mode="before")
+    @classmethod
+    def _call_overhead(cls, v: Any, info: ValidationInfo) -> Any:
+        stat = info.data.get("statistic")
+        if v is not None and stat is not None and not (isinstance(v, dict) and _is_number(v.get(stat))):
+            raise ValueError(f"'call_overhead' needs a numeric {stat!r} (ms)")
+        return v
+
+    @field_validator("calibration", mode="before")
+    @classmethod
+    def _calibration(cls, v: Any) -> Any:
+        if v is not None and not (isinstance(v, dict) and all(_is_number(v.get(k)) for k in ("scale", "offset"))):
+            raise ValueError("'calibration' needs numeric 'scale' and 'offset'")
+        return v
+
+    @field_validator("canary", mode="before")
+    @classmethod
+    def _canary(cls, v: Any) -> Any:
+        if v is not None and not is_canary(v):
+            raise ValueError("'canary' needs 'ms', a mapping of operator keys to positive milliseconds (fix: re-time "
+                             "it with ofa2 profile canary PROFILE --write)")
+        return v
 
 
 def write_table(path: str | Path, header: Mapping[str, Any], entries: Mapping[str, Mapping[str, float]]) -> Path:
@@ -367,4 +415,9 @@ def is_canary(c: Any) -> bool:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if not isinstance(v, (int, float)) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an integer too large for a float (JSON allows any number of digits)
+        return False

@@ -32,17 +32,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import Ofa2Error
+from ..errors import BackendUnavailable
 from ..space import ArchSpec, SearchSpace
 from ..supernet.subnet import create_subnet
 from .lut import Op
 from .schema import Measurement
 
 Runner = Callable[[], object]
-
-
-class BackendUnavailable(Ofa2Error, RuntimeError):
-    """The requested measurement backend cannot run on this machine."""
 
 
 @dataclass(frozen=True)

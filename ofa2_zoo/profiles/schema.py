@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from .._schema import Schema
 from .._text import check_plain_text
 
 OBJECTIVES = ("top1", "latency_ms", "macs_m", "params_m")
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
 
-class _Strict(BaseModel):
+class _Strict(Schema):
     # NaN and infinity are refused in every number (a NaN reference point would let a whole search
     # run and fail only when its front is saved)
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)

@@ -22,6 +22,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._io import sha256_file
 from .._version import __version__
 from ..errors import Ofa2Error
 from ..explorer import FILENAME as EXPLORER_FILE
@@ -29,7 +30,6 @@ from ..explorer import ExplorerError, explorer_data, read_data, render_explorer,
 from ..front import Front, diff_fronts
 from ..package.manifest import MANIFEST_NAME, PackageManifest, read_manifest, timm_name
 from ..package.plots import packaged_members
-from ..package.verify import sha256_file
 from .errors import PublishError
 
 REQUIRED_MEMBER_FILES = ("config.json", "model.safetensors", "README.md", "model.onnx")
@@ -56,7 +56,7 @@ class LocalFile:
 
     @classmethod
     def from_path(cls, path_in_repo: str, path: Path, sha256: str | None = None) -> "LocalFile":
-        return cls(path_in_repo, path.stat().st_size, sha256 or sha256_file(path), source=path)
+        return cls(path_in_repo, path.stat().st_size, sha256 or sha256_file(path, memo=False), source=path)
 
     @classmethod
     def from_bytes(cls, path_in_repo: str, data: bytes) -> "LocalFile":

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, TypeVar
 
 from .._version import __version__
-from ..errors import clip, shorten
+from ..errors import HubUnavailable, MalformedReply, clip, describe, shorten
 from .content import KEEP_REMOTE, LocalFile, RepoContent
 
 T = TypeVar("T")
@@ -74,22 +74,6 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-def describe(exc: BaseException) -> str:
-    """One line for an error from the Hub: its type and first line (no headers, no token)."""
-    from huggingface_hub.errors import HfHubHTTPError
-
-    if isinstance(exc, HfHubHTTPError) and exc.response is not None:
-        server = exc.server_message or exc.response.headers.get("X-Error-Message") or ""
-        return f"HTTP {exc.response.status_code}" + (f" ({server.strip().splitlines()[0]})" if server else "")
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}" + (f": {text[0]}" if text else "")
-
-
-class MalformedReply(ValueError):
-    """The Hub answered, but not with the reply asked for (not JSON, another shape, a commit id
-    that is not one). Never retried, never taken as an answer: the operation fails."""
-
-
 _COMMIT_ID = re.compile(r"^[0-9a-f]{40}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -125,15 +109,6 @@ def read_refs(api: Any, repo_id: str) -> tuple[dict[str, str], dict[str, str]]:
     except (ValueError, TypeError, KeyError, AttributeError) as exc:  # a JSON decode error is a ValueError
         raise MalformedReply(f"the Hub's reply is not a refs listing ({type(exc).__name__}: "
                              f"{clip(str(exc), 60)})") from None
-
-
-class HubUnavailable(Exception):
-    """A Hub operation still failed after the retries (or failed in a way retrying cannot fix)."""
-
-    def __init__(self, what: str, cause: BaseException, attempts: int):
-        self.what, self.cause, self.attempts = what, cause, attempts
-        tries = f" after {attempts} attempts" if attempts > 1 else ""
-        super().__init__(f"{what} failed{tries}: {describe(cause)}")
 
 
 @contextlib.contextmanager

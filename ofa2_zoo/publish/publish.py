@@ -28,12 +28,12 @@ The token comes from ``HF_TOKEN`` or the saved Hugging Face login only, and is n
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, TypeVar
 
+from .._schema import is_version_tag, version_number
 from ..errors import Ofa2Error
 from ..front import Front
 from ..package.manifest import PackageManifest, read_manifest
@@ -41,7 +41,6 @@ from .content import Package, RepoContent, RepoNames, check_names, front_content
 from .errors import PublishError, PublishFailed, TagConflict
 from .hub import DEFAULT_RETRY, MAIN, Changes, Hub, HubUnavailable, RepoState, RetryPolicy, request_timeout
 
-_VERSION_RE = re.compile(r"^v([1-9]\d*)$")
 Say = Callable[[str], None]
 T = TypeVar("T")
 
@@ -118,13 +117,8 @@ class PublishResult:
         return out
 
 
-def _version_number(tag: str) -> int:
-    """``N`` of a ``v<N>`` tag (callers pass only tags that match ``_VERSION_RE``)."""
-    return int(tag[1:])
-
-
 def _published_versions(state: RepoState) -> list[str]:
-    return sorted((t for t in state.tags if _VERSION_RE.match(t)), key=_version_number)
+    return sorted((t for t in state.tags if is_version_tag(t)), key=version_number)
 
 
 def _token_present() -> bool:
@@ -157,7 +151,7 @@ def publish(package_dir: str | os.PathLike, namespace: str, *, dry_run: bool = F
     say = say or (lambda line: None)
     pkg = load_package(package_dir)
     names = check_names(namespace, pkg.profile, len(pkg.members))
-    if version is not None and not _VERSION_RE.match(version):
+    if version is not None and not is_version_tag(version):
         raise PublishError(f"version must look like v1, v2, ... (got {version!r})")
     if _offline():
         raise PublishError("offline mode is on (HF_HUB_OFFLINE=1): cannot publish; unset it")
@@ -207,8 +201,8 @@ def _publish(pkg: Package, names: RepoNames, hub: Hub, dry_run: bool, version: s
         return _unchanged(pkg, names, version, hub, index_file, dry_run, say)
     if version is None and newest_manifest is not None and newest_manifest.front_version_id == fvid:
         return _unchanged(pkg, names, newest, hub, index_file, dry_run, say)
-    tag = version or f"v{_version_number(newest) + 1 if newest else 1}"
-    if newest and _version_number(tag) <= _version_number(newest):
+    tag = version or f"v{version_number(newest) + 1 if newest else 1}"
+    if newest and version_number(tag) <= version_number(newest):
         raise PublishError(f"version {tag} is not newer than the newest published version {newest} of {names.front}")
 
     previous = (newest, _front_at(hub, names.front, newest)) if newest else None

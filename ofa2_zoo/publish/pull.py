@@ -19,13 +19,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._schema import VERSION_TAG, is_version_tag, version_number
 from .errors import PullError
 from .hub import DEFAULT_RETRY, Hub, HubUnavailable, RetryPolicy, describe
 
-_NAME_RE = re.compile(r"^ofa2_(?:(?P<profile>[a-z0-9_]+?)_)?front_(?P<k>\d+)(?:\.(?P<tag>v[1-9]\d*))?$")
+_NAME_RE = re.compile(r"^ofa2_(?:(?P<profile>[a-z0-9_]+?)_)?front_(?P<k>\d+)(?:\.(?P<tag>" + VERSION_TAG + "))?$")
 _REPO_RE = re.compile(r"^(?P<repo>[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*)"
                       r"(?:@(?P<tag>[A-Za-z0-9._-]+))?$")
-_TAG_RE = re.compile(r"^v([1-9]\d*)$")
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,6 @@ def _not_on_the_hub(name: str) -> str:
 
 def _from_index(name: str, m: re.Match, indexes: list) -> PullTarget:
     from ..zoo.entries import hub_entries
-    from ..zoo.index import version_number
 
     entries = hub_entries(*indexes)
     wanted = m.group("profile")
@@ -123,7 +122,7 @@ def _from_index(name: str, m: re.Match, indexes: list) -> PullTarget:
                         f"{k} (published versions: {have}){_not_on_the_hub(name)}{_suggest(name, indexes)}")
     row = rows[-1]
     repo_id, _, revision = row.where.partition("@")
-    if not _TAG_RE.match(revision):
+    if not is_version_tag(revision):
         raise PullError(f"{name}: the zoo index points at revision {revision!r}, not a version tag")
     return PullTarget(name, repo_id, revision, dict(row.arch), row.endpoint)
 
@@ -136,10 +135,10 @@ def _newest_tag(repo_id: str) -> str:
             repos = [r for r in scan_cache_dir(constants.HF_HUB_CACHE).repos if r.repo_id == repo_id]
         except Exception:  # noqa: BLE001 - no cache yet
             repos = []
-        tags = [t for r in repos for t in r.refs if _TAG_RE.match(t)]
+        tags = [t for r in repos for t in r.refs if is_version_tag(t)]
     else:
         try:
-            tags = [t for t in Hub().state(repo_id).tags if _TAG_RE.match(t)]
+            tags = [t for t in Hub().state(repo_id).tags if is_version_tag(t)]
         except HubUnavailable as exc:
             raise PullError(f"cannot list the versions of {repo_id}: {exc}") from None
     if not tags:

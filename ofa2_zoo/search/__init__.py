@@ -23,7 +23,7 @@ import numpy as np
 
 from .._version import __version__
 from .._threads import limited_threads
-from ..errors import Ofa2Error, shorten
+from ..errors import SearchError, shorten
 from ..front import Front, FrontMember
 from ..objectives.accuracy import load_accuracy_predictor
 from ..objectives.base import AccuracySource
@@ -46,10 +46,6 @@ __all__ = ["search", "AlgorithmError", "ALGORITHMS", "DEFAULT_ALGORITHM", "MOEAS
 
 #: progress(generation, total generations, hypervolume so far)
 ProgressFn = Callable[[int, int, float], None]
-
-
-class SearchError(Ofa2Error, ValueError):
-    """Bad search options, or a search that cannot produce a front."""
 
 
 def default_reference_point(profile: HardwareProfile, evaluator: ObjectiveEvaluator) -> dict[str, float]:

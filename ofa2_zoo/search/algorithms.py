@@ -27,7 +27,7 @@ from pymoo.core.algorithm import Algorithm
 from pymoo.core.callback import Callback
 from pymoo.optimize import minimize
 
-from ..errors import Ofa2Error
+from ..errors import AlgorithmError
 from .metrics import non_dominated
 from .operators import (CanonicalDuplicateElimination, CanonicalRepair, CanonicalSampling, GeneResetMutation,
                         UniformCrossover)
@@ -40,10 +40,6 @@ ALGORITHMS = ("pals",) + MOEAS + BASELINES
 #: called after every generation with (generation, evaluations so far, F of the feasible
 #: population; dominated rows allowed)
 GenerationFn = Callable[[int, int, np.ndarray], None]
-
-
-class AlgorithmError(Ofa2Error, ValueError):
-    """An unknown algorithm or an impossible setting."""
 
 
 @dataclass

@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..errors import Ofa2Error
+from ..errors import ObjectiveError
 from ..objectives.base import AccuracySource
 from ..objectives.efficiency import efficiency_model
 from ..profiles import HardwareProfile
@@ -36,10 +36,6 @@ OBJECTIVES: dict[str, tuple[str, float, float]] = {
     "macs_m": ("M", 1.0, 0.0),
     "params_m": ("M", 1.0, 0.0),
 }
-
-
-class ObjectiveError(Ofa2Error, ValueError):
-    """An objective is unknown or has no source."""
 
 
 def to_minimised(name: str, values) -> np.ndarray:

@@ -14,14 +14,10 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..errors import Ofa2Error
+from ..errors import ExecutorError
 
 EXECUTORS = ("inprocess", "process", "ray")
 ChunkFn = Callable[[np.ndarray], np.ndarray]
-
-
-class ExecutorError(Ofa2Error, ValueError):
-    """An executor is unknown or cannot start."""
 
 
 class Executor:

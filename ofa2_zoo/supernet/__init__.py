@@ -6,7 +6,8 @@ import os
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..assets import OFFICIAL_CHECKPOINTS, resolve_asset, sha256_file
+from .._io import sha256_file
+from ..assets import OFFICIAL_CHECKPOINTS, resolve_asset
 from ..errors import CheckpointError
 from ..space import SearchSpace, resolve_space
 from .calibrate import recalibrate_bn

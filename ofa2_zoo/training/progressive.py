@@ -34,11 +34,12 @@ from typing import Annotated, Literal
 import numpy as np
 import torch
 import torch.nn.functional as F
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field, ValidationError
 from torch import nn
 
 from .._io import write_json_atomic
-from ..errors import Ofa2Error
+from .._schema import Schema, first_problem
+from ..errors import Ofa2Error, shorten
 from ..space import ArchSpec, SearchSpace, resolve_space
 from ..supernet import ElasticMobileNetV3, extract_subnet, load_supernet, save_supernet
 from ..supernet.elastic import SYNC_BN
@@ -86,7 +87,7 @@ PRESETS: dict[str, dict] = {
 ProgressFn = Callable[[str, int, int, float], None]  # phase, step, total, loss
 
 
-class _Settings(BaseModel):
+class _Settings(Schema):
     """Validation of a :class:`TrainConfig`'s plain fields (the space is checked by resolve_space)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -110,9 +111,8 @@ def check_config(cfg: TrainConfig) -> None:
     try:
         _Settings.model_validate(fields)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        where = ".".join(str(x) for x in err["loc"])
-        raise Ofa2Error(f"training setting {where}: {err['msg']} (got {err.get('input')!r})") from None
+        problem = first_problem(exc)
+        raise Ofa2Error(f"training setting {problem.where}: {problem.msg} (got {shorten(problem.input)})") from None
     for key in ("epochs", "lr"):
         missing = [p for p in PHASES if p not in getattr(cfg, key)]
         if missing:

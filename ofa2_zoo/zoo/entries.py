@@ -24,11 +24,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from .._schema import version_number
 from ..errors import Ofa2Error
 from ..package.manifest import timm_name
 from ..package.verify import contained
 from .index import (EMBEDDED_ZOO_DIR, INDEX_ENV, PackageRecord, ZooIndex, read_or_warn, shipped_index_path, user_index_path,
-                    version_number, warn)
+                    warn)
 from .records import manifest_stamp, package_record
 
 LOCAL_TAG = "local"

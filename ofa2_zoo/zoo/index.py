@@ -22,11 +22,12 @@ import warnings
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Literal, Mapping, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator
 
-from .._io import write_text_atomic
+from .._io import write_json_atomic
+from .._schema import VERSION_TAG, Schema, field_error, version_number
 from ..defaults import ZOO_DEFAULT_PROFILE
-from ..errors import Ofa2Error, clip, shorten
+from ..errors import Ofa2Error, RegistryError, ZooWarning, clip, shorten
 
 INDEX_FORMAT = "ofa2-zoo-index/1"
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -34,7 +35,6 @@ SHIPPED_INDEX_PATH = DATA_DIR / "zoo_index.json"
 EMBEDDED_ZOO_DIR = DATA_DIR / "zoo"  # one package folder per profile, shipped in the wheel
 INDEX_ENV = "OFA2_ZOO_INDEX"  # another shipped index (CI, tests, private zoos)
 USER_INDEX_ENV = "OFA2_USER_INDEX"  # another user index file (tests, several zoos side by side)
-_VERSION_RE = re.compile(r"^v([1-9]\d*)$")
 # A user index of thousands of packages is a few MB; the file size is checked before the file is
 # read, so no index makes `import ofa2_zoo` (or `import timm`) slow or memory-hungry.
 MAX_INDEX_BYTES = 16 << 20
@@ -42,26 +42,6 @@ MAX_INDEX_BYTES = 16 << 20
 # a record, members, a member, its pretrained_cfg, its mean); checked without recursion.
 MAX_INDEX_DEPTH = 32
 _PROFILE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
-
-
-class RegistryError(Ofa2Error, ValueError):
-    """A zoo index, package or model name cannot be resolved."""
-
-
-class ZooWarning(UserWarning):
-    """A zoo source was skipped (bad index file, moved package); the others still register."""
-
-
-def version_number(tag: str) -> int:
-    """``N`` of a ``v<N>`` tag, 0 for anything else."""
-    m = _VERSION_RE.match(tag)
-    return int(m.group(1)) if m else 0
-
-
-def field_error(exc: ValidationError, prefix: tuple = ()) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(map(str, (*prefix, *err["loc"]))) or "(top level)"
-    return f"field '{clip(loc)}': {err['msg'].removeprefix('Value error, ')}"
 
 
 def _read_json(p: Path) -> Any:
@@ -118,7 +98,7 @@ def user_index_path() -> Path:
 
 
 # ---------------------------------------------------------------------------- the format
-class _Model(BaseModel):
+class _Model(Schema):
     # NaN and infinity are refused wherever a number is read.
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
@@ -139,7 +119,7 @@ class IndexMember(_Model):
 
 
 class IndexVersion(_Model):
-    version: str = Field(..., pattern=r"^v[1-9]\d*$")
+    version: str = Field(..., pattern=rf"^{VERSION_TAG}$")
     front_version_id: str = Field(..., min_length=1)
     members: list[IndexMember] = Field(..., min_length=1)
 
@@ -262,7 +242,7 @@ class ZooIndex(_Model):
     def save(self, path: str | os.PathLike | None = None) -> Path:
         """Write the index atomically as stable JSON (sorted keys)."""
         p = Path(path) if path is not None else shipped_index_path()
-        write_text_atomic(p, json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True, allow_nan=False) + "\n")
+        write_json_atomic(p, self.model_dump(mode="json"))
         return p
 
     # ------------------------------------------------------------------ Hub versions

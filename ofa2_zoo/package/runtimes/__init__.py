@@ -34,14 +34,9 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ...errors import clip, shorten
-from ..errors import PackageError
+from ...errors import PackageError, RuntimeUnavailable, clip, shorten
 
 Predict = Callable[[np.ndarray], np.ndarray]
-
-
-class RuntimeUnavailable(PackageError):
-    """A runtime's optional packages are not installed."""
 
 
 @dataclass(frozen=True)
