@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
+import types
 import warnings
 
 from wrapt import register_post_import_hook
@@ -39,6 +41,11 @@ _LAZY = {
     "register_front": "ofa2_zoo.registry",
 }
 
+#: Public functions named like the stage that defines them (``ofa2_zoo.search(...)``,
+#: ``ofa2_zoo.publish(...)``): the attribute stays the function when the import system binds the
+#: loaded sub-package to this package (it does that for every submodule it loads).
+_FUNCTION_NAMED_LIKE_ITS_STAGE = frozenset(n for n, module in _LAZY.items() if module == f"{__name__}.{n}")
+
 __all__ = ["ArchError", "AssetError", "CheckpointError", "Ofa2Error", "SpaceError", "__version__", *_LAZY]
 
 
@@ -54,6 +61,20 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
+
+
+class _Facade(types.ModuleType):
+    """This package's module type: keeps ``search`` and ``publish`` the functions (see
+    :data:`_FUNCTION_NAMED_LIKE_ITS_STAGE`); the stages themselves are ``sys.modules`` entries."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if (name in _FUNCTION_NAMED_LIKE_ITS_STAGE and isinstance(value, types.ModuleType)
+                and value.__name__ == f"{__name__}.{name}"):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Facade
 
 
 def _register_timm_names(timm_module) -> None:

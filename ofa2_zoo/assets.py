@@ -20,7 +20,6 @@ This module imports nothing heavy: ``ofa2 assets`` and ``ofa2 profile list`` use
 from __future__ import annotations
 
 import http.client
-import math
 import os
 import time
 import urllib.error
@@ -28,11 +27,14 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
-from ._io import sha256_file
+from . import constants
 from .catalog import cache_dir  # one home for the cache folder (re-exported here for the stages that use it)
+from .constants import DEADLINE_SECONDS, STALL_SECONDS  # noqa: F401 - the download limits' defaults
+from ._io import sha256_file
 from .errors import AssetError, DownloadError, DownloadTimeout, DownloadTooLarge, shorten
+from .progress import ProgressFn
 
 BASE_URL = "https://raw.githubusercontent.com/han-cai/files/master/ofa/"
 
@@ -122,31 +124,13 @@ SPECIALIZED_IDS: tuple[str, ...] = tuple(sorted(_SPECIALIZED))
 # The official tree names the specialized folder differently from the local copies.
 _URL_PATH = {"specialized/": "ofa_specialized/"}
 
-#: progress(bytes done, bytes expected or None)
-ByteProgress = Callable[[int, "int | None"], None]
 
 
 #: Most bytes a download without a pinned size may have: the supernet checkpoints (tens of MB)
 #: and the dataset files. A mirror that sends more is cut off and its bytes deleted.
 MAX_UNPINNED_BYTES = 100 * 2**20
-#: Seconds without a single byte before a download is abandoned (``$OFA2_DOWNLOAD_STALL``).
-STALL_SECONDS = 60.0
-#: Seconds one command's downloads may take in all (``$OFA2_DOWNLOAD_DEADLINE``).
-DEADLINE_SECONDS = 3600.0
 
 
-def _seconds(env: str, default: float) -> float:
-    raw = os.environ.get(env)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = float("nan")
-    if not (value > 0 and math.isfinite(value)):
-        raise AssetError(f"{env}={shorten(raw)} is not a number of seconds > 0 (fix: e.g. {env}={default:g}, or unset "
-                         "it)")
-    return value
 
 
 @dataclass(frozen=True)
@@ -162,8 +146,8 @@ class DownloadLimits:
     def start(cls, stall: float | None = None, deadline: float | None = None) -> DownloadLimits:
         """Limits starting now: the arguments, else ``$OFA2_DOWNLOAD_STALL`` / ``$OFA2_DOWNLOAD_DEADLINE``,
         else :data:`STALL_SECONDS` / :data:`DEADLINE_SECONDS`."""
-        stall = stall if stall is not None else _seconds("OFA2_DOWNLOAD_STALL", STALL_SECONDS)
-        deadline = deadline if deadline is not None else _seconds("OFA2_DOWNLOAD_DEADLINE", DEADLINE_SECONDS)
+        stall = stall if stall is not None else constants.download_stall_seconds()
+        deadline = deadline if deadline is not None else constants.download_deadline_seconds()
         return cls(stall, deadline, time.monotonic() + deadline)
 
     def passed(self) -> bool:
@@ -187,14 +171,14 @@ class DownloadLimits:
 def assets_folder(assets: str | os.PathLike | None = None) -> Path:
     """The folder official files are read from and fetched into: ``assets``, else
     ``$OFA2_ASSETS``, else the download cache (``$OFA2_CACHE/assets``)."""
-    folder = assets if assets is not None else os.environ.get("OFA2_ASSETS") or None
-    return Path(folder).expanduser() if folder is not None else cache_dir() / "assets"
+    folder = Path(assets).expanduser() if assets is not None else constants.assets_dir()
+    return folder if folder is not None else cache_dir() / "assets"
 
 
 def base_url() -> str:
     """The base URL downloads use: ``$OFA2_ASSETS_URL`` (a mirror), else :data:`BASE_URL`; a value
     that is not an http(s) URL is an :class:`AssetError`."""
-    base = os.environ.get("OFA2_ASSETS_URL") or BASE_URL
+    base = constants.assets_url() or BASE_URL
     try:
         parts = urllib.parse.urlsplit(base)
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
@@ -242,9 +226,8 @@ def asset_state(name: str, folder: str | os.PathLike) -> AssetState:
 def resolve_asset(name: str, assets: str | os.PathLike | None = None, *, download: bool = True) -> Path:
     """Path of the asset ``name`` (see the module docstring for the search order)."""
     expected = PINNED_SHA256.get(name)
-    folder = assets if assets is not None else os.environ.get("OFA2_ASSETS") or None
+    folder = Path(assets).expanduser() if assets is not None else constants.assets_dir()
     if folder is not None:
-        folder = Path(folder).expanduser()
         if not folder.is_dir():
             raise AssetError(f"assets folder {folder} does not exist (fetch the official files into it with "
                              f"`ofa2 assets fetch --assets {folder}`)")
@@ -256,13 +239,13 @@ def resolve_asset(name: str, assets: str | os.PathLike | None = None, *, downloa
     cached = cache_dir() / "assets" / name
     if cached.is_file():
         return _check(cached, name, expected)
-    if not download or os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("OFA2_OFFLINE") == "1":
+    if not download or constants.offline():
         raise AssetError(f"{name} is not cached and downloads are off; run `ofa2 assets fetch` where there is "
                          "network, or pass --assets DIR (or set OFA2_ASSETS) to a folder with the official OFA files")
     return download_asset(name, cache_dir() / "assets")
 
 
-def download_asset(name: str, folder: str | os.PathLike, progress: ByteProgress | None = None,
+def download_asset(name: str, folder: str | os.PathLike, progress: ProgressFn | None = None,
                    limits: DownloadLimits | None = None) -> Path:
     """Download ``name`` into ``folder`` (resuming ``<file>.part``), verify it, rename it into place.
 
@@ -282,9 +265,9 @@ def download_asset(name: str, folder: str | os.PathLike, progress: ByteProgress 
         part.unlink()  # complete but wrong: start over rather than resume past the end
     try:
         if not (part.is_file() and size is not None and part.stat().st_size == size):
-            fetch_url(url, part, size, progress, limits)
+            fetch_url(url, part, size, progress, limits, step=name)
         elif progress:
-            progress(size, size)  # finished before an interruption; only the check and rename were left
+            progress(name, size, size)  # finished before an interruption; only the check and rename were left
     except DownloadError:
         raise
     except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as exc:
@@ -318,8 +301,8 @@ def refuse_unsafe_paths(folder: Path, target: Path, part: Path) -> None:
                                 "and run again)")
 
 
-def fetch_url(url: str, part: Path, size: int | None, progress: ByteProgress | None,
-              limits: DownloadLimits | None = None, *, max_bytes: int | None = None) -> None:
+def fetch_url(url: str, part: Path, size: int | None, progress: ProgressFn | None,
+              limits: DownloadLimits | None = None, *, max_bytes: int | None = None, step: str | None = None) -> None:
     """Append the rest of ``url`` to ``part`` (a range request), or rewrite it when the server
     cannot resume.
 
@@ -346,7 +329,7 @@ def fetch_url(url: str, part: Path, size: int | None, progress: ByteProgress | N
         if exc.code != 416 or not have:
             raise
         part.unlink()  # the server says there is nothing past what we hold, yet it did not verify
-        return fetch_url(url, part, size, progress, limits, max_bytes=max_bytes)
+        return fetch_url(url, part, size, progress, limits, max_bytes=max_bytes, step=step)
     except (TimeoutError, urllib.error.URLError) as exc:
         if isinstance(exc, TimeoutError) or isinstance(getattr(exc, "reason", None), TimeoutError):
             raise limits.timed_out(url) from None
@@ -363,7 +346,7 @@ def fetch_url(url: str, part: Path, size: int | None, progress: ByteProgress | N
         with os.fdopen(os.open(part, flags, 0o644), "wb") as out:
             done = have
             if progress:
-                progress(done, total)
+                progress(step or part.name, done, total)
             while True:
                 try:
                     chunk = resp.read1(1 << 16)
@@ -378,7 +361,7 @@ def fetch_url(url: str, part: Path, size: int | None, progress: ByteProgress | N
                     raise DownloadTooLarge(_too_large(url, size, cap))
                 out.write(chunk)
                 if progress:
-                    progress(done, total)
+                    progress(step or part.name, done, total)
                 if limits.passed():
                     out.flush()
                     raise limits.timed_out(url)

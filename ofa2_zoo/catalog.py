@@ -9,19 +9,14 @@ and the stages keep importing only stages to their left.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .constants import cache_dir  # ``$OFA2_CACHE``, else ~/.cache/ofa2_zoo (re-exported for the stages)
 from .errors import DatasetError, Ofa2Error
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 EMBEDDED_DIR = DATA_DIR / "embedded"
-
-
-def cache_dir() -> Path:
-    """ofa2-zoo's download cache: ``$OFA2_CACHE``, else ``~/.cache/ofa2_zoo``."""
-    return Path(os.environ.get("OFA2_CACHE", Path.home() / ".cache" / "ofa2_zoo")).expanduser()
 
 
 def data_cache_dir() -> Path:

@@ -19,3 +19,13 @@ DEFAULT_ALGORITHM = "pals"
 #: the tolerance scales with the logits (rtol * max|logit|)
 PARITY_ATOL = 1e-6
 PARITY_RTOL = 1e-4
+#: the search budget of ``search()``, ``ofa2 search``, ``run_pipeline()`` and ``ofa2 run`` when
+#: given none: population 100 (OFA²'s), 200 generations (OFA² runs 1,000 on the Note10 tables;
+#: ``benchmarks/RESULTS.md`` times ``ofa2 run`` with these), seed 1
+DEFAULT_POPULATION = 100
+DEFAULT_GENERATIONS = 200
+DEFAULT_SEED = 1
+
+#: how many front members a package holds when neither the caller nor the profile's
+#: ``package.members`` says (spread along the front from the fastest to the most accurate)
+DEFAULT_MEMBERS = 5

@@ -36,6 +36,7 @@ from timm.models import register_model
 from timm.models._pretrained import DefaultCfg, PretrainedCfg
 
 from ._schema import is_version_tag
+from .constants import offline
 from .errors import Ofa2Error, clip
 from .package.manifest import read_manifest, timm_name
 from .package.verify import config_arch, read_config
@@ -205,7 +206,7 @@ def _hub_tags(repo_id: str) -> list[str]:
     """``v<N>`` tags of a Hub repo; from the local HF cache when offline."""
     from huggingface_hub import HfApi, constants, scan_cache_dir
 
-    if not constants.is_offline_mode():
+    if not offline():
         try:
             return [t.name for t in HfApi().list_repo_refs(repo_id).tags if is_version_tag(t.name)]
         except Exception as exc:  # network down, no such repo, ...: fall back to the cache below

@@ -22,8 +22,9 @@ from .catalog import EMBEDDED
 from .errors import Interrupted, Ofa2Error
 from .explorer import FILENAME as EXPLORER_FILENAME
 from .front import Front, plot_front
+from .progress import ProgressFn
 from .profiles import DEFAULT_PROFILE, load_profile
-from .defaults import DEFAULT_ALGORITHM
+from .defaults import DEFAULT_ALGORITHM, DEFAULT_GENERATIONS, DEFAULT_POPULATION, DEFAULT_SEED
 from .search import search
 from .supernet import load_supernet
 
@@ -37,15 +38,15 @@ class RunResult:
 
 
 def run_pipeline(out_dir: str | os.PathLike, *, profile: str = DEFAULT_PROFILE, algorithm: str = DEFAULT_ALGORITHM,
-                 population: int = 100, generations: int = 200, seed: int = 1, members: int | None = None,
+                 population: int = DEFAULT_POPULATION, generations: int = DEFAULT_GENERATIONS, seed: int = DEFAULT_SEED,
+                 members: int | None = None,
                  weights: str | None = None, data: str | None = None, assets: str | os.PathLike | None = None,
                  on_stage: Callable[[str], None] | None = None,
-                 search_progress: Callable[[int, int, float], None] | None = None,
-                 package_progress: Callable[[str, int, int], None] | None = None) -> RunResult:
+                 search_progress: ProgressFn | None = None, package_progress: ProgressFn | None = None) -> RunResult:
     """Search ``profile`` and package its front under ``out_dir`` (``front/`` and ``package/``).
 
-    ``on_stage(text)`` announces each stage; ``search_progress(generation, generations, hv)``
-    and ``package_progress(step, members done, members)`` report within the two long ones."""
+    ``on_stage(text)`` announces each stage; ``search_progress("search", generation, generations,
+    hv=...)`` and ``package_progress(step, members done, members)`` report within the two long ones."""
     from ._io import check_out_dir
     from .package import package_front
     from .search import SearchError, check_algorithm, check_budget

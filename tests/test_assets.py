@@ -207,10 +207,10 @@ def test_interrupted_download_resumes_with_a_range_request(server, tmp_path, mon
     assert not (tmp_path / "dl/demo/big.bin").exists()  # never a partial file under the real name
     assert part.stat().st_size == 30_000
     seen = []
-    path = download_asset("demo/big.bin", tmp_path / "dl", progress=lambda done, total: seen.append((done, total)))
+    path = download_asset("demo/big.bin", tmp_path / "dl", progress=lambda *a: seen.append(a))
     assert path.read_bytes() == payload and not part.exists()
     assert server.requests[-1] == ("/demo/big.bin", "bytes=30000-")
-    assert seen[0] == (30_000, len(payload)) and seen[-1] == (len(payload), len(payload))
+    assert seen[0] == ("demo/big.bin", 30_000, len(payload)) and seen[-1] == ("demo/big.bin", len(payload), len(payload))
 
 
 def test_server_without_ranges_restarts_the_file(server, tmp_path, monkeypatch):

@@ -117,7 +117,7 @@ def test_one_byte_past_the_pinned_size_is_refused_while_reading(mirror, tmp_path
     mirror.routes["t.bin"] = ("body", PAYLOAD + b"!", None)
     seen = []
     with pytest.raises(DownloadTooLarge) as exc:
-        download_asset("t.bin", tmp_path / "a", progress=lambda done, total: seen.append(done))
+        download_asset("t.bin", tmp_path / "a", progress=lambda step, done, total: seen.append(done))
     assert str(exc.value) == (f"{mirror.url}t.bin sends more than the 10,240 bytes the catalog pins for it; the "
                               "download was stopped and deleted (a wrong mirror?)")
     assert max(seen) <= len(PAYLOAD) and _files(tmp_path / "a") == []
@@ -128,7 +128,7 @@ def test_a_mirror_announcing_too_many_bytes_is_refused_before_reading(mirror, tm
     mirror.routes["t.bin"] = ("body", PAYLOAD + b"!", len(PAYLOAD) + 1)
     seen = []
     with pytest.raises(DownloadTooLarge, match=r"sends more than the 10,240 bytes the catalog pins"):
-        download_asset("t.bin", tmp_path / "a", progress=lambda done, total: seen.append(done))
+        download_asset("t.bin", tmp_path / "a", progress=lambda step, done, total: seen.append(done))
     assert seen == [] and _files(tmp_path / "a") == []
 
 

@@ -172,7 +172,7 @@ def test_interrupted_build_resumes_where_it_stopped(tiny_profile, monkeypatch):
     out = tiny_profile.table_path()
     partial = out.with_name(out.name + ".partial")
 
-    def interrupt(done, total_, key):
+    def interrupt(key, done, total_):
         if done >= 10:
             raise KeyboardInterrupt
 

@@ -523,7 +523,7 @@ def test_versions_offline_and_index_messages_word_for_word(hub, packages, tmp_pa
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(PublishError) as exc:
         _publish(pkg_a, index, dry_run=True)
-    assert str(exc.value) == "offline mode is on (HF_HUB_OFFLINE=1): cannot publish; unset it"
+    assert str(exc.value) == "offline mode is on (HF_HUB_OFFLINE or OFA2_OFFLINE): cannot publish; unset it"
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     assert server.request_count == 0
 

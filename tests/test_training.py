@@ -156,7 +156,7 @@ def test_interrupted_mid_phase_resumes_to_the_same_weights(tmp_path):
     state = json.loads((tmp_path / "cut" / "checkpoints" / "state.json").read_text())
     assert state["done"] == ["largest", "kernel"]
     seen = []
-    resumed = train_supernet(_cfg(), tmp_path / "cut", progress=lambda ph, *a: seen.append(ph))
+    resumed = train_supernet(_cfg(), tmp_path / "cut", progress=lambda ph, *a, **values: seen.append(ph))
     assert sorted(set(seen)) == ["depth", "expand"]  # finished phases are not trained again
     for (k, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
         assert torch.equal(a, b), k
@@ -282,7 +282,7 @@ def test_measuring_in_worker_processes_gives_the_same_results(tmp_path):
     net = load_supernet(TINY, num_classes=10)
     one = measure_random(net, "digits", 10, seed=4)
     seen = []
-    two = measure_random(net, "digits", 10, seed=4, workers=2, progress=lambda i, n: seen.append((i, n)))
+    two = measure_random(net, "digits", 10, seed=4, workers=2, progress=lambda step, i, n: seen.append((i, n)))
     assert np.array_equal(one[0], two[0]) and np.array_equal(one[1], two[1])
     assert seen[-1] == (10, 10) and [i for i, _ in seen] == sorted(i for i, _ in seen)
     with pytest.raises(Ofa2Error, match="workers must be at least 1, got 0"):

@@ -8,6 +8,9 @@
   over lines when space runs out). When even that does not fit the terminal, each row is
   printed as a block of ``header: value`` lines instead of a table.
 - :data:`AS_JSON` / :func:`print_json`: ``--json`` on list/show commands, for scripts.
+- :func:`make_console`: the one place a rich ``Console`` is made; :data:`console` (stdout,
+  tables and summaries) and :data:`err_console` (stderr, one plain line per message) are the
+  two every command shares.
 
 Like every command module, this one imports only typer and rich at module level.
 """
@@ -26,7 +29,17 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, 
 from rich.table import Column, Table
 from rich.text import Text
 
-console = Console()
+
+
+def make_console(*, stderr: bool = False, plain: bool = False) -> Console:
+    """A rich console on stdout (or ``stderr``). ``plain``: lines as they are, for messages and
+    paths that are copied from the terminal: no re-wrapping at the terminal width and no
+    colouring of numbers and paths."""
+    return Console(stderr=stderr, highlight=not plain, soft_wrap=plain)
+
+
+console = make_console()
+err_console = make_console(stderr=True, plain=True)
 
 QUIET = typer.Option(False, "--quiet", "-q", help="No progress display (it is also off when the output is not "
                                                   "a terminal).")

@@ -6,12 +6,10 @@ import json
 from typing import Any, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from ._ui import AS_JSON, Col, print_json, print_table
+from ._ui import AS_JSON, Col, console, print_json, print_table
 
-console = Console()
 app = typer.Typer(help="Inspect, validate and sample sub-network architectures.", no_args_is_help=True)
 
 SPACE_HELP = "Search space (see `ofa2 arch spaces`); default: the space of the zoo's default profile"

@@ -119,7 +119,7 @@ def fetch(profile: Optional[List[str]] = PROFILES, assets: Optional[Path] = ASSE
         for name in todo:
             task = bar.add_task(name, total=OFFICIAL_FILES[name].size)
             try:
-                download_asset(name, folder, progress=lambda done, total, t=task: bar.update(t, completed=done,
+                download_asset(name, folder, progress=lambda step, done, total, t=task: bar.update(t, completed=done,
                                                                                               total=total),
                                limits=limits)
             except DownloadTimeout as exc:

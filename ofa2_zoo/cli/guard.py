@@ -25,6 +25,7 @@ import os
 import sys
 from typing import Any, Callable
 
+from .. import constants
 from ..errors import Interrupted, Ofa2Error
 
 MAX_MESSAGE = 1000
@@ -45,13 +46,13 @@ def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
 def say_error(message: str, prefix: str = "error: ") -> None:
     """Print one plain line on stderr (rich markup escaped; red prefix on a terminal)."""
     try:
-        from rich.console import Console
         from rich.markup import escape
+
+        from ._ui import err_console
     except KeyboardInterrupt:
         print(prefix + one_line(message), file=sys.stderr)
         return
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[bold red]{escape(prefix)}[/]"
-                                                                f"{escape(one_line(message))}")
+    err_console.print(f"[bold red]{escape(prefix)}[/]{escape(one_line(message))}")
 
 
 def run(build_app: Callable[[], Any], argv: list[str] | None) -> int:
@@ -92,7 +93,7 @@ def run(build_app: Callable[[], Any], argv: list[str] | None) -> int:
         say_error(_os_error(exc))
         return EXIT_BAD_INPUT
     except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback only on request
-        if os.environ.get("OFA2_DEBUG"):
+        if constants.debug():
             raise
         say_error(f"internal error {type(exc).__name__}: {exc} (a bug in ofa2-zoo; rerun with OFA2_DEBUG=1 for the "
                   "traceback and report it)")

@@ -10,8 +10,7 @@ import typer
 from rich.table import Table
 
 from ..errors import Ofa2Error
-from ._ui import AS_JSON, QUIET, Col, console, print_json, print_table, progress
-from .zoo import err_console
+from ._ui import AS_JSON, QUIET, Col, console, err_console, print_json, print_table, progress
 
 app = typer.Typer(help="Hardware profiles: objectives, latency lookup tables and measurement.",
                   no_args_is_help=True)
@@ -136,7 +135,7 @@ def build_lut_cmd(name: str = NAME,
     with progress(quiet) as bar:
         task = bar.add_task(f"measuring operators of {p.id}", total=None)
         path = build_lut(p, out, resume=not fresh, calibration_archs=calibrate, seed=seed, chunk=chunk,
-                         progress=lambda done, total, key: bar.update(task, completed=done, total=total))
+                         progress=lambda key, done, total: bar.update(task, completed=done, total=total))
     console.print(f"wrote {path}\nsha256 {sha256_file(path)} (pin it as latency.table.sha256 in the profile)")
 
 
@@ -165,7 +164,7 @@ def validate_cmd(name: str = NAME,
     with progress(quiet) as bar:
         task = bar.add_task(f"measuring {n} networks", total=n)
         report = validate_profile(p, n, seed, calibrate=calibrate,
-                                  progress=lambda i, total: bar.update(task, completed=i, total=total))
+                                  progress=lambda step, i, total: bar.update(task, completed=i, total=total))
     mine = not calibrate and p.table.meta.get("calibrated_by")
     label = "calibrated" + (" (this machine's)" if mine else " (fitted now)" if calibrate else "")
     rows = [("table sum", report.raw)] + ([(label, report.calibrated)] if report.calibrated else [])
@@ -213,7 +212,7 @@ def calibrate_cmd(name: str = NAME,
     with progress(quiet) as bar:
         task = bar.add_task(f"measuring {n + check} networks", total=None)
         result = calibrate_machine(p, n, check=check, seed=seed,
-                                   progress=lambda i, total: bar.update(task, completed=i, total=total))
+                                   progress=lambda step, i, total: bar.update(task, completed=i, total=total))
     console.print(_agreement_table(result.rows))
     where = f"{result.check_networks} other networks" if result.check_networks else f"the {n} fitted networks"
     console.print(f"(compared on {where}, measured here)\ncalibration of {p.id} for machine {result.fingerprint} "

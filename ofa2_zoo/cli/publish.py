@@ -6,12 +6,10 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
-from ._ui import QUIET, progress
+from ._ui import QUIET, err_console, make_console, progress
 
-console = Console(highlight=False, soft_wrap=True)
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+console = make_console(plain=True)  # repo ids and paths stay whole on one line
 
 
 def publish(

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from ..defaults import DEFAULT_ALGORITHM, DEFAULT_PROFILE
+from ..defaults import DEFAULT_ALGORITHM, DEFAULT_GENERATIONS, DEFAULT_POPULATION, DEFAULT_PROFILE, DEFAULT_SEED
 from ._ui import QUIET, Col, console, print_table, progress
 from .zoo import RECORD, record_in_local_zoo
 
@@ -17,9 +17,9 @@ def run(
     profile: str = typer.Option(DEFAULT_PROFILE, help="Hardware profile; the default searches the embedded digits "
                                                       "supernet offline; fmnist-cpu the Fashion-MNIST one."),
     algorithm: str = typer.Option(DEFAULT_ALGORITHM, help="Search algorithm (see `ofa2 search --help`)."),
-    population: int = typer.Option(100, min=2, help="Population size."),
-    generations: int = typer.Option(200, min=1, help="Generations."),
-    seed: int = typer.Option(1, help="Random seed (same seed, same front)."),
+    population: int = typer.Option(DEFAULT_POPULATION, min=2, help="Population size."),
+    generations: int = typer.Option(DEFAULT_GENERATIONS, min=1, help="Generations."),
+    seed: int = typer.Option(DEFAULT_SEED, help="Random seed (same seed, same front)."),
     members: Optional[int] = typer.Option(None, min=1, help="Members to package (default: the profile's)."),
     assets: Optional[Path] = typer.Option(None, help="Folder with the official OFA files (official profiles only)."),
     record: bool = RECORD,
@@ -51,7 +51,7 @@ def run(
         result = run_pipeline(
             out, profile=profile, algorithm=algorithm, population=population, generations=generations, seed=seed,
             members=members, assets=assets, on_stage=stage,
-            search_progress=lambda g, total, hv: bar.update(search_task, completed=g, info=f"HV {hv:.4g}"),
+            search_progress=lambda step, g, total, hv: bar.update(search_task, completed=g, info=f"HV {hv:.4g}"),
             package_progress=packaging)
     from ..package.manifest import read_manifest
 

@@ -7,7 +7,7 @@ from typing import List, Optional
 
 import typer
 
-from ..defaults import DEFAULT_ALGORITHM, DEFAULT_PROFILE
+from ..defaults import DEFAULT_ALGORITHM, DEFAULT_GENERATIONS, DEFAULT_POPULATION, DEFAULT_PROFILE, DEFAULT_SEED
 from ._ui import QUIET, Col, console, print_table, progress
 
 
@@ -33,9 +33,9 @@ def search_command(
     algorithm: str = typer.Option(DEFAULT_ALGORITHM, "--algorithm", "-a",
                                   help="pals (Pareto archive local search), nsga2, smsemoa, spea2, nsga3, moead, "
                                        "agemoea, random or ofa-evolution."),
-    population: int = typer.Option(100, help="Population size (OFA²: 100)."),
-    generations: int = typer.Option(100, help="Generations (OFA²: 1000)."),
-    seed: int = typer.Option(1, help="Random seed: the same seed gives the same front.json (timing aside)."),
+    population: int = typer.Option(DEFAULT_POPULATION, help="Population size (OFA²: 100)."),
+    generations: int = typer.Option(DEFAULT_GENERATIONS, help="Generations (OFA²: 1000)."),
+    seed: int = typer.Option(DEFAULT_SEED, help="Random seed: the same seed gives the same front.json (timing aside)."),
     assets: Optional[Path] = typer.Option(None, help="Folder with the official OFA files (predictor, Note10 "
                                                      "tables); default: $OFA2_ASSETS, the cache, or download."),
     out: Path = typer.Option(Path("front"), "--out", "-o", help="Output folder for front.json (+ timing.json)."),
@@ -65,7 +65,7 @@ def search_command(
         front = search(profile=profile, supernet=supernet, algorithm=algorithm, population=population,
                        generations=generations, seed=seed, assets=assets, objectives=objective or None,
                        executor=executor, workers=workers, cache=cache, engine=engine,
-                       progress=lambda g, total, hv: bar.update(task, completed=g, hv=f"HV {hv:.5g}"))
+                       progress=lambda step, g, total, hv: bar.update(task, completed=g, hv=f"HV {hv:.5g}"))
     path = front.save(out)
     if plot:
         plot_front(front, out / "front.png")

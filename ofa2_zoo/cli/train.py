@@ -133,8 +133,8 @@ def fit_predictor_cmd(
         task = bar.add_task("measuring sub-networks", total=None if reuse else n_train + n_test, info="")
         fit = bar.add_task("fitting the predictor", total=None, info="")
         pred, report, data = fit_from_measurements(
-            net, dataset, n_train, n_test, seed, progress=lambda i, n: bar.update(task, completed=i, total=n),
-            measurements=reuse, fit_progress=lambda e, n: bar.update(fit, completed=e, total=n), workers=workers)
+            net, dataset, n_train, n_test, seed, progress=lambda step, i, n: bar.update(task, completed=i, total=n),
+            measurements=reuse, fit_progress=lambda step, e, n: bar.update(fit, completed=e, total=n), workers=workers)
         if reuse:
             bar.update(task, total=1, completed=1, info="from the measurements file")
     pred.save(out)

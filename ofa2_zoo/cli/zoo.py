@@ -13,11 +13,9 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from rich.console import Console
 
-from ._ui import AS_JSON, Col, console, print_json, print_table
+from ._ui import AS_JSON, Col, console, err_console, print_json, print_table
 
-err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 app = typer.Typer(help="The model zoo: list the registered ofa2_* names, add or forget local packages.",
                   no_args_is_help=True)

@@ -29,7 +29,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Callable, Literal
+from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import ConfigDict, Field, ValidationError
@@ -37,6 +37,7 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
 from .._io import atomic_path, write_json_atomic
+from ..progress import ProgressFn
 from .._threads import limited_threads
 from .._io import sha256_file
 from .._schema import Schema, first_problem
@@ -128,8 +129,8 @@ class FittedPredictor(AccuracySource):
     @classmethod
     def fit(cls, space: SearchSpace, genes: np.ndarray, top1: np.ndarray, hidden: list[int] | None = None,
             epochs: int = 2000, lr: float = 3e-3, weight_decay: float = 1e-3, seed: int = 0,
-            progress: Callable[[int, int], None] | None = None) -> FittedPredictor:
-        """Fit on measured ``top1`` (%); ``progress(epoch, epochs)`` is called every 50 epochs."""
+            progress: ProgressFn | None = None) -> FittedPredictor:
+        """Fit on measured ``top1`` (%); ``progress("fitting", epoch, epochs)`` is called every 50 epochs."""
         import torch
         from torch import nn
 
@@ -149,7 +150,7 @@ class FittedPredictor(AccuracySource):
             opt.step()
             sched.step()
             if progress and (epoch % 50 == 0 or epoch == epochs):
-                progress(epoch, epochs)
+                progress("fitting", epoch, epochs)
         return cls(space, model.eval(), hidden, mean, std)
 
     def score(self, genes: np.ndarray, top1: np.ndarray, seed: int, n_train: int) -> FitReport:
@@ -222,7 +223,7 @@ def _measure_chunk(archs) -> list[float]:
         return [_WORKER["measure"].evaluate(a) for a in archs]
 
 
-def measure_random(net, dataset: str, n: int, seed: int = 0, progress=None,
+def measure_random(net, dataset: str, n: int, seed: int = 0, progress: ProgressFn | None = None,
                    workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Genes of ``n`` distinct random sub-networks of ``net`` and their measured top-1 (%).
 
@@ -246,7 +247,7 @@ def measure_random(net, dataset: str, n: int, seed: int = 0, progress=None,
             for i, arch in enumerate(archs):
                 top1[i] = measure.evaluate(arch)
                 if progress:
-                    progress(i + 1, len(genes))
+                    progress("measuring", i + 1, len(genes))
         return genes, top1
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -260,16 +261,16 @@ def measure_random(net, dataset: str, n: int, seed: int = 0, progress=None,
             top1[start:start + len(values)] = values
             done += len(values)
             if progress:
-                progress(done, len(genes))
+                progress("measuring", done, len(genes))
     return genes, top1
 
 
 def fit_from_measurements(net, dataset: str, n_train: int = 250, n_test: int = 100, seed: int = 0,
-                          progress=None, measurements: dict | None = None,
-                          fit_progress=None, workers: int = 1) -> tuple[FittedPredictor, FitReport, dict]:
+                          progress: ProgressFn | None = None, measurements: dict | None = None,
+                          fit_progress: ProgressFn | None = None, workers: int = 1) -> tuple[FittedPredictor, FitReport, dict]:
     """Measure ``n_train + n_test`` random sub-networks of ``net`` (or reuse ``measurements``
     written by an earlier run), fit on the first ``n_train`` and score on the held-out rest.
-    ``progress(measured, n)`` and ``fit_progress(epoch, epochs)`` report the two steps.
+    ``progress("measuring", measured, n)`` and ``fit_progress("fitting", epoch, epochs)`` report the two steps.
     Returns the predictor, its report and the measurements."""
     space = net.space
     if measurements is not None:

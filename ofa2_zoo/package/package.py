@@ -50,8 +50,8 @@ from .onnx_export import (DEFAULT_ATOL, DEFAULT_RTOL, INPUT_NAME, ONNX_OPSET, OU
 from .plots import plot_package_front, write_package_explorer
 from .runtimes import (RUNTIMES, RuntimeExport, check_runtime, measure_latencies, require_all, resolve_runtimes,
                        runtime_rows, torch_logits, versions)
+from ..progress import ProgressFn, no_progress
 
-ProgressFn = Callable[[str, int, int], None]  # (what is happening, members done, members total)
 
 
 @dataclass
@@ -288,7 +288,7 @@ def package_front(front_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
     require_all(runtimes)  # a missing extra stops here, before any work
     net = _load_supernet(front, supernet, weights, assets)
     references = _references(front, assets)
-    notify = progress or (lambda what, done, total: None)
+    notify = progress or no_progress
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     job = _Job(front, prof, net, data, cached_source(data), opts, selected, tmp, trt_precisions, runtimes)

@@ -14,22 +14,23 @@ On a machine with TensorRT:  ``python -m ofa2_zoo.package.tensorrt MEMBER_DIR --
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Literal, Optional, Sequence, get_args
 
 import torch
+import typer
 
 from .._io import dumps_stable
 from ..profiles.measure import tensorrt_unavailable_reason as unavailable_reason  # why not here, or None
 from .errors import PackageError
 from .onnx_export import INPUT_NAME
 
-PRECISIONS = ("fp16", "int8")
+Precision = Literal["fp16", "int8"]
+PRECISIONS: tuple[str, ...] = get_args(Precision)
 WORKSPACE_BYTES = 1 << 30
 
 
@@ -206,32 +207,42 @@ def build_member_engine(member_dir: str | os.PathLike, precision: str = "fp16", 
     return build
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m ofa2_zoo.package.tensorrt",
-                                 description="Build a TensorRT engine for a packaged member folder.")
-    ap.add_argument("member_dir", help="a members/front_<k> folder of an ofa2 package")
-    ap.add_argument("--precision", choices=PRECISIONS, default="fp16")
-    ap.add_argument("--opt-batch", type=int, default=1)
-    ap.add_argument("--max-batch", type=int, default=32)
-    ap.add_argument("--data", help="int8: dataset name or image folder for calibration (training split)")
-    ap.add_argument("--calib-images", type=int, default=512)
-    args = ap.parse_args(argv)
+def _build_command(
+    member_dir: str = typer.Argument(..., help="a members/front_<k> folder of an ofa2 package"),
+    precision: Precision = typer.Option("fp16"),
+    opt_batch: int = typer.Option(1),
+    max_batch: int = typer.Option(32),
+    data: Optional[str] = typer.Option(None, help="int8: dataset name or image folder for calibration (training "
+                                                  "split)"),
+    calib_images: int = typer.Option(512),
+) -> None:
+    """Build a TensorRT engine for a packaged member folder."""
     calibration = None
-    if args.precision == "int8":
-        if not args.data:
-            ap.error("--precision int8 needs --data")
+    if precision == "int8":
+        if not data:
+            raise PackageError("--precision int8 needs --data")
         from .data import calibration_batches
 
-        config = json.loads((Path(args.member_dir) / "config.json").read_text())
+        config = json.loads((Path(member_dir) / "config.json").read_text())
         res = config["pretrained_cfg"]["input_size"][-1]
-        calibration = calibration_batches(args.data, res, args.calib_images, batch_size=32)
+        calibration = calibration_batches(data, res, calib_images, batch_size=32)
+    build = build_member_engine(member_dir, precision, opt_batch=opt_batch, max_batch=max_batch,
+                                calibration=calibration)
+    print(json.dumps(build.to_dict(), indent=2))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m ofa2_zoo.package.tensorrt MEMBER_DIR [--precision fp16|int8] ...``; returns the
+    exit code (2 and one ``error:`` line for bad input)."""
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command()(_build_command)
     try:
-        build = build_member_engine(args.member_dir, args.precision, opt_batch=args.opt_batch,
-                                    max_batch=args.max_batch, calibration=calibration)
+        app(args=argv, prog_name="python -m ofa2_zoo.package.tensorrt")
     except PackageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(json.dumps(build.to_dict(), indent=2))
+    except SystemExit as exc:  # typer ends every run with one (2 for a usage error)
+        return exc.code if isinstance(exc.code, int) else 0
     return 0
 
 

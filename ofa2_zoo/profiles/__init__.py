@@ -11,6 +11,7 @@ Modules: :mod:`.schema` (the YAML format), :mod:`.loader` (finding and binding p
 
 from __future__ import annotations
 
+from ..progress import ProgressFn
 from .loader import (DEFAULT_PROFILE, HardwareProfile, HubNaming, PackagePlan, ProfileError, Readiness, find_profile,
                      list_profiles, load_profile, profile_dirs)
 from .lut import LatencyTable, LookupTableError
@@ -19,7 +20,7 @@ __all__ = ["DEFAULT_PROFILE", "HardwareProfile", "HubNaming", "LatencyTable", "L
            "ProfileError", "Readiness", "ensure_lut", "find_profile", "list_profiles", "load_profile", "profile_dirs"]
 
 
-def ensure_lut(profile, progress=None, calibration_archs: int = 30):
+def ensure_lut(profile, progress: ProgressFn | None = None, calibration_archs: int = 30):
     """Build the profile's lookup table if it is missing (see :func:`.build.ensure_lut`)."""
     from .build import ensure_lut as _ensure
 

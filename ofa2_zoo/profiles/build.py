@@ -18,13 +18,13 @@ import datetime as _dt
 import json
 import os
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from .._io import write_json_atomic
 from ..assets import cache_dir
 from ..errors import Ofa2Error
+from ..progress import ProgressFn
 from .agreement import Agreement
 from .loader import HardwareProfile, ProfileError, load_profile
 from .machine import canary_record, measure_canary
@@ -32,7 +32,6 @@ from .lut import FORMAT, LatencyTable, all_ops, write_table
 from .measure import (BackendUnavailable, machine_info, make_runner, measure_archs, measure_call_overhead,
                       op_input_shape, op_module, time_interleaved)
 
-ProgressFn = Callable[[int, int, str], None]
 CALIBRATION_SEED_OFFSET = 10_000  # calibration networks never coincide with validation networks (same seed)
 
 
@@ -97,7 +96,7 @@ def build_lut(profile: HardwareProfile | str, out: str | Path | None = None, *, 
     entries = {k: v for k, v in entries.items() if k in ops}
     todo = [k for k in ops if k not in entries]
     if progress:
-        progress(len(entries), len(ops), "resumed" if entries else "start")
+        progress("resumed" if entries else "start", len(entries), len(ops))
     for start in range(0, len(todo), chunk):
         keys = todo[start:start + chunk]
         runners = [make_runner(op_module(ops[k], space), op_input_shape(ops[k], m.batch_size), m) for k in keys]
@@ -107,7 +106,7 @@ def build_lut(profile: HardwareProfile | str, out: str | Path | None = None, *, 
         del runners
         write_json_atomic(partial, {**header, "format": FORMAT, "unit": "ms", "entries": entries})
         if progress:
-            progress(len(entries), len(ops), keys[-1])
+            progress(keys[-1], len(entries), len(ops))
     header["created"] = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
     header["canary"] = canary_record(profile, measure_canary(profile))  # lets another machine tell it is not this one
     header["calibration"] = None

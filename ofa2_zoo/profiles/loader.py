@@ -22,6 +22,7 @@ import numpy as np
 import yaml
 from pydantic import ValidationError
 
+from .. import constants
 from .._io import sha256_file
 from .._schema import first_problem
 from ..assets import OFFICIAL_CHECKPOINTS, asset_state, assets_folder, cache_dir, resolve_asset
@@ -43,7 +44,7 @@ def profile_dirs() -> list[Path]:
     (``ofa2_zoo/hardware_profiles``, shipped as package data).
     """
     here = Path(__file__).resolve()
-    dirs = [Path(os.environ["OFA2_PROFILES"]).expanduser()] if os.environ.get("OFA2_PROFILES") else []
+    dirs = [constants.profiles_dir()] if constants.profiles_dir() is not None else []
     dirs += [here.parents[2] / "hardware_profiles", here.parents[1] / "hardware_profiles"]
     unique: dict[Path, Path] = {}
     for d in dirs:

@@ -34,9 +34,11 @@ import platform
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from .. import constants
 from .._io import write_json_atomic
+from ..progress import ProgressFn
 from ..assets import cache_dir
 from .loader import HardwareProfile, ProfileError, _backend_missing, load_profile
 from .lut import LatencyTable, Op, _is_number, block_ops, fixed_ops, is_canary
@@ -50,13 +52,12 @@ _FLAG_LINES = ("flags", "features")  # x86 /proc/cpuinfo says flags, ARM says Fe
 
 def machine_dir() -> Path:
     """Where per-machine data lives: ``$OFA2_MACHINE_DIR``, else ``<cache>/machine``."""
-    env = os.environ.get("OFA2_MACHINE_DIR")
-    return Path(env).expanduser() if env else cache_dir() / "machine"
+    return constants.machine_dir() or cache_dir() / "machine"
 
 
 def check_enabled() -> bool:
     """False when ``$OFA2_MACHINE_CHECK`` is ``0``/``off``/``false``/``no``."""
-    return os.environ.get("OFA2_MACHINE_CHECK", "1").strip().lower() not in ("0", "off", "false", "no")
+    return constants.machine_check()
 
 
 # ---------------------------------------------------------------------------- the machine
@@ -353,7 +354,7 @@ class MachineCalibration:
 
 
 def calibrate_machine(profile: HardwareProfile | str, n: int = 30, *, check: int = 10, seed: int = 1,
-                      progress: Callable[[int, int], None] | None = None) -> MachineCalibration:
+                      progress: ProgressFn | None = None) -> MachineCalibration:
     """Fit the profile's calibration on ``n`` networks measured here and store it for this machine.
 
     The shipped table is not touched. With ``check >= 2``, ``check`` *other* random networks are

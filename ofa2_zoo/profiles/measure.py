@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from ..errors import BackendUnavailable
+from ..progress import ProgressFn
 from ..space import ArchSpec, SearchSpace
 from ..supernet.subnet import create_subnet
 from .lut import Op
@@ -231,7 +232,7 @@ def measure_arch(arch: ArchSpec, space: SearchSpace, m: Measurement) -> Timing:
 
 
 def measure_archs(archs: Sequence[ArchSpec], space: SearchSpace, m: Measurement, *, chunk: int = 25,
-                  progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+                  progress: ProgressFn | None = None) -> np.ndarray:
     """Latency (ms, ``m.statistic`` of the timed calls) of each arch; each distinct network is measured once.
 
     Networks are prepared ``chunk`` at a time and timed interleaved over ``m.rounds`` rounds.
@@ -245,7 +246,7 @@ def measure_archs(archs: Sequence[ArchSpec], space: SearchSpace, m: Measurement,
             result[a] = t.value(m.statistic)
         del runners
         if progress:
-            progress(len(result), len(distinct))
+            progress("measuring", len(result), len(distinct))
     return np.array([result[a] for a in archs], dtype=float)
 
 

@@ -14,6 +14,7 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from .._schema import Schema
 from .._text import check_plain_text
+from ..defaults import DEFAULT_MEMBERS
 
 OBJECTIVES = ("top1", "latency_ms", "macs_m", "params_m")
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
@@ -109,7 +110,7 @@ class Constraint(_Strict):
 
 
 class Package(_Strict):
-    members: int = Field(5, ge=1, le=100)
+    members: int = Field(DEFAULT_MEMBERS, ge=1, le=100)
     # how model.safetensors stores the weights; float16 halves the files (computed in float32
     # either way: the card's numbers are measured with the stored, rounded weights)
     weights_dtype: Literal["float32", "float16"] = "float32"

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io import atomic_path
+from ..progress import ProgressFn
 from .loader import HardwareProfile, ProfileError
 from .lut import LatencyTable
 from .agreement import Agreement
@@ -43,7 +44,7 @@ class ValidationReport:
 
 
 def validate_profile(profile: HardwareProfile, n: int = 100, seed: int = 1, *, calibrate: int = 0,
-                     extremes: bool = True, progress=None, table: LatencyTable | None = None) -> ValidationReport:
+                     extremes: bool = True, progress: ProgressFn | None = None, table: LatencyTable | None = None) -> ValidationReport:
     """Measure ``n`` random networks end to end and compare them with the table.
 
     ``calibrate > 0`` first fits a new calibration on that many *other* networks (the

@@ -34,7 +34,9 @@ from pathlib import Path
 from typing import Callable, TypeVar
 
 from .._schema import is_version_tag, version_number
+from ..constants import offline
 from ..errors import Ofa2Error
+from ..progress import ProgressFn, no_progress
 from ..front import Front
 from ..package.manifest import PackageManifest, read_manifest
 from .content import Package, RepoContent, RepoNames, check_names, front_content, load_package, member_contents
@@ -127,16 +129,10 @@ def _token_present() -> bool:
     return bool(get_token())
 
 
-def _offline() -> bool:
-    from huggingface_hub import constants
-
-    return bool(constants.is_offline_mode())
-
-
 def publish(package_dir: str | os.PathLike, namespace: str, *, dry_run: bool = False, version: str | None = None,
             index_path: str | os.PathLike | None = None, update_index: bool = True,
             retry: RetryPolicy = DEFAULT_RETRY, timeout: float | None = 60.0, hub: Hub | None = None,
-            say: Say | None = None, progress: Callable[[str, int, int], None] | None = None) -> PublishResult:
+            say: Say | None = None, progress: ProgressFn | None = None) -> PublishResult:
     """Publish the package in ``package_dir`` under the Hub user/organization ``namespace``.
 
     ``dry_run``: read the Hub, change nothing, return (and ``say``) what would be done.
@@ -153,8 +149,8 @@ def publish(package_dir: str | os.PathLike, namespace: str, *, dry_run: bool = F
     names = check_names(namespace, pkg.profile, len(pkg.members))
     if version is not None and not is_version_tag(version):
         raise PublishError(f"version must look like v1, v2, ... (got {version!r})")
-    if _offline():
-        raise PublishError("offline mode is on (HF_HUB_OFFLINE=1): cannot publish; unset it")
+    if offline():
+        raise PublishError("offline mode is on (HF_HUB_OFFLINE or OFA2_OFFLINE): cannot publish; unset it")
     if not dry_run and not _token_present():
         raise PublishError("no Hugging Face token: set HF_TOKEN (a write token; in CI the HF_TOKEN secret) or "
                            "run `hf auth login`; nothing was published")
@@ -162,7 +158,7 @@ def publish(package_dir: str | os.PathLike, namespace: str, *, dry_run: bool = F
     hub = hub or Hub(retry=retry, on_retry=lambda msg: say(f"  retrying: {msg}"))
     with request_timeout(timeout):
         try:
-            return _publish(pkg, names, hub, dry_run, version, index_file, say, progress or (lambda *a: None))
+            return _publish(pkg, names, hub, dry_run, version, index_file, say, progress or no_progress)
         except HubUnavailable as exc:
             if isinstance(exc.cause, Ofa2Error):
                 raise exc.cause from None
@@ -177,7 +173,7 @@ def _index_file(index_path: str | os.PathLike | None) -> Path:
 
 
 def _publish(pkg: Package, names: RepoNames, hub: Hub, dry_run: bool, version: str | None, index_file: Path | None,
-             say: Say, progress: Callable[[str, int, int], None]) -> PublishResult:
+             say: Say, progress: ProgressFn) -> PublishResult:
     if not dry_run:
         try:
             hub.whoami()

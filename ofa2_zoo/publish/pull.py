@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._schema import VERSION_TAG, is_version_tag, version_number
+from ..constants import offline
 from .errors import PullError
 from .hub import DEFAULT_RETRY, Hub, HubUnavailable, RetryPolicy, describe
 
@@ -130,7 +131,7 @@ def _from_index(name: str, m: re.Match, indexes: list) -> PullTarget:
 def _newest_tag(repo_id: str) -> str:
     from huggingface_hub import constants, scan_cache_dir
 
-    if constants.is_offline_mode():
+    if offline():
         try:
             repos = [r for r in scan_cache_dir(constants.HF_HUB_CACHE).repos if r.repo_id == repo_id]
         except Exception:  # noqa: BLE001 - no cache yet
@@ -143,7 +144,7 @@ def _newest_tag(repo_id: str) -> str:
             raise PullError(f"cannot list the versions of {repo_id}: {exc}") from None
     if not tags:
         raise PullError(f"{repo_id} has no version tags (v1, v2, ...)" + (" in the local cache (offline)"
-                                                                          if constants.is_offline_mode() else ""))
+                                                                          if offline() else ""))
     return max(tags, key=lambda t: int(t[1:]))
 
 
@@ -153,19 +154,19 @@ def pull(name: str, *, index_path: str | os.PathLike | None = None, local_dir: s
     from huggingface_hub import constants, snapshot_download
 
     target = resolve_target(name, index_path)
-    offline = constants.is_offline_mode()
+    cache_only = offline()
 
     def fetch() -> str:
         return snapshot_download(target.repo_id, revision=target.revision, cache_dir=constants.HF_HUB_CACHE,
-                                 local_dir=local_dir, endpoint=target.endpoint)
+                                 local_dir=local_dir, endpoint=target.endpoint, local_files_only=cache_only)
 
     try:
-        path = Path(fetch() if offline else Hub(retry=retry).retrying(f"downloading {target.repo_id}@"
+        path = Path(fetch() if cache_only else Hub(retry=retry).retrying(f"downloading {target.repo_id}@"
                                                                       f"{target.revision}", fetch))
     except HubUnavailable as exc:
         raise PullError(f"cannot pull {target.name}: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - huggingface_hub's errors, one line for the user
-        hint = " (offline mode is on and it is not in the local cache: pull it once online)" if offline else ""
+        hint = " (offline mode is on and it is not in the local cache: pull it once online)" if cache_only else ""
         raise PullError(f"cannot pull {target.name} ({target.repo_id}@{target.revision}): {describe(exc)}{hint}") \
             from None
     _check(target, path)

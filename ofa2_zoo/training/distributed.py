@@ -13,44 +13,52 @@ with dropout 0.1). Training runs on CPU with the gloo backend; rank 0 writes the
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Optional
 
 import torch.distributed as dist
+import typer
 
 from ..errors import Ofa2Error
 from ..space import resolve_space
 from .progressive import TrainConfig, train_supernet, write_outputs
 
 
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(prog="python -m ofa2_zoo.training.distributed", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("dataset", help="'digits' or an image folder")
-    ap.add_argument("--out", required=True, help="output folder (written by rank 0)")
-    ap.add_argument("--space", default="ofa2_digits", help="registered search space name or a JSON space file")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--config", help="JSON file with TrainConfig fields to override (epochs, lr, batch_size ...)")
-    args = ap.parse_args(argv)
+def _train_command(
+    dataset: str = typer.Argument(..., help="'digits' or an image folder"),
+    out: str = typer.Option(..., help="output folder (written by rank 0)"),
+    space: str = typer.Option("ofa2_digits", help="registered search space name or a JSON space file"),
+    seed: int = typer.Option(0),
+    config: Optional[str] = typer.Option(None, help="JSON file with TrainConfig fields to override (epochs, lr, "
+                                                    "batch_size ...)"),
+) -> None:
     try:
-        overrides = json.loads(Path(args.config).read_text()) if args.config else {}
-        space = resolve_space(json.loads(Path(args.space).read_text())) if args.space.endswith(".json") \
-            else args.space
-        cfg = TrainConfig(dataset=args.dataset, space=space, seed=args.seed, **overrides)
+        overrides = json.loads(Path(config).read_text()) if config else {}
+        chosen = resolve_space(json.loads(Path(space).read_text())) if space.endswith(".json") else space
+        cfg = TrainConfig(dataset=dataset, space=chosen, seed=seed, **overrides)
     except (OSError, ValueError, TypeError) as exc:
-        ap.error(f"--config/--space: {exc}")  # one line, exit 2
+        raise typer.BadParameter(str(exc), param_hint="--config/--space") from None
     dist.init_process_group("gloo")
     try:
-        net = train_supernet(cfg, args.out)
+        net = train_supernet(cfg, out)
         if dist.get_rank() == 0:
-            write_outputs(net, cfg, args.out)
+            write_outputs(net, cfg, out)
+    finally:
+        dist.destroy_process_group()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse ``argv`` (default: the command line) and train; bad input ends with one ``error:``
+    line and exit code 2."""
+    app = typer.Typer(add_completion=False, rich_markup_mode=None, pretty_exceptions_enable=False)
+    app.command(help=__doc__)(_train_command)
+    try:
+        app(args=argv, prog_name="python -m ofa2_zoo.training.distributed")
     except Ofa2Error as exc:  # bad input: one line, exit 2
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(2)
-    finally:
-        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import constants
+from ..progress import ProgressFn
 from ..catalog import FASHION_MNIST as INFO
 from ..catalog import data_cache_dir
 from ..errors import DatasetError
@@ -46,8 +48,8 @@ def _candidates(folder: str | os.PathLike | None) -> list[tuple[str, Path]]:
     out = []
     if folder is not None:
         out.append(("--data", Path(folder).expanduser()))
-    if os.environ.get("OFA2_DATA"):
-        out.append(("$OFA2_DATA", Path(os.environ["OFA2_DATA"]).expanduser()))
+    if constants.data_dir() is not None:
+        out.append(("$OFA2_DATA", constants.data_dir()))
     out.append(("Debian's folder", Path(INFO.debian_folder)))
     out.append(("the ofa2 cache", data_cache_dir() / INFO.name))
     return out
@@ -148,7 +150,7 @@ def file_state(folder: Path, stem: str) -> str:
     return "present"
 
 
-def fetch(folder: str | os.PathLike | None = None, progress=None, limits=None) -> Path:
+def fetch(folder: str | os.PathLike | None = None, progress: ProgressFn | None = None, limits=None) -> Path:
     """Download the missing or corrupt files into ``folder`` (default: the ofa2 cache).
 
     Each ``<file>.gz`` is downloaded to ``<file>.gz.part`` (an interrupted download resumes from
@@ -177,8 +179,7 @@ def fetch(folder: str | os.PathLike | None = None, progress=None, limits=None) -
         url = INFO.url + target.name
         try:
             refuse_unsafe_paths(root, target, part)
-            fetch_url(url, part, None, (lambda done, total, s=stem: progress(s, done, total)) if progress else None,
-                      limits)
+            fetch_url(url, part, None, progress, limits, step=stem)
         except DownloadError as exc:
             raise DatasetError(str(exc)) from None
         except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as exc:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
@@ -40,6 +39,7 @@ from torch import nn
 from .._io import write_json_atomic
 from .._schema import Schema, first_problem
 from ..errors import Ofa2Error, shorten
+from ..progress import ProgressFn
 from ..space import ArchSpec, SearchSpace, resolve_space
 from ..supernet import ElasticMobileNetV3, extract_subnet, load_supernet, save_supernet
 from ..supernet.elastic import SYNC_BN
@@ -84,7 +84,6 @@ PRESETS: dict[str, dict] = {
 }
 
 
-ProgressFn = Callable[[str, int, int, float], None]  # phase, step, total, loss
 
 
 class _Settings(Schema):
@@ -364,7 +363,7 @@ def _run_phases(cfg: TrainConfig, space: SearchSpace, net: ElasticMobileNetV3, t
                 step += 1
                 loss_ema = loss.item() if loss_ema is None else 0.95 * loss_ema + 0.05 * loss.item()
                 if progress and rank == 0:
-                    progress(phase, step, total, loss_ema)
+                    progress(phase, step, total, loss=loss_ema)
             seconds += time.perf_counter() - t0
             state["running"] = {"phase": phase, "epoch": epoch + 1, "seconds": round(seconds, 2),
                                 "loss": float(loss_ema)}

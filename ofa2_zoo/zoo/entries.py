@@ -19,12 +19,12 @@ and the other sources still count. No torch or timm here.
 from __future__ import annotations
 
 import difflib
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .._schema import version_number
+from .. import constants
 from ..errors import Ofa2Error
 from ..package.manifest import timm_name
 from ..package.verify import contained
@@ -190,7 +190,7 @@ def embedded_entries(folder: Path | None = None) -> list[ZooEntry]:
 def collect() -> Zoo:
     """Everything ``import ofa2_zoo`` registers: local packages, Hub versions, the embedded zoo."""
     shipped = read_or_warn(shipped_index_path(), f"Fix: unset {INDEX_ENV} or point it at a valid zoo index"
-                           if os.environ.get(INDEX_ENV) else "Fix: reinstall ofa2-zoo")
+                           if constants.zoo_index() is not None else "Fix: reinstall ofa2-zoo")
     user = read_or_warn(user_index_path(), "Fix: repair or delete that file (your packages stay where they are; "
                                            "record them again with `ofa2 zoo add PATH`)")
     return Zoo(shipped.default_profile, local_entries(user) + hub_entries(shipped, user) + embedded_entries())

@@ -24,6 +24,7 @@ from typing import Any, Iterable, Iterator, Literal, Mapping, Optional, Union
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 
+from .. import constants
 from .._io import write_json_atomic
 from .._schema import VERSION_TAG, Schema, field_error, version_number
 from ..defaults import ZOO_DEFAULT_PROFILE
@@ -34,7 +35,6 @@ DATA_DIR = Path(__file__).resolve().parents[1] / "data"
 SHIPPED_INDEX_PATH = DATA_DIR / "zoo_index.json"
 EMBEDDED_ZOO_DIR = DATA_DIR / "zoo"  # one package folder per profile, shipped in the wheel
 INDEX_ENV = "OFA2_ZOO_INDEX"  # another shipped index (CI, tests, private zoos)
-USER_INDEX_ENV = "OFA2_USER_INDEX"  # another user index file (tests, several zoos side by side)
 # A user index of thousands of packages is a few MB; the file size is checked before the file is
 # read, so no index makes `import ofa2_zoo` (or `import timm`) slow or memory-hungry.
 MAX_INDEX_BYTES = 16 << 20
@@ -85,16 +85,12 @@ def _depth(data: Any) -> int:
 
 def shipped_index_path() -> Path:
     """The Hub index in use: ``$OFA2_ZOO_INDEX`` if set, else the one shipped with ofa2-zoo."""
-    return Path(os.environ[INDEX_ENV]).expanduser() if os.environ.get(INDEX_ENV) else SHIPPED_INDEX_PATH
+    return constants.zoo_index() or SHIPPED_INDEX_PATH
 
 
 def user_index_path() -> Path:
     """The user's zoo index: ``$OFA2_USER_INDEX``, else ``zoo_index.json`` in the ofa2 cache folder."""
-    if os.environ.get(USER_INDEX_ENV):
-        return Path(os.environ[USER_INDEX_ENV]).expanduser()
-    from ..assets import cache_dir
-
-    return cache_dir() / "zoo_index.json"
+    return constants.user_index() or constants.cache_dir() / "zoo_index.json"
 
 
 # ---------------------------------------------------------------------------- the format

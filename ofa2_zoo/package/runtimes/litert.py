@@ -5,11 +5,11 @@ phones run); :func:`load` feeds larger batches one image at a time."""
 from __future__ import annotations
 
 import contextlib
-import os
 from pathlib import Path
 
 import numpy as np
 
+from ...constants import environment_set
 from . import package_versions
 
 FILE = "model.tflite"
@@ -22,15 +22,8 @@ def versions() -> dict[str, str]:
 @contextlib.contextmanager
 def _quiet():
     """litert-torch prints a progress line per conversion step unless told otherwise."""
-    old = os.environ.get("LITERT_TORCH_SHOW_PROGRESS")
-    os.environ["LITERT_TORCH_SHOW_PROGRESS"] = "n"
-    try:
+    with environment_set("LITERT_TORCH_SHOW_PROGRESS", "n"):
         yield
-    finally:
-        if old is None:
-            os.environ.pop("LITERT_TORCH_SHOW_PROGRESS", None)
-        else:
-            os.environ["LITERT_TORCH_SHOW_PROGRESS"] = old
 
 
 def export(model, input_shape: tuple[int, ...], folder: Path, onnx_path: Path | None = None) -> list[str]:
