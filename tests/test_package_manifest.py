@@ -130,6 +130,10 @@ def test_members_may_not_share_a_k_a_folder_or_a_name(tmp_path):
     bad = copy.deepcopy(ms)
     bad[10]["k"], bad[11]["k"] = 1, 0
     assert "members share a k ([0, 1]);" in refused(manifest(members=bad), tmp_path)  # sorted, each once
+    bad = copy.deepcopy(ms)
+    for i, k in zip(range(7, 12), (9, 3, 5, 1, 4)):
+        bad[i]["k"] = k
+    assert "members share a k ([1, 3, 4]);" in refused(manifest(members=bad), tmp_path)  # the first three of five
     assert refused(manifest(front_folder="members/front_1", members=ms), tmp_path) == \
         "field '(top level)': front_folder 'members/front_1' is also a member folder"
     assert refused(manifest(members=[]), tmp_path).startswith("field 'members': List should have at least 1 item")
@@ -155,6 +159,9 @@ def test_runtime_records_consistent_with_the_member_files(tmp_path):
         "field 'members.0': runtimes.litert records runtime 'openvino'"
     assert refused(manifest(members=[member(0, runtimes={"openvino": runtime()})]), tmp_path) == \
         "field 'members.0': runtime openvino: model.xml, model.bin not among the member's files"
+    long = "r" * 50
+    assert refused(manifest(members=[member(0, files=files, runtimes={long: runtime()})]), tmp_path) == \
+        f"field 'members.0': runtimes.{'r' * 37}... records runtime 'openvino'"
     partly = {"config.json": SHA, "model.xml": SHA}
     assert refused(manifest(members=[member(0, files=partly, runtimes={"openvino": runtime()})]), tmp_path) == \
         "field 'members.0': runtime openvino: model.bin not among the member's files"

@@ -206,3 +206,44 @@ def test_parity_catches_a_graph_of_other_weights_unless_the_tolerance_is_widened
     assert not report.passed and report.max_abs_diff == pytest.approx(0.01, rel=1e-3)
     assert check_parity(other, data, x, atol=0.02).passed
     assert check_parity(other, data, x, atol=0.0, rtol=1.0).passed
+
+
+def test_a_float64_network_is_exported_with_a_float64_input():
+    net = _net().double()
+    model = onnx.load_from_string(export_onnx_bytes(net, (1, 1, 6, 6)))
+    # (the traced input takes the network's dtype; onnxruntime's CPU provider has no float64 Conv to run it)
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+    assert model.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+
+
+class _Warns(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(36, 5)
+
+    def forward(self, x):
+        import warnings
+
+        warnings.warn("a warning of the network itself", UserWarning)
+        return self.fc(x.flatten(1))
+
+
+def test_only_the_exporters_own_deprecation_notice_is_silenced():
+    import warnings
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        export_onnx_bytes(_Warns(), (1, 1, 6, 6))
+    messages = [str(w.message) for w in seen]
+    assert "a warning of the network itself" in messages  # the user's own warnings still reach them
+    assert not [m for m in messages if "legacy TorchScript-based ONNX export" in m]
+
+
+def test_a_session_asks_only_for_a_provider_that_exists(exported):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        sess = ort_session(exported[1])
+    assert [str(w.message) for w in seen] == []  # onnxruntime warns about a provider name it does not know
+    assert sess.get_providers() == ["CPUExecutionProvider"]
