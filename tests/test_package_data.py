@@ -241,10 +241,16 @@ def test_calibration_batches_are_the_training_splits_seeded_subset():
     assert [len(b) for b in batches] == [4, 4, 2]
     want = torch.randperm(30, generator=torch.Generator().manual_seed(2))[:10].tolist()
     assert torch.cat([b[:, 0, 0, 0] for b in batches]).tolist() == [float(i) for i in want]
-    default = list(calibration_batches(source, 16, 30))
-    assert len(default) == 1 and len(default[0]) == 30  # batch 200
+
+
+def test_calibration_batches_default_to_200_images_and_seed_0():
+    def source(split, resolution):
+        return Images(n=201)
+
+    default = list(calibration_batches(source, 16, 201))
+    assert [len(b) for b in default] == [200, 1]  # OFA's batch of 200
     assert torch.cat([b[:, 0, 0, 0] for b in default]).tolist() == [
-        float(i) for i in torch.randperm(30, generator=torch.Generator().manual_seed(0)).tolist()]
+        float(i) for i in torch.randperm(201, generator=torch.Generator().manual_seed(0)).tolist()]
 
 
 def test_first_images_are_the_first_n_in_order():

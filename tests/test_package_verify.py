@@ -424,3 +424,27 @@ def test_a_file_changed_after_its_checksum_was_checked_is_what_the_next_check_se
         check_member(pkg, manifest, manifest.members[0])
     paths["config.json"].write_bytes(original)
     assert check_member(pkg, copy.deepcopy(manifest), manifest.members[0]) == paths
+
+
+def test_of_several_bad_entries_the_first_by_name_is_reported(pkg):
+    (pkg / "members/front_0/b_sub").mkdir()
+    (pkg / "members/front_0/a_link").symlink_to("README.md")
+    assert refused(pkg).startswith(f"{what(pkg)}: {pkg}/members/front_0/a_link is a symbolic link (to README.md)")
+    (pkg / "members/front_0/a_link").unlink()
+    (pkg / "members/front_0/c_link").symlink_to("README.md")
+    assert refused(pkg).startswith(f"{what(pkg)}: {pkg}/members/front_0/b_sub is not a regular file")
+
+
+def test_of_several_changed_files_the_first_by_name_is_reported(pkg):
+    for name in ("config.json", "README.md", "model.safetensors"):
+        path = pkg / "members/front_1" / name
+        path.write_bytes(path.read_bytes() + b" ")
+    assert refused(pkg).startswith(f"{what(pkg, 1)}: {pkg}/members/front_1/README.md does not match its sha256")
+    relist(pkg, 1, "README.md")
+    assert refused(pkg).startswith(f"{what(pkg, 1)}: {pkg}/members/front_1/config.json does not match its sha256")
+
+
+def test_of_several_links_in_the_front_folder_the_first_by_name_is_reported(pkg):
+    (pkg / "front" / "z.png").symlink_to("/etc/hostname")
+    (pkg / "front" / "b.png").symlink_to("/etc/passwd")
+    assert refused(pkg).startswith(f"package {pkg}: front folder: {pkg}/front/b.png is a symbolic link (to /etc/passwd)")
