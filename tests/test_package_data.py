@@ -75,6 +75,10 @@ def test_what_data_info_reads_and_its_defaults():
     assert data_info(lambda s, r: None, Images(meta=dict(NORM))).name == "Images"  # a callable: the class name
 
 
+def test_the_channels_of_a_one_image_dataset_come_from_that_image():
+    assert data_info("src", Images(n=1, meta=dict(NORM))).in_chans == 2
+
+
 def test_the_dataset_id_given_wins_over_the_datasets_own():
     ds = Images(meta={**NORM, "dataset_id": "own-id", "name": "own-name"})
     assert data_info("src", ds, dataset_id="given-id").dataset_id == "given-id"
@@ -180,14 +184,13 @@ def test_a_named_dataset_is_its_split_through_timms_own_transform():
 
     src = source_images("digits", "val")
     assert len(ds) == len(src)
-    info = data_info("digits", ds)
-    assert (info.dataset_id, info.in_chans, info.mean, info.std) == (src.dataset_id, 1, src.mean, src.std)
-    assert info.class_names == src.classes and info.interpolation == "bilinear" and info.crop_pct == 1.0
+    assert (ds.dataset_id, ds.in_chans, ds.mean, ds.std) == (src.dataset_id, 1, src.mean, src.std)
+    assert ds.interpolation == "bilinear" and ds.crop_pct == 1.0
     x, y = ds[5]
     assert x.shape == (1, 12, 12) and y == src.labels[5]
     # the transform the package's pretrained_cfg describes, built by timm from those values
-    t = timm.data.create_transform(input_size=(1, 12, 12), interpolation=info.interpolation, crop_pct=info.crop_pct,
-                                   crop_mode="center", mean=info.mean, std=info.std)
+    t = timm.data.create_transform(input_size=(1, 12, 12), interpolation="bilinear", crop_pct=1.0,
+                                   crop_mode="center", mean=src.mean, std=src.std)
     assert torch.equal(x, t(src.image(5)))
 
 
@@ -199,6 +202,10 @@ def test_timm_transformed_uses_the_sources_crop_interpolation_and_normalisation(
     ds = TimmTransformed(src, 16, "my-folder")
     assert (ds.name, ds.dataset_id, ds.classes, ds.in_chans) == ("my-folder", "my-id", ["a", "b"], 3)
     assert (ds.mean, ds.std, ds.interpolation, ds.crop_pct) == (src.mean, src.std, "bicubic", 0.75)
+    # what data_info (and so the member's pretrained_cfg) reads from it
+    assert data_info("my-folder", ds) == DataInfo(name="my-folder", dataset_id="my-id", in_chans=3, mean=src.mean,
+                                                  std=src.std, class_names=("a", "b"), interpolation="bicubic",
+                                                  crop_pct=0.75)
     t = timm.data.create_transform(input_size=(3, 16, 16), interpolation="bicubic", crop_pct=0.75, crop_mode="center",
                                    mean=src.mean, std=src.std)
     for i in range(3):
