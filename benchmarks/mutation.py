@@ -17,11 +17,15 @@ own ``mutants/`` cache: a re-run re-checks only functions that changed since.
 The score is ``killed / (all mutants - skipped)``: a timeout counts as killed (the mutant made
 the tests hang), a mutant no selected test reaches counts as surviving. Equivalent mutants are
 listed one by one in ``benchmarks/mutation.md``, never left out of the count here.
+
+A module may name ``functions`` in its map entry: then only the mutants of those functions are
+run and counted (``package/package.py``'s config.json writing, without the whole packaging run).
 """
 
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import re
@@ -76,8 +80,18 @@ def results(folder: Path) -> dict[str, str]:
     return dict(re.findall(r"^\s+(\S+): (.+)$", out, flags=re.M))
 
 
-def report(name: str, folder: Path, diffs: bool = True) -> dict:
+def patterns(module: dict) -> list[str]:
+    """mutmut name patterns of the mutants of ``module["functions"]`` (none: every mutant); a
+    method is named ``Class.method``."""
+    dotted = module["path"].removesuffix(".py").replace("/", ".")
+    return [f"{dotted}." + (f"x\u01c1{fn.replace('.', chr(0x1c1))}" if "." in fn else f"x_{fn}") + "__mutmut_*"
+            for fn in module.get("functions", [])]
+
+
+def report(name: str, folder: Path, diffs: bool = True, only: list[str] | None = None) -> dict:
     status = results(folder)
+    if only:
+        status = {k: v for k, v in status.items() if any(fnmatch.fnmatch(k, p) for p in only)}
     counted = {k: v for k, v in status.items() if v != "skipped"}
     killed = sum(v in KILLED for v in counted.values())
     summary = {"module": name, "mutants": len(status), "killed": killed,
@@ -99,7 +113,11 @@ def run(name: str, module: dict, shared: dict, children: int, survivors: bool = 
     """Mutate and test; mutmut keeps earlier verdicts of unchanged functions unless ``survivors``
     asks to re-check the last run's survivors (mutmut re-runs mutants it is given by name)."""
     folder = prepare(name, module, shared)
-    names = [k for k, v in results(folder).items() if v not in KILLED] if survivors else []
+    only = patterns(module)
+    names = [k for k, v in results(folder).items() if v not in KILLED and (not only or any(
+        fnmatch.fnmatch(k, p) for p in only))] if survivors else only
+    if survivors and not names:  # nothing to re-check (an empty list would run every mutant)
+        return report(name, folder, diffs=False, only=only)
     if survivors:  # map the tests to the functions they call again: an edited test may reach new ones
         (folder / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
@@ -109,7 +127,7 @@ def run(name: str, module: dict, shared: dict, children: int, survivors: bool = 
     mutmut = [str(ROOT / "benchmarks" / "_mutmut_decorated.py")] if module.get("mutate_decorated") else ["-m", "mutmut"]
     subprocess.run([sys.executable, *mutmut, "run", "--max-children", str(children), *names], cwd=folder,
                    env=env, check=False)
-    return report(name, folder, diffs=False)
+    return report(name, folder, diffs=False, only=only)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,11 +147,12 @@ def main(argv: list[str] | None = None) -> int:
         ap.error(f"choose modules from {', '.join(modules)}" + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
     if args.list:
         for n, m in modules.items():
-            print(f"{n}: {m['path']}\n  " + "\n  ".join(m["tests"]))
+            print(f"{n}: {m['path']}" + (f" ({', '.join(m['functions'])})" if m.get("functions") else "")
+                  + "\n  " + "\n  ".join(m["tests"]))
         return 0
     for n in names:
         if args.report:
-            report(n, prepare(n, modules[n], shared))
+            report(n, prepare(n, modules[n], shared), only=patterns(modules[n]))
         else:
             run(n, modules[n], shared, args.max_children, args.survivors)
     return 0

@@ -19,6 +19,7 @@ images, batch 200), in a fixed order, so re-packaging gives the same BN statisti
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Union
@@ -130,14 +131,25 @@ def data_info(data: DataSource, ds: Dataset, *, dataset_id: str | None = None) -
     if mean is None or std is None:
         raise PackageError(f"data {data!r} does not say its normalisation (mean/std): the packaged pretrained_cfg "
                            "needs them so that timm users preprocess images the same way")
+    mean, std = tuple(float(v) for v in mean), tuple(float(v) for v in std)
+    crop_pct = _meta_value(base, "crop_pct")
+    crop_pct = 1.0 if crop_pct is None else float(crop_pct)
+    # what config.json may hold (package.verify checks it again before publishing)
+    if not mean or not std or not all(math.isfinite(v) for v in mean) or \
+            not all(math.isfinite(v) and v > 0 for v in std):
+        raise PackageError(f"data {data!r}: mean {list(mean)} / std {list(std)} must be finite numbers, the std "
+                           "positive")
+    if len(mean) != len(std) or len(mean) not in (1, in_chans):
+        raise PackageError(f"data {data!r}: mean {list(mean)} / std {list(std)} need one value per channel "
+                           f"({in_chans}) or one for all")
+    if not 0 < crop_pct <= 1:
+        raise PackageError(f"data {data!r}: crop_pct {crop_pct} is not in (0, 1]")
     names = _meta_value(base, "class_names") or _meta_value(base, "classes")
     name = _meta_value(base, "name") or (data if isinstance(data, str) else type(base).__name__)
     return DataInfo(
         name=str(name), dataset_id=str(dataset_id or _meta_value(base, "dataset_id") or name), in_chans=in_chans,
-        mean=tuple(float(v) for v in mean), std=tuple(float(v) for v in std),
-        class_names=tuple(str(c) for c in names) if names is not None else None,
-        interpolation=str(_meta_value(base, "interpolation") or "bilinear"),
-        crop_pct=float(_meta_value(base, "crop_pct") or 1.0),
+        mean=mean, std=std, class_names=tuple(str(c) for c in names) if names is not None else None,
+        interpolation=str(_meta_value(base, "interpolation") or "bilinear"), crop_pct=crop_pct,
         license=_meta_value(base, "license"))
 
 
