@@ -272,3 +272,29 @@ def test_collect_survives_a_bad_shipped_index_and_names_the_variable(tmp_path, m
                       "Fix: repair or delete that file (your packages stay where they are; record them again with "
                       "`ofa2 zoo add PATH`)"]
     assert zoo.default_profile == ZooIndex.load().default_profile
+
+
+def test_a_broken_shipped_index_of_the_install_says_to_reinstall(tmp_path, monkeypatch):
+    from ofa2_zoo.zoo import index as index_module
+
+    broken = tmp_path / "zoo_index.json"  # the install's own file, damaged (no variable set)
+    broken.write_text("[]")
+    monkeypatch.setattr(index_module, "SHIPPED_INDEX_PATH", broken)
+    monkeypatch.delenv("OFA2_ZOO_INDEX", raising=False)
+    monkeypatch.setenv("OFA2_USER_INDEX", str(tmp_path / "absent.json"))
+    zoo, caught = _quietly(collect)
+    assert caught == [f"ofa2-zoo: zoo index {broken}: format is 'list', expected 'ofa2-zoo-index/1'; ignoring it. "
+                      "Fix: reinstall ofa2-zoo"]
+    assert {e.source for e in zoo.entries} == {"embedded"}
+
+
+def test_two_moved_packages_are_both_named(tmp_path, monkeypatch):
+    monkeypatch.setenv("OFA2_USER_INDEX", str(tmp_path / "u.json"))
+    a, b = _package(tmp_path, "a"), _package(tmp_path, "b", profile="other-cpu")
+    index = ZooIndex(packages=[package_record(a, recorded_at=1.0), package_record(b, recorded_at=2.0)])
+    shutil.rmtree(a), shutil.rmtree(b)
+    entries, caught = _quietly(local_entries, index)
+    assert entries == []
+    assert caught == [f"ofa2-zoo: skipping recorded local package(s) of the user zoo {tmp_path / 'u.json'}: "
+                      f"2 moved or deleted ({b}, {a}). Fix: `ofa2 zoo forget PATH` (and `ofa2 zoo add NEW_PATH` for "
+                      "a package that moved)"]
