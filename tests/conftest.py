@@ -18,7 +18,8 @@ import tempfile
 
 import pytest
 
-pytest_plugins = ["_durations"]  # the slowest tests and those over 30 s without a reason
+pytest_plugins = ["_durations",  # the slowest tests and those over 30 s without a reason
+                  "_hf_cache"]  # the offline_cache fixture: a Hugging Face cache of the test's own
 
 _USER_ZOO = tempfile.mkdtemp(prefix="ofa2-test-zoo-")
 atexit.register(shutil.rmtree, _USER_ZOO, ignore_errors=True)

@@ -21,6 +21,7 @@ from ofa2_zoo.package import PackageError
 from ofa2_zoo.registry import (DEFAULT_INDEX_PATH, RegistryError, ZooIndex, register_front, register_index,
                                registered_versions)
 
+from _hf_cache import cache_put
 from _package_helpers import TINY, tiny_package
 
 
@@ -142,32 +143,6 @@ def test_register_local_package_loads_its_weights(package_dir):
     assert head.get_classifier().out_features == 4
 
 
-def _cache_put(cache: Path, repo_id: str, tag: str, folder: Path) -> None:
-    """Put ``folder``'s files into a Hugging Face cache as ``repo_id`` at ``tag`` (the Hub cache layout)."""
-    repo = cache / ("models--" + repo_id.replace("/", "--"))
-    commit = hashlib.sha1(f"{repo_id}@{tag}".encode()).hexdigest()
-    (repo / "refs").mkdir(parents=True, exist_ok=True)
-    (repo / "refs" / tag).write_text(commit)
-    snap = repo / "snapshots" / commit
-    snap.mkdir(parents=True, exist_ok=True)
-    (repo / "blobs").mkdir(exist_ok=True)
-    for f in folder.iterdir():
-        if f.is_file():
-            data = f.read_bytes()
-            blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
-            blob.write_bytes(data)
-            (snap / f.name).symlink_to(os.path.relpath(blob, snap))
-
-
-@pytest.fixture
-def offline_cache(tmp_path, monkeypatch):
-    from huggingface_hub import constants
-
-    cache = tmp_path / "hf-cache"
-    cache.mkdir()
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    return cache
 
 
 def test_hub_front_repo_registers_versions_and_loads_through_the_hf_cache(package_dir, offline_cache, tmp_path):
@@ -179,9 +154,9 @@ def test_hub_front_repo_registers_versions_and_loads_through_the_hf_cache(packag
         m["k"] = 1 - m["k"]
     (v2 / "front" / "package.json").write_text(json.dumps(manifest))
     for tag, pkg in (("v1", package_dir), ("v2", v2)):
-        _cache_put(offline_cache, "org/ofa2-tiny-test-front", tag, pkg / "front")
+        cache_put(offline_cache, "org/ofa2-tiny-test-front", tag, pkg / "front")
         for m in json.loads((pkg / "front" / "package.json").read_text())["members"]:
-            _cache_put(offline_cache, f"org/ofa2-tiny-test-front-{m['k']}", tag, pkg / m["folder"])
+            cache_put(offline_cache, f"org/ofa2-tiny-test-front-{m['k']}", tag, pkg / m["folder"])
     names = register_front("org/ofa2-tiny-test-front")
     assert names == ["ofa2_tiny_test_front_0", "ofa2_tiny_test_front_1"]
     assert {"v1", "v2"} <= set(registered_versions("ofa2_tiny_test_front_0"))
@@ -317,8 +292,8 @@ def test_hub_tags_from_the_cache_in_version_order(offline_cache, tmp_path):
     folder.mkdir()
     (folder / "package.json").write_text("{}")
     for tag in ("v2", "v10", "v1", "main-copy"):
-        _cache_put(offline_cache, "org/ofa2-x-front", tag, folder)
-    _cache_put(offline_cache, "org/other-front", "v3", folder)
+        cache_put(offline_cache, "org/ofa2-x-front", tag, folder)
+    cache_put(offline_cache, "org/other-front", "v3", folder)
     assert _hub_tags("org/ofa2-x-front") == ["v1", "v2", "v10"]
     with pytest.raises(RegistryError) as exc:
         _hub_tags("org/ofa2-y-front")  # only other repos are cached
@@ -356,9 +331,9 @@ def _cache_front(cache: Path, package_dir: Path, repo: str, tags: tuple[str, ...
         change(manifest)
     (front / "package.json").write_text(json.dumps(manifest))
     for tag in tags:
-        _cache_put(cache, repo, tag, front)
+        cache_put(cache, repo, tag, front)
         for m in json.loads((package_dir / "package.json").read_text())["members"]:
-            _cache_put(cache, f"{repo}-{m['k']}", tag, package_dir / m["folder"])
+            cache_put(cache, f"{repo}-{m['k']}", tag, package_dir / m["folder"])
 
 
 def test_hub_front_repo_at_one_tag_and_its_errors(package_dir, offline_cache):

@@ -65,9 +65,10 @@ def timm_snippet(name: str, hub_repo: str | None = None) -> str:
 
 
 def plot_axes(front: Front) -> tuple[str, str]:
-    """The objectives on the x and y axes: latency and top-1 where the front has them."""
+    """The objectives on the x and y axes: latency and top-1 where the front has them (top-1 stays
+    on the y axis of a front without latency)."""
     names = front.objective_names
-    x = "latency_ms" if "latency_ms" in names else names[0]
+    x = "latency_ms" if "latency_ms" in names else next(n for n in names if n != "top1")
     y = "top1" if "top1" in names else next(n for n in names if n != x)
     return x, y
 

@@ -109,7 +109,7 @@ class ObjectiveCache:
             try:
                 with np.load(path, allow_pickle=False) as data:
                     ns, raw, vals = str(data["namespace"]), data["keys"], data["values"]
-            except (OSError, ValueError, KeyError):
+            except (OSError, ValueError, KeyError, EOFError):  # (EOFError: an empty file)
                 continue  # a damaged entry is only a cache miss
             raw = np.ascontiguousarray(raw, dtype=np.uint8)
             keys = raw.view(np.dtype((np.void, raw.shape[1]))).ravel() if raw.ndim == 2 and len(raw) else None
