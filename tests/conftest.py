@@ -14,7 +14,10 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
+from types import SimpleNamespace
 
 import pytest
 
@@ -36,3 +39,19 @@ def official_assets():
     from _assets import require_assets
 
     return require_assets()
+
+
+@pytest.fixture(scope="session")
+def digits_run(tmp_path_factory):
+    """``ofa2 run`` (embedded digits default, small budget, 2 members) once per test process, in a
+    new process that records its package in a user zoo index of its own (``index``), offline.
+    ``out`` holds ``front/`` and ``package/``; ``stdout`` is what the command printed. Its users
+    (``test_run.py``, ``test_card_snippets.py``) only read it."""
+    root = tmp_path_factory.mktemp("digits-run")
+    index = root / "user_index.json"
+    env = {**os.environ, "OFA2_USER_INDEX": str(index), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([sys.executable, "-m", "ofa2_zoo", "run", "--out", str(root / "out"), "--population", "12",
+                           "--generations", "4", "--members", "2"], capture_output=True, text=True, env=env,
+                          cwd=root)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return SimpleNamespace(root=root, out=root / "out", index=index, stdout=proc.stdout)

@@ -60,15 +60,12 @@ def _printed_top1(stdout: str) -> float:
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    """``ofa2 run`` (small budget) in a new process, recording its package in a user index of its own."""
-    tmp = tmp_path_factory.mktemp("cards")
-    env = {**os.environ, "OFA2_USER_INDEX": str(tmp / "user_index.json"), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run([sys.executable, "-m", "ofa2_zoo", "run", "--out", str(tmp / "out"), "--population", "12",
-                           "--generations", "4", "--members", "2"], capture_output=True, text=True, env=env)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "recorded in the local zoo" in proc.stdout
-    return tmp
+def run_dir(digits_run):
+    """The session's ``ofa2 run`` (conftest's ``digits_run``: a new process, small budget, its package
+    recorded in a user index of its own, ``user_index.json`` in this folder)."""
+    assert "recorded in the local zoo" in digits_run.stdout
+    assert digits_run.index == digits_run.root / "user_index.json"
+    return digits_run.root
 
 
 def test_card_code_runs_for_a_package_from_ofa2_run(run_dir):

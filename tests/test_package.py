@@ -38,7 +38,8 @@ def _package(tmp, out_name="pkg", **kw):
     if not (front / "front.json").exists():
         write_front(front, n=4)
     kw.setdefault("supernet", tiny_supernet())
-    return package_front(front, tmp / out_name, data=digits, profile=profile, members=MEMBERS, **kw)
+    kw.setdefault("members", MEMBERS)
+    return package_front(front, tmp / out_name, data=digits, profile=profile, **kw)
 
 
 def _digest(folder):
@@ -276,7 +277,7 @@ def test_bad_inputs_are_clear_errors(tmp_path):
 def test_tensorrt_requested_without_tensorrt_says_why_and_how(tmp_path):
     if package_module.tensorrt.unavailable_reason() is None:
         pytest.skip("TensorRT and a GPU are present here; the engine test below covers them")
-    res = _package(tmp_path, tensorrt="fp16")
+    res = _package(tmp_path, tensorrt="fp16", members=1)  # what each member's card says: one member shows it
     x = res.manifest.members[0]
     assert not x.tensorrt.built
     why = package_module.tensorrt.unavailable_reason()
@@ -331,7 +332,7 @@ def test_engine_builder_without_tensorrt_says_why(packaged):
     assert cmd.startswith("python -m ofa2_zoo.package.tensorrt . --precision int8 --data digits")
 
 
-def test_float16_weights_are_what_the_card_measured(tmp_path):
+def test_float16_weights_are_what_the_card_measured(tmp_path, packaged):
     """``package.weights_dtype: float16`` stores float16 tensors; timm loads them into the float32
     model unchanged, and the card's top-1 and the ONNX parity are of those rounded weights."""
     profile = write_profile(tmp_path / "profiles", PROFILE_YAML_F16)
@@ -352,8 +353,7 @@ def test_float16_weights_are_what_the_card_measured(tmp_path):
             top1 = 100.0 * float((model(val.tensors[0]).argmax(1) == val.tensors[1]).float().mean())
         assert top1 == pytest.approx(x.measured["top1"], abs=1e-3)
         assert "(stored as float16 in `model.safetensors`, computed in float32;" in (folder / "README.md").read_text()
-    float32 = package_front(tmp_path / "front", tmp_path / "f32", supernet=tiny_supernet(), data=digits,
-                            profile=write_profile(tmp_path / "p32"), members=2).path
+    float32 = packaged.path  # the same front packaged with the default dtype (float32)
     assert "stored as float16" not in (float32 / "members" / "front_0" / "README.md").read_text()
     assert load_file(float32 / "members" / "front_0" / "model.safetensors")["conv_stem.weight"].dtype == torch.float32
 

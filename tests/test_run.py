@@ -1,6 +1,7 @@
 """`ofa2 run` end to end on the embedded default (small budget): front + package, offline."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -19,23 +20,21 @@ pytestmark = pytest.mark.skipif(not EMBEDDED_DIR.joinpath("ofa2_digits.safetenso
                                 reason="the embedded weights are not built in this checkout")
 
 
-def test_ofa2_run_writes_front_and_package(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(SystemExit) as exc:
-        main(["run", "--out", str(tmp_path), "--population", "12", "--generations", "4", "--members", "3"])
-    assert exc.value.code == 0, capsys.readouterr().err
-    out = capsys.readouterr().out
+def test_ofa2_run_writes_front_and_package(digits_run, tmp_path, capsys):
+    """conftest's ``digits_run``: ``ofa2 run --population 12 --generations 4 --members 2`` in a new process."""
+    run_out = digits_run.out
+    out = digits_run.stdout
     assert "package:" in out and "front:" in out
-    front = Front.load(tmp_path / "front")
+    front = Front.load(run_out / "front")
     assert front.profile_id == "digits-cpu" and len(front.members) >= 3
     assert front.supernet["sha256"] and front.accuracy["source"] == "predicted"
     lat = front.values("latency_ms")
     assert (lat[1:] >= lat[:-1]).all()
-    manifest = json.loads((tmp_path / "package" / "package.json").read_text())
-    assert len(manifest["members"]) == 3
+    manifest = json.loads((run_out / "package" / "package.json").read_text())
+    assert len(manifest["members"]) == 2
     # the explorer page beside front.png in both folders, with the packaged members named
-    page = (tmp_path / "front" / "index.html").read_bytes()
-    assert page == (tmp_path / "package" / "front" / "index.html").read_bytes()
+    page = (run_out / "front" / "index.html").read_bytes()
+    assert page == (run_out / "package" / "front" / "index.html").read_bytes()
     data = read_data(page.decode())
     assert len(data["members"]) == len(front.members) and data["version"] == front.version_id
     assert {m["index"]: m["packaged"]["name"] for m in data["members"] if m["packaged"]} == {
@@ -43,16 +42,17 @@ def test_ofa2_run_writes_front_and_package(tmp_path, monkeypatch, capsys):
     # a packaged member's snippet, pasted into a new process, loads it (the run recorded the package)
     first = next(m for m in data["members"] if m["packaged"])
     code = first["packaged"]["snippet"] + "\nprint('input', list(model.pretrained_cfg['input_size']))"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    env = {**os.environ, "OFA2_USER_INDEX": str(digits_run.index)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert f"input [1, {first['resolution']}, {first['resolution']}]" in done.stdout
     # `ofa2 front html` on the run's front folder finds the package beside it: the same page
     with pytest.raises(SystemExit) as exc:
-        main(["front", "html", str(tmp_path / "front"), "--out", str(tmp_path / "again.html")])
+        main(["front", "html", str(run_out / "front"), "--out", str(tmp_path / "again.html")])
     assert exc.value.code == 0 and (tmp_path / "again.html").read_bytes() == page
     # the packaged members load through timm and score on the digits validation split
     member = manifest["members"][0]
-    model = timm.create_model(f"local-dir:{tmp_path / 'package' / member['folder']}", pretrained=True).eval()
+    model = timm.create_model(f"local-dir:{run_out / 'package' / member['folder']}", pretrained=True).eval()
     r = member["arch"]["r"][0]
     x, y = get_dataset("digits", "val", r).tensors
     with torch.no_grad():

@@ -1,5 +1,6 @@
 """Datasets, progressive shrinking (determinism, resume), measured accuracy and fitted predictors."""
 
+import copy
 import dataclasses
 import json
 from pathlib import Path
@@ -78,8 +79,16 @@ def _cfg(**kw):
                        lr={"largest": 5e-3, "kernel": 2e-3, "depth": 2e-3, "expand": 2e-3}, **kw)
 
 
-def test_training_is_deterministic_and_resumes_after_interruption(tmp_path):
-    full = train_supernet(_cfg(), tmp_path / "full")
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """``train_supernet(_cfg())`` run once for the module: its folder and the trained supernet
+    (tests that change the network's state use a deep copy)."""
+    folder = tmp_path_factory.mktemp("trained")
+    return folder, train_supernet(_cfg(), folder)
+
+
+def test_training_is_deterministic_and_resumes_after_interruption(tmp_path, trained):
+    full = trained[1]
     first = train_supernet(_cfg(), tmp_path / "cut", stop_after="kernel")
     assert sorted(p.stem for p in (tmp_path / "cut" / "checkpoints").glob("*.safetensors")) == ["kernel", "largest"]
     resumed = train_supernet(_cfg(), tmp_path / "cut")
@@ -90,9 +99,9 @@ def test_training_is_deterministic_and_resumes_after_interruption(tmp_path):
         train_supernet(dataclasses.replace(_cfg(), seed=4), tmp_path / "cut")
 
 
-def test_measured_accuracy_and_fitted_predictor_round_trip(tmp_path):
+def test_measured_accuracy_and_fitted_predictor_round_trip(tmp_path, trained):
     torch.manual_seed(0)
-    net = train_supernet(_cfg(), tmp_path / "run")
+    net = copy.deepcopy(trained[1])
     m = MeasuredAccuracy(net, "digits", calib_images=500)
     archs = [TINY.largest(8), TINY.smallest(4)]
     acc = m.predict(archs)
@@ -143,9 +152,9 @@ def test_two_process_ddp_matches_one_process(tmp_path):
     assert float(diffs.max()) < 4 * 5e-3 + 12 * 2e-3
 
 
-def test_interrupted_mid_phase_resumes_to_the_same_weights(tmp_path):
+def test_interrupted_mid_phase_resumes_to_the_same_weights(tmp_path, trained):
     """A crash inside a phase (here: Ctrl-C after a few steps) loses only that phase's steps."""
-    full = train_supernet(_cfg(), tmp_path / "full")
+    full = trained[1]
 
     def interrupt(phase, step, total, loss):
         if phase == "depth" and step == 2:
@@ -191,11 +200,11 @@ def test_interrupted_mid_epoch_resumes_from_the_last_epoch_to_the_same_weights(t
     assert state["done"] == ["largest", "kernel"] and state["running"]["epoch"] == 1
 
 
-def test_report_scores_the_largest_and_smallest_network_after_each_phase(tmp_path):
+def test_report_scores_the_largest_and_smallest_network_after_each_phase(trained):
     from ofa2_zoo.training.progressive import evaluate_extremes
 
-    net = train_supernet(_cfg(), tmp_path / "run")
-    report = json.loads((tmp_path / "run" / "checkpoints" / "state.json").read_text())["report"]
+    folder, net = trained[0], copy.deepcopy(trained[1])
+    report = json.loads((folder / "checkpoints" / "state.json").read_text())["report"]
     assert sorted(report["phases"]) == ["depth", "expand", "kernel", "largest"]
     for phase in report["phases"].values():
         assert 0 <= phase["smallest_top1"] <= 100 and 0 <= phase["largest_top1"] <= 100
