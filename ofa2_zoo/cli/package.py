@@ -43,7 +43,8 @@ def package(
                                                     "that has it (onnxruntime: model.int8.onnx, onnxruntime's static "
                                                     "QDQ quantisation), calibrated on training images; kept where its "
                                                     "top-1 is at most 1 point below fp32's. See docs/runtimes.md."),
-    int8_calib_images: int = typer.Option(512, min=1, help="Training images that calibrate the int8 files."),
+    int8_calib_images: int = typer.Option(2000, min=1, help="Training images that calibrate the int8 files (their "
+                                                                  "activation ranges: min/max)."),
     license: str = typer.Option("mit", help="License written into the cards and pretrained_cfg: an SPDX id "
                                             "(mit, apache-2.0, cc-by-4.0, ...) or other."),
     seed: int = typer.Option(0, help="Seed of the calibration subset."),

@@ -109,6 +109,9 @@ class Int8Record(_Model):
         counts = (self.correct, self.correct_fp32)
         if any(c is not None and c > self.n_images for c in counts):
             raise ValueError(f"int8: more images right than the {self.n_images} evaluated")
+        for what, top1, c in (("top1", self.top1, self.correct), ("top1_fp32", self.top1_fp32, self.correct_fp32)):
+            if (top1 is None) != (c is None) or (c is not None and abs(top1 - 100 * c / self.n_images) > 1e-4):
+                raise ValueError(f"int8: {what} {top1} % is not {c} of {self.n_images} images")
         if self.packaged:
             if self.file is None or self.file not in self.files or self.reason is not None or None in counts:
                 raise ValueError("int8: a packaged int8 file needs its file among its files, both top-1 counts "

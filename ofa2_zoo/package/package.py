@@ -98,7 +98,7 @@ class PackageOptions:
     # int8_calib_images training images and packaged when their top-1 on the evaluation images is at
     # most int8_max_drop points below their runtime's fp32 file's
     int8: bool | str | Sequence[str] | None = False
-    int8_calib_images: int = 512
+    int8_calib_images: int = 2000
     int8_max_drop: float = INT8_MAX_DROP
     license: str = "mit"
     dataset_id: str | None = None
