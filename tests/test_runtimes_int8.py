@@ -21,7 +21,7 @@ from huggingface_hub import ModelCard
 from pydantic import ValidationError
 
 from ofa2_zoo.cli.package import _runtimes_cell
-from ofa2_zoo.package import PackageError, package_front
+from ofa2_zoo.package import PackageError, package_front, read_manifest
 from ofa2_zoo.package.data import first_images, loader, open_split
 from ofa2_zoo.package.manifest import Int8Record, RuntimeRecord
 from ofa2_zoo.package.runtimes import (INT8_MAX_DROP, RUNTIMES, check_int8, int8_gate, resolve_int8,
@@ -227,7 +227,7 @@ def test_an_int8_file_past_the_gate_is_removed_and_says_why(int8_package, tmp_pa
     labels = fp32(images).argmax(1)  # fp32 is right on every image: any int8 disagreement costs top-1
     blank = [np.zeros_like(train[:64])]
     before = sorted(p.name for p in folder.iterdir())
-    q = check_int8("onnxruntime", folder, fp32, blank, images, labels, split="val")
+    q = check_int8("onnxruntime", None, folder, fp32, blank, images, labels, split="val")
     n = len(images)
     assert not q.packaged and q.files == [] and q.correct_fp32 == n and 100 * (n - q.correct) > n
     assert q.reason == (f"onnxruntime int8 top-1 {100 * q.correct / n:.2f} % is more than 1 point(s) below "
@@ -243,8 +243,8 @@ def test_an_int8_file_past_the_gate_is_removed_and_says_why(int8_package, tmp_pa
     row = runtime_rows({"onnxruntime": record})[1]
     assert row["label"] == "onnxruntime int8" and not row["packaged"] and row["reason"] == q.reason
     # calibrated on real training images, and scored against the real labels, it passes
-    good = check_int8("onnxruntime", folder, fp32, [train[i:i + 64] for i in range(0, len(train), 64)], images, truth,
-                      split="val")
+    batches = [train[i:i + 64] for i in range(0, len(train), 64)]
+    good = check_int8("onnxruntime", None, folder, fp32, batches, images, truth, split="val")
     assert good.packaged and (folder / INT8_FILE).stat().st_size == good.bytes
 
 
@@ -253,7 +253,7 @@ def test_a_failed_quantisation_leaves_no_file_and_says_why(int8_package, tmp_pat
     fp32 = load(folder)
     (folder / "model.onnx").write_bytes(b"not an onnx graph")
     before = sorted(p.name for p in folder.iterdir())
-    q = check_int8("onnxruntime", folder, fp32, [train[:64]], images, labels, split="val")
+    q = check_int8("onnxruntime", None, folder, fp32, [train[:64]], images, labels, split="val")
     assert not q.packaged and q.correct is None and q.correct_fp32 is None
     assert q.reason.startswith("onnxruntime int8 quantisation failed: ")
     assert sorted(p.name for p in folder.iterdir()) == before
@@ -270,3 +270,20 @@ def test_package_int8_cli_prints_each_members_int8_top1(capsys, tmp_path):
     assert manifest.data["int8"]["calibration_images"] == 1000 and q.calibration["images"] == 1000
     assert q.packaged and q.latency is None and q.split == "val"
     assert f"member 0: onnxruntime int8: top-1 {q.top1:.2f} % (fp32 {q.top1_fp32:.2f} %)" in " ".join(out.split())
+
+
+def test_the_int8_file_is_the_same_bytes_for_the_same_inputs(int8_package, tmp_path):
+    """Re-packaging without latency gives identical bytes: quantisation adds no timestamps or paths."""
+    import shutil
+
+    from ofa2_zoo.package.runtimes import ort as ort_runtime
+
+    m = read_manifest(int8_package.path).members[0]
+    train = first_images(open_split("digits", "train", m.arch["r"][0]), 256).numpy()
+    made = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        shutil.copy(int8_package.path / m.folder / "model.onnx", tmp_path / name / "model.onnx")
+        assert ort_runtime.export_int8(None, tmp_path / name, [train[:128], train[128:]]) == [INT8_FILE]
+        made.append((tmp_path / name / INT8_FILE).read_bytes())
+    assert made[0] == made[1]

@@ -437,7 +437,7 @@ def _runtime_exports(job: _Job, shipped: torch.nn.Module, folder: Path, images: 
         exports[name] = check_runtime(name, shipped, folder, images, onnx_path=folder / "model.onnx",
                                       reference=reference, atol=opts.parity_atol, rtol=opts.parity_rtol)
     if job.int8:
-        _int8_exports(job, exports, folder, int8_data, say)
+        _int8_exports(job, shipped, exports, folder, int8_data, say)
     if opts.runtime_latency:
         say("runtime latency")
         predictors = {n: _predictor(e, folder) for n, e in exports.items() if e.packaged}
@@ -458,12 +458,10 @@ def _predictor(export: RuntimeExport, folder: Path):
     return export.extra["predict"]
 
 
-def _int8_exports(job: _Job, exports: dict[str, RuntimeExport], folder: Path, int8_data: tuple[Any, Any, str],
-                  say: Callable[[str], None]) -> None:
+def _int8_exports(job: _Job, shipped: torch.nn.Module, exports: dict[str, RuntimeExport], folder: Path,
+                  int8_data: tuple[Any, Any, str], say: Callable[[str], None]) -> None:
     """Each of ``job.int8``'s runtimes' int8 file, calibrated on a fixed subset of the training
     split and gated on top-1 against the runtime's fp32 file (see :func:`check_int8`)."""
-    from .data import calibration_subset
-
     opts = job.opts
     train, evaluated, split = int8_data
     calibration = [x.numpy() for x, _ in loader(calibration_subset(train, opts.int8_calib_images, opts.seed), 64)]
@@ -477,8 +475,8 @@ def _int8_exports(job: _Job, exports: dict[str, RuntimeExport], folder: Path, in
                                      reason=f"not made: the fp32 {label} export was not packaged")
             continue
         say(f"{label} int8 quantisation and top-1")
-        export.int8 = check_int8(name, folder, _predictor(export, folder), calibration, images, labels, split=split,
-                                 max_drop=opts.int8_max_drop, calibration_info=info)
+        export.int8 = check_int8(name, shipped, folder, _predictor(export, folder), calibration, images, labels,
+                                 split=split, max_drop=opts.int8_max_drop, calibration_info=info)
 
 
 def _measure_latency(model: torch.nn.Module, chw: tuple[int, int], prof: HardwareProfile) -> dict[str, Any] | None:

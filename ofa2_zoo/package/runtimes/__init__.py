@@ -175,8 +175,8 @@ class Int8Export:
         return {"file": r.int8_files[0] if self.packaged else None, "files": list(self.files) if self.packaged else [],
                 "bytes": self.bytes if self.packaged else 0, "top1": _percent(self.correct, self.n_images),
                 "top1_fp32": _percent(self.correct_fp32, self.n_images), "correct": self.correct,
-                "correct_fp32": self.correct_fp32, "n_images": self.n_images, "split": self.split, "max_drop": self.max_drop,
-                "calibration": dict(self.calibration), "latency": self.latency, "packaged": self.packaged,
+                "correct_fp32": self.correct_fp32, "n_images": self.n_images, "split": self.split,
+                "max_drop": self.max_drop, "calibration": dict(self.calibration), "latency": self.latency, "packaged": self.packaged,
                 "reason": self.reason}
 
 
@@ -273,13 +273,14 @@ def _correct(predict: Predict, images: np.ndarray, labels: np.ndarray) -> int:
     return int((_logits(predict, images, 256).argmax(1) == labels).sum())
 
 
-def check_int8(name: str, folder: Path, fp32: Predict, calibration: list[np.ndarray], images: np.ndarray,
+def check_int8(name: str, model, folder: Path, fp32: Predict, calibration: list[np.ndarray], images: np.ndarray,
                labels: np.ndarray, *, split: str, max_drop: float = INT8_MAX_DROP, threads: int = 1,
                calibration_info: dict[str, Any] | None = None) -> Int8Export:
-    """Quantise runtime ``name``'s checked fp32 file in ``folder`` to int8 (calibrated on the
-    batches ``calibration``) and gate it on top-1: ``images``/``labels`` classified by the int8
-    file and by ``fp32`` (the runtime's fp32 predictor). A failed quantisation or gate removes the
-    int8 file and says why in ``reason``."""
+    """Quantise ``model`` (PyTorch; onnxruntime starts from the checked ``model.onnx`` in
+    ``folder`` instead) to runtime ``name``'s int8 file, calibrated on the batches
+    ``calibration``, and gate it on top-1: ``images``/``labels`` classified by the int8 file and by
+    ``fp32`` (the runtime's fp32 predictor). A failed quantisation or gate removes the int8 file and
+    says why in ``reason``."""
     rt = runtime(name)
     if not rt.int8_files:
         raise PackageError(f"int8 is not available for runtime {name} in ofa2-zoo yet; runtimes with int8: "
@@ -289,7 +290,7 @@ def check_int8(name: str, folder: Path, fp32: Predict, calibration: list[np.ndar
             "batches": len(calibration), "images": int(sum(len(b) for b in calibration))}
     result = Int8Export(name, [], 0, None, None, len(images), split, max_drop, info)
     try:
-        files = mod.export_int8(folder, calibration)
+        files = mod.export_int8(model, folder, calibration)
         predict = mod.load_int8(folder, threads)
         result.correct = _correct(predict, images, labels)
     except Exception as exc:  # the quantiser's or the runtime's own failure: reported, not packaged

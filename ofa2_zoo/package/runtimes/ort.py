@@ -49,9 +49,10 @@ INT8_SETTINGS = {"tool": "onnxruntime.quantization.quantize_static", "format": "
                  "preprocess": "quant_pre_process"}
 
 
-def export_int8(folder: Path, calibration: list[np.ndarray]) -> list[str]:
-    """``model.int8.onnx`` from the checked ``model.onnx`` in ``folder``, statically quantised by
-    onnxruntime's own tools, its activation ranges calibrated on the batches ``calibration``."""
+def export_int8(model, folder: Path, calibration: list[np.ndarray]) -> list[str]:
+    """``model.int8.onnx`` from the checked ``model.onnx`` in ``folder`` (``model``, the PyTorch
+    model, is not needed), statically quantised by onnxruntime's own tools, its activation ranges
+    calibrated on the batches ``calibration``."""
     import tempfile
 
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
