@@ -243,6 +243,11 @@ def int8_runtimes() -> list[str]:
     return [n for n, r in RUNTIMES.items() if r.int8_files]
 
 
+def _no_int8(name: str) -> PackageError:
+    return PackageError(f"int8 is not available for runtime {name} in ofa2-zoo yet; runtimes with int8: "
+                        f"{', '.join(int8_runtimes())}")
+
+
 def resolve_int8(option: bool | str | Iterable[str] | None, runtimes: list[str]) -> list[str]:
     """Which of the selected ``runtimes`` get an int8 file: ``True`` every one that has int8 in
     ofa2-zoo, ``False``/``None`` none, or names (a list or ``"a,b"``), each selected and with int8."""
@@ -255,8 +260,7 @@ def resolve_int8(option: bool | str | Iterable[str] | None, runtimes: list[str])
     for n in (n for n in names if n):
         runtime(n)
         if not RUNTIMES[n].int8_files:
-            raise PackageError(f"int8 is not available for runtime {n} in ofa2-zoo yet; runtimes with int8: "
-                               f"{', '.join(int8_runtimes())}")
+            raise _no_int8(n)
         if n not in runtimes:
             raise PackageError(f"int8 for runtime {n} needs that runtime selected (runtimes: {', '.join(runtimes)})")
         out.append(n)
@@ -283,8 +287,7 @@ def check_int8(name: str, model, folder: Path, fp32: Predict, calibration: list[
     says why in ``reason``."""
     rt = runtime(name)
     if not rt.int8_files:
-        raise PackageError(f"int8 is not available for runtime {name} in ofa2-zoo yet; runtimes with int8: "
-                           f"{', '.join(int8_runtimes())}")
+        raise _no_int8(name)
     mod = rt.require()
     info = {**getattr(mod, "INT8_SETTINGS", {}), **(calibration_info or {}),
             "batches": len(calibration), "images": int(sum(len(b) for b in calibration))}
