@@ -10,8 +10,8 @@ latency value is asserted (only that one was recorded).
 
 from __future__ import annotations
 
-import dataclasses
 import json
+import os
 
 import numpy as np
 import onnx
@@ -24,7 +24,7 @@ from ofa2_zoo.cli.package import _runtimes_cell
 from ofa2_zoo.package import PackageError, package_front, read_manifest
 from ofa2_zoo.package.data import first_images, loader, open_split
 from ofa2_zoo.package.manifest import Int8Record, RuntimeRecord
-from ofa2_zoo.package.runtimes import (INT8_MAX_DROP, RUNTIMES, check_int8, int8_gate, resolve_int8,
+from ofa2_zoo.package.runtimes import (INT8_MAX_DROP, check_int8, int8_gate, resolve_int8,
                                        runtime_rows)
 from ofa2_zoo.package.runtimes.ort import INT8_FILE, load
 from ofa2_zoo.package.verify import verify_package
@@ -110,25 +110,24 @@ def test_a_record_claiming_a_packaged_int8_file_past_the_gate_is_refused_on_read
 
 
 # ---------------------------------------------------------------------------- choosing runtimes
-def test_int8_names_a_selected_runtime_that_has_int8_else_one_line_errors(monkeypatch, tmp_path):
-    assert resolve_int8(True, ["onnxruntime", "litert"]) == ["onnxruntime"]
+def test_int8_names_a_selected_runtime_that_has_int8_else_one_line_errors(tmp_path):
+    assert resolve_int8(True, ["onnxruntime", "litert", "openvino"]) == ["onnxruntime", "litert"]
     assert resolve_int8(False, ["onnxruntime"]) == [] and resolve_int8(None, ["onnxruntime"]) == []
-    assert resolve_int8("onnxruntime", ["onnxruntime"]) == ["onnxruntime"]
-    with pytest.raises(PackageError, match=r"^int8 is not available for runtime litert in ofa2-zoo yet; runtimes "
-                                           r"with int8: onnxruntime$"):
-        resolve_int8("litert", ["onnxruntime", "litert"])
+    assert resolve_int8("litert", ["onnxruntime", "litert"]) == ["litert"]
+    assert resolve_int8("litert,onnxruntime", ["onnxruntime", "litert"]) == ["onnxruntime", "litert"]
+    with pytest.raises(PackageError, match=r"^int8 is not available for runtime openvino in ofa2-zoo yet; runtimes "
+                                           r"with int8: onnxruntime, litert$"):
+        resolve_int8("openvino", ["onnxruntime", "openvino"])
     with pytest.raises(PackageError, match=r"^unknown runtime 'tflite'"):
         resolve_int8(["tflite"], ["onnxruntime"])
-    # a runtime with int8 that is not selected (only onnxruntime has int8 today, and it is always selected)
-    monkeypatch.setitem(RUNTIMES, "openvino", dataclasses.replace(RUNTIMES["openvino"], int8_files=("x.xml",)))
-    with pytest.raises(PackageError, match=r"^int8 for runtime openvino needs that runtime selected "
+    with pytest.raises(PackageError, match=r"^int8 for runtime litert needs that runtime selected "
                                            r"\(runtimes: onnxruntime\)$"):
-        resolve_int8("openvino", ["onnxruntime"])
+        resolve_int8("litert", ["onnxruntime"])
     # package_front refuses before any work: nothing is written
     profile = write_profile(tmp_path / "profiles")
     write_front(tmp_path / "front", n=3)
-    for option, message in (("openvino", "int8 for runtime openvino needs that runtime selected"),
-                            ("litert", "int8 is not available for runtime litert")):
+    for option, message in (("litert", "int8 for runtime litert needs that runtime selected"),
+                            ("executorch", "int8 is not available for runtime executorch")):
         with pytest.raises(PackageError, match=f"^{message}"):
             package_front(tmp_path / "front", tmp_path / "pkg", supernet=tiny_supernet(), data=digits,
                           profile=profile, members=1, int8=option)
@@ -287,3 +286,60 @@ def test_the_int8_file_is_the_same_bytes_for_the_same_inputs(int8_package, tmp_p
         assert ort_runtime.export_int8(None, tmp_path / name, [train[:128], train[128:]]) == [INT8_FILE]
         made.append((tmp_path / name / INT8_FILE).read_bytes())
     assert made[0] == made[1]
+
+
+# ---------------------------------------------------------------------------- LiteRT (its extra)
+def test_litert_int8_file_runs_in_ai_edge_litert_with_the_recorded_top1(tmp_path):
+    """The LiteRT int8 file (litert-torch's PT2E quantiser), loaded with ai-edge-litert's own
+    interpreter: fully integer (int8 input and output with the file's scale and zero point), its
+    top-1 recounted here is the recorded one. Skipped without the litert extra."""
+    from ofa2_zoo.package.runtimes import RUNTIMES
+
+    absent = RUNTIMES["litert"].missing()
+    if absent:
+        pytest.skip(f"runtime litert is not installed (no module {', '.join(absent)}; pip install "
+                    "'ofa2-zoo[litert]')")
+    from ai_edge_litert.interpreter import Interpreter
+
+    pkg = package_front(_digits_front(), tmp_path / "pkg", members=1, runtimes="litert", int8="litert",
+                        int8_calib_images=1000, runtime_latency=False).path
+    m = verify_package(pkg).members[0]
+    rec, folder = m.runtimes["litert"], pkg / m.folder
+    assert m.runtimes["onnxruntime"].int8 is None  # int8="litert" names LiteRT only
+    q = rec.int8
+    assert q.packaged and q.files == ["model.int8.tflite"] and "model.int8.tflite" in m.files
+    assert q.calibration["images"] == 1000 and q.calibration["per_channel"] is True
+    images, labels = _val(m.arch["r"][0])
+    interpreter = Interpreter(model_path=str(folder / "model.int8.tflite"))
+    interpreter.allocate_tensors()
+    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    assert inp["dtype"] == np.int8 and list(inp["shape"]) == [1, *images.shape[1:]]
+    (s_in, z_in), (s_out, z_out) = inp["quantization"], out["quantization"]
+    predictions = []
+    for image in images:
+        interpreter.set_tensor(inp["index"], np.clip(np.round(image[None] / s_in) + z_in, -128, 127).astype(np.int8))
+        interpreter.invoke()
+        predictions.append(((interpreter.get_tensor(out["index"]).astype(np.float32) - z_out) * s_out).argmax())
+    assert q.correct == int((np.array(predictions) == labels).sum())
+    fp32 = Interpreter(model_path=str(folder / "model.tflite"))
+    fp32.allocate_tensors()
+    fin, fout = fp32.get_input_details()[0]["index"], fp32.get_output_details()[0]["index"]
+    correct = 0
+    for image, label in zip(images, labels):
+        fp32.set_tensor(fin, image[None])
+        fp32.invoke()
+        correct += int(fp32.get_tensor(fout).argmax() == label)
+    assert q.correct_fp32 == correct and 100 * (q.correct_fp32 - q.correct) <= q.n_images
+    cfg = json.loads((folder / "config.json").read_text())
+    assert cfg["runtimes"]["litert"]["int8"] == q.model_dump(mode="json")
+    # the card's snippet for the int8 file runs as printed, from the member folder
+    card = (folder / "README.md").read_text()
+    code = card.split("The file is fully integer", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+    namespace: dict = {}
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        exec(compile(code, "card", "exec"), namespace)
+    finally:
+        os.chdir(cwd)
+    assert namespace["logits"].shape == (1, 10) and namespace["logits"].dtype == np.float32

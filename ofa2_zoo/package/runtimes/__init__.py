@@ -78,7 +78,7 @@ RUNTIMES: dict[str, Runtime] = {r.name: r for r in (
     Runtime("onnxruntime", "onnxruntime", "ort", ("model.onnx",), None, ("onnxruntime",), "any CPU or GPU (default)",
             ("model.int8.onnx",)),
     Runtime("litert", "LiteRT", "litert", ("model.tflite",), "litert", ("litert_torch", "ai_edge_litert"),
-            "Android/iOS phones, embedded Linux (Arm); also the fastest here on x86"),
+            "Android/iOS phones, embedded Linux (Arm); also the fastest here on x86", ("model.int8.tflite",)),
     Runtime("executorch", "ExecuTorch", "executorch", ("model.pte",), "executorch", ("executorch",),
             "PyTorch's on-device runtime for phones and microcontrollers"),
     Runtime("openvino", "OpenVINO", "openvino", ("openvino_model.xml", "openvino_model.bin"), "openvino",
