@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-from pydantic import ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationError, field_validator, model_serializer, model_validator
 
 from .._io import dumps_stable, json_loads
 from .._schema import Schema, field_error
@@ -84,6 +84,46 @@ class RuntimeLatency(_Model):
     machine: str
 
 
+class Int8Record(_Model):
+    """A runtime's int8 file (``--int8``): top-1 against the runtime's fp32 file on the same
+    evaluation images, the gate (at most ``max_drop`` points below) and, when measured, latency.
+    ``packaged`` is False (no files, ``reason`` says why) when quantisation or the gate failed."""
+
+    file: Optional[str] = Field(None, pattern=FILE_NAME)
+    files: list[str] = []
+    bytes: int = Field(0, ge=0)
+    top1: Optional[float] = Field(None, ge=0, le=100)
+    top1_fp32: Optional[float] = Field(None, ge=0, le=100)
+    correct: Optional[int] = Field(None, ge=0)
+    correct_fp32: Optional[int] = Field(None, ge=0)
+    n_images: int = Field(..., ge=1)
+    split: str
+    max_drop: float = Field(..., ge=0)
+    calibration: dict[str, Any] = {}
+    latency: Optional[RuntimeLatency] = None
+    packaged: bool
+    reason: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Int8Record":
+        counts = (self.correct, self.correct_fp32)
+        if any(c is not None and c > self.n_images for c in counts):
+            raise ValueError(f"int8: more images right than the {self.n_images} evaluated")
+        for what, top1, c in (("top1", self.top1, self.correct), ("top1_fp32", self.top1_fp32, self.correct_fp32)):
+            if (top1 is None) != (c is None) or (c is not None and abs(top1 - 100 * c / self.n_images) > 1e-4):
+                raise ValueError(f"int8: {what} {top1} % is not {c} of {self.n_images} images")
+        if self.packaged:
+            if self.file is None or self.file not in self.files or self.reason is not None or None in counts:
+                raise ValueError("int8: a packaged int8 file needs its file among its files, both top-1 counts "
+                                 "and no reason")
+            if 100 * (self.correct_fp32 - self.correct) > self.max_drop * self.n_images:
+                raise ValueError(f"int8: top-1 {self.top1} % is more than {self.max_drop:g} point(s) below fp32's "
+                                 f"{self.top1_fp32} %, yet it is recorded as packaged")
+        elif self.files or self.file is not None or not self.reason:
+            raise ValueError("int8: an int8 file that was not packaged has no files and says why")
+        return self
+
+
 class RuntimeRecord(_Model):
     """One deployment runtime's export of a member: its files, parity with PyTorch and latency.
     ``packaged`` is False (no files, ``reason`` says why) when conversion or the parity gate failed."""
@@ -97,6 +137,14 @@ class RuntimeRecord(_Model):
     versions: dict[str, str] = {}
     packaged: bool
     reason: Optional[str] = None
+    int8: Optional[Int8Record] = None  # with --int8 (absent, not null, without it)
+
+    @model_serializer(mode="wrap")
+    def _without_absent_int8(self, handler):
+        out = handler(self)
+        if out.get("int8") is None:
+            out.pop("int8", None)  # packages made without --int8 keep their bytes
+        return out
 
     @model_validator(mode="after")
     def _consistent(self) -> "RuntimeRecord":
@@ -107,6 +155,8 @@ class RuntimeRecord(_Model):
                                  "passed parity check, and no reason")
         elif self.files or self.file is not None or not self.reason:
             raise ValueError(f"runtime {self.runtime}: an export that was not packaged has no files and says why")
+        if self.int8 is not None and self.int8.packaged and not self.packaged:
+            raise ValueError(f"runtime {self.runtime}: an int8 file needs its fp32 export packaged")
         return self
 
 
@@ -143,7 +193,7 @@ class Member(_Model):
         for name, rec in self.runtimes.items():
             if rec.runtime != name:
                 raise ValueError(f"runtimes.{clip(name, 40)} records runtime {clip(rec.runtime, 40)!r}")
-            unlisted = [f for f in rec.files if f not in self.files]
+            unlisted = [f for f in rec.files + (rec.int8.files if rec.int8 else []) if f not in self.files]
             if unlisted:
                 raise ValueError(f"runtime {name}: {clip(', '.join(unlisted))} not among the member's files")
         return self

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
 import safetensors.torch
 import timm
 import torch
@@ -48,10 +49,10 @@ from .manifest import MANIFEST_NAME, PACKAGE_FORMAT, PackageManifest, read_manif
 from .onnx_export import (DEFAULT_ATOL, DEFAULT_RTOL, INPUT_NAME, ONNX_OPSET, OUTPUT_NAME, check_parity,
                           export_onnx_bytes)
 from .plots import plot_package_front, write_package_explorer
-from .runtimes import (RUNTIMES, RuntimeExport, check_runtime, measure_latencies, require_all, resolve_runtimes,
-                       runtime_rows, torch_logits, versions)
+from .runtimes import (INT8_MAX_DROP, RUNTIMES, Int8Export, RuntimeExport, check_int8, check_runtime,
+                       measure_latencies, require_all, resolve_int8, resolve_runtimes, runtime_rows, torch_logits,
+                       versions)
 from ..progress import ProgressFn, no_progress
-
 
 
 @dataclass
@@ -92,6 +93,12 @@ class PackageOptions:
     # PyTorch on the parity images and, with runtime_latency, timed at batch 1 (see package/runtimes)
     runtimes: str | Sequence[str] | None = None
     runtime_latency: bool = True
+    # int8 files (True: every selected runtime that has int8 in ofa2-zoo, or names), calibrated on
+    # int8_calib_images training images and packaged when their top-1 on the evaluation images is at
+    # most int8_max_drop points below their runtime's fp32 file's
+    int8: bool | str | Sequence[str] | None = False
+    int8_calib_images: int = 2000
+    int8_max_drop: float = INT8_MAX_DROP
     license: str = "mit"
     dataset_id: str | None = None
     # torch/BLAS threads while packaging (restored after). One by default: these networks are
@@ -101,6 +108,10 @@ class PackageOptions:
     def __post_init__(self) -> None:
         # the license reaches every card and config.json: an SPDX id or "other", written lowercase
         object.__setattr__(self, "license", check_license(self.license))
+        if self.int8_calib_images < 1:
+            raise PackageError(f"int8_calib_images must be at least 1, got {self.int8_calib_images}")
+        if not 0 <= self.int8_max_drop <= 100:
+            raise PackageError(f"int8_max_drop must be between 0 and 100 points, got {self.int8_max_drop}")
 
 
 @dataclass
@@ -117,6 +128,7 @@ class _Job:
     root: Path
     trt_precisions: list[str]
     runtimes: list[str] = field(default_factory=lambda: ["onnxruntime"])
+    int8: list[str] = field(default_factory=list)  # runtimes that also get an int8 file
 
 
 def _write_json(path: Path, obj: Any) -> None:
@@ -286,12 +298,13 @@ def package_front(front_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
     trt_precisions = _tensorrt_precisions(opts.tensorrt, prof)
     runtimes = resolve_runtimes(prof.spec.runtimes if opts.runtimes is None else opts.runtimes)
     require_all(runtimes)  # a missing extra stops here, before any work
+    int8 = resolve_int8(opts.int8, runtimes)
     net = _load_supernet(front, supernet, weights, assets)
     references = _references(front, assets)
     notify = progress or no_progress
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    job = _Job(front, prof, net, data, cached_source(data), opts, selected, tmp, trt_precisions, runtimes)
+    job = _Job(front, prof, net, data, cached_source(data), opts, selected, tmp, trt_precisions, runtimes, int8)
     try:
         with limited_threads(opts.threads):
             timings, rows, info = [], [], None
@@ -361,7 +374,7 @@ def _package_member(job: _Job, k: int, timing: MemberTiming, say: Callable[[str]
         if not report.passed:
             raise ParityError(f"ONNX parity check failed for member {k} ({name}, {arch.to_string()}): "
                               f"{report.describe()}")
-    exports = _runtime_exports(job, shipped, folder, images, report, say)
+    exports = _runtime_exports(job, shipped, folder, images, report, say, (train, eval_ds, split))
     cfg_doc = _member_config(front, arch, cfg)
     cfg_doc["runtimes"] = {n: e.to_dict() for n, e in exports.items()}  # the same facts as package.json
     _write_json(folder / "config.json", cfg_doc)
@@ -409,9 +422,10 @@ def packaging_measurement(m):
 
 
 def _runtime_exports(job: _Job, shipped: torch.nn.Module, folder: Path, images: torch.Tensor, onnx_report,
-                     say: Callable[[str], None]) -> dict[str, RuntimeExport]:
-    """Each deployment runtime's export of the member, checked on the parity images; then (with
-    ``runtime_latency``) every packaged export timed at batch 1, interleaved."""
+                     say: Callable[[str], None], int8_data: tuple[Any, Any, str]) -> dict[str, RuntimeExport]:
+    """Each deployment runtime's export of the member, checked on the parity images; with ``int8``
+    each int8 file, gated on top-1 (``int8_data``: training split, evaluation images, their split);
+    then (with ``runtime_latency``) every packaged file timed at batch 1, interleaved."""
     opts = job.opts
     exports = {"onnxruntime": RuntimeExport("onnxruntime", ["model.onnx"], (folder / "model.onnx").stat().st_size,
                                             onnx_report, versions("onnxruntime"))}
@@ -421,13 +435,47 @@ def _runtime_exports(job: _Job, shipped: torch.nn.Module, folder: Path, images: 
         say(f"{label} export and parity")
         exports[name] = check_runtime(name, shipped, folder, images, onnx_path=folder / "model.onnx",
                                       reference=reference, atol=opts.parity_atol, rtol=opts.parity_rtol)
+    if job.int8:
+        _int8_exports(job, shipped, exports, folder, int8_data, say)
     if opts.runtime_latency:
         say("runtime latency")
-        predictors = {n: e.extra.get("predict") or RUNTIMES[n].require().load(folder) for n, e in exports.items()
-                      if e.packaged}
+        predictors = {n: _predictor(e, folder) for n, e in exports.items() if e.packaged}
+        predictors.update({f"{n}-int8": e.int8.extra["predict"] for n, e in exports.items()
+                           if e.int8 is not None and e.int8.packaged})
         for n, lat in measure_latencies(predictors, images[:1].numpy()).items():
-            exports[n].latency = lat
+            if n.endswith("-int8"):
+                exports[n.removesuffix("-int8")].int8.latency = lat
+            else:
+                exports[n].latency = lat
     return exports
+
+
+def _predictor(export: RuntimeExport, folder: Path):
+    """The runtime's fp32 predictor of a packaged export (loaded again where the check did not keep it)."""
+    if "predict" not in export.extra:
+        export.extra["predict"] = RUNTIMES[export.runtime].require().load(folder)
+    return export.extra["predict"]
+
+
+def _int8_exports(job: _Job, shipped: torch.nn.Module, exports: dict[str, RuntimeExport], folder: Path,
+                  int8_data: tuple[Any, Any, str], say: Callable[[str], None]) -> None:
+    """Each of ``job.int8``'s runtimes' int8 file, calibrated on a fixed subset of the training
+    split and gated on top-1 against the runtime's fp32 file (see :func:`check_int8`)."""
+    opts = job.opts
+    train, evaluated, split = int8_data
+    calibration = [x.numpy() for x, _ in loader(calibration_subset(train, opts.int8_calib_images, opts.seed), 64)]
+    batches = [(x.numpy(), torch.as_tensor(y).numpy()) for x, y in loader(evaluated, 256)]
+    images, labels = np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
+    info = {"split": "train", "seed": opts.seed}
+    for name in job.int8:
+        label, export = RUNTIMES[name].label, exports[name]
+        if not export.packaged:
+            export.int8 = Int8Export(name, [], 0, None, None, len(images), split, opts.int8_max_drop, {},
+                                     reason=f"not made: the fp32 {label} export was not packaged")
+            continue
+        say(f"{label} int8 quantisation and top-1")
+        export.int8 = check_int8(name, shipped, folder, _predictor(export, folder), calibration, images, labels,
+                                 split=split, max_drop=opts.int8_max_drop, calibration_info=info)
 
 
 def _measure_latency(model: torch.nn.Module, chw: tuple[int, int], prof: HardwareProfile) -> dict[str, Any] | None:
@@ -590,7 +638,10 @@ def _write_front(job: _Job, front_file: Path, rows: list[dict], info: DataInfo, 
                  "calibration_batch": opts.calib_batch, "seed": opts.seed, "parity_images": opts.parity_images,
                  "parity_atol": opts.parity_atol, "parity_rtol": opts.parity_rtol, "eval_split": "val",
                  "eval_images": opts.eval_images, "runtimes": list(job.runtimes),
-                 "runtime_latency": opts.runtime_latency},
+                 "runtime_latency": opts.runtime_latency,
+                 # only with --int8: packages made without it keep their bytes
+                 **({"int8": {"runtimes": list(job.int8), "calibration_images": opts.int8_calib_images,
+                              "max_drop": opts.int8_max_drop}} if job.int8 else {})},
     })
     text = manifest.to_json()
     (root / MANIFEST_NAME).write_text(text)

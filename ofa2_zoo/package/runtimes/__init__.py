@@ -50,6 +50,7 @@ class Runtime:
     extra: str | None  # pip extra of ofa2-zoo (None: a core dependency)
     requires: tuple[str, ...]  # importable modules the extra provides
     devices: str  # where it is the runtime to use (docs, cards)
+    int8_files: tuple[str, ...] = ()  # what export_int8 writes (empty: no --int8 for this runtime yet)
 
     @property
     def file(self) -> str:
@@ -69,9 +70,10 @@ class Runtime:
 
 
 RUNTIMES: dict[str, Runtime] = {r.name: r for r in (
-    Runtime("onnxruntime", "onnxruntime", "ort", ("model.onnx",), None, ("onnxruntime",), "any CPU or GPU (default)"),
+    Runtime("onnxruntime", "onnxruntime", "ort", ("model.onnx",), None, ("onnxruntime",), "any CPU or GPU (default)",
+            ("model.int8.onnx",)),
     Runtime("litert", "LiteRT", "litert", ("model.tflite",), "litert", ("litert_torch", "ai_edge_litert"),
-            "Android/iOS phones, embedded Linux (Arm); also the fastest here on x86"),
+            "Android/iOS phones, embedded Linux (Arm); also the fastest here on x86", ("model.int8.tflite",)),
     Runtime("executorch", "ExecuTorch", "executorch", ("model.pte",), "executorch", ("executorch",),
             "PyTorch's on-device runtime for phones and microcontrollers"),
     Runtime("openvino", "OpenVINO", "openvino", ("openvino_model.xml", "openvino_model.bin"), "openvino",
@@ -124,6 +126,7 @@ class RuntimeExport:
     latency: dict[str, Any] | None = None
     reason: str | None = None  # why it is not packaged (conversion or parity failed)
     extra: dict[str, Any] = field(default_factory=dict)
+    int8: Int8Export | None = None  # with --int8, for runtimes that have it
 
     @property
     def packaged(self) -> bool:
@@ -131,10 +134,49 @@ class RuntimeExport:
 
     def to_dict(self) -> dict[str, Any]:
         r = RUNTIMES[self.runtime]
-        return {"runtime": self.runtime, "file": r.file if self.packaged else None,
-                "files": list(self.files) if self.packaged else [], "bytes": self.bytes if self.packaged else 0,
-                "parity": self.parity.to_dict() if self.parity is not None else None, "latency": self.latency,
-                "versions": dict(self.versions), "packaged": self.packaged, "reason": self.reason}
+        out = {"runtime": self.runtime, "file": r.file if self.packaged else None,
+               "files": list(self.files) if self.packaged else [], "bytes": self.bytes if self.packaged else 0,
+               "parity": self.parity.to_dict() if self.parity is not None else None, "latency": self.latency,
+               "versions": dict(self.versions), "packaged": self.packaged, "reason": self.reason}
+        if self.int8 is not None:  # absent without --int8 (packages made before it keep their bytes)
+            out["int8"] = self.int8.to_dict()
+        return out
+
+
+@dataclass
+class Int8Export:
+    """A runtime's int8 file of one member: its top-1 against the runtime's fp32 file on the same
+    evaluation images, the gate it passed or failed, and (when measured) its latency."""
+
+    runtime: str
+    files: list[str]
+    bytes: int
+    correct: int | None  # evaluation images the int8 file classifies right (None: quantisation failed)
+    correct_fp32: int | None  # the same runtime's fp32 file on the same images
+    n_images: int
+    split: str
+    max_drop: float  # the gate: top1 >= top1_fp32 - max_drop (points)
+    calibration: dict[str, Any]
+    reason: str | None = None
+    latency: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def packaged(self) -> bool:
+        return self.reason is None
+
+    def to_dict(self) -> dict[str, Any]:
+        r = RUNTIMES[self.runtime]
+        return {"file": r.int8_files[0] if self.packaged else None, "files": list(self.files) if self.packaged else [],
+                "bytes": self.bytes if self.packaged else 0, "top1": _percent(self.correct, self.n_images),
+                "top1_fp32": _percent(self.correct_fp32, self.n_images), "correct": self.correct,
+                "correct_fp32": self.correct_fp32, "n_images": self.n_images, "split": self.split,
+                "max_drop": self.max_drop, "calibration": dict(self.calibration), "latency": self.latency, "packaged": self.packaged,
+                "reason": self.reason}
+
+
+def _percent(correct: int | None, n: int) -> float | None:
+    return None if correct is None or n == 0 else round(100.0 * correct / n, 4)
 
 
 def _logits(predict: Predict, images: np.ndarray, batch_size: int) -> np.ndarray:
@@ -183,6 +225,86 @@ def check_runtime(name: str, model, folder: Path, images, *, onnx_path: Path | N
 def _remove(folder: Path, files: Iterable[str]) -> None:
     for f in files:
         (folder / f).unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------------------- int8
+#: ``--int8``'s gate: an int8 file is packaged when its top-1 is at most this many points below
+#: its runtime's fp32 file on the same evaluation images (issue 25's acceptance).
+INT8_MAX_DROP = 1.0
+
+
+def int8_runtimes() -> list[str]:
+    """The runtimes ofa2-zoo can make an int8 file for."""
+    return [n for n, r in RUNTIMES.items() if r.int8_files]
+
+
+def _no_int8(name: str) -> PackageError:
+    return PackageError(f"int8 is not available for runtime {name} in ofa2-zoo yet; runtimes with int8: "
+                        f"{', '.join(int8_runtimes())}")
+
+
+def resolve_int8(option: bool | str | Iterable[str] | None, runtimes: list[str]) -> list[str]:
+    """Which of the selected ``runtimes`` get an int8 file: ``True`` every one that has int8 in
+    ofa2-zoo, ``False``/``None`` none, or names (a list or ``"a,b"``), each selected and with int8."""
+    if option is None or option is False:
+        return []
+    if option is True:
+        return [n for n in runtimes if RUNTIMES[n].int8_files]
+    names = [n.strip() for n in option.split(",")] if isinstance(option, str) else list(option)
+    out = []
+    for n in (n for n in names if n):
+        runtime(n)
+        if not RUNTIMES[n].int8_files:
+            raise _no_int8(n)
+        if n not in runtimes:
+            raise PackageError(f"int8 for runtime {n} needs that runtime selected (runtimes: {', '.join(runtimes)})")
+        out.append(n)
+    return [n for n in runtimes if n in out]
+
+
+def int8_gate(correct_fp32: int, correct_int8: int, n_images: int, max_drop: float = INT8_MAX_DROP) -> bool:
+    """True when int8's top-1 is at most ``max_drop`` points below fp32's on the same ``n_images``
+    (counted in images, so exactly ``max_drop`` points passes whatever floating point does)."""
+    return 100 * (correct_fp32 - correct_int8) <= max_drop * n_images
+
+
+def _correct(predict: Predict, images: np.ndarray, labels: np.ndarray) -> int:
+    return int((_logits(predict, images, 256).argmax(1) == labels).sum())
+
+
+def check_int8(name: str, model, folder: Path, fp32: Predict, calibration: list[np.ndarray], images: np.ndarray,
+               labels: np.ndarray, *, split: str, max_drop: float = INT8_MAX_DROP, threads: int = 1,
+               calibration_info: dict[str, Any] | None = None) -> Int8Export:
+    """Quantise ``model`` (PyTorch; onnxruntime starts from the checked ``model.onnx`` in
+    ``folder`` instead) to runtime ``name``'s int8 file, calibrated on the batches
+    ``calibration``, and gate it on top-1: ``images``/``labels`` classified by the int8 file and by
+    ``fp32`` (the runtime's fp32 predictor). A failed quantisation or gate removes the int8 file and
+    says why in ``reason``."""
+    rt = runtime(name)
+    if not rt.int8_files:
+        raise _no_int8(name)
+    mod = rt.require()
+    info = {**getattr(mod, "INT8_SETTINGS", {}), **(calibration_info or {}),
+            "batches": len(calibration), "images": int(sum(len(b) for b in calibration))}
+    result = Int8Export(name, [], 0, None, None, len(images), split, max_drop, info)
+    try:
+        files = mod.export_int8(model, folder, calibration)
+        predict = mod.load_int8(folder, threads)
+        result.correct = _correct(predict, images, labels)
+    except Exception as exc:  # the quantiser's or the runtime's own failure: reported, not packaged
+        _remove(folder, rt.int8_files)
+        result.reason = f"{rt.label} int8 quantisation failed: {clip(f'{type(exc).__name__}: {exc}', 200)}"
+        return result
+    result.correct_fp32 = _correct(fp32, images, labels)
+    if not int8_gate(result.correct_fp32, result.correct, len(images), max_drop):
+        _remove(folder, files)
+        result.reason = (f"{rt.label} int8 top-1 {_percent(result.correct, len(images)):.2f} % is more than "
+                         f"{max_drop:g} point(s) below fp32's {_percent(result.correct_fp32, len(images)):.2f} % "
+                         f"on {len(images)} {split} images")
+        return result
+    result.files, result.bytes = files, sum((folder / f).stat().st_size for f in files)
+    result.extra["predict"] = predict
+    return result
 
 
 # ---------------------------------------------------------------------------- latency
@@ -240,10 +362,33 @@ def runtime_rows(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             "latency": (f"{lat['median_ms']:.3f} ms (IQR {lat['iqr_ms']:.3f})") if lat else "not measured",
             "machine": lat["machine"] if lat else None, "threads": lat["threads"] if lat else None,
             "versions": ", ".join(f"{k} {v}" for k, v in sorted(rec.get("versions", {}).items())),
+            "int8": False, "slower": False,
         })
+        if rec.get("int8"):
+            rows.append(_int8_row(rows[-1], rec["int8"], lat))
     return rows
 
 
-__all__ = ["RUNTIMES", "DEFAULT_RUNTIMES", "Runtime", "RuntimeUnavailable", "RuntimeExport", "runtime",
+def _int8_row(fp32_row: dict[str, Any], q: dict[str, Any], fp32_lat: dict[str, Any] | None) -> dict[str, Any]:
+    """The card's row of a runtime's int8 file: top-1 against its fp32 file, latency against fp32's
+    (saying "slower" where it is: never a speed-up that was not measured)."""
+    lat, latency = q.get("latency"), "not measured"
+    if lat:
+        latency = f"{lat['median_ms']:.3f} ms (IQR {lat['iqr_ms']:.3f})"
+        if fp32_lat:
+            ratio = lat["median_ms"] / fp32_lat["median_ms"]
+            latency += f", {ratio:.2f}× fp32's: " + ("slower than fp32 here" if ratio > 1 else "faster than fp32 here")
+    accuracy = "–"
+    if q.get("top1") is not None and q.get("top1_fp32") is not None:
+        accuracy = (f"top-1 {q['top1']:.2f} % vs fp32 {q['top1_fp32']:.2f} % on {q['n_images']} {q['split']} "
+                    f"images (gate: at most {q['max_drop']:g} point below)")
+    return {**fp32_row, "label": f"{fp32_row['label']} int8", "file": q.get("file"), "files": q.get("files") or [],
+            "packaged": q["packaged"], "reason": q.get("reason"), "int8": True,
+            "size": _size(q["bytes"]) if q["packaged"] else "–", "parity": accuracy, "latency": latency,
+            "slower": bool(lat and fp32_lat and lat["median_ms"] > fp32_lat["median_ms"])}
+
+
+__all__ = ["RUNTIMES", "DEFAULT_RUNTIMES", "Runtime", "RuntimeUnavailable", "RuntimeExport", "Int8Export", "runtime",
+           "INT8_MAX_DROP", "int8_runtimes", "resolve_int8", "int8_gate", "check_int8",
            "resolve_runtimes", "require_all", "check_runtime", "measure_latencies", "torch_logits", "versions",
            "package_versions", "runtime_rows"]
