@@ -433,7 +433,8 @@ def _runtime_exports(job: _Job, shipped: torch.nn.Module, folder: Path, images: 
 def _measure_latency(model: torch.nn.Module, chw: tuple[int, int], prof: HardwareProfile) -> dict[str, Any] | None:
     """Latency with the profile's measurement settings (onnxruntime/torch here; TensorRT needs a GPU),
     capped by :func:`packaging_measurement`."""
-    from ..profiles.measure import BackendUnavailable, machine_info, measure_module
+    from ..profiles.machine import machine_info
+    from ..profiles.measure import BackendUnavailable, measure_module
     from ..profiles.schema import Measurement
 
     m = packaging_measurement(prof.measurement or Measurement(backend="onnxruntime"))

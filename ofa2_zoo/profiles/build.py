@@ -27,9 +27,9 @@ from ..assets import cache_dir
 from ..errors import Ofa2Error
 from .agreement import Agreement
 from .loader import HardwareProfile, ProfileError, load_profile
-from .machine import canary_record, measure_canary
+from .machine import canary_record, machine_info, measure_canary
 from .lut import FORMAT, LatencyTable, all_ops, write_table
-from .measure import (BackendUnavailable, machine_info, make_runner, measure_archs, measure_call_overhead,
+from .measure import (BackendUnavailable, make_runner, measure_archs, measure_call_overhead,
                       op_input_shape, op_module, time_interleaved)
 
 ProgressFn = Callable[[int, int, str], None]

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
-import platform
 import statistics
 import time
 from dataclasses import dataclass
@@ -288,22 +286,3 @@ def op_module(op: Op, space: SearchSpace) -> nn.Module:
 def op_input_shape(op: Op, batch: int) -> tuple[int, ...]:
     h, w, c = op.inp
     return (batch, c, h, w)
-
-
-def machine_info() -> dict:
-    """What a measured table or report was measured on."""
-    import onnxruntime
-
-    from .machine import cpu_flags, cpu_name
-
-    info = {"cpu": cpu_name(), "cores": os.cpu_count(), "flags": cpu_flags(), "os": platform.platform(),
-            "python": platform.python_version(), "torch": torch.__version__, "onnxruntime": onnxruntime.__version__}
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    try:
-        import tensorrt
-
-        info["tensorrt"] = tensorrt.__version__
-    except ImportError:
-        pass
-    return info

@@ -53,7 +53,7 @@ def validate_profile(profile: HardwareProfile, n: int = 100, seed: int = 1, *, c
     ``table`` replaces the profile's table (whose calibration may be this machine's own).
     """
     from .build import fit_calibration
-    from .measure import machine_info
+    from .machine import machine_info
 
     if profile.measurement is None:
         raise ProfileError(f"{profile.path}: field 'measurement': missing, so the profile cannot be measured "

@@ -28,7 +28,7 @@ from ..front import Front, FrontMember
 from ..objectives.accuracy import load_accuracy_predictor
 from ..objectives.base import AccuracySource
 from ..profiles import DEFAULT_PROFILE, HardwareProfile, load_profile
-from ..profiles.machine import latency_attribution
+from ..profiles.calibration import latency_attribution
 from ..defaults import DEFAULT_ALGORITHM
 from .algorithms import (ALGORITHMS, BASELINES, MOEAS, AlgorithmError, check_algorithm,
                          run_moea, run_ofa_evolution, run_random)

@@ -200,7 +200,8 @@ def measure_latencies(predictors: dict[str, Predict], image: np.ndarray, *, thre
                       rounds: int = LATENCY_ROUNDS) -> dict[str, dict[str, Any]]:
     """Batch-1 latency of each runtime's predictor on ``image`` (1, C, H, W), timed interleaved in
     ``rounds`` passes (a burst of another process's load spreads over all runtimes)."""
-    from ...profiles.measure import machine_info, time_interleaved
+    from ...profiles.machine import machine_info
+    from ...profiles.measure import time_interleaved
 
     names = list(predictors)
     x = np.ascontiguousarray(image[:1], dtype=np.float32)
