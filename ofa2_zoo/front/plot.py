@@ -23,7 +23,16 @@ def plot_front(front: Front, path: str | os.PathLike, *, highlight: int | None =
 
     Only the packaged members (``packaged``: their front indices, labelled with their package
     ``k``, the suffix of their timm name) and OFA's nets carry text; every other member is a
-    point, so a front of a hundred members stays readable."""
+    point, so a front of a hundred members stays readable.
+
+    Args:
+        front: The front to draw.
+        path: The PNG file to write (atomically).
+        highlight: Index of a member to circle in red, or ``None``.
+        packaged: Front indices of the packaged members (green, labelled ``k``), or ``None``.
+        references: OFA's published nets (:func:`reference_points`), or ``None``.
+        title: The plot title (default: profile, algorithm and hypervolume).
+    """
     import matplotlib
 
     matplotlib.use("Agg")

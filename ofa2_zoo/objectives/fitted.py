@@ -127,7 +127,19 @@ class FittedPredictor(AccuracySource):
     def fit(cls, space: SearchSpace, genes: np.ndarray, top1: np.ndarray, hidden: list[int] | None = None,
             epochs: int = 2000, lr: float = 3e-3, weight_decay: float = 1e-3, seed: int = 0,
             progress: Callable[[int, int], None] | None = None) -> FittedPredictor:
-        """Fit on measured ``top1`` (%); ``progress(epoch, epochs)`` is called every 50 epochs."""
+        """Fit on measured ``top1`` (%); ``progress(epoch, epochs)`` is called every 50 epochs.
+
+        Args:
+            space: The search space the genes belong to.
+            genes: ``(N, n_genes)`` gene matrix of the measured sub-networks.
+            top1: Their measured top-1 (%), one per row of ``genes``.
+            hidden: Sizes of the hidden layers (default ``[128, 128]``).
+            epochs: Full-batch Adam steps.
+            lr: Initial learning rate (cosine-annealed to zero over ``epochs``).
+            weight_decay: Adam's weight decay.
+            seed: Seed of torch's generator (the initial weights).
+            progress: Called with (epoch, epochs) every 50 epochs and at the end; ``None`` for none.
+        """
         import torch
         from torch import nn
 

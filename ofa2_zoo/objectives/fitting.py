@@ -34,6 +34,14 @@ def measure_random(net, dataset: str, n: int, seed: int = 0, progress=None,
 
     ``workers > 1`` measures in that many processes (each arch on its own, one thread each), with
     the same results as one process: every measurement is independent of the others.
+
+    Args:
+        net: The trained supernet (its ``space`` gives the sub-networks).
+        dataset: The dataset measured on (its val split, after BN re-calibration on training images).
+        n: How many distinct sub-networks to measure.
+        seed: Seed of the sample and of its order.
+        progress: Called with (measured, n) after each network; ``None`` for none.
+        workers: Processes that measure (1: this process).
     """
     from .measured import MeasuredAccuracy
 
@@ -76,7 +84,20 @@ def fit_from_measurements(net, dataset: str, n_train: int = 250, n_test: int = 1
     """Measure ``n_train + n_test`` random sub-networks of ``net`` (or reuse ``measurements``
     written by an earlier run), fit on the first ``n_train`` and score on the held-out rest.
     ``progress(measured, n)`` and ``fit_progress(epoch, epochs)`` report the two steps.
-    Returns the predictor, its report and the measurements."""
+    Returns the predictor, its report and the measurements.
+
+    Args:
+        net: The trained supernet.
+        dataset: The dataset measured on.
+        n_train: Networks fitted on.
+        n_test: Held-out networks the fit is scored on.
+        seed: Seed of the sample and of the fit.
+        progress: Called with (measured, n) while measuring; ``None`` for none.
+        measurements: ``{"genes", "top1", "n_train"}`` from an earlier run to refit without measuring
+            (``n_train`` and ``n_test`` then come from it), or ``None``.
+        fit_progress: Called with (epoch, epochs) while fitting; ``None`` for none.
+        workers: Processes that measure (1: this process).
+    """
     space = net.space
     if measurements is not None:
         genes, top1 = space.canonicalize_genes(np.array(measurements["genes"])), np.array(measurements["top1"])

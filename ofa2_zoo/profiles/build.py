@@ -77,6 +77,16 @@ def build_lut(profile: HardwareProfile | str, out: str | Path | None = None, *, 
 
     With ``require_calibration=False`` a failed calibration is recorded in the table
     (``calibration_error``) and the raw table is written instead of raising.
+
+    Args:
+        profile: The profile, by id or path or loaded.
+        out: The table file (default: the profile's table path, else the cache).
+        resume: Whether to continue an interrupted build measured the same way on this machine.
+        calibration_archs: Whole networks measured to fit the table's calibration (0: none).
+        seed: Seed of those networks.
+        progress: Called with (operators done, operators, what was measured last); ``None`` for none.
+        chunk: Operators timed interleaved together (and saved to the partial file after each chunk).
+        require_calibration: Whether a failed calibration raises (else it is recorded in the table).
     """
     profile = load_profile(profile)
     m = profile.measurement

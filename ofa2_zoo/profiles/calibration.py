@@ -143,6 +143,13 @@ def calibrate_machine(profile: HardwareProfile | str, n: int = 30, *, check: int
     measured too and the table sum, the table's own calibration and the new one are compared on
     them (as ``ofa2 profile validate --calibrate`` does); with ``check=0`` the comparison is on
     the fitted networks themselves.
+
+    Args:
+        profile: The profile, by id or path or loaded.
+        n: Networks measured here to fit the calibration.
+        check: Other networks it is compared on (0: the fitted ones; never 1).
+        seed: Seed of the networks.
+        progress: Called with (networks measured, networks in all); ``None`` for none.
     """
     from .build import fit_calibration
     from .agreement import Agreement

@@ -98,7 +98,15 @@ def _gib(n: float) -> str:
 def check_budget(algorithm: str, population: int, generations: int, workers: int | None = None,
                  executor: str = "inprocess") -> None:
     """Refuse a budget before any work: bounds of population/generations/workers, and an
-    estimate of the memory it needs against half of this machine's memory."""
+    estimate of the memory it needs against half of this machine's memory.
+
+    Args:
+        algorithm: The search algorithm (its memory per individual differs).
+        population: Population size.
+        generations: Generations.
+        workers: Worker processes of the executor, or ``None``.
+        executor: ``inprocess``, ``process`` or ``ray``.
+    """
     for name, value, low, high in (("population", population, 2, POPULATION_MAX),
                                    ("generations", generations, 1, GENERATIONS_MAX)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
@@ -196,6 +204,28 @@ def search(profile: str | os.PathLike | HardwareProfile = DEFAULT_PROFILE, super
     history. ``budgets`` is the number of latency budgets of ``ofa-evolution``. ``engine``:
     ``vectorised`` runs NSGA-II / SMS-EMOA on arrays (:mod:`.engine`), ``pymoo`` through pymoo's
     ``minimize``; ``auto`` picks the vectorised engine where it exists.
+
+    Args:
+        profile: The hardware profile: id, YAML path or loaded.
+        supernet: The supernet the search is for (must be the profile's; ``None``: the profile's).
+        algorithm: ``pals`` (default), a pymoo MOEA, ``random`` or ``ofa-evolution``.
+        population: Population size.
+        generations: Generations.
+        seed: Seed of the search.
+        assets: Where OFA's assets are (default: the assets folder or cache).
+        accuracy: The accuracy source, or its name (default: the one the profile names).
+        objectives: Objective names (default: the profile's).
+        executor: ``inprocess``, ``process``, ``ray`` or an :class:`Executor`.
+        workers: Worker processes of the ``process`` or ``ray`` executor.
+        cache: An :class:`ObjectiveCache`, or a folder that keeps it on disk between runs.
+        mutation_prob: Per-gene mutation probability (default 0.1; not for ``pals``).
+        crossover_prob: Crossover probability.
+        budgets: Number of latency budgets of ``ofa-evolution``.
+        reference_point: Hypervolume reference point in natural units (default: the profile's).
+        reference_front: A front in minimisation space; IGD to it is added to the history.
+        engine: ``vectorised``, ``pymoo`` or ``auto`` (the vectorised engine where it exists).
+        progress: Called with (generation, generations, hypervolume); ``None`` for none.
+        supernet_sha256: The supernet weights' sha256, recorded in the front.
     """
     mutation_prob = _check_options(algorithm, population, generations, seed, mutation_prob, crossover_prob, workers,
                                    executor)
@@ -304,8 +334,8 @@ def _make_front(prof, acc, evaluator, problem, run, names, ref_nat, history, alg
 
 
 class _SearchModule(types.ModuleType):
-    """``ofa2_zoo.search`` names both this package and the function (BRIEF §6:
-    ``oz.search(...)``). Once the package is imported Python binds the *module* to the
+    """``ofa2_zoo.search`` names both this package and the function
+    (``oz.search(...)``). Once the package is imported Python binds the *module* to the
     attribute ``ofa2_zoo.search``, so the module itself forwards calls to :func:`search`."""
 
     def __call__(self, *args, **kwargs) -> Front:

@@ -159,7 +159,19 @@ def check_runtime(name: str, model, folder: Path, images, *, onnx_path: Path | N
                   reference: np.ndarray | None = None, atol: float, rtol: float, threads: int = 1) -> RuntimeExport:
     """Export ``model`` for runtime ``name`` into ``folder`` and compare the runtime's logits with
     PyTorch's (``reference``, else computed) on ``images``. A failed conversion or parity check
-    removes the files and says why in ``reason``; a missing extra raises."""
+    removes the files and says why in ``reason``; a missing extra raises.
+
+    Args:
+        name: The runtime (``onnxruntime``, ``litert``, ...).
+        model: The PyTorch member.
+        folder: The member folder the runtime's files are written to.
+        images: An ``(N, C, H, W)`` tensor of images to compare on.
+        onnx_path: The member's exported ONNX file, for runtimes converted from it.
+        reference: PyTorch's logits on ``images`` when already computed, else ``None``.
+        atol: Absolute tolerance of the logits' comparison.
+        rtol: Relative tolerance of the logits' comparison.
+        threads: The runtime's threads.
+    """
     from ..onnx_export import compare_logits
 
     rt = runtime(name)
@@ -199,7 +211,16 @@ def measure_latencies(predictors: dict[str, Predict], image: np.ndarray, *, thre
                       warmup: int = LATENCY_WARMUP, repeats: int = LATENCY_REPEATS,
                       rounds: int = LATENCY_ROUNDS) -> dict[str, dict[str, Any]]:
     """Batch-1 latency of each runtime's predictor on ``image`` (1, C, H, W), timed interleaved in
-    ``rounds`` passes (a burst of another process's load spreads over all runtimes)."""
+    ``rounds`` passes (a burst of another process's load spreads over all runtimes).
+
+    Args:
+        predictors: Runtime name -> its predictor (a callable on a numpy batch).
+        image: One image batch ``(1, C, H, W)`` (only its first image is used).
+        threads: The threads the predictors were loaded with (recorded with the timings).
+        warmup: Untimed calls first.
+        repeats: Timed calls per runtime.
+        rounds: Interleaved passes the timed calls are spread over.
+    """
     from ...profiles.machine import machine_info
     from ...profiles.measure import time_interleaved
 
