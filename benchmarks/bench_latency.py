@@ -137,7 +137,7 @@ def main() -> None:
     ap.add_argument("--plot", default="benchmarks/results/latency_bench_validation.png")
     ap.add_argument("--json", help="write all results to this file")
     args = ap.parse_args()
-    from ofa2_zoo.profiles.measure import machine_info
+    from ofa2_zoo.profiles.machine import machine_info
 
     out = {"machine": machine_info(), "load_avg_start": os.getloadavg(), "throughput": throughput(Path(args.assets))}
     print(f"machine: {out['machine']['cpu']}, {os.cpu_count()} cores, {platform.platform()}")

@@ -31,7 +31,8 @@ import torch
 import ofa2_zoo  # noqa: F401
 from ofa2_zoo.package import package_front, read_manifest
 from ofa2_zoo.package.onnx_export import INPUT_NAME, OUTPUT_NAME, ort_session
-from ofa2_zoo.profiles.measure import machine_info, time_interleaved
+from ofa2_zoo.profiles.machine import machine_info
+from ofa2_zoo.profiles.measure import time_interleaved
 
 STEPS = ("extract", "calibrate", "save", "evaluate", "onnx_export", "parity", "card")
 

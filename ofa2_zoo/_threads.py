@@ -4,12 +4,10 @@ Multi-threaded BLAS (numpy's OpenBLAS) and OpenMP (torch's intra-op pool) keep t
 threads spin-waiting for a while after each call. The search calls its objectives about a
 thousand times with ~100 rows; there the spinning threads do nothing useful, and when another
 process is busy on the machine they compete with it for the cores and the search slows down
-five- to fifteen-fold (measured on 2 cores; ``OMP_WAIT_POLICY=PASSIVE`` hides it, but users do
-not set it). So that work runs on the caller's thread alone, and the caller's settings are
-restored afterwards. The same holds for packaging the small networks of a front and for
-extracting sub-networks: measured on the 2 shared cores under the same load, packaging 3
-digits members took 144 s with torch's default 2 threads and 10 s with one; extracting 10
-w1.2 sub-networks 20-22 s and 1.8-2.7 s.
+several-fold (``OMP_WAIT_POLICY=PASSIVE`` hides it, but users do not set it). So that work runs
+on the caller's thread alone, and the caller's settings are restored afterwards. The same holds
+for packaging the small networks of a front and for extracting sub-networks (the figures are in
+``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations

@@ -312,6 +312,15 @@ def fetch_url(url: str, part: Path, size: int | None, progress: ProgressFn | Non
     stall or the deadline of ``limits`` raises :class:`DownloadTimeout` and keeps ``part`` to
     resume. ``part`` must not be a symbolic link or a folder (it is opened without following
     links).
+
+    Args:
+        url: Where the file is downloaded from.
+        part: The partial file to append to (created when missing).
+        size: The file's exact size in bytes when pinned, else ``None``.
+        progress: Called with (step, bytes so far, total or ``None``) as bytes arrive; ``None`` for none.
+        limits: The stall and deadline limits (default :meth:`DownloadLimits.start`).
+        max_bytes: The most bytes an unpinned file may have (default :data:`MAX_UNPINNED_BYTES`).
+        step: The step name progress reports (default: the partial file's name).
     """
     limits = limits if limits is not None else DownloadLimits.start()
     cap = size if size is not None else max_bytes if max_bytes is not None else MAX_UNPINNED_BYTES

@@ -61,7 +61,19 @@ def export_model(name: str, runtime: str = "litert", out: str | os.PathLike | No
     ``./<name>-<runtime>``), checked on ``images`` validation images of ``data`` (default: the
     images it was packaged with). Raises :class:`ParityError` (nothing written) when the export
     does not compute what PyTorch computes, :class:`RuntimeUnavailable` naming the extra to
-    install when the runtime is missing."""
+    install when the runtime is missing.
+
+    Args:
+        name: An ``ofa2_*`` model name, optionally with a version tag (``ofa2_front_2.v3``).
+        runtime: ``litert``, ``onnxruntime``, ``executorch`` or ``openvino``.
+        out: The output folder (default ``./<name>-<runtime>``).
+        data: The dataset the parity check reads (default: the one the member was packaged with).
+        images: How many validation images the parity check compares.
+        atol: Absolute tolerance of the logits' comparison.
+        rtol: Relative tolerance of the logits' comparison.
+        latency: Whether to time the exported model here.
+        threads: Threads of each runtime while checking and timing.
+    """
     from .package.runtimes import RUNTIMES, check_runtime, measure_latencies
     from .package.runtimes import runtime as get_runtime
 

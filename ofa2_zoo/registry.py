@@ -27,13 +27,11 @@ import json
 import os
 import re
 import warnings
-from collections import deque
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
-from timm.models import register_model
-from timm.models._pretrained import DefaultCfg, PretrainedCfg
+from timm.models import DefaultCfg, PretrainedCfg, generate_default_cfgs, register_model
 
 from ._schema import is_version_tag
 from .constants import offline
@@ -142,9 +140,10 @@ def _load_failure(name: str, member: ZooEntry, exc: Exception) -> str:
 
 
 def _register(name: str, versions: Mapping[str, ZooEntry]) -> None:
+    # One ``name.tag`` cfg per version in tag order; the first, marked ``*``, is the default.
     tags = tag_order(versions)
-    default_cfgs[name] = DefaultCfg(tags=deque(tags), cfgs={t: _pretrained_cfg(versions[t]) for t in tags},
-                                    is_pretrained=True)
+    default_cfgs.update(generate_default_cfgs({f"{name}.{t}" + ("*" if i == 0 else ""): _pretrained_cfg(versions[t])
+                                               for i, t in enumerate(tags)}))
     _VERSIONS[name] = dict(versions)
     with warnings.catch_warnings():
         # Re-registering a name (a newer version, a local package) is intended here.

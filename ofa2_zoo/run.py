@@ -46,7 +46,24 @@ def run_pipeline(out_dir: str | os.PathLike, *, profile: str = DEFAULT_PROFILE, 
     """Search ``profile`` and package its front under ``out_dir`` (``front/`` and ``package/``).
 
     ``on_stage(text)`` announces each stage; ``search_progress("search", generation, generations,
-    hv=...)`` and ``package_progress(step, members done, members)`` report within the two long ones."""
+    hv=...)`` and ``package_progress(step, members done, members)`` report within the two long ones.
+
+    Args:
+        out_dir: The output folder (``front/`` and ``package/`` are written under it).
+        profile: The hardware profile to search.
+        algorithm: The search algorithm.
+        population: Population size of the search.
+        generations: Generations of the search.
+        seed: Seed of the search.
+        members: How many front members to package (default: the profile's ``package.members``).
+        weights: The supernet's weights: a file, ``embedded`` or ``official`` (default: embedded for
+            an ``ofa2_*`` supernet, else OFA's official checkpoint).
+        data: The dataset packaging reads (default: the embedded supernet's).
+        assets: Where OFA's assets are (default: the assets folder or cache).
+        on_stage: Called with a line announcing each stage; ``None`` for none.
+        search_progress: Called with ("search", generation, generations, hv=hypervolume); ``None`` for none.
+        package_progress: Called with (step, members done, members); ``None`` for none.
+    """
     from ._io import check_out_dir
     from .package import package_front
     from .search import SearchError, check_algorithm, check_budget

@@ -141,17 +141,8 @@ def test_every_stage_imports_only_stages_to_its_left():
     assert stage_violations(import_graph()) == []
 
 
-#: The import cycles still to be untangled (issue 27). The per-machine calibration
-#: (profiles/machine.py) is applied by the loader and fitted with build/validate, which measure
-#: through measure.py, which records the machine: splitting machine.py into its identity/canary
-#: part and its calibration part removes it. The test fails when a new cycle appears and when
-#: this one is gone (then delete the entry).
-KNOWN_CYCLES = [["ofa2_zoo.profiles.build", "ofa2_zoo.profiles.loader", "ofa2_zoo.profiles.machine",
-                 "ofa2_zoo.profiles.measure", "ofa2_zoo.profiles.validate"]]
-
-
 def test_no_module_imports_itself_back():
-    assert cycles(import_graph()) == KNOWN_CYCLES
+    assert cycles(import_graph()) == []
 
 
 def test_every_module_is_in_a_stage():

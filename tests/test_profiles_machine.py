@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import ofa2_zoo.profiles.build as build_mod
+import ofa2_zoo.profiles.calibration as calibration
 import ofa2_zoo.profiles.machine as machine
 import ofa2_zoo.profiles.validate as validate_mod
 from _profiles_helpers import TINY, profile_dict, write_profile
@@ -39,8 +40,9 @@ class FakeMachine:
     def __init__(self, monkeypatch, factor: float = 1.0, flags=FLAGS, identity=IDENTITY):
         self.factor, self.timed = factor, 0
         monkeypatch.setattr(machine, "machine_identity", lambda: {**identity, "flags": list(flags)})
-        monkeypatch.setattr(machine, "cpu_flags", lambda *a: list(flags))
-        monkeypatch.setattr(machine, "measure_canary", self.measure)
+        for module in (machine, calibration):
+            monkeypatch.setattr(module, "cpu_flags", lambda *a: list(flags))
+            monkeypatch.setattr(module, "measure_canary", self.measure)
 
     def measure(self, profile):
         self.timed += 1
@@ -146,7 +148,7 @@ def test_an_unknown_table_format_is_refused(tmp_path):
 # ---------------------------------------------------------------------------- the check
 def test_the_same_machine_passes_quietly(tiny, monkeypatch):
     fake = FakeMachine(monkeypatch, 1.0)
-    result = machine.check_machine(tiny)
+    result = calibration.check_machine(tiny)
     assert (result.status, result.message, result.ratio, result.reference) == ("same", None, 1.0, "table")
     assert fake.timed == 1
 
@@ -154,12 +156,12 @@ def test_the_same_machine_passes_quietly(tiny, monkeypatch):
 @pytest.mark.parametrize("factor, status", [(1.10, "same"), (1.1001, "differs"), (0.90, "same"), (0.8999, "differs")])
 def test_the_canary_tolerance_is_10_percent(tiny, monkeypatch, factor, status):
     FakeMachine(monkeypatch, factor)
-    assert machine.check_machine(tiny).status == status
+    assert calibration.check_machine(tiny).status == status
 
 
 def test_a_slower_machine_gets_one_warning_naming_the_difference_and_the_fix(tiny, monkeypatch):
     FakeMachine(monkeypatch, 1.6)
-    result = machine.check_machine(tiny)
+    result = calibration.check_machine(tiny)
     assert result.status == "differs" and result.ratio == pytest.approx(1.6)
     assert result.message == ("profile tiny-cpu's latency table (measured on Test CPU, 2 cores) does not fit this "
                               "machine: its canary runs 60% slower here (4.800 ms vs 3.000 ms), so its latencies "
@@ -168,12 +170,12 @@ def test_a_slower_machine_gets_one_warning_naming_the_difference_and_the_fix(tin
 
 def test_other_cpu_flags_are_named_even_when_the_canary_agrees(tiny, monkeypatch):
     FakeMachine(monkeypatch, 0.5, flags=["avx2", "sse2", "avx512f", "avx512_vnni"])
-    result = machine.check_machine(tiny)
+    result = calibration.check_machine(tiny)
     assert result.flags_missing == ["fma"] and result.flags_extra == ["avx512_vnni", "avx512f"]
     assert "its canary runs 50% faster here (1.500 ms vs 3.000 ms) and the CPU flags differ (this machine " \
            "lacks fma; has avx512_vnni, avx512f besides)" in result.message
     FakeMachine(monkeypatch, 1.0, flags=["avx2", "sse2"])
-    result = machine.check_machine(tiny)
+    result = calibration.check_machine(tiny)
     assert result.status == "differs" and "its canary" not in result.message
     assert "the CPU flags differ (this machine lacks fma)" in result.message
 
@@ -181,7 +183,7 @@ def test_other_cpu_flags_are_named_even_when_the_canary_agrees(tiny, monkeypatch
 def test_a_table_without_a_canary_is_an_unknown_machine_with_a_note(tmp_path, monkeypatch, tiny):
     fake = FakeMachine(monkeypatch, 1.6)
     _write_table(tmp_path / "luts" / "tiny-cpu.json", canary=None, fmt="ofa2-lut/1")
-    result = machine.check_machine(tiny)
+    result = calibration.check_machine(tiny)
     assert result.status == "unknown" and fake.timed == 0
     assert result.message == ("profile tiny-cpu's latency table (measured on Test CPU, 2 cores) records no canary of "
                               "this version, so whether it was measured on a machine like this one is unknown; its "
@@ -191,15 +193,15 @@ def test_a_table_without_a_canary_is_an_unknown_machine_with_a_note(tmp_path, mo
 
 def test_profiles_for_another_device_are_not_checked(tmp_path, monkeypatch):
     fake = FakeMachine(monkeypatch, 1.6)
-    assert machine.check_machine("note10").status == "skipped"
+    assert calibration.check_machine("note10").status == "skipped"
     mobile = profile_dict(id="tiny-phone", device_class="mobile")
     _write_table(tmp_path / "luts" / "tiny-phone.json")
     mobile["latency"]["table"]["path"] = "luts/tiny-phone.json"
-    assert machine.check_machine(write_profile(tmp_path, mobile)).status == "skipped"
+    assert calibration.check_machine(write_profile(tmp_path, mobile)).status == "skipped"
     no_measurement = profile_dict(id="tiny-other", objectives=["latency_ms", "macs_m"])
     del no_measurement["measurement"]
     _write_table(tmp_path / "luts" / "tiny-cpu.json")
-    assert machine.check_machine(write_profile(tmp_path, no_measurement)).status == "skipped"
+    assert calibration.check_machine(write_profile(tmp_path, no_measurement)).status == "skipped"
     assert fake.timed == 0
 
 
@@ -207,15 +209,15 @@ def test_the_canary_is_timed_once_a_day_per_machine(tiny, monkeypatch):
     fake = FakeMachine(monkeypatch, 1.0)
     clock = [1_000_000.0]
     monkeypatch.setattr(machine.time, "time", lambda: clock[0])
-    machine.check_machine(tiny)
+    calibration.check_machine(tiny)
     clock[0] += machine.CANARY_TTL_S - 1
-    machine.check_machine(tiny)
+    calibration.check_machine(tiny)
     assert fake.timed == 1
     clock[0] += 1  # exactly one day after the timing: stale
-    machine.check_machine(tiny)
+    calibration.check_machine(tiny)
     assert fake.timed == 2
     other = FakeMachine(monkeypatch, 1.0, identity={**IDENTITY, "cpu": "Other CPU"})
-    assert machine.check_machine(tiny).status == "same"  # another fingerprint: its own timing
+    assert calibration.check_machine(tiny).status == "same"  # another fingerprint: its own timing
     assert other.timed == 1
     cached = json.loads((machine.machine_dir() / "canary.json").read_text())
     assert len(cached) == 2
@@ -225,7 +227,7 @@ def test_a_corrupt_canary_cache_is_re_timed(tiny, monkeypatch):
     fake = FakeMachine(monkeypatch, 1.0)
     machine.machine_dir().mkdir(parents=True)
     (machine.machine_dir() / "canary.json").write_text("{not json")
-    assert machine.check_machine(tiny).status == "same" and fake.timed == 1
+    assert calibration.check_machine(tiny).status == "same" and fake.timed == 1
 
 
 # ---------------------------------------------------------------------------- calibrate
@@ -235,9 +237,9 @@ def test_calibrate_fits_this_machine_and_the_profile_uses_it_here_only(tiny, tmp
     shipped = table_path.read_bytes()
     networks = _foreign_networks(monkeypatch)
     networks.table = table_path
-    assert machine.check_machine(tiny).status == "differs"
+    assert calibration.check_machine(tiny).status == "differs"
 
-    result = machine.calibrate_machine(tiny, 12, check=4, seed=3)
+    result = calibration.calibrate_machine(tiny, 12, check=4, seed=3)
     assert table_path.read_bytes() == shipped  # the shipped table is never touched
     labels = [label for label, _ in result.rows]
     assert labels == ["table sum", "this machine's calibration"]
@@ -255,7 +257,7 @@ def test_calibrate_fits_this_machine_and_the_profile_uses_it_here_only(tiny, tmp
     raw = p.table.compile(p.space, calibrated=False).latency_genes(genes)
     np.testing.assert_allclose(p.latency_genes(genes), 1.6 * raw + 0.05, rtol=1e-4)  # a least-squares fit
     # the check now compares with the canary timed when the calibration was fitted: no warning
-    check = machine.check_machine(p)
+    check = calibration.check_machine(p)
     assert (check.status, check.reference) == ("same", f"machine:{fp}")
 
     # another machine (another fingerprint) does not use it, and is warned again
@@ -263,14 +265,14 @@ def test_calibrate_fits_this_machine_and_the_profile_uses_it_here_only(tiny, tmp
     other = load_profile(tiny)
     assert "calibrated_by" not in other.table.meta
     np.testing.assert_allclose(other.latency_genes(genes), raw)
-    assert machine.check_machine(other).status == "differs"
+    assert calibration.check_machine(other).status == "differs"
 
 
 def test_a_calibration_for_a_rebuilt_table_is_ignored(tiny, tmp_path, monkeypatch):
     FakeMachine(monkeypatch, 1.6)
     networks = _foreign_networks(monkeypatch)
     networks.table = tmp_path / "luts" / "tiny-cpu.json"
-    machine.calibrate_machine(tiny, 8, check=0)
+    calibration.calibrate_machine(tiny, 8, check=0)
     assert "calibrated_by" in load_profile(tiny).table.meta
     _write_table(tmp_path / "luts" / "tiny-cpu.json", canary=dict(TABLE_CANARY, **{CANARY_KEYS[0]: 0.6}))
     assert "calibrated_by" not in load_profile(tiny).table.meta
@@ -282,28 +284,28 @@ def test_a_calibration_for_a_rebuilt_table_is_ignored(tiny, tmp_path, monkeypatc
 def test_a_malformed_machine_calibration_is_ignored(tiny, tmp_path, monkeypatch, change):
     FakeMachine(monkeypatch, 1.6)
     _foreign_networks(monkeypatch).table = tmp_path / "luts" / "tiny-cpu.json"
-    path = machine.calibrate_machine(tiny, 8, check=0).path
+    path = calibration.calibrate_machine(tiny, 8, check=0).path
     data = json.loads(path.read_text())
     path.write_text(json.dumps({**data, **change}))
     assert "calibrated_by" not in load_profile(tiny).table.meta
-    assert machine.check_machine(tiny).status == "differs"  # warned again: calibrating anew replaces it
+    assert calibration.check_machine(tiny).status == "differs"  # warned again: calibrating anew replaces it
 
 
 def test_calibrate_with_check_0_reports_the_fit_in_sample(tiny, tmp_path, monkeypatch):
     FakeMachine(monkeypatch, 1.6)
     _foreign_networks(monkeypatch).table = tmp_path / "luts" / "tiny-cpu.json"
-    result = machine.calibrate_machine(tiny, 8, check=0)
+    result = calibration.calibrate_machine(tiny, 8, check=0)
     assert result.check_networks == 0 and result.rows[0][1].to_dict() == result.calibration["before"]
     assert result.rows[1][1].to_dict() == result.calibration["after"]
     with pytest.raises(ProfileError, match=r"--check needs 0 \(compare on the fitted networks\) or at least 2"):
-        machine.calibrate_machine(tiny, 8, check=1)
+        calibration.calibrate_machine(tiny, 8, check=1)
 
 
 def test_calibrate_reports_the_tables_own_calibration_too(tmp_path, monkeypatch, tiny):
     FakeMachine(monkeypatch, 1.6)
     _write_table(tmp_path / "luts" / "tiny-cpu.json", calibration={"scale": 1.0, "offset": 0.001})
     _foreign_networks(monkeypatch).table = tmp_path / "luts" / "tiny-cpu.json"
-    result = machine.calibrate_machine(tiny, 12, check=4)
+    result = calibration.calibrate_machine(tiny, 12, check=4)
     assert [label for label, _ in result.rows] == ["table sum", "table's calibration (its machine)",
                                                    "this machine's calibration"]
 
@@ -311,14 +313,14 @@ def test_calibrate_reports_the_tables_own_calibration_too(tmp_path, monkeypatch,
 def test_note10_cannot_be_calibrated_here():
     with pytest.raises(ProfileError, match="profile note10 cannot be calibrated on this machine: its latency does "
                                            "not come from a table measured with ofa2-zoo"):
-        machine.calibrate_machine("note10")
+        calibration.calibrate_machine("note10")
 
 
 def test_the_objective_cache_keeps_calibrated_latencies_apart(tiny, tmp_path, monkeypatch):
     FakeMachine(monkeypatch, 1.6)
     before = objective_sources(load_profile(tiny), None, ["latency_ms", "macs_m"])["latency_ms"].namespace
     _foreign_networks(monkeypatch).table = tmp_path / "luts" / "tiny-cpu.json"
-    machine.calibrate_machine(tiny, 8, check=0)
+    calibration.calibrate_machine(tiny, 8, check=0)
     after = objective_sources(load_profile(tiny), None, ["latency_ms", "macs_m"])["latency_ms"].namespace
     assert before != after and after.startswith(before + ":" + machine.fingerprint())
 
@@ -334,7 +336,7 @@ def test_front_and_explorer_say_which_machine_calibrated_the_latencies(tiny, tmp
     assert explorer_data(front)["latency_by"] == raw_by
 
     _foreign_networks(monkeypatch).table = tmp_path / "luts" / "tiny-cpu.json"
-    result = machine.calibrate_machine(tiny, 8, check=0)
+    result = calibration.calibrate_machine(tiny, 8, check=0)
     front = search(tiny, population=6, generations=2, seed=1)
     created = json.loads(result.path.read_text())["created"][:10]
     assert front.profile["latency_by"] == (f"the table measured on Test CPU, 2 cores (2026-12-01), calibrated on "
@@ -351,11 +353,11 @@ def test_a_front_without_latency_records_no_attribution(tiny, monkeypatch):
 # ---------------------------------------------------------------------------- stamping a shipped table
 def test_stamping_refuses_a_table_measured_elsewhere(tiny, tmp_path, monkeypatch):
     FakeMachine(monkeypatch, 1.0)
-    monkeypatch.setattr("ofa2_zoo.profiles.measure.machine_info", lambda: {"cpu": "Other CPU", "cores": 2})
+    monkeypatch.setattr("ofa2_zoo.profiles.calibration.machine_info", lambda: {"cpu": "Other CPU", "cores": 2})
     table_path = tmp_path / "luts" / "tiny-cpu.json"
     before = table_path.read_bytes()
     with pytest.raises(ProfileError) as exc:
-        machine.stamp_table(tiny)
+        calibration.stamp_table(tiny)
     assert str(exc.value) == (f"{table_path} was measured on Test CPU, 2 cores, not on this machine (Other CPU, 2 "
                               "cores) with the same runtimes; a canary must be timed where the table was measured "
                               "(fix: run this there, or rebuild the table here: ofa2 profile build-lut tiny-cpu)")
@@ -368,12 +370,12 @@ def test_stamping_an_old_table_adds_the_canary_and_flags(tiny, tmp_path, monkeyp
     old_machine = {k: v for k, v in TABLE_MACHINE.items() if k != "flags"}
     _write_table(table_path, canary=None, machine_record=old_machine, fmt="ofa2-lut/1")
     entries = json.loads(table_path.read_text())["entries"]
-    monkeypatch.setattr("ofa2_zoo.profiles.measure.machine_info", lambda: dict(TABLE_MACHINE))
-    path, canary = machine.stamp_table(tiny)
+    monkeypatch.setattr("ofa2_zoo.profiles.calibration.machine_info", lambda: dict(TABLE_MACHINE))
+    path, canary = calibration.stamp_table(tiny)
     data = json.loads(path.read_text())
     assert data["format"] == FORMAT and data["machine"]["flags"] == FLAGS and data["entries"] == entries
     assert data["canary"]["ms"] == {k: 1.25 * v for k, v in TABLE_CANARY.items()} == canary["ms"]
-    assert machine.check_machine(tiny).status == "same"
+    assert calibration.check_machine(tiny).status == "same"
 
 
 # ---------------------------------------------------------------------------- the CLI

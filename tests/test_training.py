@@ -285,7 +285,7 @@ def test_distributed_entry_refuses_a_bad_config_file(tmp_path):
 
 
 def test_measuring_in_worker_processes_gives_the_same_results(tmp_path):
-    from ofa2_zoo.objectives.fitted import measure_random
+    from ofa2_zoo.objectives.fitting import measure_random
 
     torch.manual_seed(0)
     net = load_supernet(TINY, num_classes=10)

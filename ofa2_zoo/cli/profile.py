@@ -62,7 +62,8 @@ def check_this_machine(profile, assets: Optional[Path] = None):
     from rich.markup import escape
 
     from ..profiles import load_profile
-    from ..profiles.machine import check_enabled, check_machine
+    from ..profiles.calibration import check_machine
+    from ..profiles.machine import check_enabled
 
     if not check_enabled():
         return None
@@ -85,7 +86,7 @@ def show(name: str = NAME, assets: Optional[Path] = ASSETS) -> None:
     matching its pinned sha256), as `ofa2 search` would refuse the profile.
     """
     from ..profiles import ProfileError, load_profile
-    from ..profiles.machine import latency_attribution
+    from ..profiles.calibration import latency_attribution
 
     p = load_profile(name, assets)
     info = p.describe()
@@ -206,7 +207,7 @@ def calibrate_cmd(name: str = NAME,
     touched. Rebuild the table instead (ofa2 profile build-lut) for a different runtime or device.
     """
     from ..profiles import load_profile
-    from ..profiles.machine import calibrate_machine
+    from ..profiles.calibration import calibrate_machine
 
     p = load_profile(name, assets)
     with progress(quiet) as bar:
@@ -229,7 +230,7 @@ def canary_cmd(name: str = NAME,
     """Time the profile's canary here and compare it with the table's (or store it in the table)."""
     from .._io import sha256_file
     from ..profiles import load_profile
-    from ..profiles.machine import check_machine, stamp_table
+    from ..profiles.calibration import check_machine, stamp_table
 
     p = load_profile(name, assets)
     if write:

@@ -114,7 +114,7 @@ def fit_predictor_cmd(
     """Measure random sub-networks, fit an accuracy predictor, report Kendall τ / RMSE / MAE."""
     from .._io import check_out_dir, write_json_atomic
     from ..errors import Ofa2Error
-    from ..objectives.fitted import fit_from_measurements
+    from ..objectives.fitting import fit_from_measurements
     from ..supernet import load_supernet
     from ..supernet.checkpoint import read_supernet_file
 

@@ -95,6 +95,13 @@ def explorer_data(front: Front, *, packaged: Sequence[PackagedMember] = (),
     ``previous`` is ``(label, front)`` of an earlier version (e.g. ``("v1", front_v1)``), drawn
     in grey; it is left out when it is the same front version. References that cannot be
     placed in the front's objective space (``None`` values) are skipped.
+
+    Args:
+        front: The front the page shows.
+        packaged: Its members packaged as timm models (highlighted, with their loading snippet).
+        references: OFA's published nets placed in the front's objective space.
+        previous: ``(label, front)`` of an earlier version, or ``None``.
+        title: The page title (default ``"<profile id> front"``).
     """
     x, y = plot_axes(front)
     by_index = _by_index(packaged, len(front.members))

@@ -36,10 +36,8 @@ from pydantic import ConfigDict, Field, ValidationError
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
-from .._io import atomic_path, write_json_atomic
+from .._io import atomic_path, sha256_file, write_json_atomic
 from ..progress import ProgressFn
-from .._threads import limited_threads
-from .._io import sha256_file
 from .._schema import Schema, first_problem
 from ..errors import CheckpointError, Ofa2Error
 from ..space import SearchSpace, resolve_space
@@ -130,7 +128,19 @@ class FittedPredictor(AccuracySource):
     def fit(cls, space: SearchSpace, genes: np.ndarray, top1: np.ndarray, hidden: list[int] | None = None,
             epochs: int = 2000, lr: float = 3e-3, weight_decay: float = 1e-3, seed: int = 0,
             progress: ProgressFn | None = None) -> FittedPredictor:
-        """Fit on measured ``top1`` (%); ``progress("fitting", epoch, epochs)`` is called every 50 epochs."""
+        """Fit on measured ``top1`` (%); ``progress("fitting", epoch, epochs)`` is called every 50 epochs.
+
+        Args:
+            space: The search space the genes belong to.
+            genes: ``(N, n_genes)`` gene matrix of the measured sub-networks.
+            top1: Their measured top-1 (%), one per row of ``genes``.
+            hidden: Sizes of the hidden layers (default ``[128, 128]``).
+            epochs: Full-batch Adam steps.
+            lr: Initial learning rate (cosine-annealed to zero over ``epochs``).
+            weight_decay: Adam's weight decay.
+            seed: Seed of torch's generator (the initial weights).
+            progress: Called with ("fitting", epoch, epochs) every 50 epochs and at the end; ``None`` for none.
+        """
         import torch
         from torch import nn
 
@@ -208,80 +218,3 @@ def _restrict_resolutions(state: dict[str, np.ndarray], own: SearchSpace,
     base = own.n_blocks * (len(own.ks_choices) + len(own.expand_choices))
     keep = list(range(base)) + [base + own.resolutions.index(r) for r in space.resolutions]
     return {**state, "0.weight": np.ascontiguousarray(state["0.weight"][:, keep])}
-
-
-_WORKER: dict = {}  # the MeasuredAccuracy of a process of measure_random's pool
-
-
-def _init_worker(measure) -> None:
-    _WORKER["measure"] = measure
-
-
-def _measure_chunk(archs) -> list[float]:
-    """One task of :func:`measure_random`'s pool: top-1 of each arch, in order."""
-    with limited_threads(1):
-        return [_WORKER["measure"].evaluate(a) for a in archs]
-
-
-def measure_random(net, dataset: str, n: int, seed: int = 0, progress: ProgressFn | None = None,
-                   workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Genes of ``n`` distinct random sub-networks of ``net`` and their measured top-1 (%).
-
-    ``workers > 1`` measures in that many processes (each arch on its own, one thread each), with
-    the same results as one process: every measurement is independent of the others.
-    """
-    from .measured import MeasuredAccuracy
-
-    space = net.space
-    genes = np.unique(space.sample_genes(4 * n, np.random.default_rng(seed)), axis=0)
-    genes = genes[np.random.default_rng(seed + 1).permutation(len(genes))[:n]]
-    if len(genes) < n:
-        raise Ofa2Error(f"space {space.name!r} has fewer than {n} distinct networks")
-    if workers < 1:
-        raise Ofa2Error(f"workers must be at least 1, got {workers}")
-    measure = MeasuredAccuracy(net, dataset)
-    archs = space.genes_to_archs(genes)
-    top1 = np.empty(len(genes))
-    if workers == 1:
-        with limited_threads(1):  # hundreds of small networks: spinning torch threads only slow them down
-            for i, arch in enumerate(archs):
-                top1[i] = measure.evaluate(arch)
-                if progress:
-                    progress("measuring", i + 1, len(genes))
-        return genes, top1
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    step = 8  # archs per task: progress stays live, and the pool's overhead is small
-    chunks = [archs[i:i + step] for i in range(0, len(archs), step)]
-    done = 0
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
-                             initargs=(measure,)) as pool:
-        for start, values in zip(range(0, len(archs), step), pool.map(_measure_chunk, chunks)):
-            top1[start:start + len(values)] = values
-            done += len(values)
-            if progress:
-                progress("measuring", done, len(genes))
-    return genes, top1
-
-
-def fit_from_measurements(net, dataset: str, n_train: int = 250, n_test: int = 100, seed: int = 0,
-                          progress: ProgressFn | None = None, measurements: dict | None = None,
-                          fit_progress: ProgressFn | None = None, workers: int = 1) -> tuple[FittedPredictor, FitReport, dict]:
-    """Measure ``n_train + n_test`` random sub-networks of ``net`` (or reuse ``measurements``
-    written by an earlier run), fit on the first ``n_train`` and score on the held-out rest.
-    ``progress("measuring", measured, n)`` and ``fit_progress("fitting", epoch, epochs)`` report the two steps.
-    Returns the predictor, its report and the measurements."""
-    space = net.space
-    if measurements is not None:
-        genes, top1 = space.canonicalize_genes(np.array(measurements["genes"])), np.array(measurements["top1"])
-        n_train, n_test = int(measurements["n_train"]), len(top1) - int(measurements["n_train"])
-    else:
-        genes, top1 = measure_random(net, dataset, n_train + n_test, seed, progress, workers)
-    pred = FittedPredictor.fit(space, genes[:n_train], top1[:n_train], seed=seed, progress=fit_progress)
-    report = pred.score(genes[n_train:], top1[n_train:], seed, n_train)
-    pred.meta = {"fit": report.__dict__, "provenance": {"supernet_sha256": getattr(net, "weights_sha256", None),
-                                                        "dataset": dataset, "measured": "top-1 % on the val split "
-                                                        "after BN re-calibration on training images"}}
-    data = {"genes": genes.tolist(), "top1": top1.tolist(), "n_train": n_train}
-    return pred, report, data

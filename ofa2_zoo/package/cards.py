@@ -54,6 +54,16 @@ def eval_results(accuracy: dict[str, Any]) -> list[EvalResult]:
 
 def card_data(*, model_name: str, license: str, datasets: list[str], tags: list[str],
               accuracy: dict[str, Any] | None = None, base_model: str | None = None) -> ModelCardData:
+    """The model card's YAML front matter (timm, image classification) for one member or the front.
+
+    Args:
+        model_name: The model's name on the card.
+        license: The license identifier (``mit``, ``apache-2.0``, ...).
+        datasets: Hub ids of the datasets it was trained on (may be empty).
+        tags: The card's tags.
+        accuracy: ``{"measured": ..., "front": ...}`` accuracies for the card's ``model-index``, or ``None``.
+        base_model: The Hub id of the model it derives from, or ``None``.
+    """
     results = eval_results(accuracy) if accuracy else None
     return ModelCardData(library_name="timm", pipeline_tag="image-classification", license=license,
                          tags=tags, datasets=datasets or None, model_name=model_name,

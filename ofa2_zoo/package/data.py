@@ -167,7 +167,15 @@ def loader(ds: Dataset, batch_size: int) -> DataLoader:
 
 def calibration_batches(data: DataSource, resolution: int, num_images: int, batch_size: int = 200,
                         seed: int = 0) -> Iterator[torch.Tensor]:
-    """Image batches of the fixed calibration subset of the training split."""
+    """Image batches of the fixed calibration subset of the training split.
+
+    Args:
+        data: The dataset: a name, a folder or a callable ``(split, resolution) -> Dataset``.
+        resolution: Image size of the batches.
+        num_images: Images in the calibration subset.
+        batch_size: Images per batch.
+        seed: Seed that picks the subset.
+    """
     ds = calibration_subset(open_split(data, "train", resolution), num_images, seed)
     for images, _ in loader(ds, batch_size):
         yield images

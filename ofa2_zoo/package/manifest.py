@@ -1,4 +1,4 @@
-"""``package.json``: the index of a packaged front (contract 4), validated with pydantic.
+"""``package.json``: the index of a packaged front (docs/package.md), validated with pydantic.
 
 A package folder holds ``package.json``, the front-level folder ``front/`` and one folder per
 member ``members/front_<k>/`` in timm's Hub layout. ``package.json`` lists every member with

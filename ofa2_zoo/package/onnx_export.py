@@ -103,6 +103,15 @@ def check_parity(model: nn.Module, onnx_model: bytes | str | os.PathLike, images
 
     ``images``: an ``(N, C, H, W)`` tensor (split into batches of ``batch_size``, so the dynamic
     batch axis is exercised too) or an iterable of image batches / ``(images, labels)`` pairs.
+
+    Args:
+        model: The PyTorch model (run in eval mode).
+        onnx_model: The ONNX graph: its bytes or a file path.
+        images: An ``(N, C, H, W)`` tensor or an iterable of batches / ``(images, labels)`` pairs.
+        atol: Absolute tolerance of the logits' comparison.
+        rtol: Relative tolerance of the logits' comparison.
+        batch_size: Images per batch when ``images`` is one tensor.
+        threads: onnxruntime's intra-op threads.
     """
     model = model.eval()
     sess = ort_session(onnx_model, threads)

@@ -6,7 +6,7 @@ BatchNorm statistics on real training images, write ``model.safetensors`` and
 loader, measure its top-1 accuracy on the validation split, export ``model.onnx`` and
 check it against PyTorch on real images, optionally build a TensorRT engine, then plot and
 write the model card. Plus the front-level folder (``front.json``, ``front.png``, the explorer
-page ``index.html``, index card) and ``package.json`` (contract 4).
+page ``index.html``, index card) and ``package.json`` (docs/package.md).
 
 Everything is written to a temporary folder beside ``out_dir`` and moved into place only when
 every member passed; any failure removes it, so there is never a partial package. Outputs
@@ -224,7 +224,15 @@ def _move_into_place(tmp: Path, out_dir: Path) -> None:
 def pretrained_cfg(info: DataInfo, space: SearchSpace, resolution: int, profile: HardwareProfile,
                    license: str) -> dict[str, Any]:
     """timm's ``pretrained_cfg`` for a member: input size, the preprocessing its weights were calibrated
-    and measured with (interpolation, crop, normalisation), the unpooled feature-map size, labels."""
+    and measured with (interpolation, crop, normalisation), the unpooled feature-map size, labels.
+
+    Args:
+        info: What the data says: channels, preprocessing and class names.
+        space: The member's search space (classes, feature-map size).
+        resolution: The member's input resolution.
+        profile: The hardware profile (named in the description).
+        license: The license identifier written into the cfg.
+    """
     feature = space.feature_size(resolution)
     cfg = {
         "input_size": [info.in_chans, resolution, resolution], "interpolation": info.interpolation,
@@ -276,6 +284,18 @@ def package_front(front_dir: str | os.PathLike, out_dir: str | os.PathLike, *,
     for BN re-calibration (training split), ONNX parity and measured accuracy (validation
     split). ``members``: how many members to package, spread along the front (default: the
     profile's ``package.members``). Further options: see :class:`PackageOptions`.
+
+    Args:
+        front_dir: The front folder (or its ``front.json``).
+        out_dir: The package folder to write (replaced atomically).
+        supernet: The trained supernet the search used, or ``None``.
+        weights: Weights for :func:`~ofa2_zoo.load_supernet` when ``supernet`` is ``None``.
+        data: Dataset name, image folder or ``(split, resolution) -> Dataset`` callable.
+        members: How many members to package, spread along the front.
+        assets: Where OFA's assets are (default: the assets folder or cache).
+        profile: The front's hardware profile, by id or loaded (default: the one the front names).
+        progress: Called with (what is happening, members done, members total); ``None`` for none.
+        **options: Further :class:`PackageOptions` fields.
     """
     try:
         opts = PackageOptions(members=members, **options)
@@ -481,7 +501,8 @@ def _int8_exports(job: _Job, shipped: torch.nn.Module, exports: dict[str, Runtim
 def _measure_latency(model: torch.nn.Module, chw: tuple[int, int], prof: HardwareProfile) -> dict[str, Any] | None:
     """Latency with the profile's measurement settings (onnxruntime/torch here; TensorRT needs a GPU),
     capped by :func:`packaging_measurement`."""
-    from ..profiles.measure import BackendUnavailable, machine_info, measure_module
+    from ..profiles.machine import machine_info
+    from ..profiles.measure import BackendUnavailable, measure_module
     from ..profiles.schema import Measurement
 
     m = packaging_measurement(prof.measurement or Measurement(backend="onnxruntime"))

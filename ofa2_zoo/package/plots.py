@@ -28,7 +28,15 @@ def axis_names(front: Front) -> tuple[str, str]:
 def plot_package_front(front: Front, selected: Sequence[int], path: str | os.PathLike, *,
                        highlight: int | None = None, title: str | None = None) -> Path:
     """PNG of ``front`` with the members at front indices ``selected`` numbered 0, 1, ...;
-    ``highlight`` (a position in ``selected``) is circled. Deterministic bytes."""
+    ``highlight`` (a position in ``selected``) is circled. Deterministic bytes.
+
+    Args:
+        front: The front to draw.
+        selected: Front indices of the packaged members, in package order.
+        path: The PNG file to write (atomically).
+        highlight: A position in ``selected`` to circle, or ``None``.
+        title: The plot title (default ``"<profile id> front"``).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -83,7 +91,16 @@ def write_package_explorer(front: Front, manifest: PackageManifest, path: str | 
                            references: Sequence[ReferencePoint] = (), previous: tuple[str, Front] | None = None,
                            title: str | None = None) -> Path:
     """``index.html`` for a package's front: the explorer with the packaged members highlighted
-    (and ``previous`` = ``(label, front)`` in grey)."""
+    (and ``previous`` = ``(label, front)`` in grey).
+
+    Args:
+        front: The packaged front.
+        manifest: The package's ``package.json`` (it must belong to ``front``'s version).
+        path: The HTML file to write.
+        references: OFA's published nets placed in the front's objective space.
+        previous: ``(label, front)`` of an earlier version, or ``None``.
+        title: The page title (default: the profile and the number of packaged members).
+    """
     if manifest.front_version_id != front.version_id:
         from .errors import PackageError
 

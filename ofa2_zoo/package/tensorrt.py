@@ -49,6 +49,14 @@ def build_command(input_shape: Sequence[int], precision: str = "fp16", opt_batch
     fp16: ``trtexec`` (shipped with every TensorRT install); ``input_shape`` is ``(C, H, W)``.
     int8: trtexec without calibration data would use placeholder ranges, so the command is our
     own builder, which calibrates on real images of ``data``.
+
+    Args:
+        input_shape: The input's ``(C, H, W)``.
+        precision: ``fp16`` or ``int8``.
+        opt_batch: The batch size the engine is tuned for.
+        max_batch: The largest batch size the engine accepts.
+        data: The dataset int8 calibration reads (``int8`` only).
+        onnx_file: The ONNX file, relative to the member folder.
     """
     if precision == "int8":
         return (f"python -m ofa2_zoo.package.tensorrt . --precision int8 --data {data or 'DATASET_OR_FOLDER'} "
@@ -121,7 +129,17 @@ class _EntropyCalibrator:
 def build_engine(onnx_bytes: bytes, input_shape: Sequence[int], precision: str = "fp16", *, opt_batch: int = 1,
                  max_batch: int = 32, calibration: Iterable[torch.Tensor] | None = None,
                  calibration_batch: int = 32) -> tuple[bytes, int]:
-    """Serialized engine for the ONNX graph, and the number of calibration images used."""
+    """Serialized engine for the ONNX graph, and the number of calibration images used.
+
+    Args:
+        onnx_bytes: The ONNX graph.
+        input_shape: The input's ``(C, H, W)``.
+        precision: ``fp16`` or ``int8``.
+        opt_batch: The batch size the engine is tuned for.
+        max_batch: The largest batch size the engine accepts.
+        calibration: Image batches for int8 calibration (required for ``int8``).
+        calibration_batch: Images per calibration batch.
+    """
     reason = unavailable_reason()
     if reason:
         raise PackageError(f"cannot build a TensorRT engine: {reason}")
@@ -190,7 +208,16 @@ def engine_latency(engine_bytes: bytes, shape: Sequence[int], warmup: int = 20, 
 def build_member_engine(member_dir: str | os.PathLike, precision: str = "fp16", *, opt_batch: int = 1,
                         max_batch: int = 32, calibration: Iterable[torch.Tensor] | None = None,
                         calibration_batch: int = 32) -> EngineBuild:
-    """Build ``model.<precision>.engine`` (+ ``.json`` settings) from a member folder's ``model.onnx``."""
+    """Build ``model.<precision>.engine`` (+ ``.json`` settings) from a member folder's ``model.onnx``.
+
+    Args:
+        member_dir: The member folder (``config.json`` and ``model.onnx``).
+        precision: ``fp16`` or ``int8``.
+        opt_batch: The batch size the engine is tuned for.
+        max_batch: The largest batch size the engine accepts.
+        calibration: Image batches for int8 calibration (required for ``int8``).
+        calibration_batch: Images per calibration batch.
+    """
     folder = Path(member_dir)
     config = json.loads((folder / "config.json").read_text())
     input_shape = tuple(config["pretrained_cfg"]["input_size"])

@@ -6,7 +6,9 @@ path), validates it, and returns a :class:`HardwareProfile` whose ``latency(arch
 
 Modules: :mod:`.schema` (the YAML format), :mod:`.loader` (finding and binding profiles),
 :mod:`.lut` (lookup tables), :mod:`.measure` (measurement backends), :mod:`.build`
-(``build-lut``, ``ensure_lut``), :mod:`.validate` (table vs measurement).
+(``build-lut``, ``ensure_lut``), :mod:`.validate` (table vs measurement), :mod:`.machine`
+(this machine, its canary and stored calibrations), :mod:`.calibration` (checking a table
+against this machine, ``ofa2 profile calibrate``).
 """
 
 from __future__ import annotations

@@ -27,9 +27,9 @@ from ..errors import Ofa2Error
 from ..progress import ProgressFn
 from .agreement import Agreement
 from .loader import HardwareProfile, ProfileError, load_profile
-from .machine import canary_record, measure_canary
+from .machine import canary_record, machine_info, measure_canary
 from .lut import FORMAT, LatencyTable, all_ops, write_table
-from .measure import (BackendUnavailable, machine_info, make_runner, measure_archs, measure_call_overhead,
+from .measure import (BackendUnavailable, make_runner, measure_archs, measure_call_overhead,
                       op_input_shape, op_module, time_interleaved)
 
 CALIBRATION_SEED_OFFSET = 10_000  # calibration networks never coincide with validation networks (same seed)
@@ -76,6 +76,16 @@ def build_lut(profile: HardwareProfile | str, out: str | Path | None = None, *, 
 
     With ``require_calibration=False`` a failed calibration is recorded in the table
     (``calibration_error``) and the raw table is written instead of raising.
+
+    Args:
+        profile: The profile, by id or path or loaded.
+        out: The table file (default: the profile's table path, else the cache).
+        resume: Whether to continue an interrupted build measured the same way on this machine.
+        calibration_archs: Whole networks measured to fit the table's calibration (0: none).
+        seed: Seed of those networks.
+        progress: Called with (operators done, operators, what was measured last); ``None`` for none.
+        chunk: Operators timed interleaved together (and saved to the partial file after each chunk).
+        require_calibration: Whether a failed calibration raises (else it is recorded in the table).
     """
     profile = load_profile(profile)
     m = profile.measurement

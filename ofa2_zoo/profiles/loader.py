@@ -32,6 +32,7 @@ from ..objectives.sources import AccuracySourceError, accuracy_source_info, sour
 from ..space import ArchSpec, SearchSpace, get_space
 from . import schema
 from .lut import CompiledTable, LatencyTable
+from .machine import _backend_missing
 from .schema import ProfileSpec
 
 
@@ -205,19 +206,8 @@ def _check_expansion(root: yaml.Node, path: Path) -> None:
 
 
 # ---------------------------------------------------------------------------- readiness
-_BACKEND_MODULES = {"onnxruntime": ("onnxruntime", "torch"), "torch": ("torch",), "tensorrt": ("tensorrt", "torch")}
 _BACKEND_FIX = {"onnxruntime": "pip install onnxruntime torch", "torch": "pip install torch",
                 "tensorrt": "pip install 'ofa2-zoo[tensorrt]' on a machine with an NVIDIA GPU"}
-
-
-def _backend_missing(backend: str) -> str | None:
-    """The Python package a measurement backend lacks here (found without importing it), or None."""
-    import importlib.util
-
-    for module in _BACKEND_MODULES[backend]:
-        if importlib.util.find_spec(module) is None:
-            return f"no {module} package here"
-    return None
 
 
 # ---------------------------------------------------------------------------- the profile

@@ -6,10 +6,10 @@ calls, then ``repeats`` timed calls with a fixed thread count, and summarises th
 milliseconds: median and inter-quartile range (the spread), 10th percentile and minimum. With
 ``rounds > 1`` the timed calls of several runners are interleaved in rounds, so a burst of
 load from another process on a shared machine spreads over all of them instead of skewing
-whichever was being timed at that moment. On a machine shared with other jobs the median of
-one network varies by tens of percent from one pass to the next, while the minimum over
-interleaved rounds repeats to about 1 % (measured here; see docs/profiles.md), which
-is why a profile can choose the statistic its predictions use.
+whichever was being timed at that moment. On a machine shared with other jobs how well one
+network's timing repeats from one pass to the next depends on the clock and the statistic
+(docs/profiles.md; the figures are in ``benchmarks/RESULTS.md``), which is why a profile can
+choose both.
 
 Whole networks are timm sub-networks (:func:`~ofa2_zoo.supernet.create_subnet`); single
 operators (for lookup tables) are the same timm building blocks the networks are made of.
@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
-import platform
 import statistics
 import time
 from dataclasses import dataclass
@@ -67,7 +65,16 @@ def _summary(times: Sequence[float]) -> Timing:
 
 def time_calls(fn: Runner, warmup: int, repeats: int, rounds: int = 1, min_seconds: float = 0.0,
                clock: str = "wall") -> Timing:
-    """Summary (ms) of ``repeats`` timed calls after ``warmup`` untimed ones."""
+    """Summary (ms) of ``repeats`` timed calls after ``warmup`` untimed ones.
+
+    Args:
+        fn: The runner to time (one inference per call).
+        warmup: Untimed calls first.
+        repeats: Timed calls.
+        rounds: Passes the timed calls are spread over.
+        min_seconds: The least time the timed calls span (further passes run until they do).
+        clock: ``wall`` or ``cpu`` (the calling thread's CPU time).
+    """
     return time_interleaved([fn], warmup, repeats, rounds, min_seconds, clock)[0]
 
 
@@ -88,6 +95,14 @@ def time_interleaved(fns: Sequence[Runner], warmup: int, repeats: int, rounds: i
     computes on the calling thread (onnxruntime and torch with one thread) it equals the
     elapsed time of an undisturbed call, and time slices given to other processes do not
     count, which keeps measurements repeatable on a busy shared machine.
+
+    Args:
+        fns: The runners to time.
+        warmup: Untimed calls of each runner first.
+        repeats: Timed calls of each runner in all.
+        rounds: Interleaved passes the timed calls are spread over.
+        min_seconds: The least time the timed calls span (further passes run until they do).
+        clock: ``wall`` or ``cpu`` (the calling thread's CPU time).
     """
     for fn in fns:
         for _ in range(warmup):
@@ -236,6 +251,13 @@ def measure_archs(archs: Sequence[ArchSpec], space: SearchSpace, m: Measurement,
     """Latency (ms, ``m.statistic`` of the timed calls) of each arch; each distinct network is measured once.
 
     Networks are prepared ``chunk`` at a time and timed interleaved over ``m.rounds`` rounds.
+
+    Args:
+        archs: The networks (repeats are measured once).
+        space: Their search space.
+        m: How to measure: backend, threads, warmup, repeats, rounds, clock and statistic.
+        chunk: Networks prepared and timed interleaved together.
+        progress: Called with (distinct networks measured, distinct networks); ``None`` for none.
     """
     distinct = list(dict.fromkeys(archs))
     result: dict[ArchSpec, float] = {}
@@ -285,22 +307,3 @@ def op_module(op: Op, space: SearchSpace) -> nn.Module:
 def op_input_shape(op: Op, batch: int) -> tuple[int, ...]:
     h, w, c = op.inp
     return (batch, c, h, w)
-
-
-def machine_info() -> dict:
-    """What a measured table or report was measured on."""
-    import onnxruntime
-
-    from .machine import cpu_flags, cpu_name
-
-    info = {"cpu": cpu_name(), "cores": os.cpu_count(), "flags": cpu_flags(), "os": platform.platform(),
-            "python": platform.python_version(), "torch": torch.__version__, "onnxruntime": onnxruntime.__version__}
-    if torch.cuda.is_available():
-        info["gpu"] = torch.cuda.get_device_name(0)
-    try:
-        import tensorrt
-
-        info["tensorrt"] = tensorrt.__version__
-    except ImportError:
-        pass
-    return info

@@ -52,9 +52,18 @@ def validate_profile(profile: HardwareProfile, n: int = 100, seed: int = 1, *, c
     ``extremes`` the smallest and largest network at every resolution are measured too and
     reported apart: uniform random networks crowd the middle of the range, a front its ends.
     ``table`` replaces the profile's table (whose calibration may be this machine's own).
+
+    Args:
+        profile: The loaded profile (it needs a ``measurement`` section).
+        n: Random networks measured and compared (at least 2).
+        seed: Seed of the networks.
+        calibrate: Other networks to fit a new calibration on first (0: the table's own).
+        extremes: Whether the smallest and largest network at each resolution are measured too.
+        progress: Called with (networks measured, networks in all); ``None`` for none.
+        table: A table to use instead of the profile's, or ``None``.
     """
     from .build import fit_calibration
-    from .measure import machine_info
+    from .machine import machine_info
 
     if profile.measurement is None:
         raise ProfileError(f"{profile.path}: field 'measurement': missing, so the profile cannot be measured "

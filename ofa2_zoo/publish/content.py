@@ -1,6 +1,6 @@
 """What each Hub repo of a package should contain, read and checked from the package folder.
 
-A package (contract 4) becomes one Hub repo per member, ``<namespace>/ofa2-<profile>-front-<k>``,
+A package (docs/package.md) becomes one Hub repo per member, ``<namespace>/ofa2-<profile>-front-<k>``,
 holding the member folder's files as they are, and one front repo,
 ``<namespace>/ofa2-<profile>-front``, holding the front folder (``front.json``, ``front.png``,
 ``package.json``, the explorer page ``index.html``) with an index card: the packaged card plus
@@ -101,7 +101,7 @@ class RepoContent:
 
 @dataclass(frozen=True)
 class RepoNames:
-    """Hub repo ids of a profile's front (contract 4)."""
+    """Hub repo ids of a profile's front."""
 
     namespace: str
     profile: str

@@ -143,6 +143,19 @@ def publish(package_dir: str | os.PathLike, namespace: str, *, dry_run: bool = F
     (default: one on ``HF_ENDPOINT`` with the token from ``HF_TOKEN``/the HF login).
     ``say(line)`` reports each repo's outcome; ``progress(step, done, total)`` counts the
     commits (uploads) and tags as they happen.
+
+    Args:
+        package_dir: The package folder (``ofa2 package`` output).
+        namespace: The Hub user or organization.
+        dry_run: Read the Hub, change nothing, return (and ``say``) what would be done.
+        version: The tag to create (default: the next ``v<N>``); refused if it exists with other content.
+        index_path: The zoo index to record the version in (default: the user index).
+        update_index: Whether to record the version in that index.
+        retry: Retry policy for transient Hub failures.
+        timeout: Per-request timeout (s), or ``None`` for none.
+        hub: The :class:`Hub` to use (default: one on ``HF_ENDPOINT`` with the user's token).
+        say: Called with one line per repo's outcome; ``None`` for none.
+        progress: Called with (step, done, total) as commits and tags happen; ``None`` for none.
     """
     say = say or (lambda line: None)
     pkg = load_package(package_dir)

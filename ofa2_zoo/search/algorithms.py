@@ -58,7 +58,15 @@ def check_algorithm(name: str) -> None:
 
 def make_algorithm(name: str, population: int, n_obj: int, mutation_prob: float = 0.1,
                    crossover_prob: float = 1.0) -> Algorithm:
-    """A configured pymoo algorithm (MOEAs only; baselines run in their own functions)."""
+    """A configured pymoo algorithm (MOEAs only; baselines run in their own functions).
+
+    Args:
+        name: The MOEA: ``nsga2``, ``smsemoa``, ``spea2``, ``nsga3`` or ``moead``.
+        population: Population size.
+        n_obj: Number of objectives (sets the reference directions of NSGA-III and MOEA/D).
+        mutation_prob: Per-gene mutation probability.
+        crossover_prob: Probability of uniform crossover.
+    """
     check_algorithm(name)
     ops = dict(sampling=CanonicalSampling(), crossover=UniformCrossover(prob=crossover_prob),
                mutation=GeneResetMutation(mutation_prob), repair=CanonicalRepair(),
@@ -118,6 +126,18 @@ class _Report(Callback):
 def run_moea(name: str, problem: OFAProblem, population: int, generations: int, seed: int,
              mutation_prob: float = 0.1, crossover_prob: float = 1.0,
              on_generation: GenerationFn | None = None) -> RunResult:
+    """Run pymoo MOEA ``name`` through pymoo's ``minimize``; the final population is returned.
+
+    Args:
+        name: The MOEA (see :func:`make_algorithm`).
+        problem: The search problem.
+        population: Population size.
+        generations: Generations.
+        seed: pymoo's seed.
+        mutation_prob: Per-gene mutation probability.
+        crossover_prob: Probability of uniform crossover.
+        on_generation: Called with (generation, evaluations, objective values) after each generation.
+    """
     algo = make_algorithm(name, population, problem.n_obj, mutation_prob, crossover_prob)
     res = minimize(problem, algo, ("n_gen", generations), seed=seed, callback=_Report(problem, on_generation),
                    verbose=False, copy_algorithm=False)
@@ -130,7 +150,15 @@ def run_moea(name: str, problem: OFAProblem, population: int, generations: int, 
 
 def run_random(problem: OFAProblem, population: int, generations: int, seed: int,
                on_generation: GenerationFn | None = None) -> RunResult:
-    """``generations`` batches of ``population`` uniformly random archs."""
+    """``generations`` batches of ``population`` uniformly random archs.
+
+    Args:
+        problem: The search problem.
+        population: Archs per batch.
+        generations: Batches.
+        seed: Seed of the sample.
+        on_generation: Called with (batch, evaluations, the archive's objective values) after each batch.
+    """
     rng = np.random.default_rng(seed)
     archive_genes = np.zeros((0, problem.n_var), dtype=np.int64)
     archive_F = np.zeros((0, problem.n_obj))
@@ -150,7 +178,17 @@ def run_random(problem: OFAProblem, population: int, generations: int, seed: int
 
 def run_ofa_evolution(problem: OFAProblem, population: int, generations: int, seed: int, budgets: int = 10,
                       mutation_prob: float = 0.1, on_generation: GenerationFn | None = None) -> RunResult:
-    """OFA's constrained single-objective evolution, once per latency budget."""
+    """OFA's constrained single-objective evolution, once per latency budget.
+
+    Args:
+        problem: The search problem (its objectives include ``latency_ms`` and ``top1``).
+        population: Population size of each evolution.
+        generations: Generations in all, shared equally by the budgets.
+        seed: Seed of the evolutions.
+        budgets: Latency budgets, evenly spaced between the smallest and the largest network.
+        mutation_prob: Per-gene mutation probability.
+        on_generation: Called with (generation, evaluations, objective values) after each generation.
+    """
     ev = problem.evaluator
     if not {"latency_ms", "top1"} <= set(ev.objectives):
         raise AlgorithmError("ofa-evolution needs the objectives latency_ms and top1")

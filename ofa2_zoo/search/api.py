@@ -24,7 +24,7 @@ from ..front import Front, FrontMember
 from ..objectives.accuracy import load_accuracy_predictor
 from ..objectives.base import AccuracySource
 from ..profiles import DEFAULT_PROFILE, HardwareProfile, load_profile
-from ..profiles.machine import latency_attribution
+from ..profiles.calibration import latency_attribution
 from ..defaults import DEFAULT_ALGORITHM, DEFAULT_GENERATIONS, DEFAULT_POPULATION, DEFAULT_SEED
 from .algorithms import (BASELINES, MOEAS, check_algorithm,
                          run_moea, run_ofa_evolution, run_random)
@@ -86,7 +86,15 @@ def _gib(n: float) -> str:
 def check_budget(algorithm: str, population: int, generations: int, workers: int | None = None,
                  executor: str = "inprocess") -> None:
     """Refuse a budget before any work: bounds of population/generations/workers, and an
-    estimate of the memory it needs against half of this machine's memory."""
+    estimate of the memory it needs against half of this machine's memory.
+
+    Args:
+        algorithm: The search algorithm (its memory per individual differs).
+        population: Population size.
+        generations: Generations.
+        workers: Worker processes of the executor, or ``None``.
+        executor: ``inprocess``, ``process`` or ``ray``.
+    """
     for name, value, low, high in (("population", population, 2, POPULATION_MAX),
                                    ("generations", generations, 1, GENERATIONS_MAX)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
@@ -185,6 +193,28 @@ def search(profile: str | os.PathLike | HardwareProfile = DEFAULT_PROFILE, super
     history. ``budgets`` is the number of latency budgets of ``ofa-evolution``. ``engine``:
     ``vectorised`` runs NSGA-II / SMS-EMOA on arrays (:mod:`.engine`), ``pymoo`` through pymoo's
     ``minimize``; ``auto`` picks the vectorised engine where it exists.
+
+    Args:
+        profile: The hardware profile: id, YAML path or loaded.
+        supernet: The supernet the search is for (must be the profile's; ``None``: the profile's).
+        algorithm: ``pals`` (default), a pymoo MOEA, ``random`` or ``ofa-evolution``.
+        population: Population size.
+        generations: Generations.
+        seed: Seed of the search.
+        assets: Where OFA's assets are (default: the assets folder or cache).
+        accuracy: The accuracy source, or its name (default: the one the profile names).
+        objectives: Objective names (default: the profile's).
+        executor: ``inprocess``, ``process``, ``ray`` or an :class:`Executor`.
+        workers: Worker processes of the ``process`` or ``ray`` executor.
+        cache: An :class:`ObjectiveCache`, or a folder that keeps it on disk between runs.
+        mutation_prob: Per-gene mutation probability (default 0.1; not for ``pals``).
+        crossover_prob: Crossover probability.
+        budgets: Number of latency budgets of ``ofa-evolution``.
+        reference_point: Hypervolume reference point in natural units (default: the profile's).
+        reference_front: A front in minimisation space; IGD to it is added to the history.
+        engine: ``vectorised``, ``pymoo`` or ``auto`` (the vectorised engine where it exists).
+        progress: Called with ("search", generation, generations, hv=hypervolume); ``None`` for none.
+        supernet_sha256: The supernet weights' sha256, recorded in the front.
     """
     mutation_prob = _check_options(algorithm, population, generations, seed, mutation_prob, crossover_prob, workers,
                                    executor)

@@ -2,8 +2,8 @@
 pymoo's classes, run on plain arrays instead of pymoo's per-individual ``Population`` objects.
 
 pymoo keeps every individual as a Python object; at population 100 its bookkeeping costs
-more per generation (7–12 ms here) than evaluating the population with the vectorised
-objectives (~2 ms). This engine runs the same steps on ``(N, n_genes)`` / ``(N, n_obj)``
+more per generation than evaluating the population with the vectorised objectives (figures in
+``benchmarks/RESULTS.md``). This engine runs the same steps on ``(N, n_genes)`` / ``(N, n_obj)``
 arrays and re-uses pymoo's own array-level building blocks for the survival decisions:
 
 - mating: binary tournaments on random permutations (pymoo's ``TournamentSelection``);
@@ -44,7 +44,7 @@ SMS_EPS = 10.0
 
 @lru_cache(maxsize=1)
 def _crowding():
-    """pymoo's crowding distance; imported on first use (its module imports scipy.spatial, ~0.5 s,
+    """pymoo's crowding distance; imported on first use (its module imports scipy.spatial,
     which PALS, the default algorithm, never needs)."""
     from pymoo.operators.survival.rank_and_crowding.metrics import get_crowding_function
 
@@ -65,7 +65,16 @@ def _dominates(Fa: np.ndarray, Fb: np.ndarray) -> np.ndarray:
 def tournament(rng: np.random.Generator, F: np.ndarray, cv: np.ndarray, n_select: int,
                crowding: np.ndarray | None, fitness: np.ndarray | None = None) -> np.ndarray:
     """Winners of ``n_select`` binary tournaments (indices into the population): violation,
-    then SPEA2 ``fitness`` (smaller wins) if given, else dominance then ``crowding``."""
+    then SPEA2 ``fitness`` (smaller wins) if given, else dominance then ``crowding``.
+
+    Args:
+        rng: The random generator.
+        F: Objective values (minimisation), one row per individual.
+        cv: Constraint violation per individual (0: feasible).
+        n_select: Tournaments to hold.
+        crowding: Crowding distance per individual (larger wins a tie), or ``None``.
+        fitness: SPEA2 fitness per individual, or ``None``.
+    """
     n = len(F)
     n_perms = -(-2 * n_select // n)
     P = np.concatenate([rng.permutation(n) for _ in range(n_perms)])[:2 * n_select].reshape(n_select, 2)
@@ -257,7 +266,18 @@ def run_vectorised(name: str, problem: OFAProblem, population: int, generations:
                    mutation_prob: float = 0.1, crossover_prob: float = 1.0,
                    on_generation: GenerationFn | None = None) -> RunResult:
     """Run ``nsga2``, ``smsemoa`` or ``spea2`` for ``generations`` generations (the first is the random
-    initial population, as in pymoo) with ``population`` offspring per generation."""
+    initial population, as in pymoo) with ``population`` offspring per generation.
+
+    Args:
+        name: ``nsga2``, ``smsemoa`` or ``spea2``.
+        problem: The search problem.
+        population: Population size (and offspring per generation).
+        generations: Generations, the random initial one included.
+        seed: Seed of the run.
+        mutation_prob: Per-gene mutation probability.
+        crossover_prob: Probability of uniform crossover.
+        on_generation: Called with (generation, evaluations, objective values) after each generation.
+    """
     if name not in VECTORISED:
         raise AlgorithmError(f"the vectorised engine runs {', '.join(VECTORISED)}, not {name!r}")
     rng = np.random.default_rng(seed)

@@ -178,7 +178,17 @@ class _State:
 def run_pals(problem: OFAProblem, population: int, generations: int, seed: int, reference_point: np.ndarray,
              crossover_prob: float = 1.0, on_generation: GenerationFn | None = None) -> RunResult:
     """Run PALS for ``generations`` generations of ``population`` new archs each (the first is
-    random); ``reference_point`` (minimisation space) bounds the hypervolume it maximises."""
+    random); ``reference_point`` (minimisation space) bounds the hypervolume it maximises.
+
+    Args:
+        problem: The search problem.
+        population: New archs per generation.
+        generations: Generations, the random first one included.
+        seed: Seed of the run.
+        reference_point: Hypervolume reference point in minimisation space.
+        crossover_prob: Probability of crossover.
+        on_generation: Called with (generation, evaluations, objective values) after each generation.
+    """
     rng = np.random.default_rng(seed)
     space = problem.space
     state = _State(problem.n_var, problem.n_obj, np.asarray(reference_point, dtype=float), population)

@@ -59,7 +59,15 @@ SYNC_BN: dict = {"group": None}
 
 
 def batch_norm(x: torch.Tensor, p: BNParams, training: bool, momentum: float | None, eps: float) -> torch.Tensor:
-    """Functional BatchNorm; with a sync group, statistics span all processes (differentiably)."""
+    """Functional BatchNorm; with a sync group, statistics span all processes (differentiably).
+
+    Args:
+        x: The input ``(N, C, H, W)``.
+        p: The layer's weight, bias and running statistics.
+        training: Whether batch statistics are used (and the running ones updated).
+        momentum: Running-statistics momentum (``None``: 0.1 when synchronised, else torch's cumulative average).
+        eps: Added to the variance.
+    """
     group = SYNC_BN["group"]
     if not (training and group is not None):
         return F.batch_norm(x, p.running_mean, p.running_var, p.weight, p.bias, training, momentum, eps)

@@ -18,10 +18,9 @@ from typing import Any, Mapping
 
 from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from timm.layers import get_act_layer
-from timm.models import build_model_with_cfg, register_model
+from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
 from timm.models._efficientnet_blocks import SqueezeExcite
 from timm.models._efficientnet_builder import decode_arch_def, round_channels
-from timm.models._registry import generate_default_cfgs
 from timm.models.mobilenetv3 import MobileNetV3, MobileNetV3Features
 from torch import nn
 
@@ -96,7 +95,15 @@ default_cfgs = generate_default_cfgs({"ofa2_subnet": _cfg()})
 @torch_threads(1)  # weight init and loading are many small ops: see ofa2_zoo._threads
 def create_subnet(arch: ArchSpec | Mapping[str, Any] | str, space: SearchSpace | Mapping[str, Any] | str | None = None,
                   pretrained: bool = False, variant: str = "ofa2_subnet", **kwargs: Any) -> nn.Module:
-    """Build the static sub-network ``arch`` of ``space`` through timm's model builder."""
+    """Build the static sub-network ``arch`` of ``space`` through timm's model builder.
+
+    Args:
+        arch: The sub-network: an :class:`ArchSpec`, OFA dict or arch string.
+        space: Its search space (an object, a dict or a registered name; default: OFA's w1.2).
+        pretrained: Whether timm loads weights from ``pretrained_cfg``.
+        variant: The model name timm builds it as.
+        **kwargs: Passed to timm's ``build_model_with_cfg`` (``pretrained_cfg``, ``num_classes``, ``features_only``, ...).
+    """
     space = resolve_space(space)
     arch = ArchSpec.parse(arch, space)
     model_kwargs = subnet_kwargs(arch, space)

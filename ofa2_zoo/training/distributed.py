@@ -4,9 +4,8 @@ Each process trains on its share of every global batch (``batch_size`` is the gl
 DistributedDataParallel averages the gradients and BatchNorm statistics are synchronised
 across processes, so N processes give the weights one process gives with the same global batch,
 up to floating-point summation order (tested with 2 CPU processes). Exception: dropout masks
-are drawn per process, so with dropout > 0 the weights agree in distribution only (measured on
-a tiny space, 4 one-epoch phases: median weight difference 1.5e-8 without dropout, 3.9e-3
-with dropout 0.1). Training runs on CPU with the gloo backend; rank 0 writes the checkpoints,
+are drawn per process, so with dropout > 0 the weights agree in distribution only (the measured
+differences are in ``benchmarks/RESULTS.md``). Training runs on CPU with the gloo backend; rank 0 writes the checkpoints,
 ``<space>.safetensors`` and ``training_report.json``, and a rerun resumes like
 ``ofa2 train-supernet``.
 """

@@ -210,6 +210,13 @@ def train_supernet(cfg: TrainConfig, out_dir: str | Path, progress: ProgressFn |
 
     The classifier gets one output per class of the dataset; the dataset's channel count must
     match the space's ``in_chans`` (a clear :class:`~.data.DatasetError` otherwise).
+
+    Args:
+        cfg: The training configuration (dataset, space, phases, seed, ...).
+        out_dir: The output folder (checkpoints, weights and report).
+        progress: Called with (phase, step, steps, loss); ``None`` for none.
+        stop_after: A phase after which the run ends, or ``None``.
+        stop_after_epoch: Epochs of the current phase after which the run ends, or ``None``.
     """
     check_config(cfg)
     torch.set_num_threads(cfg.threads)
@@ -270,7 +277,15 @@ def write_outputs(net: ElasticMobileNetV3, cfg: TrainConfig, out_dir: str | Path
 def evaluate_extremes(net: ElasticMobileNetV3, dataset: str, train: dict[int, torch.utils.data.Dataset],
                       calib_images: int = 2000, batch_size: int = 500) -> dict[str, float]:
     """Validation top-1 (%) of the space's largest (top resolution) and smallest (lowest) networks,
-    each extracted and BN re-calibrated on the first ``calib_images`` training images."""
+    each extracted and BN re-calibrated on the first ``calib_images`` training images.
+
+    Args:
+        net: The supernet.
+        dataset: The dataset evaluated on (its val split).
+        train: Training images per resolution (for BN re-calibration).
+        calib_images: Training images BN is re-calibrated on.
+        batch_size: Images per batch.
+    """
     from ..supernet import recalibrate_bn
 
     space = net.space

@@ -196,7 +196,19 @@ def check_runtime(name: str, model, folder: Path, images, *, onnx_path: Path | N
                   reference: np.ndarray | None = None, atol: float, rtol: float, threads: int = 1) -> RuntimeExport:
     """Export ``model`` for runtime ``name`` into ``folder`` and compare the runtime's logits with
     PyTorch's (``reference``, else computed) on ``images``. A failed conversion or parity check
-    removes the files and says why in ``reason``; a missing extra raises."""
+    removes the files and says why in ``reason``; a missing extra raises.
+
+    Args:
+        name: The runtime (``onnxruntime``, ``litert``, ...).
+        model: The PyTorch member.
+        folder: The member folder the runtime's files are written to.
+        images: An ``(N, C, H, W)`` tensor of images to compare on.
+        onnx_path: The member's exported ONNX file, for runtimes converted from it.
+        reference: PyTorch's logits on ``images`` when already computed, else ``None``.
+        atol: Absolute tolerance of the logits' comparison.
+        rtol: Relative tolerance of the logits' comparison.
+        threads: The runtime's threads.
+    """
     from ..onnx_export import compare_logits
 
     rt = runtime(name)
@@ -279,7 +291,21 @@ def check_int8(name: str, model, folder: Path, fp32: Predict, calibration: list[
     ``folder`` instead) to runtime ``name``'s int8 file, calibrated on the batches
     ``calibration``, and gate it on top-1: ``images``/``labels`` classified by the int8 file and by
     ``fp32`` (the runtime's fp32 predictor). A failed quantisation or gate removes the int8 file and
-    says why in ``reason``."""
+    says why in ``reason``.
+
+    Args:
+        name: The runtime (one with an int8 file: ``onnxruntime``, ``litert``).
+        model: The member's PyTorch model (for runtimes that quantise from it).
+        folder: The member's folder, holding the runtime's checked fp32 file; the int8 file goes here.
+        fp32: The runtime's fp32 predictor the int8 file is gated against.
+        calibration: Batches of training images the quantiser calibrates on.
+        images: Evaluation images, both files classify them.
+        labels: Their labels.
+        split: The split the evaluation images come from (recorded).
+        max_drop: The most top-1 points the int8 file may lose against fp32.
+        threads: Threads of the runtime while calibrating and evaluating.
+        calibration_info: What the calibration images are (recorded with the batch and image counts).
+    """
     rt = runtime(name)
     if not rt.int8_files:
         raise _no_int8(name)
@@ -316,8 +342,18 @@ def measure_latencies(predictors: dict[str, Predict], image: np.ndarray, *, thre
                       warmup: int = LATENCY_WARMUP, repeats: int = LATENCY_REPEATS,
                       rounds: int = LATENCY_ROUNDS) -> dict[str, dict[str, Any]]:
     """Batch-1 latency of each runtime's predictor on ``image`` (1, C, H, W), timed interleaved in
-    ``rounds`` passes (a burst of another process's load spreads over all runtimes)."""
-    from ...profiles.measure import machine_info, time_interleaved
+    ``rounds`` passes (a burst of another process's load spreads over all runtimes).
+
+    Args:
+        predictors: Runtime name -> its predictor (a callable on a numpy batch).
+        image: One image batch ``(1, C, H, W)`` (only its first image is used).
+        threads: The threads the predictors were loaded with (recorded with the timings).
+        warmup: Untimed calls first.
+        repeats: Timed calls per runtime.
+        rounds: Interleaved passes the timed calls are spread over.
+    """
+    from ...profiles.machine import machine_info
+    from ...profiles.measure import time_interleaved
 
     names = list(predictors)
     x = np.ascontiguousarray(image[:1], dtype=np.float32)

@@ -1,6 +1,6 @@
 """ExecuTorch: ``model.pte``, lowered with ``torch.export`` → ``to_edge_transform_and_lower`` and
 the XNNPACK partitioner (the older ``to_edge().to_backend()`` leaves the classifier's ``addmm``
-outside XNNPACK and runs 1.4-2.6x slower), run with ``executorch.runtime``. Batch 1."""
+outside XNNPACK, and the model runs slower), run with ``executorch.runtime``. Batch 1."""
 
 from __future__ import annotations
 
