@@ -19,11 +19,13 @@ DEFAULT_ALGORITHM = "pals"
 #: the tolerance scales with the logits (rtol * max|logit|)
 PARITY_ATOL = 1e-6
 PARITY_RTOL = 1e-4
-#: the search budget of ``search()``, ``ofa2 search``, ``run_pipeline()`` and ``ofa2 run`` when
-#: given none: population 100 (OFA²'s), 200 generations (OFA² runs 1,000 on the Note10 tables;
-#: ``benchmarks/RESULTS.md`` times ``ofa2 run`` with these), seed 1
+#: the search budget when given none: population 100 (OFA²'s) and seed 1 everywhere;
+#: ``search()`` and ``ofa2 search`` run 100 generations (10,000 evaluations, a second from the
+#: shell), ``run_pipeline()`` and ``ofa2 run`` 200 (its front is packaged, so worth the extra
+#: generations); OFA² itself runs 1,000 on the Note10 tables
 DEFAULT_POPULATION = 100
-DEFAULT_GENERATIONS = 200
+DEFAULT_GENERATIONS = 100
+RUN_GENERATIONS = 200
 DEFAULT_SEED = 1
 
 #: how many front members a package holds when neither the caller nor the profile's

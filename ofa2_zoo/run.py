@@ -24,7 +24,7 @@ from .explorer import FILENAME as EXPLORER_FILENAME
 from .front import Front, plot_front
 from .progress import ProgressFn
 from .profiles import DEFAULT_PROFILE, load_profile
-from .defaults import DEFAULT_ALGORITHM, DEFAULT_GENERATIONS, DEFAULT_POPULATION, DEFAULT_SEED
+from .defaults import DEFAULT_ALGORITHM, DEFAULT_POPULATION, DEFAULT_SEED, RUN_GENERATIONS
 from .search import search
 from .supernet import load_supernet
 
@@ -38,7 +38,7 @@ class RunResult:
 
 
 def run_pipeline(out_dir: str | os.PathLike, *, profile: str = DEFAULT_PROFILE, algorithm: str = DEFAULT_ALGORITHM,
-                 population: int = DEFAULT_POPULATION, generations: int = DEFAULT_GENERATIONS, seed: int = DEFAULT_SEED,
+                 population: int = DEFAULT_POPULATION, generations: int = RUN_GENERATIONS, seed: int = DEFAULT_SEED,
                  members: int | None = None,
                  weights: str | None = None, data: str | None = None, assets: str | os.PathLike | None = None,
                  on_stage: Callable[[str], None] | None = None,

@@ -16,6 +16,7 @@ import pytest
 import safetensors.torch
 import torch
 
+from ofa2_zoo.errors import clip
 from ofa2_zoo.package import PackageError
 from ofa2_zoo.package.manifest import FIX_PACKAGE, read_manifest
 from ofa2_zoo.package.verify import (MAX_CONFIG_BYTES, ContainmentError, check_member, check_weights, config_arch,
@@ -129,7 +130,7 @@ def test_a_symlinked_package_json_is_refused_before_it_is_read(pkg, tmp_path):
     real = tmp_path / "elsewhere.json"
     shutil.move(pkg / "package.json", real)
     (pkg / "package.json").symlink_to(real)
-    assert refused(pkg) == (f"package {pkg}: {pkg}/package.json is a symbolic link (to {real}); a package holds only "
+    assert refused(pkg) == (f"package {pkg}: {pkg}/package.json is a symbolic link (to {clip(str(real))}); a package holds only "
                             f"its own regular files ({FIX_PACKAGE})")
 
 
@@ -168,7 +169,7 @@ def test_a_symbolic_link_anywhere_on_the_path_is_refused(pkg, tmp_path):
     (pkg / "members").symlink_to(tmp_path / "members", target_is_directory=True)
     with pytest.raises(ContainmentError) as exc:
         contained(pkg, "members/front_0/config.json", "W")
-    assert str(exc.value).startswith(f"W: {pkg}/members is a symbolic link (to {tmp_path}/members)")
+    assert str(exc.value).startswith(f"W: {pkg}/members is a symbolic link (to {clip(f'{tmp_path}/members')})")
 
 
 def test_sha256_of_a_file_larger_than_one_read(tmp_path):

@@ -490,7 +490,8 @@ def test_every_shipped_supernet_has_its_space_registered_on_import():
             "print(sorted(m for m in sys.modules if m.startswith('ofa2_zoo')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[0] == "['ofa2_digits', 'ofa2_fmnist']"
-    assert out[1] == "['ofa2_zoo', 'ofa2_zoo._io', 'ofa2_zoo._version', 'ofa2_zoo.catalog', 'ofa2_zoo.errors', 'ofa2_zoo.space']"
+    assert out[1] == ("['ofa2_zoo', 'ofa2_zoo._io', 'ofa2_zoo._version', 'ofa2_zoo.catalog', "
+                      "'ofa2_zoo.constants', 'ofa2_zoo.errors', 'ofa2_zoo.space']")
 
 
 def test_the_fashion_mnist_space_is_cheap_at_28_px():

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from ..defaults import DEFAULT_ALGORITHM, DEFAULT_GENERATIONS, DEFAULT_POPULATION, DEFAULT_PROFILE, DEFAULT_SEED
+from ..defaults import DEFAULT_ALGORITHM, DEFAULT_POPULATION, DEFAULT_PROFILE, DEFAULT_SEED, RUN_GENERATIONS
 from ._ui import QUIET, Col, console, print_table, progress
 from .zoo import RECORD, record_in_local_zoo
 
@@ -18,7 +18,7 @@ def run(
                                                       "supernet offline; fmnist-cpu the Fashion-MNIST one."),
     algorithm: str = typer.Option(DEFAULT_ALGORITHM, help="Search algorithm (see `ofa2 search --help`)."),
     population: int = typer.Option(DEFAULT_POPULATION, min=2, help="Population size."),
-    generations: int = typer.Option(DEFAULT_GENERATIONS, min=1, help="Generations."),
+    generations: int = typer.Option(RUN_GENERATIONS, min=1, help="Generations."),
     seed: int = typer.Option(DEFAULT_SEED, help="Random seed (same seed, same front)."),
     members: Optional[int] = typer.Option(None, min=1, help="Members to package (default: the profile's)."),
     assets: Optional[Path] = typer.Option(None, help="Folder with the official OFA files (official profiles only)."),
