@@ -4,9 +4,12 @@ index, and later loads and pulls use that Hub even when HF_ENDPOINT is unset or 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,6 +21,35 @@ from ofa2_zoo.zoo import ZooIndex
 from _hub_helpers import NAMESPACE, PROFILE, cached_package, make_server, subprocess_env, use_hub
 
 FAST = RetryPolicy(attempts=3, base_delay=0.0)
+
+
+@contextlib.contextmanager
+def another_hub():
+    """A loopback Hub that knows no repository: it records each path asked for and answers 404
+    at once (a dead port would cost huggingface_hub's five retries per file, about 25 s each)."""
+    paths: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _missing(self):
+            paths.append(self.path)
+            self.send_response(404)
+            self.send_header("X-Error-Code", "RepoNotFound")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_HEAD = _missing
+
+        def log_message(self, *args):
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.server_address[1]}", paths
+    finally:
+        srv.shutdown()
+        srv.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -79,11 +111,16 @@ def test_an_index_without_an_endpoint_uses_hf_endpoint(server, tmp_path):
             "    timm.create_model('ofa2_tiny_publish_front_0.v1', pretrained=True)\n"
             "except Exception as exc:\n"
             "    print(type(exc).__name__, str(exc).splitlines()[0])\n")
-    env = subprocess_env(None, tmp_path / "hf-later")  # HF_ENDPOINT: a dead port
-    env.update(OFA2_USER_INDEX=str(index), OFA2_ZOO_INDEX=str(tmp_path / "no-shipped.json"),
-               PYTHONPATH=str(Path(__file__).resolve().parents[1]), HF_HUB_ETAG_TIMEOUT="2", HF_HUB_DOWNLOAD_TIMEOUT="2")
-    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=1200)
+    before = server.request_count
+    with another_hub() as (endpoint, paths):
+        env = subprocess_env(None, tmp_path / "hf-later")
+        env.update(HF_ENDPOINT=endpoint, OFA2_USER_INDEX=str(index), OFA2_ZOO_INDEX=str(tmp_path / "no-shipped.json"),
+                   PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # the weights were asked of HF_ENDPOINT's Hub, not of the one the version went to
+    assert paths and all(p.startswith(f"/{NAMESPACE}/ofa2-{PROFILE}-front-0/resolve/v1/") for p in paths), paths
+    assert server.request_count == before
     assert proc.stdout.startswith("RegistryError cannot load the weights of ofa2_tiny_publish_front_0.v1 from Hub "
                                   f"repo {NAMESPACE}/ofa2-{PROFILE}-front-0@v1: ")
     assert read_manifest(pkg).profile == PROFILE
