@@ -15,7 +15,8 @@ command (``python -m pytest -q`` in the checkout, run once; <= 5 min on an idle 
 ``--peer-python`` adds the OFA² comparison, side by side and each one command: the authors'
 package (``benchmarks/ofa2_peer.py`` in its environment, ``setup_ofa2_peer.sh``) and ``ofa2
 search --algorithm nsga2`` with the same population and generations (target: ours >= 15x faster).
-The user's cache is used as it is (a first search converts OFA's predictor once; see
+The note10 searches read OFA's files from ``--assets`` (default ``../shared/ofa-assets``), as a
+user with them on disk passes them. The user's cache is used as it is (a first search converts OFA's predictor once; see
 docs/search.md), so run any command once beforehand when measuring steady state.
 
     python benchmarks/bench_cli.py --out benchmarks/results/cli.json
@@ -55,7 +56,8 @@ def heavy_imports(argv: list[str]) -> list[str]:
 
 def workloads(exe: str, args: argparse.Namespace) -> dict[str, list[str]]:
     """The cold workloads: name -> argv (``{out}`` is replaced by a fresh folder per run)."""
-    search = [exe, "search", "--profile", "note10", "--quiet", "--out", "{out}"]
+    # note10 reads OFA's predictor and tables: from --assets (this machine cannot download them)
+    search = [exe, "search", "--profile", "note10", "--quiet", "--out", "{out}", "--assets", str(args.assets)]
     cmds = {"ofa2 search --profile note10 (10k evaluations)": search,
             "ofa2 search --profile note10 --no-plot (10k)": [*search, "--no-plot"],
             "ofa2 search --profile note10 --generations 1000 (100k evaluations)": [*search, "--generations", "1000"],
@@ -68,7 +70,7 @@ def workloads(exe: str, args: argparse.Namespace) -> dict[str, list[str]]:
             args.peer_python, str(HERE / "ofa2_peer.py"), "--algorithm", "nsga2", "--seed", "1", "--assets", assets,
             "--generations", g]
         cmds[f"OFA2 peer: ofa2 search --algorithm nsga2, {g} generations"] = [
-            *search, "--algorithm", "nsga2", "--generations", g, "--assets", assets, "--no-plot"]
+            *search, "--algorithm", "nsga2", "--generations", g, "--no-plot"]
     return cmds
 
 

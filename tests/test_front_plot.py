@@ -19,11 +19,17 @@ EMBEDDED = Path(ofa2_zoo.__file__).parent / "data" / "zoo" / "digits-cpu" / "fro
 
 @pytest.fixture
 def figures(monkeypatch):
-    """Every figure plot_front closes, kept for inspection."""
-    import matplotlib.pyplot as plt
+    """Every figure plot_front draws, kept for inspection."""
+    import ofa2_zoo.front.plot as plot_module
 
-    kept, close = [], plt.close
-    monkeypatch.setattr(plt, "close", lambda fig: (kept.append(fig), close(fig)))
+    kept, make = [], plot_module.figure
+
+    def keep(*size):
+        fig, ax = make(*size)
+        kept.append(fig)
+        return fig, ax
+
+    monkeypatch.setattr(plot_module, "figure", keep)
     return kept
 
 

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+from .._plot import figure
 from .._io import atomic_path
 from .artifact import Front
 from .reference import ReferencePoint
@@ -33,14 +34,9 @@ def plot_front(front: Front, path: str | os.PathLike, *, highlight: int | None =
         references: OFA's published nets (:func:`reference_points`), or ``None``.
         title: The plot title (default: profile, algorithm and hypervolume).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     x_name = "latency_ms" if "latency_ms" in front.objective_meta else front.objective_names[0]
     y_name = "top1" if "top1" in front.objective_meta else front.objective_names[1]
-    fig, ax = plt.subplots(figsize=(7.0, 4.8))
+    fig, ax = figure(7.0, 4.8)
     if front.population:
         ax.scatter([p[x_name] for p in front.population], [p[y_name] for p in front.population], s=9,
                    color="lightgrey", label="final population (dominated)")
@@ -83,5 +79,4 @@ def plot_front(front: Front, path: str | os.PathLike, *, highlight: int | None =
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120, metadata={"Software": None})
-    plt.close(fig)
     return path

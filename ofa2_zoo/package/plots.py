@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
+from .._plot import figure
 from .._io import atomic_path
 from ..explorer import PackagedMember, timm_snippet, write_explorer
 from ..front import Front, ReferencePoint
@@ -37,14 +38,9 @@ def plot_package_front(front: Front, selected: Sequence[int], path: str | os.Pat
         highlight: A position in ``selected`` to circle, or ``None``.
         title: The plot title (default ``"<profile id> front"``).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     x_name, y_name = axis_names(front)
     xs, ys = front.values(x_name), front.values(y_name)
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    fig, ax = figure(6.4, 4.4)
     ax.step(xs, ys, where="post", color="tab:blue", lw=1, alpha=0.6)
     ax.scatter(xs, ys, s=10, color="tab:blue", alpha=0.6, label=f"front ({len(xs)} members)")
     sx, sy = xs[list(selected)], ys[list(selected)]
@@ -64,7 +60,6 @@ def plot_package_front(front: Front, selected: Sequence[int], path: str | os.Pat
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
-    plt.close(fig)
     return path
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._plot import figure
 from .._io import atomic_path
 from ..progress import ProgressFn
 from .loader import HardwareProfile, ProfileError
@@ -111,13 +112,8 @@ def store_calibration(profile: HardwareProfile, calibration: dict) -> Path:
 
 def plot_validation(report: ValidationReport, path: str | Path) -> Path:
     """Scatter plot (PNG) of predicted vs measured latency, before and after calibration."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     measured = np.array(report.measured)
-    fig, ax = plt.subplots(figsize=(5.5, 5))
+    fig, ax = figure(5.5, 5)
     ax.scatter(measured, report.predicted_raw, s=12, alpha=0.6,
                label=f"table sum (τ={report.raw.kendall_tau:.3f}, ±10%: {report.raw.within_10pct:.0%})")
     if report.calibrated:
@@ -141,5 +137,4 @@ def plot_validation(report: ValidationReport, path: str | Path) -> Path:
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
     return path
