@@ -70,6 +70,18 @@ def dumps_stable(obj: Any) -> str:
     return json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
+def canonical_json(obj: Any, **options: Any) -> str:
+    """``obj`` as JSON text with sorted keys, for what is compared or hashed rather than written as
+    a file (a cache key, a fingerprint, a version id, a space in a checkpoint's metadata): equal
+    data gives equal text. ``options`` go to ``json.dumps`` (compact separators, ``default``)."""
+    return json.dumps(obj, sort_keys=True, **options)
+
+
+def digest(obj: Any, length: int | None = None) -> str:
+    """sha256 (hex) of :func:`canonical_json` text, cut to ``length`` hex digits when given."""
+    return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:length]
+
+
 def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
     """Write ``obj`` atomically as :func:`dumps_stable` text."""
     write_text_atomic(path, dumps_stable(obj))

@@ -17,6 +17,10 @@ from pydantic import BaseModel, ValidationError
 
 from .errors import clip
 
+#: A Hub repository id, ``namespace/name`` (letters, digits, ``.``, ``_``, ``-``; neither part
+#: starts with a punctuation mark).
+REPO_ID = r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*"
+
 #: A published version's tag: ``v1``, ``v2``, ... (no ``v0``, no leading zero).
 VERSION_TAG = r"v[1-9]\d*"
 _VERSION_TAG_RE = re.compile(VERSION_TAG)

@@ -33,7 +33,8 @@ from typing import Any, Iterable, Mapping
 
 from timm.models import DefaultCfg, PretrainedCfg, generate_default_cfgs, register_model
 
-from ._schema import is_version_tag
+from ._io import canonical_json
+from ._schema import REPO_ID, is_version_tag
 from .constants import offline
 from .errors import Ofa2Error, clip
 from .package.manifest import read_manifest, timm_name
@@ -55,7 +56,7 @@ DEFAULT_INDEX_PATH = SHIPPED_INDEX_PATH
 index_path = shipped_index_path
 index_members_from_package = hub_index_members
 
-_REPO_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*(@[A-Za-z0-9._/-]+)?$")
+_REPO_RE = re.compile("^" + REPO_ID + r"(@[A-Za-z0-9._/-]+)?$")
 
 # timm looks up a module-level ``default_cfgs`` when a name is registered (see register_model).
 default_cfgs: dict[str, DefaultCfg] = {}
@@ -69,7 +70,7 @@ def _space(key: str) -> SearchSpace:
 
 
 def _space_of(entry: ZooEntry) -> SearchSpace:
-    return _space(json.dumps(entry.space, sort_keys=True))
+    return _space(canonical_json(entry.space))
 
 
 def _pretrained_cfg(entry: ZooEntry) -> PretrainedCfg:

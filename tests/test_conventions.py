@@ -19,8 +19,11 @@ import pytest
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from ofa2_zoo import errors
-from ofa2_zoo._io import dumps_stable, sha256_file
-from ofa2_zoo._schema import Schema, field_error, first_problem, is_version_tag, version_number
+import hashlib
+import re
+
+from ofa2_zoo._io import canonical_json, digest, dumps_stable, sha256_file
+from ofa2_zoo._schema import REPO_ID, Schema, field_error, first_problem, is_version_tag, version_number
 from ofa2_zoo.profiles import LatencyTable, LookupTableError
 from ofa2_zoo.profiles.lut import FORMAT
 
@@ -43,6 +46,20 @@ def stable_dumps(modules: dict[str, ast.Module]) -> list[str]:
     return [f"{where}:{node.lineno}" for where, tree in modules.items() for node in ast.walk(tree)
             if isinstance(node, ast.Call) and _name(node.func) == "dumps"
             and {"indent", "sort_keys"} <= {k.arg for k in node.keywords}]
+
+
+def sorted_dumps(modules: dict[str, ast.Module]) -> list[str]:
+    """Where ``json.dumps`` sorts keys (a text meant to compare or hash equal data equally)."""
+    return [f"{where}:{node.lineno}" for where, tree in modules.items() for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and _name(node.func) == "dumps"
+            and "sort_keys" in {k.arg for k in node.keywords}]
+
+
+def repo_patterns(modules: dict[str, ast.Module]) -> list[str]:
+    """Where a string literal spells the Hub repository-id pattern."""
+    return [f"{where}:{node.lineno}" for where, tree in modules.items() for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and "[A-Za-z0-9._-]*/" in node.value]
 
 
 def definitions(modules: dict[str, ast.Module], name: str) -> list[str]:
@@ -98,6 +115,15 @@ def test_stable_json_is_written_by_one_function():
     assert _files(definitions(_modules(), "dumps_stable")) == ["_io.py"]
 
 
+def test_sorted_json_for_keys_and_digests_is_made_in_one_place():
+    assert sorted(set(_files(sorted_dumps(_modules())))) == ["_io.py"]
+    assert [_files(definitions(_modules(), n)) for n in ("canonical_json", "digest")] == [["_io.py"], ["_io.py"]]
+
+
+def test_the_repo_id_pattern_is_written_once():
+    assert _files(repo_patterns(_modules())) == ["_schema.py"]
+
+
 def test_sha256_file_is_defined_once():
     assert _files(definitions(_modules(), "sha256_file")) == ["_io.py"]
 
@@ -129,9 +155,12 @@ def test_the_checks_find_a_copy(tmp_path):
         "class Bad(ValueError):\n    pass\n"
         "class Worse(Bad):\n    pass\n"
         "def sha256_file(p):\n    return p\n"
-        "def f(exc, obj):\n    exc.errors()\n    return json.dumps(obj, indent=1, sort_keys=True)\n")
+        "def f(exc, obj):\n    exc.errors()\n    return json.dumps(obj, indent=1, sort_keys=True)\n"
+        "KEY = json.dumps({}, sort_keys=True)\nREPO = r'[A-Za-z0-9][A-Za-z0-9._-]*/[a-z]+'\n")
     modules = _modules(tmp_path)
     assert stable_dumps(modules) == ["stage.py:14"]
+    assert sorted(sorted_dumps(modules)) == ["stage.py:14", "stage.py:15"]
+    assert repo_patterns(modules) == ["stage.py:16"]
     assert definitions(modules, "sha256_file") == ["stage.py:10"]
     assert version_patterns(modules) == ["stage.py:3"]
     assert error_list_reads(modules) == ["stage.py:13"]
@@ -146,6 +175,40 @@ def test_dumps_stable_sorts_keys_indents_and_ends_with_a_newline():
     for bad in (math.nan, math.inf, -math.inf):
         with pytest.raises(ValueError):
             dumps_stable({"x": bad})
+
+
+def test_canonical_json_and_digest():
+    assert canonical_json({"b": 1, "a": [2, {"d": 3, "c": 4}]}) == '{"a": [2, {"c": 4, "d": 3}], "b": 1}'
+    assert canonical_json({"b": 1, "a": "é"}, ensure_ascii=False, separators=(",", ":")) == '{"a":"é","b":1}'
+    full = hashlib.sha256(b'{"a": 1, "b": [1, 2]}').hexdigest()
+    assert digest({"b": [1, 2], "a": 1}) == full and digest({"a": 1, "b": [1, 2]}, 16) == full[:16]
+    assert digest({"a": 1, "b": [2, 1]}) != full  # list order counts, key order does not
+
+
+def test_the_embedded_fronts_keep_their_version_ids():
+    from ofa2_zoo.catalog import DATA_DIR
+    from ofa2_zoo.front import Front
+    from ofa2_zoo.package.manifest import read_manifest
+
+    for profile in ("digits-cpu", "fmnist-cpu"):
+        front = Front.load(DATA_DIR / "zoo" / profile / "front" / "front.json")
+        # the id its package recorded when it was built, before digest() existed
+        assert front.version_id == read_manifest(DATA_DIR / "zoo" / profile).front_version_id
+    ident = {"space": front.space.to_dict(), "profile": front.profile_id,
+             "members": [{"arch": m.arch.to_dict(), "objectives": m.objectives} for m in front.members]}
+    assert front.version_id == hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
+
+
+@pytest.mark.parametrize("repo, ok", [("a/b", True), ("ofa2-test/ofa2-fmnist_cpu.front-0", True), ("A9/9z", True),
+                                      ("-a/b", False), ("a/.b", False), ("a/b/c", False), ("a", False),
+                                      ("a/", False), ("a b/c", False)])
+def test_repo_ids(repo, ok):
+    from ofa2_zoo.registry import _REPO_RE
+
+    pull_module = importlib.import_module("ofa2_zoo.publish.pull")
+    assert bool(re.fullmatch(REPO_ID, repo)) is ok
+    assert bool(_REPO_RE.match(repo)) is ok and bool(_REPO_RE.match(repo + "@v2")) is ok
+    assert bool(pull_module._REPO_RE.match(repo + "@v2")) is ok
 
 
 def test_the_shipped_index_and_a_shipped_manifest_are_rewritten_byte_for_byte(tmp_path):

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .._version import __version__
-from .._io import write_text_atomic
+from .._io import canonical_json, write_text_atomic
 from ..errors import ExplorerError
 from ..front import Front, ReferencePoint
 
@@ -168,7 +168,7 @@ def _packaged_row(p: PackagedMember) -> dict[str, Any]:
 def _script_json(data: dict[str, Any]) -> str:
     """JSON that is safe inside a ``<script>`` element: no ``<``, ``>``, ``&`` or line separators
     appear literally, so no string can end the element or open a comment."""
-    text = json.dumps(data, sort_keys=True, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    text = canonical_json(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     for char, escape in (("&", "\\u0026"), ("<", "\\u003c"), (">", "\\u003e"), ("\u2028", "\\u2028"),
                          ("\u2029", "\\u2029")):
         text = text.replace(char, escape)

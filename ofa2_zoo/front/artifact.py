@@ -9,7 +9,6 @@ front have the same id however long they took.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from .._version import __version__
-from .._io import json_loads, write_json_atomic
+from .._io import digest, json_loads, write_json_atomic
 from .._schema import field_error
 from ..errors import FrontError, Ofa2Error, clip, shorten
 from ..space import ArchSpec, SearchSpace
@@ -117,7 +116,7 @@ class Front:
     def version_id(self) -> str:
         ident = {"space": self.space.to_dict(), "profile": self.profile_id,
                  "members": [{"arch": m.arch.to_dict(), "objectives": m.objectives} for m in self.members]}
-        return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
+        return digest(ident)
 
     # -------------------------------------------------------------- selection
     def select(self, k: int) -> list[int]:

@@ -9,7 +9,6 @@ milliseconds for whole populations at once. Every problem with a profile is one
 
 from __future__ import annotations
 
-import json
 
 import hashlib
 import os
@@ -23,7 +22,7 @@ import yaml
 from pydantic import ValidationError
 
 from .. import constants
-from .._io import sha256_file
+from .._io import canonical_json, sha256_file
 from .._schema import first_problem
 from ..assets import OFFICIAL_CHECKPOINTS, asset_state, assets_folder, cache_dir, resolve_asset
 from ..defaults import DEFAULT_PROFILE  # noqa: F401  (re-exported by ofa2_zoo.profiles)
@@ -472,7 +471,7 @@ class HardwareProfile:
         profiles loaded again (a second search, the tests) reuse it; a rebuilt table has another
         sha256 and this machine's own calibration (``ofa2 profile calibrate``) another calibration,
         so either is compiled afresh. Its arrays are read-only."""
-        calibration = json.dumps(self.table.calibration, sort_keys=True, default=str)
+        calibration = canonical_json(self.table.calibration, default=str)
         key = (self.lut_sha256, self.spec.latency.table.format if self.spec.latency.table else None, self.space,
                calibration)
         hit = _COMPILED.get(key) if key[0] else None

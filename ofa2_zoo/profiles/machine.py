@@ -28,7 +28,6 @@ imported here: the loader imports this module to apply the calibration).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -37,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import constants
-from .._io import write_json_atomic
+from .._io import digest, write_json_atomic
 from ..assets import cache_dir
 from .lut import LatencyTable, Op, _is_number, block_ops, fixed_ops, is_canary
 
@@ -104,7 +103,7 @@ def machine_identity() -> dict[str, Any]:
 def fingerprint(identity: dict | None = None) -> str:
     """A short id of this machine and its runtimes (16 hex digits)."""
     ident = machine_identity() if identity is None else identity
-    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
+    return digest(ident, 16)
 
 
 def describe_machine(machine: dict | None) -> str:
@@ -183,7 +182,7 @@ def canary_record(profile, ms: dict[str, float]) -> dict:
 
 def _canary_key(profile) -> str:
     ident = {"ops": [op.key for op in canary_ops(profile.space)], "measurement": _canary_settings(profile)}
-    return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
+    return digest(ident, 16)
 
 
 def _read_json(path: Path) -> Any:

@@ -19,14 +19,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._schema import VERSION_TAG, is_version_tag, version_number
+from .._schema import REPO_ID, VERSION_TAG, is_version_tag, version_number
 from ..constants import offline
 from .errors import PullError
 from .hub import DEFAULT_RETRY, Hub, HubUnavailable, RetryPolicy, describe
 
 _NAME_RE = re.compile(r"^ofa2_(?:(?P<profile>[a-z0-9_]+?)_)?front_(?P<k>\d+)(?:\.(?P<tag>" + VERSION_TAG + "))?$")
-_REPO_RE = re.compile(r"^(?P<repo>[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*)"
-                      r"(?:@(?P<tag>[A-Za-z0-9._-]+))?$")
+_REPO_RE = re.compile(r"^(?P<repo>" + REPO_ID + r")(?:@(?P<tag>[A-Za-z0-9._-]+))?$")
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,12 @@ when the caller passes a cache to share (between profiles, runs or processes).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
 
+from .._io import digest
 from ..errors import ObjectiveError
 from ..objectives.base import AccuracySource
 from ..objectives.efficiency import efficiency_model
@@ -75,7 +74,7 @@ def _space_structure_id(space) -> str:
     d = space.to_dict()
     for k in ("name", "description", "resolutions"):
         d.pop(k, None)
-    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+    return digest(d, 16)
 
 
 def objective_sources(profile: HardwareProfile, accuracy: AccuracySource | None,

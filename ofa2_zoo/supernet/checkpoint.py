@@ -24,7 +24,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .._io import atomic_path
+from .._io import atomic_path, canonical_json
 from ..errors import CheckpointError
 from ..space import SearchSpace
 from .elastic import ElasticMobileNetV3
@@ -91,7 +91,7 @@ def save_supernet(net: ElasticMobileNetV3, path: str | os.PathLike, extra_metada
     ``dtype`` (e.g. ``torch.float16``) stores the floating-point tensors in that type (rounded to
     nearest); loading casts them back to the network's float32.
     """
-    meta = {"format": FORMAT, "space": json.dumps(net.space.to_dict(), sort_keys=True),
+    meta = {"format": FORMAT, "space": canonical_json(net.space.to_dict()),
             "num_classes": str(net.num_classes), **(extra_metadata or {})}
     state = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().contiguous().cpu()
              for k, v in net.state_dict().items()}

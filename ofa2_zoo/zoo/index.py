@@ -26,7 +26,7 @@ from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from .. import constants
 from .._io import write_json_atomic
-from .._schema import VERSION_TAG, Schema, field_error, version_number
+from .._schema import REPO_ID, VERSION_TAG, Schema, field_error, version_number
 from ..defaults import ZOO_DEFAULT_PROFILE
 from ..errors import Ofa2Error, RegistryError, ZooWarning, clip, shorten
 
@@ -103,7 +103,7 @@ class IndexMember(_Model):
     """One member of a published front version: its Hub repo and revision, and how to build it."""
 
     k: int = Field(..., ge=0)
-    repo_id: str = Field(..., pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+    repo_id: str = Field(..., pattern="^" + REPO_ID + "$")
     revision: str = Field(..., min_length=1)
     # The Hub it was published to (HF_ENDPOINT at publish time); None: the one HF_ENDPOINT names when loading.
     endpoint: Optional[str] = Field(None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$", max_length=2048)
