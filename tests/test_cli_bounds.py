@@ -49,3 +49,19 @@ def test_data_fetch_refuses_a_file_as_its_folder(tmp_path, capsys):
     err = capsys.readouterr().err
     assert f"--data {target} is a file, not a folder" in err
     assert target.read_text() == "x" and sorted(p.name for p in tmp_path.iterdir()) == ["not-a-folder"]
+
+
+def test_search_seed_is_a_32_bit_integer(tmp_path, capsys):
+    from ofa2_zoo.search import SearchError, search
+    from ofa2_zoo.search.api import SEED_MAX
+
+    assert SEED_MAX == 2**32 - 1
+    front = search("digits-cpu", population=4, generations=1, seed=SEED_MAX)
+    assert front.seed == SEED_MAX
+    for bad in (-1, SEED_MAX + 1, 2**70, True, 1.0):
+        with pytest.raises(SearchError) as exc:
+            search("digits-cpu", population=4, generations=1, seed=bad)
+        assert str(exc.value) == f"seed must be an integer from 0 to 4,294,967,295, got {bad!r}"
+    assert run("search", "--seed", SEED_MAX + 1, "--population", 4, "--generations", 1, "--out", tmp_path / "s") == 2
+    assert capsys.readouterr().err.strip() == "error: seed must be an integer from 0 to 4,294,967,295, got 4294967296"
+    assert not (tmp_path / "s").exists()

@@ -57,6 +57,9 @@ def default_reference_point(profile: HardwareProfile, evaluator: ObjectiveEvalua
 POPULATION_MAX = 1_000_000
 GENERATIONS_MAX = 1_000_000
 WORKERS_MAX = 1024
+#: seeds are 32-bit (numpy's and pymoo's convention); front.json and the explorer page carry the
+#: seed as a number, and JavaScript reads integers exactly only up to 2**53
+SEED_MAX = 2**32 - 1
 # Rough upper estimates of the memory a search holds (checked before any work):
 BYTES_PER_INDIVIDUAL = 4096  # genes of parents + offspring, objective values, predictor activations
 PAIRWISE = ("spea2", "agemoea", "moead")  # algorithms that keep (2 * population)^2 float64 distances
@@ -128,8 +131,8 @@ def _check_options(algorithm: str, population: int, generations: int, seed: int,
                           "for the other algorithms")
     mutation_prob = 0.1 if mutation_prob is None else mutation_prob
     check_budget(algorithm, population, generations, workers, executor if isinstance(executor, str) else "custom")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise SearchError(f"seed must be a non-negative integer, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= SEED_MAX:
+        raise SearchError(f"seed must be an integer from 0 to {SEED_MAX:,}, got {seed!r}")
     for name, p in (("mutation_prob", mutation_prob), ("crossover_prob", crossover_prob)):
         if not 0.0 <= p <= 1.0:
             raise SearchError(f"{name} must lie in [0, 1], got {p}")
