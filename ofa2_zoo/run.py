@@ -26,7 +26,6 @@ from .progress import ProgressFn
 from .profiles import DEFAULT_PROFILE, load_profile
 from .defaults import DEFAULT_ALGORITHM, DEFAULT_POPULATION, DEFAULT_SEED, RUN_GENERATIONS
 from .search import search
-from .supernet import load_supernet
 
 
 @dataclass
@@ -65,7 +64,6 @@ def run_pipeline(out_dir: str | os.PathLike, *, profile: str = DEFAULT_PROFILE, 
         package_progress: Called with (step, members done, members); ``None`` for none.
     """
     from ._io import check_out_dir
-    from .package import package_front
     from .search import SearchError, check_algorithm, check_budget
 
     # Every option is checked before any work (nothing is written for a bad one).
@@ -100,6 +98,10 @@ def run_pipeline(out_dir: str | os.PathLike, *, profile: str = DEFAULT_PROFILE, 
             prof = load_profile(profile, assets)
     if weights is None:
         weights = "embedded" if prof.spec.supernet.startswith("ofa2_") else "official"
+    # torch and timm load only now, once every option has been checked
+    from .package import package_front
+    from .supernet import load_supernet
+
     net = load_supernet(prof.spec.supernet, weights=weights, assets=assets)
     say(f"searching {prof.id} with {algorithm} (population {population}, {generations} generations)")
     t0 = time.perf_counter()

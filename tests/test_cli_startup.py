@@ -95,12 +95,14 @@ def test_a_wrong_profile_in_ofa2_run_fails_before_anything_heavy_loads(tmp_path)
 
 def test_a_typo_in_a_heavy_command_fails_before_torch_is_imported(tmp_path):
     """A missing front for `package`, an unknown dataset for `train-supernet`, an unknown runtime for
-    `export`: one line, exit 2, nothing written, and none of the heavy modules loaded (they take
-    seconds to import on a busy machine)."""
+    `export`, an output that is a file for `run`: one line, exit 2, nothing written, and none of the
+    heavy modules loaded (they take seconds to import on a busy machine)."""
+    (tmp_path / "rfile").write_text("x")
     cases = {
         "no front at": ["package", str(tmp_path / "missing-front"), "--out", str(tmp_path / "pkg")],
         "dataset folder": ["train-supernet", "cifar-typo", "--out", str(tmp_path / "train")],
         "unknown runtime 'tvm'": ["export", "ofa2_front_0", "-r", "tvm", "--out", str(tmp_path / "exp")],
+        "is a file, not a folder": ["run", "--out", str(tmp_path / "rfile")],
     }
     res = subprocess.run([sys.executable, "-c", SCRIPT, ",".join(HEAVY), json.dumps(list(cases.values()))],
                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
@@ -110,4 +112,5 @@ def test_a_typo_in_a_heavy_command_fails_before_torch_is_imported(tmp_path):
         assert r["code"] == 2 and expected in r["err"], r
         assert r["heavy"] == [], f"`ofa2 {' '.join(r['argv'])}` imported {r['heavy']} before failing"
     assert "built-in datasets: fashion-mnist, digits" in report[1]["err"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == []  # nothing written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rfile"]  # nothing written
+    assert (tmp_path / "rfile").read_text() == "x"

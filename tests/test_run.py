@@ -66,7 +66,8 @@ def test_ofa2_run_on_fashion_mnist_names_the_missing_images_before_any_work(tmp_
 
     (tmp_path / "empty").mkdir()
     monkeypatch.setenv("OFA2_DATA", str(tmp_path / "empty"))
-    monkeypatch.setattr(run_module, "load_supernet", lambda *a, **k: pytest.fail("loaded the supernet"))
+    # run_pipeline imports it when it needs it (after every check)
+    monkeypatch.setattr("ofa2_zoo.supernet.load_supernet", lambda *a, **k: pytest.fail("loaded the supernet"))
     monkeypatch.setattr(run_module, "search", lambda *a, **k: pytest.fail("searched"))
     with pytest.raises(SystemExit) as exc:
         main(["run", "--profile", "fmnist-cpu", "--out", str(tmp_path / "out")])
