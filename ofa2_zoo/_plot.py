@@ -8,7 +8,11 @@ matplotlib is imported on the first call only: commands that write no plot never
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
+
+from ._io import atomic_path
 
 
 def figure(width: float, height: float) -> tuple[Any, Any]:
@@ -17,3 +21,13 @@ def figure(width: float, height: float) -> tuple[Any, Any]:
 
     fig = Figure(figsize=(width, height))
     return fig, fig.subplots()
+
+
+def save_png(fig: Any, path: str | os.PathLike, dpi: int) -> Path:
+    """Lay ``fig`` out and write it to ``path`` as a PNG, atomically and without matplotlib's
+    version stamp (the same figure gives the same bytes with any matplotlib)."""
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, metadata={"Software": None})
+    return path

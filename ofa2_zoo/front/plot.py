@@ -6,8 +6,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from .._plot import figure
-from .._io import atomic_path
+from .._plot import figure, save_png
 from .artifact import Front
 from .reference import ReferencePoint
 
@@ -75,8 +74,4 @@ def plot_front(front: Front, path: str | os.PathLike, *, highlight: int | None =
            title=title or f"{front.profile_id}: {front.algorithm.get('name')} front, HV {front.hypervolume:.4g}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120, metadata={"Software": None})
-    return path
+    return save_png(fig, path, dpi=120)

@@ -13,8 +13,7 @@ import os
 from pathlib import Path
 from typing import Sequence
 
-from .._plot import figure
-from .._io import atomic_path
+from .._plot import figure, save_png
 from ..explorer import PackagedMember, timm_snippet, write_explorer
 from ..front import Front, ReferencePoint
 from .manifest import PackageManifest
@@ -56,11 +55,7 @@ def plot_package_front(front: Front, selected: Sequence[int], path: str | os.Pat
            title=title or f"{front.profile_id} front")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100, metadata={"Software": None})
-    return path
+    return save_png(fig, path, dpi=100)
 
 
 def packaged_members(manifest: PackageManifest, *, tag: str | None = None,

@@ -15,8 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._plot import figure
-from .._io import atomic_path
+from .._plot import figure, save_png
 from ..progress import ProgressFn
 from .loader import HardwareProfile, ProfileError
 from .lut import LatencyTable
@@ -133,8 +132,4 @@ def plot_validation(report: ValidationReport, path: str | Path) -> Path:
     ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel="measured latency (ms)", ylabel="predicted latency (ms)",
            title=f"{report.profile}: {report.n} random networks")
     ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    return path
+    return save_png(fig, path, dpi=120)
