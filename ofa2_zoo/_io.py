@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
-from .errors import OutputFileError, OutputPathError
+from .errors import FileTooLarge, JsonTooDeep, OutputFileError, OutputPathError
 
 
 def check_out_dir(path: str | os.PathLike, what: str = "output folder") -> Path:
@@ -122,4 +122,22 @@ def json_loads(data: str | bytes) -> Any:
         return json.loads(data)
     except RecursionError:
         doc = data if isinstance(data, str) else ""
-        raise json.JSONDecodeError("nested too deeply (more levels than Python's recursion limit)", doc, 0) from None
+        raise JsonTooDeep("nested too deeply (more levels than Python's recursion limit)", doc, 0) from None
+
+
+def read_json_capped(path: str | os.PathLike, max_bytes: int) -> Any:
+    """The JSON in the file ``path``, read only when it has at most ``max_bytes`` bytes (checked
+    before reading and again while reading, so a file that grows meanwhile is still refused) and
+    parsed with :func:`json_loads`.
+
+    Raises :class:`~ofa2_zoo.errors.FileTooLarge`, :class:`json.JSONDecodeError`,
+    :class:`UnicodeDecodeError` or :class:`OSError`; each reader words its own one-line error.
+    """
+    size = os.stat(path).st_size
+    if size > max_bytes:
+        raise FileTooLarge(size, max_bytes)
+    with open(path, "rb") as f:
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise FileTooLarge(len(data), max_bytes)
+    return json_loads(data)

@@ -10,6 +10,8 @@ raises one imports it from here.
 
 from __future__ import annotations
 
+import json
+
 
 class Ofa2Error(Exception):
     """Base class for errors caused by the caller's input, not by a bug."""
@@ -42,6 +44,20 @@ class OutputPathError(Ofa2Error, NotADirectoryError):
 
 class OutputFileError(Ofa2Error, IsADirectoryError):
     """An output file given by the user is an existing folder."""
+
+
+class FileTooLarge(ValueError):
+    """A file read by :func:`ofa2_zoo._io.read_json_capped` has more bytes than its kind may have
+    (each reader turns it into its own one-line error)."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"{size:,} bytes, more than {limit:,}")
+        self.size, self.limit = size, limit
+
+
+class JsonTooDeep(json.JSONDecodeError):
+    """JSON nested deeper than Python's recursion limit (:func:`ofa2_zoo._io.json_loads`): malformed
+    JSON to every reader that catches :class:`json.JSONDecodeError`."""
 
 
 class TextError(Ofa2Error, ValueError):

@@ -219,6 +219,15 @@ def test_a_member_config_that_is_not_json_is_refused(tmp_path, offline_cache):
     assert message.endswith("; fix: publish the package again)")
 
 
+def test_a_member_config_over_the_size_cap_is_refused_unread(tmp_path, offline_cache):
+    from ofa2_zoo.package.verify import MAX_CONFIG_BYTES
+
+    big = b" " * MAX_CONFIG_BYTES + b"{}"
+    assert _pull_error(tmp_path, offline_cache, {**_member_files(0), "config.json": big}) == (
+        f"ci/digits-0@v1: config.json has {MAX_CONFIG_BYTES + 2:,} bytes, more than a member's config.json may have "
+        f"({MAX_CONFIG_BYTES:,}; fix: publish the package again)")
+
+
 def test_weights_of_another_member_are_refused(tmp_path, offline_cache):
     files = {**_member_files(4), "model.safetensors": _member_files(0)["model.safetensors"]}
     message = _pull_error(tmp_path, offline_cache, files, k=4, name="ofa2_front_4")

@@ -75,17 +75,17 @@ def _read_arch_file(name: str) -> Any:
     """``@FILE``: the file holds the arch as JSON (an OFA dict); its text is never echoed back."""
     from pathlib import Path
 
-    from .._io import json_loads
-    from ..errors import ArchError
+    from .._io import read_json_capped
+    from ..errors import ArchError, FileTooLarge
 
     path = Path(name)
     if not path.is_file():
         raise ArchError(f"arch file {path} does not exist (or is not a file)")
-    if path.stat().st_size > MAX_ARCH_FILE:
-        raise ArchError(f"arch file {path} is {path.stat().st_size:,} bytes; an arch is a small JSON object "
-                        f"(at most {MAX_ARCH_FILE:,} bytes)")
     try:
-        return json_loads(path.read_bytes())
+        return read_json_capped(path, MAX_ARCH_FILE)
+    except FileTooLarge as exc:
+        raise ArchError(f"arch file {path} is {exc.size:,} bytes; an arch is a small JSON object "
+                        f"(at most {MAX_ARCH_FILE:,} bytes)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ArchError(f"arch file {path} is not JSON: {exc} (fix: write the arch as JSON, "
                         '{"ks": [...], "e": [...], "d": [...], "r": [224]})') from None

@@ -19,9 +19,9 @@ import numpy as np
 from pydantic import ValidationError
 
 from .._version import __version__
-from .._io import digest, json_loads, write_json_atomic
+from .._io import digest, read_json_capped, write_json_atomic
 from .._schema import field_error
-from ..errors import FrontError, Ofa2Error, clip, shorten
+from ..errors import FileTooLarge, FrontError, Ofa2Error, clip, shorten
 from ..space import ArchSpec, SearchSpace
 from .schema import (FILENAME, FIX_FRONT, FORMAT, MAX_FRONT_BYTES, TIMING_FILENAME, FrontModel,
                      objective_range_error)
@@ -183,11 +183,11 @@ class Front:
         if not path.is_file():
             raise FrontError(f"no front at {path} (expected a folder with {FILENAME}, a package or `ofa2 run` "
                              f"folder with front/{FILENAME}, or the file itself)")
-        if path.stat().st_size > MAX_FRONT_BYTES:
-            raise FrontError(f"{path}: {path.stat().st_size:,} bytes is too large for a front.json (at most "
-                             f"{MAX_FRONT_BYTES:,}; {FIX_FRONT})")
         try:
-            raw = json_loads(path.read_bytes())
+            raw = read_json_capped(path, MAX_FRONT_BYTES)
+        except FileTooLarge as exc:
+            raise FrontError(f"{path}: {exc.size:,} bytes is too large for a front.json (at most "
+                             f"{MAX_FRONT_BYTES:,}; {FIX_FRONT})") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise FrontError(f"{path}: not valid JSON ({exc}; {FIX_FRONT})") from None
         if isinstance(raw, dict) and raw.get("format") != FORMAT:

@@ -17,9 +17,9 @@ from typing import Any, Literal, Optional
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator, model_serializer, model_validator
 
-from .._io import dumps_stable, json_loads
+from .._io import dumps_stable, read_json_capped
 from .._schema import Schema, field_error
-from ..errors import clip, shorten
+from ..errors import FileTooLarge, clip, shorten
 from .errors import PackageError
 
 PACKAGE_FORMAT = "ofa2-package/1"
@@ -260,12 +260,11 @@ def read_manifest(path: str | os.PathLike) -> PackageManifest:
         p = p / MANIFEST_NAME
     if not p.is_file():
         raise PackageError(f"{p} does not exist: not an ofa2 package folder (run `ofa2 package` first)")
-    size = p.stat().st_size
-    if size > MAX_MANIFEST_BYTES:
-        raise PackageError(f"{p}: {size:,} bytes is too large for a package.json (at most {MAX_MANIFEST_BYTES:,}; "
-                           f"{FIX_PACKAGE})")
     try:
-        data = json_loads(p.read_bytes())
+        data = read_json_capped(p, MAX_MANIFEST_BYTES)
+    except FileTooLarge as exc:
+        raise PackageError(f"{p}: {exc.size:,} bytes is too large for a package.json (at most "
+                           f"{MAX_MANIFEST_BYTES:,}; {FIX_PACKAGE})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PackageError(f"{p} is not valid JSON: {exc} ({FIX_PACKAGE})") from None
     if not isinstance(data, dict) or data.get("format") != PACKAGE_FORMAT:

@@ -24,9 +24,9 @@ from typing import Any, Literal, Optional, Union
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 
-from .._io import json_loads, sha256_file
+from .._io import read_json_capped, sha256_file
 from .._schema import Schema, field_error
-from ..errors import ContainmentError, Ofa2Error, PackageError, clip, shorten
+from ..errors import ContainmentError, FileTooLarge, Ofa2Error, PackageError, clip, shorten
 from .manifest import FIX_PACKAGE, Member, PackageManifest
 
 MAX_CONFIG_BYTES = 1 << 20
@@ -106,11 +106,11 @@ class MemberConfig(_Model):
 
 def read_config(path: Path, what: str) -> MemberConfig:
     """Parse and validate a member's ``config.json`` (one-line :class:`PackageError`)."""
-    size = path.stat().st_size
-    if size > MAX_CONFIG_BYTES:
-        raise PackageError(f"{what}: {path}: {size:,} bytes is too large for a config.json ({FIX_PACKAGE})")
     try:
-        data = json_loads(path.read_bytes())
+        data = read_json_capped(path, MAX_CONFIG_BYTES)
+    except FileTooLarge as exc:
+        raise PackageError(f"{what}: {path}: {exc.size:,} bytes is too large for a config.json ({FIX_PACKAGE})") \
+            from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PackageError(f"{what}: {path} is not valid JSON ({exc}; {FIX_PACKAGE})") from None
     try:

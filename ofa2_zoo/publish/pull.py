@@ -177,8 +177,9 @@ def pull(name: str, *, index_path: str | os.PathLike | None = None, local_dir: s
 def _check(target: PullTarget, path: Path) -> None:
     """The downloaded files stay inside the repo's cache folder (or ``local_dir``), and an ofa2
     member's config.json and weights are what the zoo index says: schema, arch, tensor shapes."""
-    from ..errors import Ofa2Error
-    from ..package.verify import check_weights, config_arch, read_config
+    from .._io import read_json_capped
+    from ..errors import FileTooLarge, Ofa2Error
+    from ..package.verify import MAX_CONFIG_BYTES, check_weights, config_arch, read_config
 
     where = f"{target.repo_id}@{target.revision}"
     # In the Hugging Face cache a snapshot's files are links into the repo's blobs/ folder.
@@ -195,7 +196,10 @@ def _check(target: PullTarget, path: Path) -> None:
             raise PullError(f"{where} has no config.json: not an ofa2 member repo")
         return
     try:
-        raw = json.loads(cfg_path.read_bytes())
+        raw = read_json_capped(cfg_path, MAX_CONFIG_BYTES)
+    except FileTooLarge as exc:
+        raise PullError(f"{where}: config.json has {exc.size:,} bytes, more than a member's config.json may have "
+                        f"({MAX_CONFIG_BYTES:,}; fix: publish the package again)") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise PullError(f"{where}: config.json is not valid JSON ({exc}; fix: publish the package again)") from None
     if target.arch is None and (not isinstance(raw, dict) or raw.get("architecture") != "ofa2_subnet"):

@@ -25,10 +25,10 @@ from typing import Any, Iterable, Iterator, Literal, Mapping, Optional, Union
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 
 from .. import constants
-from .._io import write_json_atomic
+from .._io import read_json_capped, write_json_atomic
 from .._schema import REPO_ID, VERSION_TAG, Schema, field_error, version_number
 from ..defaults import ZOO_DEFAULT_PROFILE
-from ..errors import Ofa2Error, RegistryError, ZooWarning, clip, shorten
+from ..errors import FileTooLarge, JsonTooDeep, Ofa2Error, RegistryError, ZooWarning, clip, shorten
 
 INDEX_FORMAT = "ofa2-zoo-index/1"
 DATA_DIR = Path(__file__).resolve().parents[1] / "data"
@@ -47,20 +47,19 @@ _PROFILE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,40}$")
 def _read_json(p: Path) -> Any:
     """The JSON in ``p``: its size checked before reading, its nesting depth after parsing."""
     try:
-        size = p.stat().st_size
-        if not p.is_file():
+        if p.exists() and not p.is_file():
             raise RegistryError(f"zoo index {p} is not a file")
-        if size > MAX_INDEX_BYTES:
-            raise RegistryError(f"zoo index {p} is {size:,} bytes, more than a zoo index may have "
-                                f"({MAX_INDEX_BYTES:,}); it was not read")
-        data = json.loads(p.read_bytes())
+        data = read_json_capped(p, MAX_INDEX_BYTES)
+    except FileTooLarge as exc:
+        raise RegistryError(f"zoo index {p} is {exc.size:,} bytes, more than a zoo index may have "
+                            f"({MAX_INDEX_BYTES:,}); it was not read") from None
     except FileNotFoundError:
         raise RegistryError(f"zoo index {p} does not exist") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RegistryError(f"zoo index {p} is not valid JSON: {exc}") from None
-    except RecursionError:
+    except JsonTooDeep:
         raise RegistryError(f"zoo index {p} is nested more than {MAX_INDEX_DEPTH} levels deep; it was not read") \
             from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RegistryError(f"zoo index {p} is not valid JSON: {exc}") from None
     except OSError as exc:
         raise RegistryError(f"zoo index {p} cannot be read: {exc.strerror or exc}") from None
     if _depth(data) > MAX_INDEX_DEPTH:
