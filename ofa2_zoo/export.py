@@ -54,6 +54,18 @@ def _data_of(entry) -> str:
                        "image folder) for the parity check")
 
 
+def _check_name(name: str) -> None:
+    """An unknown name or version fails before timm and torch load (seconds on a busy machine):
+    checked against what ``import ofa2_zoo`` registers. Once the registry is loaded, names
+    registered later in this process (``register_front``) count too, so the registry decides."""
+    import sys
+
+    if "ofa2_zoo.registry" not in sys.modules:
+        from .zoo.entries import collect, lookup
+
+        lookup(collect().by_name(), name)
+
+
 def export_model(name: str, runtime: str = "litert", out: str | os.PathLike | None = None, *,
                  data: str | os.PathLike | None = None, images: int = 1000, atol: float = DEFAULT_ATOL,
                  rtol: float = DEFAULT_RTOL, latency: bool = True, threads: int = 1) -> ExportResult:
@@ -78,13 +90,16 @@ def export_model(name: str, runtime: str = "litert", out: str | os.PathLike | No
     from .package.runtimes import runtime as get_runtime
 
     # The checks that need no torch come first: a typo fails in well under a second.
-    get_runtime(runtime).require()
+    rt = get_runtime(runtime)
+    if rt.missing():  # finds the runtime's modules without importing them (its module imports torch)
+        rt.require()  # the one-line error naming the missing modules and the extra
     if images < 1:
         raise PackageError(f"images must be at least 1, got {images}")
     base = name.partition(".")[0]
     out_dir = check_out_dir(Path(out) if out is not None else Path(f"{base}-{runtime}"), "--out")
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / EXPORT_RECORD).is_file():
         raise PackageError(f"{out_dir} is a non-empty folder that is not an ofa2 export; refusing to replace it")
+    _check_name(name)
     import timm
 
     from . import registry

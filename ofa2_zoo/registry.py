@@ -41,7 +41,7 @@ from .package.manifest import read_manifest, timm_name
 from .package.verify import config_arch, read_config
 from .space import ArchSpec, SearchSpace, resolve_space
 from .zoo import entries as zoo_entries
-from .zoo.entries import (LOCAL_TAG, Zoo, ZooEntry, default_tag, suggest, tag_order,
+from .zoo.entries import (LOCAL_TAG, Zoo, ZooEntry, tag_order,
                           weights_cfg)
 from .zoo.index import (SHIPPED_INDEX_PATH, IndexMember, IndexVersion, RegistryError, ZooIndex, check_arch,
                         shipped_index_path)
@@ -177,28 +177,19 @@ def register_index(index: ZooIndex | None = None) -> list[str]:
 
 def registered_versions(name: str) -> list[str]:
     """Tags of a registered front-member name, default first."""
-    if name not in _VERSIONS:
-        raise RegistryError(f"unknown ofa2 model {name!r}{suggest(name, _VERSIONS)}; see `ofa2 zoo list`")
-    return tag_order(_VERSIONS[name])
+    zoo_entries.lookup(_VERSIONS, name)  # one-line error for an unknown name
+    return tag_order(_VERSIONS[name.partition(".")[0]])
 
 
 def resolve_name(name: str, pretrained_cfg: Any = None) -> ZooEntry:
     """What ``name`` with an optional tag (``"v2"``, a PretrainedCfg or its dict) stands for."""
-    base, _, tag_in_name = name.partition(".")
-    if base not in _VERSIONS:
-        raise RegistryError(f"unknown ofa2 model {base!r}{suggest(base, _VERSIONS)}; see `ofa2 zoo list`")
     if isinstance(pretrained_cfg, PretrainedCfg):
         tag = pretrained_cfg.tag
     elif isinstance(pretrained_cfg, Mapping):
         tag = pretrained_cfg.get("tag")
     else:
-        tag = pretrained_cfg or tag_in_name
-    tags = tag_order(_VERSIONS[base])
-    if not tag:
-        tag = default_tag(_VERSIONS[base])
-    if tag not in _VERSIONS[base]:
-        raise RegistryError(f"{base} has no version {tag!r}; known: {', '.join(tags)}")
-    return _VERSIONS[base][tag]
+        tag = pretrained_cfg
+    return zoo_entries.lookup(_VERSIONS, name, tag)
 
 
 # ---------------------------------------------------------------------------- run-time registration

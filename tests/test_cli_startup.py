@@ -94,8 +94,8 @@ def test_a_wrong_profile_in_ofa2_run_fails_before_anything_heavy_loads(tmp_path)
 
 
 def test_a_typo_in_a_heavy_command_fails_before_torch_is_imported(tmp_path):
-    """A missing front for `package`, an unknown dataset for `train-supernet`, an unknown runtime for
-    `export`, an output that is a file for `run`: one line, exit 2, nothing written, and none of the
+    """A missing front for `package`, an unknown dataset for `train-supernet`, an unknown runtime,
+    name or version for `export`, an output that is a file for `run`: one line, exit 2, nothing written, and none of the
     heavy modules loaded (they take seconds to import on a busy machine)."""
     (tmp_path / "rfile").write_text("x")
     cases = {
@@ -103,6 +103,10 @@ def test_a_typo_in_a_heavy_command_fails_before_torch_is_imported(tmp_path):
         "dataset folder": ["train-supernet", "cifar-typo", "--out", str(tmp_path / "train")],
         "unknown runtime 'tvm'": ["export", "ofa2_front_0", "-r", "tvm", "--out", str(tmp_path / "exp")],
         "is a file, not a folder": ["run", "--out", str(tmp_path / "rfile")],
+        "unknown ofa2 model 'ofa2_fron_0' (did you mean ofa2_front_0": [
+            "export", "ofa2_fron_0", "-r", "onnxruntime", "--out", str(tmp_path / "exp")],
+        "ofa2_front_0 has no version 'v99'; known: ": [
+            "export", "ofa2_front_0.v99", "-r", "onnxruntime", "--out", str(tmp_path / "exp")],
     }
     res = subprocess.run([sys.executable, "-c", SCRIPT, ",".join(HEAVY), json.dumps(list(cases.values()))],
                          capture_output=True, text=True, timeout=300, cwd=tmp_path)

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 import ofa2_zoo  # noqa: F401  (registers the embedded zoo's names)
 from ofa2_zoo.cli.package import _runtimes_cell
+from ofa2_zoo.errors import RegistryError
 from ofa2_zoo.export import EXPORT_RECORD, export_model, read_export
 from ofa2_zoo.package import PackageError, package_front, read_manifest
 from ofa2_zoo.package.data import first_images, open_split
@@ -115,6 +116,26 @@ def test_export_refuses_unknown_names_and_runtimes_in_one_line(tmp_path, capsys)
             match=r"^error: unknown runtime 'tflite'; choose from", watch=(tmp_path,))
     with pytest.raises(PackageError, match=r"^images must be at least 1, got 0$"):
         export_model(DIGITS_MEMBER, "onnxruntime", tmp_path / "o", images=0)
+
+
+def test_export_checks_names_without_the_registry_until_the_registry_is_loaded(monkeypatch):
+    """Before timm loads, a name is checked against what `import ofa2_zoo` registers; once the
+    registry is loaded, a name registered in this process (register_front) is the registry's call."""
+    import sys
+
+    from ofa2_zoo import export, registry
+
+    name = "ofa2_testonly_front_0"
+    entry = next(iter(registry._VERSIONS[DIGITS_MEMBER].values()))
+    monkeypatch.setitem(registry._VERSIONS, name, {"local": entry})
+    export._check_name(name)  # registered in this process: not refused before the registry decides
+    assert registry.resolve_name(name) is entry
+    monkeypatch.delitem(sys.modules, "ofa2_zoo.registry")
+    with pytest.raises(RegistryError, match=rf"^unknown ofa2 model '{name}'"):
+        export._check_name(name)
+    export._check_name(DIGITS_MEMBER)  # a name of the zoo itself passes
+    with pytest.raises(RegistryError, match=rf"^{DIGITS_MEMBER} has no version 'v7'; known: "):
+        export._check_name(f"{DIGITS_MEMBER}.v7")
 
 
 # ---------------------------------------------------------------------------- the parity gate

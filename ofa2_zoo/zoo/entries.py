@@ -25,7 +25,7 @@ from typing import Any, Iterable, Mapping
 
 from .._schema import version_number
 from .. import constants
-from ..errors import Ofa2Error
+from ..errors import Ofa2Error, RegistryError
 from ..package.manifest import timm_name
 from ..package.verify import contained
 from .index import (EMBEDDED_ZOO_DIR, INDEX_ENV, PackageRecord, ZooIndex, read_or_warn, shipped_index_path, user_index_path,
@@ -103,6 +103,20 @@ def suggest(name: str, known: Iterable[str], n: int = 3) -> str:
     """`` (did you mean a, b?)`` for the closest known names, or ``""``."""
     close = difflib.get_close_matches(name.split(".")[0], sorted(set(known)), n=n, cutoff=0.6)
     return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
+def lookup(table: Mapping[str, Mapping[str, ZooEntry]], name: str, tag: str | None = None) -> ZooEntry:
+    """The entry ``name`` (optionally ``name.tag``) stands for in ``table`` (name -> tag -> entry,
+    as :meth:`Zoo.by_name` makes it); ``tag`` (when given) wins over the name's own, no tag is the
+    default version. One-line :class:`RegistryError` for an unknown name or version."""
+    base, _, tag_in_name = name.partition(".")
+    if base not in table:
+        raise RegistryError(f"unknown ofa2 model {base!r}{suggest(base, table)}; see `ofa2 zoo list`")
+    versions = table[base]
+    tag = tag or tag_in_name or default_tag(versions)
+    if tag not in versions:
+        raise RegistryError(f"{base} has no version {tag!r}; known: {', '.join(tag_order(versions))}")
+    return versions[tag]
 
 
 # ---------------------------------------------------------------------------- the sources
@@ -196,5 +210,5 @@ def collect() -> Zoo:
     return Zoo(shipped.default_profile, local_entries(user) + hub_entries(shipped, user) + embedded_entries())
 
 
-__all__ = ["ZooEntry", "Zoo", "collect", "tag_order", "default_tag", "suggest", "hub_entries", "package_entries", "local_entries",
+__all__ = ["ZooEntry", "Zoo", "collect", "lookup", "tag_order", "default_tag", "suggest", "hub_entries", "package_entries", "local_entries",
            "embedded_entries", "weights_cfg", "LOCAL_TAG", "EMBEDDED_TAG", "SOURCES"]
