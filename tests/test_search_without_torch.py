@@ -23,6 +23,7 @@ import torch
 from safetensors.numpy import load_file, save_file
 from torch.nn import functional as F
 
+from ofa2_zoo.front import Front, plot_front
 from ofa2_zoo.objectives import accuracy
 from ofa2_zoo.objectives.accuracy import OFAAccuracyPredictor, converted_predictor_path, load_accuracy_predictor
 from ofa2_zoo.objectives.fitted import encode
@@ -185,13 +186,16 @@ def test_search_from_the_shell_imports_no_torch_and_no_matplotlib(tmp_path, fres
 
 
 @needs_assets
-def test_writing_the_plot_imports_matplotlib_but_still_no_torch(tmp_path, fresh_cache):
+def test_the_plot_is_drawn_by_a_child_process_and_the_search_still_imports_no_torch(tmp_path, fresh_cache):
+    """matplotlib loads in the plot's own process (tests/test_front_plot_background.py) while the
+    search runs; the search's process imports neither it nor torch."""
     OFAAccuracyPredictor(ASSETS / "acc_predictor.pth")
     res = _search(tmp_path, "note10", cache=fresh_cache)
     assert res.returncode == 0, res.stderr[-3000:]
     mods = _imported(res.stderr)
-    assert "matplotlib" in mods and "torch" not in mods
-    assert (tmp_path / "note10" / "front.png").stat().st_size > 0
+    assert "ofa2_zoo" in mods and not mods & {"matplotlib", "torch"}, sorted(mods)
+    png = tmp_path / "note10" / "front.png"
+    assert png.read_bytes() == plot_front(Front.load(tmp_path / "note10"), tmp_path / "here.png").read_bytes()
 
 
 @needs_assets

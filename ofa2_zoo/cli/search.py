@@ -50,8 +50,10 @@ def search_command(
     quiet: bool = QUIET,
 ) -> None:
     """Search a profile's supernet for the Pareto front of its objectives and write front.json."""
+    from contextlib import nullcontext
+
     from .._io import check_out_dir
-    from ..front import plot_front
+    from ..front.plot import BackgroundPlot
     from ..search import search
     from .profile import check_this_machine
 
@@ -60,15 +62,17 @@ def search_command(
         check_out_dir(cache, "--cache")
 
     check_this_machine(profile, assets)
-    with progress(quiet, "hv") as bar:
-        task = bar.add_task(f"{algorithm} on {profile}", total=generations, hv="")
-        front = search(profile=profile, supernet=supernet, algorithm=algorithm, population=population,
-                       generations=generations, seed=seed, assets=assets, objectives=objective or None,
-                       executor=executor, workers=workers, cache=cache, engine=engine,
-                       progress=lambda step, g, total, hv: bar.update(task, completed=g, hv=f"HV {hv:.5g}"))
-    path = front.save(out)
-    if plot:
-        plot_front(front, out / "front.png")
+    # The plot's process imports matplotlib while this one searches (on another core, if free).
+    with BackgroundPlot() if plot else nullcontext() as plotter:
+        with progress(quiet, "hv") as bar:
+            task = bar.add_task(f"{algorithm} on {profile}", total=generations, hv="")
+            front = search(profile=profile, supernet=supernet, algorithm=algorithm, population=population,
+                           generations=generations, seed=seed, assets=assets, objectives=objective or None,
+                           executor=executor, workers=workers, cache=cache, engine=engine,
+                           progress=lambda step, g, total, hv: bar.update(task, completed=g, hv=f"HV {hv:.5g}"))
+        path = front.save(out)
+        if plotter is not None:
+            plotter.plot(front, path, out / "front.png")
     print_summary(front, f"{front.profile_id} front: {len(front.members)} members")
     ref = ", ".join(f"{k} {v:g}" for k, v in front.reference_point.items())
     console.print(f"hypervolume {front.hypervolume:.6g} (reference point: {ref}); {front.evaluations} evaluations; "

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Sequence
 
@@ -75,3 +78,57 @@ def plot_front(front: Front, path: str | os.PathLike, *, highlight: int | None =
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     return save_png(fig, path, dpi=120)
+
+
+# ---------------------------------------------------------------------------- in the background
+class BackgroundPlot:
+    """Draws a front's :func:`plot_front` PNG in a second Python process that imports matplotlib
+    while this one is still searching, so on a machine with a free core the plot costs a shell
+    command little more than the drawing itself. Used as a context manager; leaving it stops the
+    child if no plot was asked for (an error or Ctrl-C in the search).
+
+    :meth:`plot` falls back to drawing in this process when the child could not start or did not
+    finish, so the PNG (the same bytes either way) or the drawing's own error always comes.
+    """
+
+    TIMEOUT_S = 300.0
+
+    def __init__(self) -> None:
+        try:
+            self._proc: subprocess.Popen | None = subprocess.Popen(
+                [sys.executable, "-m", "ofa2_zoo.front._plot_worker"], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        except OSError:
+            self._proc = None
+
+    def plot(self, front: Front, saved: str | os.PathLike, path: str | os.PathLike) -> Path:
+        """Write ``front``'s PNG to ``path``; ``saved`` is the ``front.json`` it was saved to (the
+        child reads it). Returns ``path``."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            request = json.dumps({"front": os.fspath(Path(saved).resolve()), "png": os.fspath(Path(path).resolve())})
+            try:
+                out, _ = proc.communicate(request + "\n", timeout=self.TIMEOUT_S)
+                if proc.returncode == 0 and out.strip() == "ok":
+                    return Path(path)
+            except (OSError, subprocess.SubprocessError):
+                _stop(proc)
+        return plot_front(front, path)
+
+    def close(self) -> None:
+        """Stop the child without drawing (nothing happens after :meth:`plot`)."""
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            _stop(proc)
+
+    def __enter__(self) -> "BackgroundPlot":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    proc.communicate()
