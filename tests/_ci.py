@@ -24,3 +24,25 @@ def missing(message: str) -> None:
     if in_ci():
         pytest.fail(f"{message} ({CI_NOTE})", pytrace=False)
     pytest.skip(message, allow_module_level=True)
+
+
+#: Set by `.ci/run` for its second environment, the one with the deployment runtimes' extras
+#: (``.[litert,executorch,openvino]``): there a runtime that cannot be imported fails its tests.
+#: The README's own test run (CI=true, no extras) still skips them.
+RUNTIMES_ENV = "OFA2_REQUIRE_RUNTIMES"
+RUNTIMES_NOTE = f"{RUNTIMES_ENV}=1 makes this a failure"
+
+
+def missing_runtime(name: str) -> None:
+    """Skip the test when deployment runtime ``name``'s extra is not installed, or fail it when
+    :data:`RUNTIMES_ENV` says the runtimes must be there."""
+    from ofa2_zoo.package.runtimes import RUNTIMES
+
+    rt = RUNTIMES[name]
+    absent = rt.missing()
+    if not absent:
+        return
+    message = f"runtime {name} is not installed (no module {', '.join(absent)}; pip install 'ofa2-zoo[{rt.extra}]')"
+    if os.environ.get(RUNTIMES_ENV, "").strip().lower() in ("true", "1"):
+        pytest.fail(f"{message} ({RUNTIMES_NOTE})", pytrace=False)
+    pytest.skip(message)

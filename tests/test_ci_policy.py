@@ -72,3 +72,26 @@ def test_a_missing_prerequisite_fails_a_ci_run_of_pytest(tmp_path):
                               str(tmp_path)], cwd=tmp_path, env=run_env, capture_output=True, text=True)
         assert expected in out.stdout, out.stdout[-2000:]
         assert out.returncode == (0 if ci is None else 1)
+
+
+def test_a_missing_runtime_is_a_skip_unless_the_runtimes_environment_requires_it(monkeypatch):
+    """The README's run (CI=true, no runtime extras) skips; `.ci/run`'s second environment, with
+    the extras and OFA2_REQUIRE_RUNTIMES=1, fails instead."""
+    import dataclasses
+
+    from _ci import RUNTIMES_ENV, RUNTIMES_NOTE, missing_runtime
+    from ofa2_zoo.package.runtimes import RUNTIMES
+
+    monkeypatch.setitem(RUNTIMES, "litert", dataclasses.replace(RUNTIMES["litert"], requires=("ofa2_no_such_module",)))
+    message = "runtime litert is not installed (no module ofa2_no_such_module; pip install 'ofa2-zoo[litert]')"
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.delenv(RUNTIMES_ENV, raising=False)
+    with pytest.raises(pytest.skip.Exception) as skipped:
+        missing_runtime("litert")
+    assert str(skipped.value) == message
+    monkeypatch.setenv(RUNTIMES_ENV, "1")
+    with pytest.raises(pytest.fail.Exception) as failed:
+        missing_runtime("litert")
+    assert str(failed.value) == f"{message} ({RUNTIMES_NOTE})"
+    monkeypatch.setitem(RUNTIMES, "litert", dataclasses.replace(RUNTIMES["litert"], requires=("json",)))
+    assert missing_runtime("litert") is None  # installed: nothing happens

@@ -33,6 +33,20 @@ def test_ci_runs_the_readme_test_command():
     assert test in ci and "python3 -m venv .venv" in ci  # its own environment, nothing installed by hand
 
 
+def test_ci_installs_every_runtime_extra_and_requires_the_runtimes_in_their_tests():
+    """The runtime tests run in CI with every runtime's extra installed, where a missing one fails."""
+    from _ci import RUNTIMES_ENV
+    from ofa2_zoo.package.runtimes import RUNTIMES
+
+    ci = [line.split("#")[0].strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    extras = sorted(r.extra for r in RUNTIMES.values() if r.extra)
+    assert extras == ["executorch", "litert", "openvino"]
+    assert f"python -m pip install -q -e '.[{','.join(sorted(extras, key=['litert', 'executorch', 'openvino'].index))}]'" in ci
+    run = [line for line in ci if line.startswith(f"{RUNTIMES_ENV}=1 python -m pytest -q ")]
+    assert len(run) == 1 and set(run[0].split()[5:]) == {"tests/test_runtimes.py", "tests/test_runtimes_int8.py"}
+    assert [line for line in ci if line][-1] == run[0]  # last: the extras change the environment
+
+
 def test_readme_links_resolve_to_files_and_headings():
     text = README.read_text(encoding="utf-8")
     links = re.findall(r"\]\(([^)#]+)(?:#([^)]+))?\)", text)

@@ -30,6 +30,7 @@ from ofa2_zoo.package.runtimes.ort import INT8_FILE, load
 from ofa2_zoo.package.verify import verify_package
 
 from _bad_input_helpers import refused, run_cli
+from _ci import missing_runtime
 from _package_helpers import digits, tiny_supernet, write_front, write_profile
 
 
@@ -289,16 +290,12 @@ def test_the_int8_file_is_the_same_bytes_for_the_same_inputs(int8_package, tmp_p
 
 
 # ---------------------------------------------------------------------------- LiteRT (its extra)
+@pytest.mark.slow("litert-torch converts the member twice (fp32 and PT2E int8) and ai-edge-litert classifies 1,000 images with each: 15-36 s")
 def test_litert_int8_file_runs_in_ai_edge_litert_with_the_recorded_top1(tmp_path):
     """The LiteRT int8 file (litert-torch's PT2E quantiser), loaded with ai-edge-litert's own
     interpreter: fully integer (int8 input and output with the file's scale and zero point), its
     top-1 recounted here is the recorded one. Skipped without the litert extra."""
-    from ofa2_zoo.package.runtimes import RUNTIMES
-
-    absent = RUNTIMES["litert"].missing()
-    if absent:
-        pytest.skip(f"runtime litert is not installed (no module {', '.join(absent)}; pip install "
-                    "'ofa2-zoo[litert]')")
+    missing_runtime("litert")  # a skip, or a failure in `.ci/run`'s runtimes environment
     from ai_edge_litert.interpreter import Interpreter
 
     pkg = package_front(_digits_front(), tmp_path / "pkg", members=1, runtimes="litert", int8="litert",
