@@ -40,7 +40,8 @@ def package(
     runtime_latency: bool = typer.Option(True, help="Time each runtime's export at batch 1 (a few seconds per "
                                                     "member) and put the numbers in the card and package.json."),
     int8: bool = typer.Option(False, "--int8", help="Also quantise each member to int8 for every selected runtime "
-                                                    "that has it (onnxruntime: model.int8.onnx; litert: model.int8.tflite), "
+                                                    "that has it (onnxruntime: model.int8.onnx; litert: model.int8.tflite; executorch: "
+                                                    "model.int8.pte; openvino: openvino_model.int8.xml), "
                                                     "calibrated on training images; kept where its "
                                                     "top-1 is at most 1 point below fp32's. See docs/runtimes.md."),
     int8_calib_images: int = typer.Option(2000, min=1, help="Training images that calibrate the int8 files (their "

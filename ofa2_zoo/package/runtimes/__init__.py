@@ -15,7 +15,7 @@ its own module here with the same three functions:
 | onnxruntime | ``model.onnx`` | torch.onnx (opset 17) / onnxruntime | (always) |
 | litert | ``model.tflite`` | litert-torch / ai-edge-litert (XNNPACK) | ``litert`` |
 | executorch | ``model.pte`` | torch.export + XNNPACK partitioner / executorch | ``executorch`` |
-| openvino | ``openvino_model.xml``, ``.bin`` | ov.convert_model(model.onnx), fp32 / OpenVINO CPU | ``openvino`` |
+| openvino | ``openvino_model.xml``, ``.bin`` | ov.convert_model(model.onnx), fp32 (int8: NNCF) / OpenVINO CPU | ``openvino`` |
 
 ``model.onnx`` is always written (publishing, TensorRT and OpenVINO start from it), so
 ``onnxruntime`` is always among a member's runtimes. :func:`check_runtime` gates an export on
@@ -75,9 +75,9 @@ RUNTIMES: dict[str, Runtime] = {r.name: r for r in (
     Runtime("litert", "LiteRT", "litert", ("model.tflite",), "litert", ("litert_torch", "ai_edge_litert"),
             "Android/iOS phones, embedded Linux (Arm); also the fastest here on x86", ("model.int8.tflite",)),
     Runtime("executorch", "ExecuTorch", "executorch", ("model.pte",), "executorch", ("executorch",),
-            "PyTorch's on-device runtime for phones and microcontrollers"),
+            "PyTorch's on-device runtime for phones and microcontrollers", ("model.int8.pte",)),
     Runtime("openvino", "OpenVINO", "openvino", ("openvino_model.xml", "openvino_model.bin"), "openvino",
-            ("openvino",), "Intel CPUs, iGPUs and NPUs"),
+            ("openvino", "nncf"), "Intel CPUs, iGPUs and NPUs", ("openvino_model.int8.xml", "openvino_model.int8.bin")),
 )}
 DEFAULT_RUNTIMES = ("onnxruntime",)
 
