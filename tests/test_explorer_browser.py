@@ -106,6 +106,12 @@ def test_packaged_explorer_in_chromium(package, open_page):
                 for i in range(PACKAGED)}
     assert by_index == {m.front_index: m.name for m in manifest.members}
     assert page.locator("#packaged-table tbody tr").count() == PACKAGED
+    headers = page.locator("#packaged-table thead th").all_inner_texts()
+    column = headers.index("measured ms, batch 1")
+    for i, m in enumerate(manifest.members):
+        cell = page.locator("#packaged-table tbody tr").nth(i).locator("td").nth(column).inner_text()
+        assert cell == ", ".join(f"{rt} {ms:.4g}" for rt, ms in sorted(m.runtime_latency_ms().items(),
+                                                                        key=lambda kv: (kv[1], kv[0])))
 
     # hovering a packaged member shows its name, arch and measured top-1
     member = manifest.members[2]
@@ -115,6 +121,10 @@ def test_packaged_explorer_in_chromium(package, open_page):
     text = tooltip.inner_text()
     assert member.name in text and "top-1 (measured)" in text and f"{member.measured['top1']:.4g} %" in text
     assert front.members[member.front_index].arch.to_string() in text
+    runtimes = member.runtime_latency_ms()
+    assert runtimes, "the package timed its members in onnxruntime"
+    for rt, ms in runtimes.items():  # and each runtime's measured latency
+        assert f"latency in {rt} (measured, batch 1)\t{ms:.4g} ms" in text
     page.mouse.move(5, 5)
     assert not tooltip.is_visible()
 

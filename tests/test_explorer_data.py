@@ -127,7 +127,8 @@ def test_previous_version_in_grey_unless_it_is_the_same_front(front):
 
 def _packaged(indices, hub=None) -> list[PackagedMember]:
     return [PackagedMember(i, k, f"ofa2_digits_cpu_front_{k}", timm_snippet(f"ofa2_digits_cpu_front_{k}", hub),
-                           {"top1": 80.0 + k, "latency_ms": 0.01 * (k + 1)}, hub)
+                           {"top1": 80.0 + k, "latency_ms": 0.01 * (k + 1)}, hub,
+                           {"onnxruntime": 0.02 * (k + 1), "litert": 0.01 * (k + 1)} if k == 0 else {})
             for k, i in enumerate(indices)]
 
 
@@ -137,8 +138,9 @@ def test_packaged_members_at_both_ends_and_one_past(front):
     data = explorer_data(front, packaged=packaged)
     rows = [m["packaged"] for m in data["members"]]
     assert rows[0] == {"k": 0, "name": "ofa2_digits_cpu_front_0", "measured": {"top1": 80.0, "latency_ms": 0.01},
-                       "snippet": packaged[0].snippet, "hub_repo": "me/repo"}
-    assert rows[-1]["k"] == 1 and rows[1:-1] == [None] * (n - 2)
+                       "snippet": packaged[0].snippet, "hub_repo": "me/repo",
+                       "runtimes": {"onnxruntime": 0.02, "litert": 0.01}}
+    assert rows[-1]["k"] == 1 and rows[-1]["runtimes"] == {} and rows[1:-1] == [None] * (n - 2)
     for bad in (n, -1):
         with pytest.raises(ExplorerError) as err:
             explorer_data(front, packaged=_packaged([bad]))

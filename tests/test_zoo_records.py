@@ -256,7 +256,8 @@ def test_hub_index_rows_hold_each_members_record(package):
     for row, m in zip(rows, record.members, strict=True):
         assert row == {"k": m.k, "repo_id": f"me/digits-{m.k}", "revision": "v3", "arch": m.arch, "space": record.space,
                        "pretrained_cfg": m.pretrained_cfg, "top1": m.top1, "latency_ms": m.latency_ms,
-                       "endpoint": "http://127.0.0.1:9/hub"}
+                       "runtime_latency_ms": m.runtime_latency_ms, "endpoint": "http://127.0.0.1:9/hub"}
+        assert set(m.runtime_latency_ms) == {"onnxruntime"} and m.runtime_latency_ms["onnxruntime"] > 0
     assert {r["endpoint"] for r in hub_index_members(package, repos, "v3")} == {None}
     del repos[3]
     with pytest.raises(RegistryError) as err:

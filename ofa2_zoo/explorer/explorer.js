@@ -280,8 +280,17 @@
         rows.push([meta.label + " (measured)", withUnit(m.packaged.measured[k], meta.unit)]);
       }
     });
+    if (m.packaged) runtimeLatencies(m.packaged).forEach(function (r) {
+      rows.push(["latency in " + r[0] + " (measured, batch 1)", withUnit(r[1], "ms")]);
+    });
     rows.push(["resolution", m.resolution + " px"]);
     return rows;
+  }
+  // [runtime, ms] pairs of a packaged member, fastest first (what packaging timed in each runtime)
+  function runtimeLatencies(p) {
+    var rt = p.runtimes || {};
+    return Object.keys(rt).map(function (k) { return [k, rt[k]]; })
+      .sort(function (a, b) { return a[1] - b[1] || (a[0] < b[0] ? -1 : 1); });
   }
   function kvTable(rows, cls) {
     var table = el("table", cls ? { "class": cls } : null), body = el("tbody");
@@ -520,6 +529,8 @@
       cols.push(objLabel(k) + (objUnit(k) ? " (" + objUnit(k) + ")" : ""));
       if (measuredKeys.indexOf(k) >= 0) cols.push(objLabel(k) + " measured");
     });
+    var withRuntimes = packaged.some(function (m) { return runtimeLatencies(m.packaged).length > 0; });
+    if (withRuntimes) cols.push("measured ms, batch 1");
     cols.push("input", "");
     cols.forEach(function (c) { hr.appendChild(el("th", null, c)); });
     head.appendChild(hr);
@@ -535,6 +546,9 @@
         tr.appendChild(el("td", null, num(m.objectives[k])));
         if (measuredKeys.indexOf(k) >= 0) tr.appendChild(el("td", null, num(m.packaged.measured[k])));
       });
+      if (withRuntimes) tr.appendChild(el("td", null, runtimeLatencies(m.packaged).map(function (r) {
+        return r[0] + " " + num(r[1]);
+      }).join(", ") || "–"));
       tr.appendChild(el("td", null, m.resolution + "²"));
       var td = el("td"), b = el("button", { "class": "copy", type: "button", title: "copy the timm.create_model snippet" }, "copy snippet");
       b.addEventListener("click", function (ev) { ev.stopPropagation(); copyText(m.packaged.snippet, b); });

@@ -43,7 +43,8 @@ class PackagedMember:
 
     ``front_index`` is its position in ``front.members``; ``measured`` holds what packaging
     measured in the front's objective names (``top1`` on real images, ``latency_ms``);
-    ``snippet`` is the Python that loads it (see :func:`timm_snippet`).
+    ``snippet`` is the Python that loads it (see :func:`timm_snippet`); ``runtimes`` its measured
+    batch-1 latency (ms) in each deployment runtime it was timed in.
     """
 
     front_index: int
@@ -52,6 +53,7 @@ class PackagedMember:
     snippet: str
     measured: dict[str, float] = field(default_factory=dict)
     hub_repo: str | None = None
+    runtimes: dict[str, float] = field(default_factory=dict)
 
 
 def timm_snippet(name: str, hub_repo: str | None = None) -> str:
@@ -162,7 +164,8 @@ def _by_index(packaged: Sequence[PackagedMember], n_members: int) -> dict[int, P
 
 
 def _packaged_row(p: PackagedMember) -> dict[str, Any]:
-    return {"k": p.k, "name": p.name, "measured": dict(p.measured), "snippet": p.snippet, "hub_repo": p.hub_repo}
+    return {"k": p.k, "name": p.name, "measured": dict(p.measured), "snippet": p.snippet, "hub_repo": p.hub_repo,
+            "runtimes": dict(p.runtimes)}
 
 
 def _script_json(data: dict[str, Any]) -> str:

@@ -178,6 +178,22 @@ class Member(_Model):
     def _folder(cls, value: str) -> str:
         return check_relative_folder(value)
 
+    def runtime_latency_ms(self) -> dict[str, float]:
+        """Measured batch-1 latency (median, ms) in each runtime it was measured in, int8 files as
+        ``"<runtime> int8"``; onnxruntime's from the member's own latency measurement where the
+        runtimes' timing did not record it (embedded copies keep that one only)."""
+        out: dict[str, float] = {}
+        for name, rec in self.runtimes.items():
+            if rec.packaged and rec.latency is not None:
+                out[name] = rec.latency.median_ms
+            if rec.int8 is not None and rec.int8.packaged and rec.int8.latency is not None:
+                out[f"{name} int8"] = rec.int8.latency.median_ms
+        own = self.measured.get("latency")
+        if "onnxruntime" not in out and isinstance(own, dict) and own.get("backend") == "onnxruntime" \
+                and isinstance(own.get("median_ms"), (int, float)) and own["median_ms"] > 0:
+            out["onnxruntime"] = float(own["median_ms"])
+        return out
+
     @field_validator("files")
     @classmethod
     def _files(cls, files: dict[str, str]) -> dict[str, str]:

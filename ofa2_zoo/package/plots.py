@@ -61,7 +61,7 @@ def plot_package_front(front: Front, selected: Sequence[int], path: str | os.Pat
 def packaged_members(manifest: PackageManifest, *, tag: str | None = None,
                      repo_ids: dict[int, str] | None = None) -> list[PackagedMember]:
     """The explorer's view of a package's members: measured top-1 and latency under the front's
-    objective names, and the snippet that loads each one (``name.<tag>`` and its Hub repo at
+    objective names, the latency in each runtime, and the snippet that loads each one (``name.<tag>`` and its Hub repo at
     ``tag`` once published)."""
     out = []
     for m in manifest.members:
@@ -73,7 +73,8 @@ def packaged_members(manifest: PackageManifest, *, tag: str | None = None,
             measured["latency_ms"] = float(latency["median_ms"])
         name = f"{m.name}.{tag}" if tag else m.name
         hub = f"{repo_ids[m.k]}@{tag}" if repo_ids and tag else None
-        out.append(PackagedMember(m.front_index, m.k, name, timm_snippet(name, hub), measured, hub))
+        out.append(PackagedMember(m.front_index, m.k, name, timm_snippet(name, hub), measured, hub,
+                                  m.runtime_latency_ms()))
     return out
 
 

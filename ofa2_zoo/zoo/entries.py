@@ -52,6 +52,7 @@ class ZooEntry:
     top1: float | None = None
     latency_ms: float | None = None
     endpoint: str | None = None  # Hub versions: the Hub they were published to (None: HF_ENDPOINT's)
+    runtime_latency_ms: Mapping[str, float] = field(default_factory=dict)  # measured, batch 1, per runtime
 
     @property
     def name(self) -> str:
@@ -142,14 +143,15 @@ def hub_entries(*indexes: ZooIndex) -> list[ZooEntry]:
             where = f"{m.repo_id}@{m.revision}"
             out.append(ZooEntry(profile, m.k, tag, "hub", m.arch, m.space,
                                 weights_cfg(m.pretrained_cfg, hf_hub_id=where), where, m.top1, m.latency_ms,
-                                m.endpoint))
+                                m.endpoint, dict(m.runtime_latency_ms)))
     return out
 
 
 def package_entries(record: PackageRecord, tag: str, source: str) -> list[ZooEntry]:
     folder = Path(record.path)
     return [ZooEntry(record.profile, m.k, tag, source, m.arch, record.space,
-                     weights_cfg(m.pretrained_cfg, file=str(folder / m.weights)), record.path, m.top1, m.latency_ms)
+                     weights_cfg(m.pretrained_cfg, file=str(folder / m.weights)), record.path, m.top1, m.latency_ms,
+                     runtime_latency_ms=dict(m.runtime_latency_ms))
             for m in record.members]
 
 

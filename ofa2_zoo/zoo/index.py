@@ -20,7 +20,7 @@ import os
 import re
 import warnings
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Literal, Mapping, Optional, Union
+from typing import Annotated, Any, Iterable, Iterator, Literal, Mapping, Optional, Union
 
 from pydantic import ConfigDict, Field, ValidationError, field_validator
 
@@ -111,6 +111,9 @@ class IndexMember(_Model):
     pretrained_cfg: dict[str, Any]
     top1: Optional[float] = Field(None, ge=0, le=100)  # measured top-1 % from its card (for `ofa2 zoo list`)
     latency_ms: Optional[float] = Field(None, gt=0)  # the front's latency (profile's device)
+    # measured batch-1 latency (median ms) per deployment runtime, int8 files as "<runtime> int8"
+    runtime_latency_ms: dict[Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,40}( int8)?$")], Annotated[float, Field(gt=0)]] = \
+        Field(default_factory=dict, max_length=16)
 
 
 class IndexVersion(_Model):
@@ -132,6 +135,9 @@ class PackageMember(_Model):
     pretrained_cfg: dict[str, Any]
     top1: Optional[float] = Field(None, ge=0, le=100)
     latency_ms: Optional[float] = Field(None, gt=0)
+    # measured batch-1 latency (median ms) per deployment runtime, int8 files as "<runtime> int8"
+    runtime_latency_ms: dict[Annotated[str, Field(pattern=r"^[a-z0-9_-]{1,40}( int8)?$")], Annotated[float, Field(gt=0)]] = \
+        Field(default_factory=dict, max_length=16)
 
     @field_validator("weights")
     @classmethod

@@ -51,7 +51,8 @@ def package_record(folder: str | os.PathLike, recorded_at: float | None = None) 
         weights = contained(folder, f"{m.folder}/{WEIGHTS_NAME}", what)
         members.append(PackageMember(k=m.k, arch=arch, weights=str(weights.relative_to(folder)),
                                      pretrained_cfg=cfg["pretrained_cfg"], top1=m.measured.get("top1"),
-                                     latency_ms=m.objectives.get("latency_ms")))
+                                     latency_ms=m.objectives.get("latency_ms"),
+                                     runtime_latency_ms=m.runtime_latency_ms()))
     if not members:
         raise RegistryError(f"package {folder} has no members")
     st = (folder / MANIFEST_NAME).stat()
@@ -111,7 +112,7 @@ def hub_index_members(package_dir: str | os.PathLike, repo_ids: dict[int, str], 
             raise RegistryError(f"no Hub repo given for member k={m.k}")
         rows.append({"k": m.k, "repo_id": repo_ids[m.k], "revision": revision, "arch": m.arch, "space": record.space,
                      "pretrained_cfg": m.pretrained_cfg, "top1": m.top1, "latency_ms": m.latency_ms,
-                     "endpoint": endpoint})
+                     "runtime_latency_ms": dict(m.runtime_latency_ms), "endpoint": endpoint})
     return rows
 
 
