@@ -43,7 +43,8 @@ def test_ci_installs_every_runtime_extra_and_requires_the_runtimes_in_their_test
     assert extras == ["executorch", "litert", "openvino"]
     assert f"python -m pip install -q -e '.[{','.join(sorted(extras, key=['litert', 'executorch', 'openvino'].index))}]'" in ci
     run = [line for line in ci if line.startswith(f"{RUNTIMES_ENV}=1 python -m pytest -q ")]
-    assert len(run) == 1 and set(run[0].split()[5:]) == {"tests/test_runtimes.py", "tests/test_runtimes_int8.py"}
+    assert len(run) == 1 and set(run[0].split()[5:]) == {"tests/test_runtimes.py", "tests/test_runtimes_int8.py",
+                                                                  "tests/test_latency_litert.py"}
     assert [line for line in ci if line][-1] == run[0]  # last: the extras change the environment
 
 

@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ofa2_zoo"
 #: ``foundation`` is shared by all (errors, file writing, constants, defaults, the catalog of
 #: what ships); ``ofa2_zoo`` is the package's lazy facade and the timm hook; ``cli`` the commands.
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("foundation", ("_version", "errors", "constants", "progress", "_io", "_plot", "_schema", "_text",
+    ("foundation", ("_version", "errors", "constants", "progress", "_io", "_plot", "_litert", "_schema", "_text",
                     "_threads", "defaults", "catalog")),
     ("assets", ("assets",)),
     ("space", ("space",)),

@@ -60,7 +60,7 @@ MALFORMED = [
     ("measurement.precision", "fp16", "measurement", "precision fp16 needs backend tensorrt"),
     ("measurement.rounds", 100, "measurement", "rounds (100) cannot exceed repeats (20)"),
     ("measurement.statistic", "mean", "measurement.statistic", "'median', 'p10' or 'min'"),
-    ("measurement.backend", "openvino", "measurement.backend", "'onnxruntime', 'torch' or 'tensorrt'"),
+    ("measurement.backend", "openvino", "measurement.backend", "'onnxruntime', 'torch', 'litert' or 'tensorrt'"),
     ("export", ["onnx", "tensorrt-fp16"], "(top level)", "tensorrt exports need device_class gpu"),
     ("constraints", {"latency_ms": {"min": 5, "max": 1}}, "constraints.latency_ms", "swap them"),
     ("constraints", {"energy": {"max": 1}}, "constraints", "unknown objective(s) ['energy']"),

@@ -52,7 +52,8 @@ def _writable(folder: Path) -> bool:
 
 def _same_machine(a: dict, b: dict) -> bool:
     """Same CPU, cores and runtimes (and CPU flags where both records have them)."""
-    same = all(a.get(k) == b.get(k) for k in ("cpu", "cores", "onnxruntime", "torch", "gpu", "tensorrt"))
+    same = all(a.get(k) == b.get(k) for k in ("cpu", "cores", "onnxruntime", "torch", "gpu", "tensorrt",
+                                               "ai_edge_litert"))
     return same and (a.get("flags") is None or b.get("flags") is None or a["flags"] == b["flags"])
 
 

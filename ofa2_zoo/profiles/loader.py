@@ -206,6 +206,7 @@ def _check_expansion(root: yaml.Node, path: Path) -> None:
 
 # ---------------------------------------------------------------------------- readiness
 _BACKEND_FIX = {"onnxruntime": "pip install onnxruntime torch", "torch": "pip install torch",
+                "litert": "pip install 'ofa2-zoo[litert]'",
                 "tensorrt": "pip install 'ofa2-zoo[tensorrt]' on a machine with an NVIDIA GPU"}
 
 

@@ -114,7 +114,8 @@ def describe_machine(machine: dict | None) -> str:
     return f"{machine.get('cpu') or 'unknown CPU'}" + (f", {cores} cores" if cores else "")
 
 
-_BACKEND_MODULES = {"onnxruntime": ("onnxruntime", "torch"), "torch": ("torch",), "tensorrt": ("tensorrt", "torch")}
+_BACKEND_MODULES = {"onnxruntime": ("onnxruntime", "torch"), "torch": ("torch",),
+                    "litert": ("litert_torch", "ai_edge_litert", "torch"), "tensorrt": ("tensorrt", "torch")}
 
 
 def _backend_missing(backend: str) -> str | None:
@@ -141,6 +142,12 @@ def machine_info() -> dict:
 
         info["tensorrt"] = tensorrt.__version__
     except ImportError:
+        pass
+    from importlib import metadata
+
+    try:  # the LiteRT backend's interpreter, where it is installed
+        info["ai_edge_litert"] = metadata.version("ai-edge-litert")
+    except metadata.PackageNotFoundError:
         pass
     return info
 

@@ -1,4 +1,5 @@
-"""Latency measurement backends: onnxruntime (CPU), torch eager, TensorRT (optional).
+"""Latency measurement backends: onnxruntime (CPU), torch eager, LiteRT (CPU, XNNPACK; the
+``litert`` extra) and TensorRT (optional).
 
 A backend turns a module and an input shape into a *runner*: a no-argument callable that
 performs one inference (for TensorRT it waits for the GPU). Timing runs ``warmup`` untimed
@@ -156,6 +157,32 @@ def _onnxruntime_runner(module: nn.Module, shape: tuple[int, ...], m: Measuremen
     return partial(sess.run, None, feed)
 
 
+def _litert_runner(module: nn.Module, shape: tuple[int, ...], m: Measurement) -> Runner:
+    """The module converted with litert-torch, run by ai-edge-litert's interpreter (XNNPACK) with
+    ``m.threads`` threads: what a phone or an Arm board runs, here on this CPU."""
+    missing = _litert_missing()
+    if missing:
+        raise BackendUnavailable(f"litert backend unavailable: {missing} (pip install 'ofa2-zoo[litert]')")
+    from ai_edge_litert.interpreter import Interpreter
+
+    from .._litert import tflite_bytes
+
+    interpreter = Interpreter(model_content=tflite_bytes(module, shape), num_threads=m.threads)
+    interpreter.allocate_tensors()
+    inp = interpreter.get_input_details()[0]
+    interpreter.set_tensor(inp["index"], torch.randn(shape, generator=torch.Generator().manual_seed(0)).numpy())
+    return interpreter.invoke
+
+
+def _litert_missing() -> str | None:
+    import importlib.util
+
+    for module in ("litert_torch", "ai_edge_litert"):
+        if importlib.util.find_spec(module) is None:
+            return f"no {module} package here"
+    return None
+
+
 def _torch_runner(module: nn.Module, shape: tuple[int, ...], m: Measurement) -> Runner:
     module = module.eval()
     x = torch.randn(shape, generator=torch.Generator().manual_seed(0))
@@ -216,7 +243,8 @@ def _tensorrt_runner(module: nn.Module, shape: tuple[int, ...], m: Measurement) 
     return run
 
 
-_BACKENDS = {"onnxruntime": _onnxruntime_runner, "torch": _torch_runner, "tensorrt": _tensorrt_runner}
+_BACKENDS = {"onnxruntime": _onnxruntime_runner, "torch": _torch_runner, "litert": _litert_runner,
+             "tensorrt": _tensorrt_runner}
 
 
 def make_runner(module: nn.Module, shape: tuple[int, ...], m: Measurement) -> Runner:

@@ -29,7 +29,7 @@ class _Strict(Schema):
 class Measurement(_Strict):
     """How latency is measured on the device (for tables, validation and `measure` sources)."""
 
-    backend: Literal["onnxruntime", "torch", "tensorrt"]
+    backend: Literal["onnxruntime", "torch", "litert", "tensorrt"]
     batch_size: int = Field(1, ge=1, le=1024)
     precision: Literal["fp32", "fp16", "int8"] = "fp32"
     threads: int = Field(1, ge=1, le=256)

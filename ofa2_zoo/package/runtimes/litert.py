@@ -4,12 +4,12 @@ phones run); :func:`load` feeds larger batches one image at a time."""
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import numpy as np
 
-from ...constants import environment_set
+from ..._litert import quiet as _quiet
+from ..._litert import tflite_bytes
 from . import package_versions
 
 FILE = "model.tflite"
@@ -19,21 +19,8 @@ def versions() -> dict[str, str]:
     return package_versions("litert-torch", "ai-edge-litert")
 
 
-@contextlib.contextmanager
-def _quiet():
-    """litert-torch prints a progress line per conversion step unless told otherwise."""
-    with environment_set("LITERT_TORCH_SHOW_PROGRESS", "n"):
-        yield
-
-
 def export(model, input_shape: tuple[int, ...], folder: Path, onnx_path: Path | None = None) -> list[str]:
-    import litert_torch
-    import torch
-
-    sample = torch.zeros(input_shape)
-    with _quiet(), torch.no_grad():
-        converted = litert_torch.convert(model.eval(), (sample,))
-        converted.export(str(folder / FILE))
+    (folder / FILE).write_bytes(tflite_bytes(model, input_shape))
     return [FILE]
 
 
