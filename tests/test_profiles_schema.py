@@ -71,7 +71,7 @@ MALFORMED = [
      "remove latency.table or use source lut"),
     ("measurement.clock", "tsc", "measurement.clock", "'wall' or 'cpu'"),
     ("measurement", {"backend": "onnxruntime", "threads": 2, "clock": "cpu"}, "measurement",
-     "clock cpu times the calling thread, so it needs a CPU backend (onnxruntime, torch) with threads: 1"),
+     "clock cpu times the calling thread, so it needs a CPU backend (onnxruntime, torch, litert) with threads: 1"),
     ("accuracy", "no such source", "accuracy", "fix: name an accuracy source"),
 ]
 
@@ -127,10 +127,10 @@ OBJECTIVE_CHOICES = "['top1', 'latency_ms', 'macs_m', 'params_m']"
 RULES = [
     ("lut", "measurement.rounds", 100, "measurement", "rounds (100) cannot exceed repeats (20); lower rounds"),
     ("lut", "measurement", {"backend": "onnxruntime", "threads": 2, "clock": "cpu"}, "measurement",
-     "clock cpu times the calling thread, so it needs a CPU backend (onnxruntime, torch) with threads: 1; "
+     "clock cpu times the calling thread, so it needs a CPU backend (onnxruntime, torch, litert) with threads: 1; "
      "use clock: wall"),
     ("lut", "measurement", {"backend": "tensorrt", "threads": 1, "clock": "cpu"}, "measurement",
-     "clock cpu times the calling thread, so it needs a CPU backend (onnxruntime, torch) with threads: 1; "
+     "clock cpu times the calling thread, so it needs a CPU backend (onnxruntime, torch, litert) with threads: 1; "
      "use clock: wall"),
     ("lut", "measurement.precision", "fp16", "measurement",
      "precision fp16 needs backend tensorrt; onnxruntime runs fp32 (set precision: fp32 or backend: tensorrt)"),

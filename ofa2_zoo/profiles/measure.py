@@ -163,11 +163,12 @@ def _litert_runner(module: nn.Module, shape: tuple[int, ...], m: Measurement) ->
     missing = _litert_missing()
     if missing:
         raise BackendUnavailable(f"litert backend unavailable: {missing} (pip install 'ofa2-zoo[litert]')")
-    from ai_edge_litert.interpreter import Interpreter
-
     from .._litert import tflite_bytes
 
-    interpreter = Interpreter(model_content=tflite_bytes(module, shape), num_threads=m.threads)
+    content = tflite_bytes(module, shape)  # first: the converter's log level is set before TensorFlow loads
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=content, num_threads=m.threads)
     interpreter.allocate_tensors()
     inp = interpreter.get_input_details()[0]
     interpreter.set_tensor(inp["index"], torch.randn(shape, generator=torch.Generator().manual_seed(0)).numpy())

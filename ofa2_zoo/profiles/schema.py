@@ -50,7 +50,7 @@ class Measurement(_Strict):
         if self.rounds > self.repeats:
             raise ValueError(f"rounds ({self.rounds}) cannot exceed repeats ({self.repeats}); lower rounds")
         if self.clock == "cpu" and (self.backend == "tensorrt" or self.threads != 1):
-            raise ValueError("clock cpu times the calling thread, so it needs a CPU backend (onnxruntime, torch) "
+            raise ValueError("clock cpu times the calling thread, so it needs a CPU backend (onnxruntime, torch, litert) "
                              "with threads: 1; use clock: wall")
         if self.backend != "tensorrt" and self.precision != "fp32":
             raise ValueError(f"precision {self.precision} needs backend tensorrt; {self.backend} runs fp32 "
