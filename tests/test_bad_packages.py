@@ -178,6 +178,14 @@ def manifest_format(pkg, data, outside):
     data["format"] = "ofa2-package/0"
 
 
+def front_of_another_version(pkg, data, outside):
+    """The front folder holds another version of the same profile's front (same profile id)."""
+    path = pkg / "front" / "front.json"
+    front = json.loads(path.read_text())
+    front["members"][0]["objectives"]["latency_ms"] *= 0.999  # another search's values: another version id
+    path.write_text(json.dumps(front))
+
+
 CASES = {
     "symlink-readme-to-etc-passwd": (symlink_readme, r"member k=0 .*members/front_0/README.md is a symbolic link "
                                                      r"\(to /etc/passwd\)"),
@@ -264,6 +272,17 @@ def test_the_untampered_package_passes_the_same_checks(package, server, tmp_path
         rc, out, err = run_cli(capsys, "publish", pkg, "--namespace", NAMESPACE, "--dry-run", "--no-index")
     assert rc == 0, err
     assert "would publish tiny-publish" in out
+
+
+def test_publish_refuses_a_front_folder_holding_another_version_of_the_same_profile(package, server, tmp_path, capsys):
+    """The profile matches, the version does not: still refused (both must match)."""
+    pkg = tamper(package, tmp_path, front_of_another_version)
+    with use_hub(server, tmp_path / "hf"):
+        start = server.request_count
+        refused(capsys, "publish", pkg, "--namespace", NAMESPACE, "--dry-run", "--no-index",
+                match=r"front/front.json is front [0-9a-f]{12} of profile 'tiny-publish', package.json says "
+                      r"[0-9a-f]{12} of 'tiny-publish'; re-package it", watch=(tmp_path / "pkg",))
+        assert server.request_count == start
 
 
 CONTAINMENT = ("symlink-readme-to-etc-passwd", "dotdot-member-folder", "symlinked-member-folder",

@@ -122,3 +122,34 @@ def test_a_real_process_exits_130_with_one_line(tmp_path, twice):
     lines = proc.stderr.strip().splitlines()
     assert lines == [f"error: {INTERRUPTED} {_note(Path('out'))}"], proc.stderr[-2000:]
     assert (tmp_path / "out/front/front.json").is_file() and not (tmp_path / "out/package").exists()
+
+
+@pytest.mark.parametrize("error, line", [
+    (PermissionError(13, "Permission denied", "/srv/out/front.json"), "error: /srv/out/front.json: Permission denied"),
+    (OSError(28, "No space left on device"), "error: No space left on device"),
+    (FileNotFoundError(2, "No such file or directory", "/a", None, "/b"), "error: /a -> /b: No such file or directory"),
+])
+def test_an_os_error_in_a_command_is_bad_input_exit_2_in_one_line(error, line, capsys):
+    """A file or folder the user must fix (permissions, a full disk): exit 2 and one line naming
+    the path, never an internal error."""
+    import typer
+
+    from ofa2_zoo.cli.guard import EXIT_BAD_INPUT, run
+
+    def build_app():
+        app = typer.Typer()
+
+        @app.command()
+        def write() -> None:
+            raise error
+
+        @app.command()
+        def other() -> None:  # two commands: typer keeps the command name on the command line
+            pass
+
+        return app
+
+    assert EXIT_BAD_INPUT == 2
+    assert run(build_app, ["write"]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [line]

@@ -56,3 +56,31 @@ def test_bad_json_and_a_missing_file_keep_their_builtin_errors(tmp_path):
     assert not isinstance(exc.value, JsonTooDeep)
     with pytest.raises(FileNotFoundError):
         read_json_capped(tmp_path / "missing.json", 100)
+
+
+# ---------------------------------------------------------------------------- atomic writes
+def test_a_write_that_fails_before_the_rename_leaves_the_old_file_and_no_temp_file(tmp_path, monkeypatch):
+    from ofa2_zoo._io import write_bytes_atomic
+
+    target = tmp_path / "front.json"
+    target.write_bytes(b"old")
+
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(_io.os, "replace", fail)
+    with pytest.raises(OSError, match="No space left on device"):
+        write_bytes_atomic(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["front.json"]  # the temp file is gone too
+
+
+def test_an_atomic_write_to_a_folder_is_one_typed_error(tmp_path):
+    from ofa2_zoo._io import write_json_atomic
+    from ofa2_zoo.errors import OutputFileError
+
+    (tmp_path / "out.json").mkdir()
+    with pytest.raises(OutputFileError) as exc:
+        write_json_atomic(tmp_path / "out.json", {"a": 1})
+    assert str(exc.value) == f"{tmp_path / 'out.json'} is a folder; give the path of a file to write"
+    assert list((tmp_path / "out.json").iterdir()) == []

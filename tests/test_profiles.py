@@ -493,6 +493,22 @@ def test_readiness_of_a_missing_table_and_a_missing_backend(tmp_path, monkeypatc
     assert loader._BACKEND_FIX["onnxruntime"] == r.fix
 
 
+def test_the_table_beside_the_profile_wins_over_a_cached_copy_and_the_cache_serves_when_it_is_absent(
+        tmp_path, monkeypatch):
+    from _profiles_helpers import profile_dict, write_profile
+
+    monkeypatch.setenv("OFA2_CACHE", str(tmp_path / "cache"))
+    p = load_profile(write_profile(tmp_path / "profiles", profile_dict(objectives=["latency_ms", "macs_m"])))
+    beside = (p.path.parent / p.spec.latency.table.path).resolve()
+    cached = tmp_path / "cache" / "luts" / p.id / beside.name
+    cached.parent.mkdir(parents=True)
+    cached.write_text("{}")  # a read-only install's build went to the cache
+    assert p.table_path() == cached  # nothing beside the profile: the cached copy
+    beside.parent.mkdir(parents=True, exist_ok=True)
+    beside.write_text('{"other": 1}')  # both present and different: the profile's own table wins
+    assert p.table_path() == beside
+
+
 def test_profile_list_json_and_table(capsys, official_assets, tmp_path, monkeypatch):
     from ofa2_zoo.cli import main
     from ofa2_zoo.cli import profile as profile_cli

@@ -347,3 +347,9 @@ def test_cli_build_validate_show(tiny_profile, tmp_path, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["profile", "validate", path, "--save-calibration"])
     assert exc.value.code == 2
+
+
+def test_validation_needs_two_networks_also_from_python(tiny_profile):
+    """The CLI's -n has min=2; the Python API checks the same bound itself (1 is refused)."""
+    with pytest.raises(ProfileError, match=r"^validation needs at least 2 networks, got 1$"):
+        validate_profile(tiny_profile, n=1)

@@ -9,7 +9,6 @@ import pytest
 import timm
 import torch
 
-import ofa2_zoo
 from ofa2_zoo.cli import main
 from ofa2_zoo.catalog import EMBEDDED_DIR, embedded_weights_path
 from ofa2_zoo.explorer import read_data
@@ -113,3 +112,24 @@ def test_ofa2_run_on_fashion_mnist_end_to_end(tmp_path, monkeypatch, capsys):
         assert list(model.pretrained_cfg["input_size"]) == [1, m.arch["r"][0], m.arch["r"][0]]
         card = (folder / "README.md").read_text()
         assert "stored as float16" in card and "`test` split" in card
+
+
+@pytest.mark.parametrize("given, arrives", [(None, "digits"), ("/data/my-digits", "/data/my-digits")])
+def test_run_packages_with_the_dataset_given_else_the_embedded_supernets_own(tmp_path, monkeypatch, given, arrives):
+    """Both present and different: the caller's dataset wins over the embedded supernet's."""
+    import ofa2_zoo.package as package_module
+    from ofa2_zoo.run import run_pipeline
+
+    class Stop(Exception):
+        pass
+
+    seen = []
+
+    def record(front_dir, out, **kw):
+        seen.append(kw["data"])
+        raise Stop
+
+    monkeypatch.setattr(package_module, "package_front", record)
+    with pytest.raises(Stop):
+        run_pipeline(tmp_path / "out", profile="digits-cpu", data=given, population=8, generations=2)
+    assert seen == [arrives]

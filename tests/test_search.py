@@ -232,3 +232,12 @@ def test_ray_gives_the_same_front():
     finally:
         ray.shutdown()
     assert remote.to_dict() | {"timing": None} == inproc.to_dict() | {"timing": None}
+
+
+def test_an_accuracy_source_given_by_name_wins_over_the_profiles():
+    """Both present and different: the name passed is the one used (here it does not fit the
+    profile's space, so the search refuses it instead of silently using the profile's own)."""
+    from ofa2_zoo.search import search as run_search
+
+    with pytest.raises(Ofa2Error, match=r"predictor for space 'ofa2_fmnist' does not cover space 'ofa2_digits'"):
+        run_search("digits-cpu", accuracy="ofa2_fmnist", population=8, generations=2)

@@ -296,3 +296,51 @@ def test_measuring_in_worker_processes_gives_the_same_results(tmp_path):
     assert seen[-1] == (10, 10) and [i for i, _ in seen] == sorted(i for i, _ in seen)
     with pytest.raises(Ofa2Error, match="workers must be at least 1, got 0"):
         measure_random(net, "digits", 10, seed=4, workers=0)
+
+
+@pytest.mark.parametrize("size", [(20, 20), (23, 31), (40, 25), (9, 9)])
+@pytest.mark.parametrize("resolution", [8, 16, 24])
+def test_image_folder_pixels_are_timms_eval_transform_at_crop_pct_0875(tmp_path, size, resolution):
+    """Training on an image folder sees exactly what the card's timm way sees (resize the shorter
+    side to floor(r / 0.875), centre crop), before normalisation."""
+    from PIL import Image
+    from timm.data import create_transform
+
+    root = _folder(tmp_path / "data", mode="RGB", n=2, size=size)
+    ds = get_dataset(root, "train", resolution)  # normalised with its own mean/std: undone below
+    mean = torch.tensor(ds.mean)[None, :, None, None]
+    std = torch.tensor(ds.std)[None, :, None, None]
+    ours = ds.tensors[0] * std + mean
+    transform = create_transform(input_size=(3, resolution, resolution), crop_pct=0.875, interpolation="bilinear",
+                                 mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+    files = sorted((root / "train").rglob("*.png"))
+    theirs = torch.stack([transform(Image.open(f).convert("RGB")) for f in files])
+    assert ours.shape == theirs.shape
+    assert float((ours - theirs).abs().max()) <= 1e-4
+
+
+def test_each_phase_samples_only_the_dimensions_it_trains():
+    """kernel: depth and expand stay largest; depth: expand stays largest, depths vary; expand:
+    every dimension varies (OFA's progressive shrinking)."""
+    from ofa2_zoo.space import get_space
+    from ofa2_zoo.training.progressive import _sample
+
+    space = get_space("ofa2_fmnist")
+    rng = np.random.default_rng(0)
+    r = space.resolutions[-1]
+    nb, ns = space.n_blocks, space.n_stages
+    upper = space.gene_upper_bounds
+
+    def genes(phase):
+        return space.archs_to_genes([_sample(space, phase, rng, r) for _ in range(200)])
+
+    kernel, depth, expand = genes("kernel"), genes("depth"), genes("expand")
+    depths, expands = slice(2 * nb, 2 * nb + ns), slice(nb, 2 * nb)
+    assert (kernel[:, depths] == upper[depths]).all() and (kernel[:, expands] == upper[expands]).all()
+    # a skipped block's expand gene is canonically 0: compare the blocks each network uses
+    for row in depth:
+        active = np.concatenate([[j <= d for j in range(nb // ns)] for d in row[depths]])  # gene d: d + 1 blocks
+        assert (row[expands][active] == upper[expands][active]).all()
+    assert (depth[:, depths] < upper[depths]).any(axis=0).all()  # every stage drew a smaller depth
+    assert (expand[:, expands] < upper[expands]).any() and (expand[:, depths] < upper[depths]).any()
+    assert (kernel[:, -1] == space.resolutions.index(r)).all()

@@ -147,7 +147,10 @@ def _image_folder(root: Path, split: str, resolution: int) -> Dataset:
     classes, files, labels = _folder_files(root, split)
     mode = None
     tensors = []
-    resize = math.ceil(resolution / 0.875)
+    # timm's eval transform at crop_pct 0.875 (what the cards and `source_images` use): the shorter
+    # side to floor(r / 0.875), the longer in proportion (truncated), bilinear, then the centre crop
+    # with torchvision's rounding
+    resize = math.floor(resolution / 0.875)
     for f in files:
         try:
             with Image.open(f) as im:
@@ -156,10 +159,10 @@ def _image_folder(root: Path, split: str, resolution: int) -> Dataset:
                 mode = mode or m
                 im = im.convert(mode)
                 w, h = im.size
-                s = resize / min(w, h)
-                im = im.resize((max(resolution, round(w * s)), max(resolution, round(h * s))), Image.BILINEAR)
+                size = (resize, int(resize * h / w)) if w <= h else (int(resize * w / h), resize)
+                im = im.resize(size, Image.BILINEAR)
                 w, h = im.size
-                left, top = (w - resolution) // 2, (h - resolution) // 2
+                left, top = int(round((w - resolution) / 2.0)), int(round((h - resolution) / 2.0))
                 im = im.crop((left, top, left + resolution, top + resolution))
                 arr = np.asarray(im, dtype=np.float32) / 255.0
         except (UnidentifiedImageError, OSError, SyntaxError) as exc:
