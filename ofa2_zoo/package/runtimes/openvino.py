@@ -52,9 +52,10 @@ def load(folder: Path, threads: int = 1, file: str = FILES[0]):
 # ---------------------------------------------------------------------------- int8 (--int8)
 INT8_FILES = ("openvino_model.int8.xml", "openvino_model.int8.bin")
 #: how openvino_model.int8.xml is made (recorded with each int8 export): nncf.quantize on the checked
-#: fp32 IR (the mixed preset's defaults: symmetric int8 weights per channel, activations per
-#: tensor, fast bias correction), statistics over every calibration image, one image per item
-#: (statistics over batches can differ from the batch-1 model's); saved with fp32 scales.
+#: fp32 IR with its defaults (the performance preset: symmetric int8 weights per channel and
+#: activations per tensor, fast bias correction), statistics over every calibration image, one
+#: image per item (statistics over batches can differ from the batch-1 model's), saved without
+#: compressing the remaining fp32 constants to fp16.
 INT8_SETTINGS = {"tool": "nncf.quantize (OpenVINO IR)", "format": "OpenVINO FakeQuantize", "activations": "int8",
                  "weights": "int8 symmetric", "per_channel": True, "calibration_method": "nncf defaults (min/max, "
                  "fast bias correction)"}
