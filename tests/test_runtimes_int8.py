@@ -295,6 +295,20 @@ def test_the_int8_file_is_the_same_bytes_for_the_same_inputs(int8_package, tmp_p
     assert made[0] == made[1]
 
 
+# ---------------------------------------------------------------------------- one runtime's int8 file
+def _packaged_int8(tmp_path, runtime: str, calib_images: int, file: str, front=None):
+    """Package one member for ``runtime`` with its int8 file only; the member, its folder and the
+    int8 record, checked to be packaged, listed, named ``file`` and calibrated on ``calib_images``."""
+    pkg = package_front(front or _digits_front(), tmp_path / "pkg", members=1, runtimes=runtime, int8=runtime,
+                        int8_calib_images=calib_images, runtime_latency=False).path
+    m = verify_package(pkg).members[0]
+    q = m.runtimes[runtime].int8
+    assert q.packaged, q.reason
+    assert q.files[0] == file and set(q.files) <= set(m.files) and q.calibration["images"] == calib_images
+    assert m.runtimes["onnxruntime"].int8 is None  # int8=<runtime> names that runtime only
+    return m, pkg / m.folder, q
+
+
 # ---------------------------------------------------------------------------- LiteRT (its extra)
 @pytest.mark.slow("litert-torch converts the member twice (fp32 and PT2E int8) and ai-edge-litert classifies 1,000 images with each: 15-45 s")
 def test_litert_int8_file_runs_in_ai_edge_litert_with_the_recorded_top1(tmp_path):
@@ -304,14 +318,8 @@ def test_litert_int8_file_runs_in_ai_edge_litert_with_the_recorded_top1(tmp_path
     missing_runtime("litert")  # a skip, or a failure in `.ci/run`'s runtimes environment
     from ai_edge_litert.interpreter import Interpreter
 
-    pkg = package_front(_digits_front(), tmp_path / "pkg", members=1, runtimes="litert", int8="litert",
-                        int8_calib_images=1000, runtime_latency=False).path
-    m = verify_package(pkg).members[0]
-    rec, folder = m.runtimes["litert"], pkg / m.folder
-    assert m.runtimes["onnxruntime"].int8 is None  # int8="litert" names LiteRT only
-    q = rec.int8
-    assert q.packaged and q.files == ["model.int8.tflite"] and "model.int8.tflite" in m.files
-    assert q.calibration["images"] == 1000 and q.calibration["per_channel"] is True
+    m, folder, q = _packaged_int8(tmp_path, "litert", 1000, "model.int8.tflite")
+    assert q.files == ["model.int8.tflite"] and q.calibration["per_channel"] is True
     images, labels = _val(m.arch["r"][0])
     interpreter = Interpreter(model_path=str(folder / "model.int8.tflite"))
     interpreter.allocate_tensors()
@@ -360,14 +368,8 @@ def test_executorch_int8_file_runs_in_executorch_runtime_with_the_recorded_top1(
     missing_runtime("executorch")  # a skip, or a failure in `.ci/run`'s runtimes environment
     from executorch.runtime import Runtime
 
-    pkg = package_front(_digits_front(), tmp_path / "pkg", members=1, runtimes="executorch", int8="executorch",
-                        int8_calib_images=500, runtime_latency=False).path
-    m = verify_package(pkg).members[0]
-    rec, folder = m.runtimes["executorch"], pkg / m.folder
-    assert m.runtimes["onnxruntime"].int8 is None  # int8="executorch" names ExecuTorch only
-    q = rec.int8
-    assert q.packaged and q.files == ["model.int8.pte"] and "model.int8.pte" in m.files
-    assert q.calibration["images"] == 500 and q.calibration["tool"].startswith("executorch XNNPACKQuantizer")
+    m, folder, q = _packaged_int8(tmp_path, "executorch", 500, "model.int8.pte")
+    assert q.files == ["model.int8.pte"] and q.calibration["tool"].startswith("executorch XNNPACKQuantizer")
     images, labels = _val(m.arch["r"][0])
 
     def correct(file: str) -> int:
@@ -404,13 +406,8 @@ def test_openvino_int8_ir_runs_in_openvino_with_the_recorded_top1(tmp_path):
     import openvino as ov
 
     front = files("ofa2_zoo") / "data" / "zoo" / "fmnist-cpu" / "front"
-    pkg = package_front(front, tmp_path / "pkg", members=1, runtimes="openvino", int8="openvino",
-                        int8_calib_images=1000, runtime_latency=False).path
-    m = verify_package(pkg).members[0]
-    rec, folder = m.runtimes["openvino"], pkg / m.folder
-    q = rec.int8
-    assert q.files == ["openvino_model.int8.xml", "openvino_model.int8.bin"] and q.packaged, q.reason
-    assert set(q.files) <= set(m.files) and q.calibration["images"] == 1000 and q.split == "test"
+    m, folder, q = _packaged_int8(tmp_path, "openvino", 1000, "openvino_model.int8.xml", front)
+    assert q.files == ["openvino_model.int8.xml", "openvino_model.int8.bin"] and q.split == "test"
     assert q.calibration["tool"] == "nncf.quantize (OpenVINO IR)"
     images, labels = zip(*[(x.numpy(), y.numpy()) for x, y in loader(open_split("fashion-mnist", "test",
                                                                                   m.arch["r"][0]), 1000)])
