@@ -11,7 +11,7 @@ Workloads (``--workloads``, issue 24), each a fresh process in a fresh output fo
 (10,000 evaluations; target <= 1.0 s median) and at 100,000 (``--generations 1000``; <= 2.5 s),
 both also with ``--no-plot`` (what the plot costs), and ``ofa2 run`` (digits; <= 15 s). The
 searches' heavy imports are listed too (target: no torch). ``--tests`` adds the README's test
-command (``python -m pytest -q`` in the checkout, run once; <= 5 min on an idle 2-core machine).
+command (``python -m pytest -q -n auto`` in the checkout, run once; <= 5 min on an idle 2-core machine).
 ``--peer-python`` adds the OFA² comparison, side by side and each one command: the authors'
 package (``benchmarks/ofa2_peer.py`` in its environment, ``setup_ofa2_peer.sh``) and ``ofa2
 search --algorithm nsga2`` with the same population and generations (target: ours >= 15x faster).
@@ -115,7 +115,7 @@ def main() -> None:
     commands = {"python -c pass": [sys.executable, "-c", "pass"],
                 **{f"ofa2 {' '.join(c)}": [exe, *c] for c in COMMANDS}}
     heavy = workloads(exe, args) if args.workloads else {}
-    tests = {"README test command: python -m pytest -q": [sys.executable, "-m", "pytest", "-q"]} if args.tests else {}
+    tests = {"README test command: python -m pytest -q -n auto": [sys.executable, "-m", "pytest", "-q", "-n", "auto"]} if args.tests else {}
     if args.dry_run:
         for runs, group in ((args.runs, commands), (args.workload_runs, heavy), (1, tests)):
             for name, cmd in group.items():

@@ -2,7 +2,7 @@
 core kept busy by another process.
 
 A test whose outcome depends on timing or machine load shows up here as a failure in some runs
-and not in others. Each run is the README's command, ``python -m pytest -q``, in this checkout and
+and not in others. Each run is the README's command, ``python -m pytest -q -n auto``, in this checkout and
 the default environment; a second process (``python -c "while True: pass"``, normal priority)
 keeps one core busy for the whole time. Writes the summary line, the failing tests, the wall time
 and the load average of every run to ``--out`` (JSON) and the tail of each run's output to
@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMAND = [sys.executable, "-m", "pytest", "-q"]  # the README's test command
+COMMAND = [sys.executable, "-m", "pytest", "-q", "-n", "auto"]  # the README's test command
 _SUMMARY = re.compile(r"^=*\s*(.*\b(?:passed|failed|error)\b.*\bin [0-9.]+s.*?)\s*=*$")
 
 

@@ -32,6 +32,22 @@ os.environ["OFA2_USER_INDEX"] = os.path.join(_USER_ZOO, "zoo_index.json")
 os.environ["OFA2_MACHINE_DIR"] = os.path.join(_USER_ZOO, "machine")
 os.environ["OFA2_MACHINE_CHECK"] = "0"
 
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Under pytest-xdist (``-n 2``) each worker computes on one torch thread: two workers with
+    # torch's default (a thread per core) fight over the cores and the run is slower than serial.
+    # Code that sets its own thread count (packaging, measuring, training) still does so.
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` (the README's test command): one worker per core, at most 4. Each worker
+    imports torch and builds the session's shared fixtures (``digits_run``, the cached packages)
+    once, so more workers than that cost more than they save."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(4, cores))
+
 
 @pytest.fixture(scope="session")
 def official_assets():

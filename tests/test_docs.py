@@ -20,14 +20,14 @@ def test_readme_is_at_most_8_kb_and_starts_with_the_two_commands():
     blocks = re.findall(r"```bash\n(.*?)\n```", text, flags=re.DOTALL)
     assert blocks[:2] == [
         "python3 -m venv .venv && . .venv/bin/activate && pip install -e . && ofa2 run --out out",
-        "python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[dev]' && python -m pytest -q",
+        "python3 -m venv .venv && . .venv/bin/activate && pip install -e '.[dev]' && python -m pytest -q -n auto",
     ]
 
 
 def test_ci_runs_the_readme_test_command():
     """.ci/run installs what the README's test command installs and runs the same pytest call."""
     readme = re.findall(r"```bash\n(.*?)\n```", README.read_text(encoding="utf-8"), flags=re.DOTALL)[1]
-    install, test = re.fullmatch(r".*?&& (pip install -e '[^']+') && (python -m pytest -q)", readme).groups()
+    install, test = re.fullmatch(r".*?&& (pip install -e '[^']+') && (python -m pytest -q -n auto)", readme).groups()
     ci = [line.split("#")[0].strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert f"python -m {install.replace('pip install', 'pip install -q')}" in ci
     assert test in ci and "python3 -m venv .venv" in ci  # its own environment, nothing installed by hand
@@ -138,3 +138,12 @@ def test_readme_first_example_classifies_fashion_mnist_by_name_in_a_fresh_proces
     pairs = [re.fullmatch(r"(.+?) +true: (.+)", line).groups() for line in lines]
     assert all(p in FASHION_MNIST.classes and t in FASHION_MNIST.classes for p, t in pairs)
     assert sum(p == t for p, t in pairs) >= 6  # the most accurate member is right on about 9 in 10
+
+
+def test_the_readme_test_command_starts_one_worker_per_core_at_most_4(monkeypatch):
+    """``-n auto`` asks ``tests/conftest.py``: one worker per core this process may use, 1 to 4."""
+    import conftest
+
+    for cores, workers in ((1, 1), (2, 2), (4, 4), (5, 4), (64, 4)):
+        monkeypatch.setattr(conftest.os, "sched_getaffinity", lambda pid, n=cores: set(range(n)))
+        assert conftest.pytest_xdist_auto_num_workers(None) == workers

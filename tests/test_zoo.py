@@ -13,7 +13,6 @@ import warnings
 from pathlib import Path
 
 import pytest
-import torch
 
 from ofa2_zoo.cli import main
 from ofa2_zoo.package.errors import PackageError
@@ -23,7 +22,6 @@ from ofa2_zoo.zoo.records import hub_index_members
 
 from _package_helpers import tiny_package
 
-torch.set_num_threads(2)
 NAMES = ["ofa2_tiny_test_front_0", "ofa2_tiny_test_front_1"]
 
 
