@@ -78,8 +78,11 @@ def run_timed(cmd: list[str], cwd: Path | None = None) -> float:
     """Wall seconds of one run of ``cmd`` in a fresh output folder; a failure stops the benchmark."""
     with tempfile.TemporaryDirectory(prefix="ofa2-bench-cli-") as tmp:
         argv = [a.replace("{out}", str(Path(tmp) / "out")) for a in cmd]
+        # `ofa2 run` records its package in the user zoo: a zoo index of its own inside the temp folder,
+        # deleted with the package, so the benchmark leaves no record of a vanished folder behind
+        env = {**os.environ, "OFA2_USER_INDEX": str(Path(tmp) / "user_zoo_index.json")}
         t0 = time.perf_counter()
-        res = subprocess.run(argv, capture_output=True, text=True, cwd=cwd or tmp)
+        res = subprocess.run(argv, capture_output=True, text=True, cwd=cwd or tmp, env=env)
         elapsed = time.perf_counter() - t0
     if res.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed ({res.returncode}): {(res.stderr or res.stdout)[-2000:]}")
