@@ -60,6 +60,8 @@ def test_bad_inputs_exit_2_with_one_line(tmp_path, capsys):
     assert not (tmp_path / "o").exists()  # nothing written for refused input
 
 
+@pytest.mark.slow("trains a supernet through all four phases, reruns it (nothing is trained again), then "
+                  "measures 22 sub-networks on real images for the predictor")
 def test_tiny_training_and_fit_end_to_end_and_resume(tmp_path, capsys):
     space_file = tmp_path / "space.json"
     space_file.write_text(json.dumps(TINY.to_dict()))
