@@ -41,6 +41,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(1)
 
 
+@pytest.hookimpl(optionalhook=True)  # a pytest-xdist hook: without xdist it is simply unused
 def pytest_xdist_auto_num_workers(config):
     """``-n auto`` (the README's test command): one worker per core, at most 4. Each worker
     imports torch and builds the session's shared fixtures (``digits_run``, the cached packages)

@@ -147,3 +147,14 @@ def test_the_readme_test_command_starts_one_worker_per_core_at_most_4(monkeypatc
     for cores, workers in ((1, 1), (2, 2), (4, 4), (5, 4), (64, 4)):
         monkeypatch.setattr(conftest.os, "sched_getaffinity", lambda pid, n=cores: set(range(n)))
         assert conftest.pytest_xdist_auto_num_workers(None) == workers
+
+
+def test_the_suite_runs_without_pytest_xdist_too():
+    """The conftest's xdist hook is optional: with xdist absent (here: disabled) pytest still runs."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:xdist", "-p", "no:cacheprovider", "-q",
+                           "--collect-only", "tests/test_docs.py"], capture_output=True, text=True, cwd=ROOT,
+                          check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
