@@ -391,8 +391,8 @@ def test_executorch_int8_file_runs_in_executorch_runtime_with_the_recorded_top1(
 def test_openvino_int8_ir_runs_in_openvino_with_the_recorded_top1(tmp_path):
     """The OpenVINO int8 IR (NNCF) of the Fashion-MNIST front's fastest member, compiled with
     OpenVINO's own API: its top-1 and the fp32 IR's, recounted here on the test split, are the
-    recorded ones, and the card says how it was made. Skipped without the openvino extra.
-    (The 4x4-px digits member loses 1.3-2 points in int8 with NNCF, and the gate refuses it.)"""
+    recorded ones, the stem convolution stayed fp32, and the card says how it was made. Skipped
+    without the openvino extra."""
     from importlib.resources import files
 
     from ofa2_zoo.errors import DatasetError
@@ -429,3 +429,16 @@ def test_openvino_int8_ir_runs_in_openvino_with_the_recorded_top1(tmp_path):
     assert 100 * (q.correct_fp32 - q.correct) <= q.n_images and q.correct != q.correct_fp32
     card = " ".join((folder / "README.md").read_text().split())
     assert "`openvino_model.int8.xml` (with its `.bin`): OpenVINO int8, quantised after packaging (NNCF" in card
+    # the stem convolution reads the pixels and its own float weights; every later convolution reads
+    # quantised activations and int8 weights (dequantised by a Multiply)
+    from ofa2_zoo.package.runtimes.openvino import stem_convolution
+
+    ir8 = ov.Core().read_model(str(folder / "openvino_model.int8.xml"))
+    convs = [op for op in ir8.get_ordered_ops() if op.get_type_name() in ("Convolution", "GroupConvolution")]
+    feeds = [[i.get_source_output().get_node().get_type_name() for i in op.inputs()] for op in convs]
+    assert feeds[0] == ["Parameter", "Constant"] and len(feeds) > 5
+    assert all(f == ["FakeQuantize", "Multiply"] for f in feeds[1:]), feeds
+    assert stem_convolution(ov.Core().read_model(str(folder / "openvino_model.xml"))) == [
+        convs[0].get_friendly_name()]
+    assert q.calibration["fp32_layers"] == "the stem convolution"
+    assert "calibrated on training images; the stem convolution stays fp32)" in card
