@@ -310,3 +310,16 @@ def test_test_helper_finds_a_complete_folder_or_gives_one_message(tmp_path, monk
     monkeypatch.setenv("OFA2_ASSETS", str(partial))
     assert find_assets() is None
     assert "ofa2 assets fetch" in MESSAGE and "OFA2_ASSETS" in MESSAGE
+
+
+def test_an_explicit_folder_wins_over_ofa2_assets_which_wins_over_the_cache(tmp_path, monkeypatch):
+    """``--assets`` (the ``assets`` argument) over ``$OFA2_ASSETS`` over ``$OFA2_CACHE/assets``, with
+    every source set and different."""
+    from ofa2_zoo.assets import assets_folder
+
+    monkeypatch.setenv("OFA2_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("OFA2_ASSETS", str(tmp_path / "env"))
+    assert assets_folder(tmp_path / "flag") == tmp_path / "flag"
+    assert assets_folder() == tmp_path / "env"
+    monkeypatch.delenv("OFA2_ASSETS")
+    assert assets_folder() == tmp_path / "cache" / "assets"

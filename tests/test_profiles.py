@@ -535,3 +535,22 @@ def test_top_level_api_exports():
     import ofa2_zoo
 
     assert ofa2_zoo.load_profile is load_profile and ofa2_zoo.HardwareProfile is HardwareProfile
+
+
+def test_a_profile_in_ofa2_profiles_wins_over_the_shipped_one_of_the_same_id(tmp_path, monkeypatch):
+    """Both present and different: ``$OFA2_PROFILES/<id>.yaml`` is the one found and loaded."""
+    from ofa2_zoo.profiles.loader import find_profile, profile_dirs
+
+    shipped = find_profile("digits-cpu")
+    own = tmp_path / "digits-cpu.yaml"
+    spec = yaml.safe_load(shipped.read_text())
+    spec["description"] = "my own digits-cpu"
+    if spec.get("latency", {}).get("table", {}).get("path"):  # the table stays the shipped one
+        spec["latency"]["table"]["path"] = str(shipped.parent / spec["latency"]["table"]["path"])
+    own.write_text(yaml.safe_dump(spec))
+    monkeypatch.setenv("OFA2_PROFILES", str(tmp_path))
+    assert profile_dirs()[0] == tmp_path and len(profile_dirs()) >= 2
+    assert find_profile("digits-cpu") == own
+    assert load_profile("digits-cpu").spec.description == "my own digits-cpu"
+    monkeypatch.delenv("OFA2_PROFILES")
+    assert find_profile("digits-cpu") == shipped

@@ -353,3 +353,12 @@ def test_validation_needs_two_networks_also_from_python(tiny_profile):
     """The CLI's -n has min=2; the Python API checks the same bound itself (1 is refused)."""
     with pytest.raises(ProfileError, match=r"^validation needs at least 2 networks, got 1$"):
         validate_profile(tiny_profile, n=1)
+
+
+def test_agreement_counts_a_prediction_exactly_10_percent_off_as_within_and_one_past_it_as_not():
+    measured = np.array([10.0, 10.0, 10.0, 10.0])
+    predicted = np.array([11.0, 9.0, np.nextafter(11.0, 12.0), 10.0])  # +10 %, -10 %, just past +10 %, exact
+    a = Agreement.of(predicted, measured)
+    assert a.within_10pct == 0.75
+    assert a.mape == pytest.approx(100 * (0.1 + 0.1 + 0.1 + 0.0) / 4)
+    assert a.bias == pytest.approx(100 * (0.1 - 0.1 + 0.1 + 0.0) / 4)

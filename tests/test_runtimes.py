@@ -350,5 +350,10 @@ def test_onnxruntime_export_command_writes_the_checked_file(tmp_path, capsys):
     assert "top-1 agreement 100.00 %" in " ".join(out.split())
     record = read_export(tmp_path / "o")
     assert record["latency"] is None and record["files"] == ["model.onnx"]
+    # the record's input is the member's (C, H, W), read back from its own timm config
+    import timm
+
+    assert record["input_size"] == list(timm.create_model(DIGITS_MEMBER).pretrained_cfg["input_size"])
+    assert record["name"] == DIGITS_MEMBER and record["split"] == "val"
     _, images, reference = _validation()
     _agrees(_own_api("onnxruntime", tmp_path / "o" / "model.onnx", images.numpy()), reference)

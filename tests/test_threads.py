@@ -71,11 +71,25 @@ def test_block_mlp_refuses_what_is_not_an_mlp():
     assert net(np.zeros((0, 3))).shape == (0, 2)
 
 
+def _mkl_threads() -> int | None:
+    """torch's MKL thread count (threadpoolctl cannot see torch's linked-in MKL; torch reports it)."""
+    import re
+
+    found = re.search(r"mkl_get_max_threads\(\) : (\d+)", torch.__config__.parallel_info())
+    return int(found.group(1)) if found else None
+
+
 def test_limited_threads_restores_and_refuses_zero():
     before = torch.get_num_threads()
-    with limited_threads(1):
-        assert torch.get_num_threads() == 1 and set(_blas_threads()) <= {1}
-    assert torch.get_num_threads() == before
+    torch.set_num_threads(2)  # the caller's setting, not the block's 1
+    try:
+        mkl = _mkl_threads()
+        with limited_threads(1):
+            assert torch.get_num_threads() == 1 and set(_blas_threads()) <= {1}
+        # every pool torch computes with is back, MKL's too (threadpoolctl alone restores only OpenMP)
+        assert torch.get_num_threads() == 2 and _mkl_threads() == mkl
+    finally:
+        torch.set_num_threads(before)
     with pytest.raises(ValueError, match="threads must be at least 1"):
         with limited_threads(0):
             pass
