@@ -223,6 +223,28 @@ def test_the_canary_is_timed_once_a_day_per_machine(tiny, monkeypatch):
     assert len(cached) == 2
 
 
+def test_a_canary_timed_with_other_measurement_settings_is_timed_again(tiny, monkeypatch):
+    """The canary cache's key holds the measurement: change any one setting and it is timed anew."""
+    from types import SimpleNamespace
+
+    from ofa2_zoo.profiles import load_profile
+
+    fake = FakeMachine(monkeypatch, 1.0)
+    profile = load_profile(tiny)
+    machine.canary_here(profile)
+    machine.canary_here(profile)
+    assert fake.timed == 1
+    m = profile.measurement
+    for change in ({"threads": m.threads + 1}, {"statistic": "median" if m.statistic != "median" else "min"},
+                   {"rounds": m.rounds + 1}, {"warmup": m.warmup + 1}):
+        other = SimpleNamespace(id=profile.id, space=profile.space, measurement=m.model_copy(update=change))
+        timed = fake.timed
+        machine.canary_here(other)
+        assert fake.timed == timed + 1, change
+        machine.canary_here(other)
+        assert fake.timed == timed + 1, change  # and then reused
+
+
 def test_a_corrupt_canary_cache_is_re_timed(tiny, monkeypatch):
     fake = FakeMachine(monkeypatch, 1.0)
     machine.machine_dir().mkdir(parents=True)

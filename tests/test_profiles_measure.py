@@ -192,6 +192,29 @@ def test_interrupted_build_resumes_where_it_stopped(tiny_profile, monkeypatch):
     assert all(data["entries"][k] == v for k, v in saved.items())  # kept, not re-measured
 
 
+def test_a_partial_table_measured_with_other_settings_is_measured_again(tiny_profile, monkeypatch):
+    """A real interrupted build's partial table, only its measurement settings changed: nothing
+    of it is reused (the resume key holds the measurement)."""
+    total = len(all_ops(tiny_profile.space))
+    out = tiny_profile.table_path()
+    partial = out.with_name(out.name + ".partial")
+
+    def interrupt(key, done, total_):
+        if done >= 10:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_lut(tiny_profile, chunk=5, progress=interrupt)
+    data = json.loads(partial.read_text())
+    data["measurement"]["repeats"] += 1
+    partial.write_text(json.dumps(data))
+    measured = []
+    real = build_mod.make_runner
+    monkeypatch.setattr(build_mod, "make_runner", lambda mod, shape, m: measured.append(shape) or real(mod, shape, m))
+    build_lut(tiny_profile, chunk=5)
+    assert len(measured) == total  # every operator measured again
+
+
 def test_fresh_build_and_changed_settings_ignore_the_partial(tiny_profile, tmp_path, monkeypatch):
     out = tiny_profile.table_path()
     partial = out.with_name(out.name + ".partial")
