@@ -136,6 +136,14 @@ def test_version_id_changes_with_any_members_objective_value(front, name):
     assert copied.version_id == front.version_id
 
 
+def test_version_id_changes_with_the_profile_alone(front):
+    """The same members searched for another profile are another front (their latencies mean another
+    device), and get another version id."""
+    other = dataclasses.replace(front, profile={**front.profile, "id": front.profile_id + "-other"})
+    assert other.profile_id == front.profile_id + "-other" and other.version_id != front.version_id
+    assert dataclasses.replace(other, profile=dict(front.profile)).version_id == front.version_id
+
+
 def test_specialized_nets_parse_into_the_right_space():
     nets = {n.id: n for n in load_specialized(ASSETS)}
     assert len(nets) == 11

@@ -136,3 +136,25 @@ def test_measured_accuracy_as_the_search_objective(measured):
     assert front.accuracy["source"] == "measured" and front.accuracy["sha256"] == measured.provenance.sha256
     for m in front.members[:3]:
         assert m.objectives["top1"] == pytest.approx(measured.evaluate(m.arch))
+
+
+def test_measured_accuracy_is_top1_on_the_validation_split_after_bn_recalibration_on_training_images(measured):
+    """Recomputed by hand from the two splits: BN statistics from the first ``calib_images``
+    training images, top-1 over every validation image (the split its provenance names)."""
+    import torch
+
+    from ofa2_zoo.supernet.extract import extract_subnet
+    from ofa2_zoo.supernet.calibrate import recalibrate_bn
+    from ofa2_zoo.training.data import get_dataset
+
+    arch = DIGITS_SPACE.smallest(min(DIGITS_SPACE.resolutions))
+    sub = extract_subnet(measured.net, arch).eval()
+    x_tr = get_dataset("digits", "train", arch.r).tensors[0][:measured.calib_images]
+    recalibrate_bn(sub, x_tr.split(measured.batch_size), num_images=measured.calib_images)
+    x, y = get_dataset("digits", "val", arch.r).tensors
+    with torch.no_grad():
+        correct = sum(int((sub(xb).argmax(1) == yb).sum()) for xb, yb in zip(x.split(measured.batch_size),
+                                                                            y.split(measured.batch_size)))
+    expected = 100.0 * correct / len(y)
+    assert measured.evaluate(arch) == pytest.approx(expected, abs=1e-9)
+    assert measured.provenance.id == "measured:digits:val"

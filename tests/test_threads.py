@@ -60,6 +60,22 @@ def test_parallel_path_gives_the_serial_bits(monkeypatch):
     np.testing.assert_array_equal(parallel, serial)
 
 
+def test_block_mlp_of_more_than_ten_modules_keeps_the_layer_order():
+    """An ``nn.Sequential`` of 6 Linear layers (indices 0, 2, ..., 10): the layers are taken in
+    numeric order (``10`` after ``8``, not after ``0``), so the forward pass is torch's."""
+    torch.manual_seed(0)
+    widths = [5, 7, 6, 9, 4, 8, 3]
+    layers = []
+    for i, (a, b) in enumerate(zip(widths, widths[1:])):
+        layers += [torch.nn.Linear(a, b)] + ([torch.nn.ReLU()] if i < len(widths) - 2 else [])
+    seq = torch.nn.Sequential(*layers).eval()
+    net = mlp.BlockMLP.from_state_dict(seq.state_dict())
+    assert net.sizes == widths
+    x = torch.randn(40, 5)
+    with torch.no_grad():
+        np.testing.assert_allclose(net(x.numpy()), seq(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_block_mlp_refuses_what_is_not_an_mlp():
     with pytest.raises(ValueError, match="not the state dict of a Linear/ReLU MLP"):
         mlp.BlockMLP.from_state_dict({"0.weight": torch.zeros(2, 3)})

@@ -344,3 +344,27 @@ def test_each_phase_samples_only_the_dimensions_it_trains():
     assert (depth[:, depths] < upper[depths]).any(axis=0).all()  # every stage drew a smaller depth
     assert (expand[:, expands] < upper[expands]).any() and (expand[:, depths] < upper[depths]).any()
     assert (kernel[:, -1] == space.resolutions.index(r)).all()
+
+
+def test_the_fit_is_scored_on_the_held_out_networks_only():
+    """Refitting from saved measurements: the report is the predictor's agreement with the last
+    ``n_test`` networks, which it was not fitted on, recomputed here by hand."""
+    from types import SimpleNamespace
+
+    from scipy.stats import kendalltau
+
+    from ofa2_zoo.objectives.fitting import fit_from_measurements
+    from ofa2_zoo.space import DIGITS_SPACE
+
+    genes = DIGITS_SPACE.sample_genes(40, np.random.default_rng(3))
+    top1 = 80 + genes.sum(axis=1) * 0.3 + np.random.default_rng(4).normal(0, 0.5, len(genes))
+    net = SimpleNamespace(space=DIGITS_SPACE, weights_sha256="x")
+    pred, report, data = fit_from_measurements(net, "digits", seed=1, measurements={
+        "genes": genes.tolist(), "top1": top1.tolist(), "n_train": 30})
+    held_out = pred.predict_genes(genes[30:])
+    err = held_out - top1[30:]
+    assert (report.n_train, report.n_test, report.seed) == (30, 10, 1)
+    assert report.kendall_tau == pytest.approx(kendalltau(held_out, top1[30:])[0])
+    assert report.rmse == pytest.approx(float(np.sqrt((err ** 2).mean())))
+    assert report.mae == pytest.approx(float(np.abs(err).mean()))
+    assert pred.meta["fit"] == report.__dict__ and data["n_train"] == 30
