@@ -348,3 +348,22 @@ def test_data_fetch_stall_is_one_line(mirror, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("OFA2_DOWNLOAD_STALL", "0.2")
     refused(capsys, "data", "fetch", "fashion-mnist", "--data", tmp_path / "d",
             match=r"^error: download of .*train-images-idx3-ubyte.gz stalled: no bytes for 0.2 s")
+
+
+def test_cli_fetch_gives_all_its_files_one_deadline(mirror, tmp_path, monkeypatch, capsys):
+    """``ofa2 assets fetch`` starts one set of limits and hands the same one to every file."""
+    from _bad_input_helpers import run_cli
+
+    names = ("t1.bin", "t2.bin", "t3.bin")
+    for n in names:
+        _pin(monkeypatch, n, PAYLOAD)
+        mirror.routes[n] = ("body", PAYLOAD, None)
+    monkeypatch.setattr(assets, "OFFICIAL_FILES", {n: assets.OFFICIAL_FILES[n] for n in names})
+    seen = []
+    real = assets.download_asset
+    monkeypatch.setattr(assets, "download_asset",
+                        lambda name, folder, **kw: seen.append((name, kw["limits"])) or real(name, folder, **kw))
+    rc, _, err = run_cli(capsys, "assets", "fetch", "--assets", tmp_path / "a", "--quiet")
+    assert rc in (0, None), err
+    assert [n for n, _ in seen] == list(names) and all((tmp_path / "a" / n).read_bytes() == PAYLOAD for n in names)
+    assert all(limits is seen[0][1] for _, limits in seen)

@@ -187,3 +187,16 @@ def test_read_data_refuses_other_pages(html, message):
     with pytest.raises(ExplorerError) as err:
         read_data(html)
     assert str(err.value).startswith(message)
+
+
+def test_packaged_members_keep_each_members_front_index_and_k_apart():
+    """The shipped Fashion-MNIST package: 5 of 100 front members, so front index and package k
+    differ; the explorer's rows carry each from the manifest (a swap highlights another member)."""
+    from ofa2_zoo.package import read_manifest
+    from ofa2_zoo.package.plots import packaged_members
+    from ofa2_zoo.zoo.index import EMBEDDED_ZOO_DIR
+
+    manifest = read_manifest(EMBEDDED_ZOO_DIR / "fmnist-cpu")
+    rows = packaged_members(manifest)
+    assert [(r.front_index, r.k, r.name) for r in rows] == [(m.front_index, m.k, m.name) for m in manifest.members]
+    assert any(m.front_index != m.k for m in manifest.members)

@@ -295,6 +295,15 @@ def test_tensorrt_requested_without_tensorrt_says_why_and_how(tmp_path):
     assert "could not be built where this package was made" in card and "--fp16" in card
 
 
+def test_the_trtexec_command_is_the_engine_the_builder_would_make():
+    """The fp16 command written into cards: the member's shapes from batch 1 to the largest, and
+    the builder's own 1 GiB workspace (trtexec reads ``M`` as MiB)."""
+    cmd = package_module.tensorrt.build_command((1, 24, 24), "fp16", 4, 32)
+    assert cmd == ("trtexec --onnx=model.onnx --saveEngine=model.fp16.engine --fp16 --minShapes=input:1x1x24x24 "
+                   "--optShapes=input:4x1x24x24 --maxShapes=input:32x1x24x24 --memPoolSize=workspace:1024M")
+    assert package_module.tensorrt.WORKSPACE_BYTES == 1024 * 2 ** 20
+
+
 @pytest.mark.skipif(package_module.tensorrt.unavailable_reason() is not None,
                     reason=f"TensorRT engine build: {package_module.tensorrt.unavailable_reason()}")
 def test_tensorrt_engine_is_built_and_measured(tmp_path):

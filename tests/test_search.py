@@ -137,6 +137,15 @@ def test_constraints_never_return_an_infeasible_member(tmp_path, algorithm):
     assert all(p["latency_ms"] <= 20.0 for p in front.population)
 
 
+@pytest.mark.parametrize("algorithm", ["pals", "nsga2"])
+def test_a_search_that_nothing_meets_refuses_with_one_clear_error(tmp_path, algorithm):
+    """A cap below every network's latency: no front of infeasible members, an error naming the cause."""
+    path = _profile(tmp_path, "note10-impossible", "constraints:\n  latency_ms: {max: 0.001}\n")
+    with pytest.raises(Ofa2Error, match=r"^the search found no feasible architecture \(check the profile's "
+                                        r"constraints\)$"):
+        search(path, algorithm=algorithm, population=8, generations=2, seed=2, assets=ASSETS)
+
+
 def test_three_objectives_with_macs():
     prof = note10()
     front = search(prof, algorithm="nsga3", population=15, generations=3, seed=1, assets=ASSETS,

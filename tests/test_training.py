@@ -237,6 +237,9 @@ def test_presets_are_the_documented_settings():
     assert cfg.epochs == {"largest": 26, "kernel": 2, "depth": 2, "expand": 8}
     assert TrainConfig.for_dataset("digits") == TrainConfig()
     assert TrainConfig.for_dataset("/some/folder").space == "ofa2_digits"
+    # a setting the preset also gives: the caller's wins; the preset's others stay
+    mine = TrainConfig.for_dataset("fashion-mnist", batch_size=64, label_smoothing=0.0)
+    assert (mine.batch_size, mine.label_smoothing, mine.flip, mine.space) == (64, 0.0, True, "ofa2_fmnist")
 
 
 def test_unreadable_training_state_is_a_clear_error(tmp_path):
