@@ -33,8 +33,9 @@ os.environ["OFA2_MACHINE_DIR"] = os.path.join(_USER_ZOO, "machine")
 os.environ["OFA2_MACHINE_CHECK"] = "0"
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    # Under pytest-xdist (``-n 2``) each worker computes on one torch thread: two workers with
-    # torch's default (a thread per core) fight over the cores and the run is slower than serial.
+    # Under pytest-xdist (``-n auto``, the README's test command) each worker computes on one
+    # torch thread: two workers with torch's default (a thread per core) fight over the cores and
+    # the run is slower than serial.
     # Code that sets its own thread count (packaging, measuring, training) still does so.
     import torch
 

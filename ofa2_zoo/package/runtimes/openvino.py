@@ -57,7 +57,7 @@ INT8_FILES = ("openvino_model.int8.xml", "openvino_model.int8.bin")
 #: image per item (statistics over batches can differ from the batch-1 model's), saved without
 #: compressing the remaining fp32 constants to fp16. The stem convolution (the first, on the raw
 #: pixels) stays fp32: quantised, it alone cost the Fashion-MNIST members 0.4-1.7 points of top-1
-#: (two of five fell more than 1 point below fp32); kept in fp32, 0.1-0.6 (benchmarks/RESULTS.md).
+#: (two of five fell more than 1 point below fp32); kept in fp32, at most 0.62 (benchmarks/RESULTS.md).
 INT8_SETTINGS = {"tool": "nncf.quantize (OpenVINO IR)", "format": "OpenVINO FakeQuantize", "activations": "int8",
                  "weights": "int8 symmetric", "per_channel": True, "calibration_method": "nncf defaults (min/max, "
                  "fast bias correction)", "fp32_layers": "the stem convolution"}
