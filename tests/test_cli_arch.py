@@ -59,6 +59,11 @@ def test_arch_of_another_space_is_recognised_or_the_fitting_spaces_named(capsys)
     err = capsys.readouterr().err
     assert "'ks' has 20 values; space 'ofa2_digits' needs 9; the arch's shape fits --space ofa_mbv3_w1.0 or " \
            "ofa_mbv3_w1.2" in err
+    # the shape fits the space given, a value does not: the error is the value's, with no --space advice
+    assert run("arch", "show", '{"ks": [9, 5, 3, 3, 3, 3, 5, 5, 3], "e": [2, 3, 4, 2, 2, 2, 3, 3, 2], '
+                               '"d": [2, 1, 3], "r": [12]}', "--space", "ofa2_digits") == 2
+    err = capsys.readouterr().err
+    assert err == "error: kernel size of block 0 ('ks[0]') is 9; allowed: {3, 5}\n"
     assert run("arch", "show", "r16-d12-k3xx35x-e3xx34x") == 2
     err = capsys.readouterr().err
     assert "the arch has 6 blocks in 2 stages; no registered space has that shape (known: ofa2_digits (9 blocks, " \

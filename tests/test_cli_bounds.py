@@ -65,3 +65,28 @@ def test_search_seed_is_a_32_bit_integer(tmp_path, capsys):
     assert run("search", "--seed", SEED_MAX + 1, "--population", 4, "--generations", 1, "--out", tmp_path / "s") == 2
     assert capsys.readouterr().err.strip() == "error: seed must be an integer from 0 to 4,294,967,295, got 4294967296"
     assert not (tmp_path / "s").exists()
+
+
+def test_publish_hands_its_options_to_the_publisher(tmp_path, monkeypatch, capsys):
+    """``--retries``, ``--timeout``, ``--version``, ``--no-index`` and ``--dry-run`` reach
+    :func:`ofa2_zoo.publish.publish` as given (defaults checked in ``RetryPolicy``'s own tests)."""
+    import importlib
+    from types import SimpleNamespace
+
+    from _bad_input_helpers import run_cli
+
+    publish_mod = importlib.import_module("ofa2_zoo.publish")  # the package (its `publish` is the function)
+
+    seen = {}
+
+    def fake(package_dir, namespace, **kw):
+        seen.update(kw, package_dir=package_dir, namespace=namespace)
+        return SimpleNamespace(status="dry run", profile="digits-cpu", version="v3", repos=[])
+
+    monkeypatch.setattr(publish_mod, "publish", fake)
+    rc, out, err = run_cli(capsys, "publish", tmp_path, "--namespace", "org", "--retries", "3", "--timeout", "7.5",
+                           "--version", "v3", "--no-index", "--dry-run", "--quiet")
+    assert rc in (0, None), err
+    assert seen["retry"].attempts == 3 and seen["timeout"] == 7.5 and seen["version"] == "v3"
+    assert seen["update_index"] is False and seen["dry_run"] is True and seen["namespace"] == "org"
+    assert "dry run: digits-cpu v3" in out

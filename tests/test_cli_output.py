@@ -96,3 +96,14 @@ def test_progress_is_off_when_quiet_or_not_a_terminal(monkeypatch):
         task = bar.add_task("package: member 0: extract", total=5, info="x")
         bar.update(task, completed=2)
     assert "package: member 0: extract" in _ui.console.file.getvalue()
+
+
+def test_one_line_keeps_a_message_of_exactly_the_limit_and_cuts_one_character_more():
+    from ofa2_zoo.cli.guard import MAX_MESSAGE, one_line
+
+    exact = "a" * (MAX_MESSAGE - 1) + "z"
+    assert one_line(exact) == exact
+    longer = "a" * MAX_MESSAGE + "z"
+    cut = one_line(longer)
+    assert len(cut) == MAX_MESSAGE and " ... " in cut and cut.endswith("z") and cut.startswith("a")
+    assert one_line("first\n  second \n\n third") == "first second third"

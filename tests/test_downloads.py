@@ -367,3 +367,23 @@ def test_cli_fetch_gives_all_its_files_one_deadline(mirror, tmp_path, monkeypatc
     assert rc in (0, None), err
     assert [n for n, _ in seen] == list(names) and all((tmp_path / "a" / n).read_bytes() == PAYLOAD for n in names)
     assert all(limits is seen[0][1] for _, limits in seen)
+
+
+def test_verify_passes_with_an_optional_unpinned_file_missing_and_fails_on_a_pinned_one(tmp_path, monkeypatch,
+                                                                                         capsys):
+    """``ofa2 assets verify``: a missing file that nothing pins is shown as optional, not a failure;
+    a missing pinned file is exit 2 naming the fix."""
+    _pin(monkeypatch, "p.bin", PAYLOAD)
+    _pin(monkeypatch, "u.bin", None)  # unpinned (unreachable when the release was made)
+    monkeypatch.setattr(assets, "OFFICIAL_FILES", {n: assets.OFFICIAL_FILES[n] for n in ("p.bin", "u.bin")})
+    folder = tmp_path / "a"
+    folder.mkdir()
+    (folder / "p.bin").write_bytes(PAYLOAD)
+    from _bad_input_helpers import run_cli
+
+    rc, out, err = run_cli(capsys, "assets", "verify", folder)
+    assert rc in (0, None), err
+    assert "(optional, not pinned)" in out and "all 1 pinned files match their sha256" in " ".join(out.split())
+    (folder / "p.bin").unlink()
+    refused(capsys, "assets", "verify", folder,
+            match=r"^error: 1 of 2 files in .* are missing or corrupt \(first: p.bin\); fix: ofa2 assets fetch --assets ")

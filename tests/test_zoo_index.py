@@ -116,6 +116,15 @@ def test_twelve_versions_are_ordered_by_number_and_the_next_is_v13():
     assert index.versions("other-cpu") == [] and index.next_version("other-cpu") == "v1"
 
 
+def test_the_next_version_follows_the_newest_not_the_count():
+    """Versions with a gap (v1, v3): the next is v4 (v3 again would be refused as existing)."""
+    index = ZooIndex()
+    for n in (1, 3):
+        index.add_version("digits-cpu", f"front-{n}", [_member(tag=f"v{n}")], version=f"v{n}")
+    assert index.next_version("digits-cpu") == "v4"
+    assert index.add_version("digits-cpu", "front-4", [_member(tag="v4")]) == "v4"
+
+
 def test_an_unchanged_front_adds_nothing_but_an_older_ones_id_does():
     index = ZooIndex()
     index.add_version("p", "a", [_member()])
