@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import json
+import shutil
 import re
 
 import pytest
@@ -146,3 +147,16 @@ def test_cli_front_html_writes_the_page_and_refuses_a_foreign_package(front, tmp
     err = capsys.readouterr().err.strip()
     assert "packages front version 000000000000, not this front" in err and "\n" not in err
     assert not (tmp_path / "x.html").exists()
+    # The same package as the package/ beside an `ofa2 run` folder's front/: found on its own, it is
+    # another version of the same profile, so the page is written without highlights and says why.
+    run = tmp_path / "run"
+    shutil.copytree(tmp_path / "front", run / "front")
+    (run / "front" / "package.json").unlink()
+    (run / "package").mkdir()
+    (run / "package" / "package.json").write_text(json.dumps(manifest))
+    with pytest.raises(SystemExit) as exc:
+        main(["front", "html", str(run / "front"), "--out", str(tmp_path / "y.html")])
+    assert exc.value.code == 0
+    assert "packages another front version: no packaged members to highlight" in " ".join(capsys.readouterr().out.split())
+    data = read_data((tmp_path / "y.html").read_text(encoding="utf-8"))
+    assert [m["packaged"] for m in data["members"]] == [None] * 9

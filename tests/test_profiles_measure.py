@@ -385,3 +385,23 @@ def test_agreement_counts_a_prediction_exactly_10_percent_off_as_within_and_one_
     assert a.within_10pct == 0.75
     assert a.mape == pytest.approx(100 * (0.1 + 0.1 + 0.1 + 0.0) / 4)
     assert a.bias == pytest.approx(100 * (0.1 - 0.1 + 0.1 + 0.0) / 4)
+
+
+def test_profile_measure_reports_the_profiles_statistic_as_measured_ms(monkeypatch, capsys):
+    """``ofa2 profile measure``: ``measured_ms`` is the statistic the profile's table is built from
+    (digits-cpu: the minimum), beside the median, IQR and minimum of the same calls."""
+    from ofa2_zoo.profiles import measure as measure_mod
+    from ofa2_zoo.profiles.measure import Timing
+
+    timing = Timing(median_ms=0.3, iqr_ms=0.05, n=40, p10_ms=0.2, min_ms=0.1)
+    monkeypatch.setattr(measure_mod, "measure_arch", lambda arch, space, m: timing)
+    prof = load_profile("digits-cpu")
+    arch = prof.space.largest(max(prof.space.resolutions)).to_string()
+    with pytest.raises(SystemExit) as exc:
+        main(["profile", "measure", "digits-cpu", arch])
+    assert exc.value.code == 0
+    info = json.loads(capsys.readouterr().out)
+    assert prof.measurement.statistic == "min" and info["statistic"] == "min"
+    assert (info["measured_ms"], info["median_ms"], info["iqr_ms"], info["min_ms"], info["calls"]) == (0.1, 0.3, 0.05,
+                                                                                                        0.1, 40)
+    assert info["arch"] == arch and info["predicted_ms"] == round(float(prof.latency([arch])[0]), 4)

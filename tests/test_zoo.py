@@ -240,3 +240,20 @@ def test_cli_zoo_forget_counts_one_member_in_the_singular(tmp_path, zoo_env, cap
     code, out, _ = _cli(capsys, "zoo", "forget", str(single))
     words = " ".join(out.split())  # rich may wrap the line
     assert code == 0 and f"forgot {single} (tiny-test, 1 member)" in words and "1 members" not in words
+
+
+def test_zoo_list_orders_a_front_of_twelve_members_by_k(tmp_path, monkeypatch, capsys):
+    """``ofa2 zoo list``: members in k order (front_2 before front_10), not as text."""
+    from ofa2_zoo.space import DIGITS_SPACE
+
+    arch = DIGITS_SPACE.largest(8).to_dict()
+    members = [{"k": k, "repo_id": f"o/ofa2-digits-cpu-front-{k}", "revision": "v1", "arch": arch,
+                "space": "ofa2_digits", "pretrained_cfg": {"input_size": [1, 8, 8]}} for k in range(12)]
+    index = ZooIndex()
+    index.add_version("digits-cpu", "twelve", members)
+    index.save(tmp_path / "zoo_index.json")
+    monkeypatch.setenv("OFA2_ZOO_INDEX", str(tmp_path / "zoo_index.json"))
+    monkeypatch.setenv("OFA2_USER_INDEX", str(tmp_path / "user.json"))
+    code, out, err = _cli(capsys, "zoo", "list", "ofa2_digits_cpu_front_*", "--source", "hub", "--json")
+    assert code == 0, err
+    assert [r["name"] for r in json.loads(out)] == [f"ofa2_digits_cpu_front_{k}" for k in range(12)]
