@@ -26,7 +26,7 @@ from safetensors.torch import load_file
 import ofa2_zoo  # noqa: F401  (registers ofa2_subnet)
 from ofa2_zoo.publish import PublishError, PublishFailed, PullError, RetryPolicy, TagConflict, publish, pull
 from ofa2_zoo.explorer import read_data
-from ofa2_zoo.front import Front
+from ofa2_zoo.front import Front, diff_fronts
 from ofa2_zoo.package import read_manifest
 from ofa2_zoo.registry import ZooIndex, register_index
 
@@ -181,6 +181,10 @@ def test_changed_front_becomes_v2_and_both_versions_load_their_own(hub, packages
         assert set(tags) == {"v1", "v2"} and tags["v2"] == commits[0].id and tags["v1"] == commits[1].id
     card = server.files(FRONT_REPO, "v2")["README.md"].decode()
     assert "## Changes from `v1`" in card and "hypervolume change" in card
+    # what changed from v1 to v2 (not the way back: the diff is not symmetric here)
+    front_a, front_b = Front.load(pkg_a / "front"), Front.load(pkg_b / "front")
+    forward, backward = diff_fronts(front_a, front_b).to_markdown(), diff_fronts(front_b, front_a).to_markdown()
+    assert forward != backward and forward in card and backward not in card
     page = read_data(server.files(FRONT_REPO, "v2")["index.html"].decode())  # v1's front in grey
     assert page["version"] == mb.front_version_id and page["previous"]["label"] == "v1"
     assert page["previous"]["version"] == ma.front_version_id

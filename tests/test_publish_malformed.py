@@ -173,3 +173,13 @@ def test_cli_publish_with_a_malformed_refs_read_is_one_line(hub, tmp_path, capsy
     refused(capsys, "publish", cached_package(seed=0), "--namespace", NAMESPACE, "--index", tmp_path / "i.json",
             match=r"^error: could not read the Hub state before publishing \(reading the refs of .* failed: "
                   r"MalformedReply: the Hub's reply is not a refs listing")
+
+
+def test_a_repo_id_of_96_characters_is_accepted_and_of_97_refused_before_any_request():
+    """The Hub's limit is on the whole ``namespace/name`` (here the member repo is the longest)."""
+    from ofa2_zoo.publish.content import RepoNames, check_names
+
+    assert len(RepoNames("a" * 81, "p").member(0)) == 96
+    assert check_names("a" * 81, "p", 1).member(0) == "a" * 81 + "/ofa2-p-front-0"
+    with pytest.raises(PublishError, match=r"^invalid Hub repo name 'a{82}/ofa2-p-front-0': at most 96 characters"):
+        check_names("a" * 82, "p", 1)
