@@ -135,3 +135,31 @@ def test_a_float16_supernet_file_loads_as_the_rounded_float32_weights(tmp_path):
     for (k, a), b in zip(net.state_dict().items(), back.state_dict().values()):
         assert b.dtype == a.dtype and torch.equal(b, a.half().to(a.dtype) if a.is_floating_point() else a), k
     assert any(not torch.equal(a, b) for a, b in zip(net.state_dict().values(), back.state_dict().values()))
+
+
+@pytest.mark.parametrize(("space", "dataset"), [("ofa2_digits", "digits"), ("ofa2_fmnist", "fashion-mnist")])
+def test_missing_embedded_weights_name_the_training_command_for_their_dataset(monkeypatch, space, dataset):
+    import dataclasses
+
+    from ofa2_zoo import catalog
+    from ofa2_zoo.errors import Ofa2Error
+
+    entry = catalog.EMBEDDED[space]
+    monkeypatch.setitem(catalog.EMBEDDED, space, dataclasses.replace(entry, weights="missing.safetensors"))
+    with pytest.raises(Ofa2Error) as exc:
+        catalog.embedded_weights_path(space)
+    assert str(exc.value) == (f"the embedded weights {catalog.EMBEDDED_DIR / 'missing.safetensors'} are missing; "
+                              f"rebuild them with `ofa2 train-supernet {dataset} --out {catalog.EMBEDDED_DIR}`")
+
+
+def test_a_space_restricted_to_fewer_resolutions_loads_its_supernets_weights():
+    """A profile's space (the same supernet, fewer input sizes) takes the full space's weights."""
+    from ofa2_zoo.catalog import embedded_weights_path
+    from ofa2_zoo.space import DIGITS_SPACE
+
+    path = embedded_weights_path("ofa2_digits")
+    small = DIGITS_SPACE.restrict(resolutions=DIGITS_SPACE.resolutions[:1], name="digits-one-size")
+    net, full = load_supernet(small, weights=str(path)), load_supernet("ofa2_digits", weights=str(path))
+    assert net.space.resolutions == DIGITS_SPACE.resolutions[:1] and net.weights_sha256 == full.weights_sha256
+    a, b = net.state_dict(), full.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
