@@ -163,3 +163,24 @@ def test_a_space_restricted_to_fewer_resolutions_loads_its_supernets_weights():
     assert net.space.resolutions == DIGITS_SPACE.resolutions[:1] and net.weights_sha256 == full.weights_sha256
     a, b = net.state_dict(), full.state_dict()
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_an_interrupted_save_keeps_the_old_weights_file_whole(tmp_path, monkeypatch):
+    """save_supernet writes beside the target and renames: a crash mid-write leaves the earlier file
+    as it was and no partial file behind."""
+    from ofa2_zoo.supernet import checkpoint
+
+    net = load_supernet("ofa2_digits")
+    path = tmp_path / "w.safetensors"
+    save_supernet(net, path)
+    before = path.read_bytes()
+
+    def crash(state, filename, metadata=None):
+        with open(filename, "wb") as f:
+            f.write(b"half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoint, "save_file", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_supernet(net, path)
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["w.safetensors"]

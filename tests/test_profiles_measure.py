@@ -405,3 +405,23 @@ def test_profile_measure_reports_the_profiles_statistic_as_measured_ms(monkeypat
     assert (info["measured_ms"], info["median_ms"], info["iqr_ms"], info["min_ms"], info["calls"]) == (0.1, 0.3, 0.05,
                                                                                                         0.1, 40)
     assert info["arch"] == arch and info["predicted_ms"] == round(float(prof.latency([arch])[0]), 4)
+
+
+def test_validate_predicts_the_smallest_and_largest_with_the_calibrated_table(monkeypatch):
+    """The extremes row is labelled with the calibrated prediction, so it is compared with it (the
+    measurements faked: only the prediction side is under test)."""
+    from ofa2_zoo.profiles import validate as validate_mod
+
+    monkeypatch.setattr(validate_mod, "measure_archs",
+                        lambda archs, space, m, progress=None: np.linspace(0.05, 0.2, len(archs)))
+    prof = load_profile("digits-cpu")
+    assert prof.table.calibration  # the shipped table carries one
+    report = validate_profile(prof, n=4, seed=3)
+    space = prof.space
+    ends = [a for r in space.resolutions for a in (space.smallest(r), space.largest(r))]
+    genes = space.archs_to_genes(ends)
+    calibrated = prof.table.compile(space, calibrated=True).latency_genes(genes)
+    raw = prof.table.compile(space, calibrated=False).latency_genes(genes)
+    assert report.extremes["archs"] == [a.to_string() for a in ends]
+    assert report.extremes["predicted"] == calibrated.tolist() and not np.allclose(calibrated, raw)
+    assert report.extremes["measured"] == np.linspace(0.05, 0.2, 4 + len(ends))[4:].tolist()
