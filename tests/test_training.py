@@ -53,6 +53,17 @@ def test_image_folder_loads_with_the_eval_transform(tmp_path):
     assert ds.tensors[1].tolist() == [0, 0, 0, 1, 1, 1]
 
 
+def test_image_folder_takes_image_files_whatever_the_case_of_their_suffix(tmp_path):
+    """A camera's ``IMG_1.JPG`` and ``.PNG`` files are images too (the same pixels as the lower-case ones)."""
+    root = _folder(tmp_path / "data", mode="RGB")
+    upper = _folder(tmp_path / "upper", mode="RGB")
+    for i, f in enumerate(sorted((upper / "train" / "a").iterdir())):
+        f.rename(f.with_name(f"{f.stem}.{'PNG' if i % 2 else 'Png'}"))
+    a, b = get_dataset(root, "train", 8), get_dataset(upper, "train", 8)
+    assert b.tensors[1].tolist() == a.tensors[1].tolist() == [0, 0, 0, 1, 1, 1]
+    assert torch.equal(a.tensors[0], b.tensors[0])
+
+
 def test_image_folder_errors(tmp_path):
     with pytest.raises(DatasetError, match="does not exist"):
         get_dataset(tmp_path / "nope", "train", 8)
