@@ -167,24 +167,36 @@ def test_build_lut_writes_a_complete_documented_table(tiny_profile, monkeypatch)
     assert 0 < lat[0] < lat[1]
 
 
-def test_interrupted_build_resumes_where_it_stopped(tiny_profile, monkeypatch):
-    total = len(all_ops(tiny_profile.space))
-    out = tiny_profile.table_path()
-    partial = out.with_name(out.name + ".partial")
+def _interrupted_build(profile, after: int = 10):
+    """Build ``profile``'s table, interrupted once ``after`` operators are measured; returns the
+    path of the partial table it leaves."""
+    out = profile.table_path()
 
     def interrupt(key, done, total_):
-        if done >= 10:
+        if done >= after:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        build_lut(tiny_profile, chunk=5, progress=interrupt)
-    assert not out.exists() and partial.is_file()
-    saved = json.loads(partial.read_text())["entries"]
-    assert len(saved) == 10
+        build_lut(profile, chunk=5, progress=interrupt)
+    assert not out.exists()
+    return out.with_name(out.name + ".partial")
 
+
+def _count_measured(monkeypatch) -> list:
+    """The input shapes of every operator build_lut measures from now on."""
     measured = []
     real = build_mod.make_runner
     monkeypatch.setattr(build_mod, "make_runner", lambda mod, shape, m: measured.append(shape) or real(mod, shape, m))
+    return measured
+
+
+def test_interrupted_build_resumes_where_it_stopped(tiny_profile, monkeypatch):
+    total = len(all_ops(tiny_profile.space))
+    partial = _interrupted_build(tiny_profile)
+    saved = json.loads(partial.read_text())["entries"]
+    assert len(saved) == 10
+
+    measured = _count_measured(monkeypatch)
     path = build_lut(tiny_profile, chunk=5)
     assert len(measured) == total - 10
     data = json.loads(path.read_text())
@@ -196,21 +208,11 @@ def test_a_partial_table_measured_with_other_settings_is_measured_again(tiny_pro
     """A real interrupted build's partial table, only its measurement settings changed: nothing
     of it is reused (the resume key holds the measurement)."""
     total = len(all_ops(tiny_profile.space))
-    out = tiny_profile.table_path()
-    partial = out.with_name(out.name + ".partial")
-
-    def interrupt(key, done, total_):
-        if done >= 10:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        build_lut(tiny_profile, chunk=5, progress=interrupt)
+    partial = _interrupted_build(tiny_profile)
     data = json.loads(partial.read_text())
     data["measurement"]["repeats"] += 1
     partial.write_text(json.dumps(data))
-    measured = []
-    real = build_mod.make_runner
-    monkeypatch.setattr(build_mod, "make_runner", lambda mod, shape, m: measured.append(shape) or real(mod, shape, m))
+    measured = _count_measured(monkeypatch)
     build_lut(tiny_profile, chunk=5)
     assert len(measured) == total  # every operator measured again
 
