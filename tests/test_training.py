@@ -101,6 +101,9 @@ def trained(tmp_path_factory):
 def test_training_is_deterministic_and_resumes_after_interruption(tmp_path, trained):
     full = trained[1]
     first = train_supernet(_cfg(), tmp_path / "cut", stop_after="kernel")
+    # trained channels-last, handed back contiguous (what extraction and ONNX export expect)
+    # (strides compared: for 1x1 and depthwise weights is_contiguous() holds in either layout)
+    assert all(p.stride() == torch.empty(p.shape).stride() for net in (full, first) for p in net.parameters())
     assert sorted(p.stem for p in (tmp_path / "cut" / "checkpoints").glob("*.safetensors")) == ["kernel", "largest"]
     resumed = train_supernet(_cfg(), tmp_path / "cut")
     for (k, a), b in zip(full.state_dict().items(), resumed.state_dict().values()):
@@ -157,9 +160,11 @@ def test_two_process_ddp_matches_one_process(tmp_path):
     # AdamW divides each update by the gradient's running magnitude, which turns round-off-sized
     # differences of near-zero gradients (e.g. fresh BN biases) into lr-sized steps: a few
     # weights differ by up to a few learning rates; none by more than the sum of all steps' lr.
-    # (Typical weights differ by ~1e-5 of their ~1e-1 scale: float32 round-off, amplified.)
-    assert float(diffs.median()) < 2e-5
-    assert float((diffs > 1e-3).float().mean()) < 0.01
+    # (Typical weights differ by ~4e-5 of their ~1e-1 scale: float32 round-off, amplified. One
+    # process trains channels-last and DDP contiguous; that layout change alone, in one process,
+    # gives a median of 3.9e-5 and 2.7 % of weights over 1e-3 after these steps.)
+    assert float(diffs.median()) < 1e-4
+    assert float((diffs > 1e-3).float().mean()) < 0.05
     assert float(diffs.max()) < 4 * 5e-3 + 12 * 2e-3
 
 
@@ -245,7 +250,7 @@ def test_augmentation_shifts_scaled_to_the_resolution_and_flips_half():
 def test_presets_are_the_documented_settings():
     cfg = TrainConfig.for_dataset("fashion-mnist", seed=5)
     assert (cfg.space, cfg.dataset, cfg.seed, cfg.batch_size, cfg.flip) == ("ofa2_fmnist", "fashion-mnist", 5, 256, True)
-    assert cfg.epochs == {"largest": 26, "kernel": 2, "depth": 2, "expand": 8}
+    assert cfg.epochs == {"largest": 60, "kernel": 3, "depth": 3, "expand": 12}
     assert TrainConfig.for_dataset("digits") == TrainConfig()
     assert TrainConfig.for_dataset("/some/folder").space == "ofa2_digits"
     # a setting the preset also gives: the caller's wins; the preset's others stay

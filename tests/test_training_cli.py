@@ -135,4 +135,4 @@ def test_train_supernet_lets_idle_threads_sleep_unless_told_otherwise_and_data_w
     assert code == 0, err
     assert seen["policy"] == expected and seen["data"] == str(tmp_path / "mine")
     assert seen["cfg"].space == "ofa2_fmnist" and seen["cfg"].flip and seen["cfg"].batch_size == 256
-    assert seen["cfg"].epochs == {"largest": 13, "kernel": 1, "depth": 1, "expand": 4}
+    assert seen["cfg"].epochs == {"largest": 30, "kernel": 2, "depth": 2, "expand": 6}
