@@ -2,6 +2,7 @@
 end to end, resuming by rerunning the same command."""
 
 import json
+import re
 import time
 
 import numpy as np
@@ -72,6 +73,9 @@ def test_tiny_training_and_fit_end_to_end_and_resume(tmp_path, capsys):
     code, stdout, err = run(capsys, *argv)
     elapsed = time.perf_counter() - start
     assert code == 0, err
+    # not a terminal: one line per epoch, in the order trained (the log of a background run)
+    epochs = re.findall(r"^(\w+): epoch (\d+) of (\d+) done, loss \d+\.\d{3} \(\d+ min \d\d s\)$", stdout, re.M)
+    assert epochs == [(p, "1", "1") for p in ("largest", "kernel", "depth", "expand")], stdout
     weights = out / "test_cli_tiny.safetensors"
     report = json.loads((out / "training_report.json").read_text())
     assert sorted(report["phases"]) == ["depth", "expand", "kernel", "largest"]
@@ -79,8 +83,9 @@ def test_tiny_training_and_fit_end_to_end_and_resume(tmp_path, capsys):
     assert all(p["epochs"] == 1 for p in report["phases"].values())
     assert all(s > 0 for s in seconds) and sum(seconds) <= elapsed  # each phase timed, within the whole run
     first = load_file(weights)
-    code, _, err = run(capsys, *argv)  # rerun: every phase is done, nothing is trained again
+    code, stdout, err = run(capsys, *argv)  # rerun: every phase is done, nothing is trained again
     assert code == 0, err
+    assert " epoch " not in stdout and "wrote " in stdout
     again = load_file(weights)  # (not byte-identical: safetensors orders metadata keys at random)
     assert first.keys() == again.keys() and all(torch.equal(first[k], again[k]) for k in first)
     assert json.loads((out / "training_report.json").read_text()) == report
@@ -136,3 +141,27 @@ def test_train_supernet_lets_idle_threads_sleep_unless_told_otherwise_and_data_w
     assert seen["policy"] == expected and seen["data"] == str(tmp_path / "mine")
     assert seen["cfg"].space == "ofa2_fmnist" and seen["cfg"].flip and seen["cfg"].batch_size == 256
     assert seen["cfg"].epochs == {"largest": 30, "kernel": 2, "depth": 2, "expand": 6}
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_a_log_gets_one_line_per_finished_epoch_and_quiet_none(tmp_path, capsys, monkeypatch, quiet):
+    """Not a terminal (capsys): a line when a step ends an epoch (3 steps per epoch here), none
+    between; --quiet prints none at all."""
+    from ofa2_zoo.training import progressive
+
+    def fake_train(cfg, out, progress=None):
+        total = 3 * cfg.epochs["largest"]
+        for step in range(1, total + 1):
+            progress("largest", step, total, loss=1.0 / step)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(progressive, "train_supernet", fake_train)
+    argv = ["train-supernet", "digits", "--out", str(tmp_path / "o"), "--epochs-scale", "0.1"] + (["-q"] if quiet else [])
+    code, stdout, err = run(capsys, *argv)
+    assert code == 0, err
+    lines = [line for line in stdout.splitlines() if " epoch " in line]
+    if quiet:
+        assert lines == []
+    else:  # the digits preset's 30 largest-network epochs, times 0.1
+        assert [line.split(" (")[0] for line in lines] == [
+            f"largest: epoch {e} of 3 done, loss {1 / (3 * e):.3f}" for e in range(1, 4)]

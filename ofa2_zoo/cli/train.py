@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import typer
@@ -45,6 +46,7 @@ def train_supernet_cmd(
     """Train a supernet with OFA's progressive shrinking (largest → kernel → depth → expand).
 
     Each epoch ends with a checkpoint in OUT/checkpoints: rerun the same command to resume.
+    Output to a log instead of a terminal (a run in the background) gets one line per epoch.
     The shipped Fashion-MNIST supernet is `ofa2 train-supernet fashion-mnist --out DIR`.
 
     Several processes or machines: run the module ofa2_zoo.training.distributed under torchrun.
@@ -87,8 +89,18 @@ def train_supernet_cmd(
     check_fits(sp, get_dataset(dataset, "train", min(sp.resolutions)))  # fail early on bad data
     with progress(quiet, "info") as bar:
         tasks = {p: bar.add_task(p, total=None, info="") for p in PHASES}
-        net = train_supernet(cfg, out, progress=lambda phase, step, total, loss: bar.update(
-            tasks[phase], completed=step, total=total, info=f"loss {loss:.3f}"))
+        log_epochs = bar.disable and not quiet  # a log (e.g. a background run's): one line per epoch
+        start = time.monotonic()
+
+        def show(phase: str, step: int, total: int, loss: float) -> None:
+            bar.update(tasks[phase], completed=step, total=total, info=f"loss {loss:.3f}")
+            per_epoch = total // cfg.epochs[phase]
+            if log_epochs and step % per_epoch == 0:
+                minutes, seconds = divmod(round(time.monotonic() - start), 60)
+                console.print(f"{phase}: epoch {step // per_epoch} of {cfg.epochs[phase]} done, loss {loss:.3f} "
+                              f"({minutes} min {seconds:02d} s)", highlight=False)
+
+        net = train_supernet(cfg, out, progress=show)
         for task in tasks.values():
             if bar.tasks[task].total is None:  # finished by an earlier run
                 bar.update(task, total=1, completed=1, info="from checkpoint")
