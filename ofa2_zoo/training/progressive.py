@@ -76,7 +76,7 @@ class TrainConfig:
 #: Settings of the shipped supernets: ``ofa2 train-supernet <dataset>`` starts from these.
 PRESETS: dict[str, dict] = {
     "digits": {"space": "ofa2_digits"},
-    # about 80 min on 2 quiet cores (benchmarks/RESULTS.md): 78 epochs of 54,000 images
+    # about 100 min on 2 quiet cores (benchmarks/RESULTS.md): 78 epochs of 54,000 images
     "fashion-mnist": {"space": "ofa2_fmnist", "batch_size": 256, "flip": True,
                       "epochs": {"largest": 60, "kernel": 3, "depth": 3, "expand": 12},
                       "lr": {"largest": 3e-3, "kernel": 1.5e-3, "depth": 1.5e-3, "expand": 1.5e-3},
