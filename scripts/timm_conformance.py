@@ -47,7 +47,13 @@ def unpack_tests(sdist: Path, dest: Path) -> Path:
         root = tar.getnames()[0].split("/")[0]
         members = [m for m in tar.getmembers()
                    if m.name == f"{root}/pyproject.toml" or m.name.startswith(f"{root}/tests/")]
-        tar.extractall(dest, members=members, filter="data")
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4 (and 3.8-3.10 security releases)
+            tar.extractall(dest, members=members, filter="data")
+        else:  # older: only plain files and folders inside dest
+            for m in members:
+                if not (m.isfile() or m.isdir()) or m.name.startswith("/") or ".." in m.name.split("/"):
+                    raise SystemExit(f"refusing {m.name!r} in {sdist.name}")
+            tar.extractall(dest, members=members)
     return dest / root
 
 
