@@ -7,7 +7,7 @@ so the ``ofa2`` command starts instantly. The public names (``ArchSpec``, ``load
 The zoo's timm names (the generic architecture ``ofa2_subnet``, every front member listed in
 the shipped zoo index, ``ofa2_<profile>_front_<k>``) are registered the moment timm is
 imported: at once when timm is already imported, otherwise by a post-import hook on
-``timm`` (wrapt's). So ``import ofa2_zoo, timm`` followed by
+``timm`` (:func:`._hooks.when_imported`). So ``import ofa2_zoo, timm`` followed by
 ``timm.create_model("ofa2_front_0", pretrained=True)`` works in either import order, and a
 process that never imports timm never pays for it.
 """
@@ -20,8 +20,7 @@ import sys
 import types
 import warnings
 
-from wrapt import register_post_import_hook
-
+from ._hooks import when_imported
 from .errors import ArchError, AssetError, CheckpointError, Ofa2Error, SpaceError
 
 from ._version import __version__
@@ -92,4 +91,4 @@ def _register_timm_names(timm_module) -> None:
                       RuntimeWarning, stacklevel=2)
 
 
-register_post_import_hook(_register_timm_names, "timm")
+when_imported("timm", _register_timm_names)

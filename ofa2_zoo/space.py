@@ -94,6 +94,8 @@ class SearchSpace:
     bn_eps: float = 1e-5
     description: str = ""
     _layout: tuple[BlockLayout, ...] = field(init=False, repr=False, compare=False)
+    #: read-only arrays derived once from the fields (the search uses them on every generation)
+    _arrays: dict[str, np.ndarray] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("stage_widths", "stage_strides", "stage_acts", "stage_se", "ks_choices",
@@ -137,6 +139,18 @@ class SearchSpace:
                                           self.stage_acts[s], bool(self.stage_se[s])))
                 in_ch = self.stage_widths[s]
         object.__setattr__(self, "_layout", tuple(layout))
+        nb = n * self.max_depth
+        arrays = {
+            "upper": np.array([len(self.ks_choices) - 1] * nb + [len(self.expand_choices) - 1] * nb
+                              + [len(self.depth_choices) - 1] * n + [len(self.resolutions) - 1]),
+            "ks": np.array(self.ks_choices), "e": np.array(self.expand_choices),
+            "d": np.array(self.depth_choices), "r": np.array(self.resolutions),
+            # row i: which of a stage's max_depth blocks run at depth index i
+            "runs": np.arange(self.max_depth)[None, :] < np.array(self.depth_choices)[:, None],
+        }
+        for a in arrays.values():
+            a.setflags(write=False)
+        object.__setattr__(self, "_arrays", arrays)
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -161,10 +175,8 @@ class SearchSpace:
 
     @property
     def gene_upper_bounds(self) -> np.ndarray:
-        """Largest index of every gene (lower bounds are all 0)."""
-        nb, ns = self.n_blocks, self.n_stages
-        return np.array([len(self.ks_choices) - 1] * nb + [len(self.expand_choices) - 1] * nb
-                        + [len(self.depth_choices) - 1] * ns + [len(self.resolutions) - 1])
+        """Largest index of every gene (lower bounds are all 0); read-only."""
+        return self._arrays["upper"]
 
     def size(self) -> int:
         """Number of distinct networks per resolution (canonical archs)."""
@@ -253,9 +265,8 @@ class SearchSpace:
 
     def active_mask(self, depth_idx: np.ndarray) -> np.ndarray:
         """Boolean ``(N, n_blocks)``: which blocks run, from depth *indices* ``(N, n_stages)``."""
-        depths = np.asarray(self.depth_choices)[depth_idx]  # (N, S)
-        pos = np.arange(self.max_depth)
-        return (pos[None, None, :] < depths[:, :, None]).reshape(len(depths), self.n_blocks)
+        depth_idx = np.asarray(depth_idx)
+        return self._arrays["runs"][depth_idx].reshape(len(depth_idx), self.n_blocks)
 
     def canonicalize_genes(self, genes: np.ndarray) -> np.ndarray:
         """Set the genes of inactive blocks to 0 (the smallest choice); vectorised."""
@@ -280,9 +291,9 @@ class SearchSpace:
         nb, ns = self.n_blocks, self.n_stages
         ks_idx, e_idx = genes[:, :nb], genes[:, nb:2 * nb]
         d_idx, r_idx = genes[:, 2 * nb:2 * nb + ns], genes[:, -1]
+        a = self._arrays
         return {
-            "ks": np.asarray(self.ks_choices)[ks_idx], "e": np.asarray(self.expand_choices)[e_idx],
-            "d": np.asarray(self.depth_choices)[d_idx], "r": np.asarray(self.resolutions)[r_idx],
+            "ks": a["ks"][ks_idx], "e": a["e"][e_idx], "d": a["d"][d_idx], "r": a["r"][r_idx],
             "ks_idx": ks_idx, "e_idx": e_idx, "d_idx": d_idx, "r_idx": r_idx,
             "active": self.active_mask(d_idx),
         }

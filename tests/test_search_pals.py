@@ -64,10 +64,12 @@ def test_mutation_changes_exactly_k_active_genes():
     genes = space.sample_genes(20000, rng)
     k = rng.integers(1, 6, len(genes))
     k[:5] = 99  # more than there are active genes: every active gene changes
+    k[5:8] = 0  # none asked: the row stays as it is
     out = mutate_active(rng, space, genes, k)
     assert np.array_equal(space.canonicalize_genes(out), out)
     assert (out >= 0).all() and (out <= space.gene_upper_bounds).all()
     active, diff = active_gene_mask(space, genes), out != genes
+    assert not diff[5:8].any()
     depths = slice(2 * space.n_blocks, 2 * space.n_blocks + space.n_stages)
     same = (out[:, depths] == genes[:, depths]).all(axis=1)
     assert same.mean() > 0.5

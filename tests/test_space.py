@@ -490,7 +490,7 @@ def test_every_shipped_supernet_has_its_space_registered_on_import():
             "print(sorted(m for m in sys.modules if m.startswith('ofa2_zoo')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
     assert out[0] == "['ofa2_digits', 'ofa2_fmnist']"
-    assert out[1] == ("['ofa2_zoo', 'ofa2_zoo._io', 'ofa2_zoo._version', 'ofa2_zoo.catalog', "
+    assert out[1] == ("['ofa2_zoo', 'ofa2_zoo._hooks', 'ofa2_zoo._io', 'ofa2_zoo._version', 'ofa2_zoo.catalog', "
                       "'ofa2_zoo.constants', 'ofa2_zoo.errors', 'ofa2_zoo.space']")
 
 
@@ -573,3 +573,16 @@ def test_find_space(builtin_spaces):
 def test_arch_strings_may_carry_surrounding_blanks():
     a = ArchSpec.parse(W12_ARCH)
     assert ArchSpec.from_string("  " + W12_ARCH + "\n") == a
+
+
+def test_derived_arrays_are_read_only_and_made_again_for_a_restricted_space():
+    with pytest.raises(ValueError):
+        W12.gene_upper_bounds[0] = 5  # shared by every caller: nobody may change it
+    sub = W12.restrict(resolutions=[160, 224])
+    assert sub.gene_upper_bounds.tolist() == [2] * 45 + [1] and W12.gene_upper_bounds[-1] == 24
+    genes = np.zeros((2, sub.n_genes), dtype=np.int64)
+    genes[:, -1] = [0, 1]
+    genes[1, 2 * sub.n_blocks:-1] = [0, 1, 2, 0, 1]  # depths 2 3 4 2 3
+    v = sub.decode(genes)
+    assert v["r"].tolist() == [160, 224] and v["d"][1].tolist() == [2, 3, 4, 2, 3]
+    assert v["active"][1].reshape(5, 4).sum(axis=1).tolist() == [2, 3, 4, 2, 3]

@@ -140,9 +140,15 @@ def fold_help() -> None:
     typer lays help out in rich tables whose cells end a too-long word (a path, a long option
     name at 80 columns) with an ellipsis; rich's ``overflow="fold"`` breaks it over lines
     instead. Applied to typer's help tables and help texts (``tests/test_cli_output.py``
-    checks every command at 80 columns)."""
-    from typer import rich_utils
+    checks every command at 80 columns). typer imports ``typer.rich_utils`` only to draw help or
+    an error, so the change is made when it does (:func:`.._hooks.when_imported`): a command that
+    runs normally never loads it."""
+    from .._hooks import when_imported
 
+    when_imported("typer.rich_utils", _fold)
+
+
+def _fold(rich_utils: Any) -> None:
     if getattr(rich_utils, "_ofa2_folds", False):
         return
 

@@ -32,10 +32,12 @@ from typing import Any, Mapping
 
 import numpy as np
 
-#: Rows per matrix product; every product gets exactly this many (see the module docstring).
-BLOCK_ROWS = 32
+#: Rows per matrix product; every product gets exactly this many (see the module docstring). A
+#: search's population of 100 is one product: 1.5-1.8x faster than four products of 32 rows on the
+#: development VM, with the same bits (``benchmarks/RESULTS.md``).
+BLOCK_ROWS = 128
 #: Blocks per task of the parallel path.
-CHUNK_BLOCKS = 64
+CHUNK_BLOCKS = 16
 #: Batches from this size on use one thread per available core.
 PARALLEL_MIN_ROWS = 8192
 

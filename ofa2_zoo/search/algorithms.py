@@ -20,18 +20,18 @@ Every runner returns a :class:`RunResult` and reports each generation to ``on_ge
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
-from pymoo.core.algorithm import Algorithm
-from pymoo.core.callback import Callback
-from pymoo.optimize import minimize
 
 from ..errors import AlgorithmError
 from .metrics import non_dominated
 from .operators import (CanonicalDuplicateElimination, CanonicalRepair, CanonicalSampling, GeneResetMutation,
                         UniformCrossover)
 from .problem import OFAProblem
+
+if TYPE_CHECKING:  # pymoo's algorithm machinery is imported by the runs that use it (PALS and the
+    from pymoo.core.algorithm import Algorithm  # vectorised engine do not: ~40 ms of start-up)
 
 MOEAS = ("nsga2", "smsemoa", "spea2", "nsga3", "moead", "agemoea")
 BASELINES = ("random", "ofa-evolution")
@@ -107,12 +107,14 @@ def make_algorithm(name: str, population: int, n_obj: int, mutation_prob: float 
     raise AlgorithmError(f"{name!r} is a baseline, not a pymoo algorithm")
 
 
-class _Report(Callback):
+class _Report:
+    """pymoo's per-generation callback (pymoo calls it with the algorithm after each generation;
+    a plain callable, so pymoo's ``Callback`` is not imported for the other runners)."""
+
     def __init__(self, problem: OFAProblem, on_generation: GenerationFn | None):
-        super().__init__()
         self.problem, self.on_generation = problem, on_generation
 
-    def notify(self, algorithm):
+    def __call__(self, algorithm) -> None:
         if self.on_generation is None:
             return
         pop = algorithm.pop  # the final front is taken from the population, so is the history
@@ -138,6 +140,8 @@ def run_moea(name: str, problem: OFAProblem, population: int, generations: int, 
         crossover_prob: Probability of uniform crossover.
         on_generation: Called with (generation, evaluations, objective values) after each generation.
     """
+    from pymoo.optimize import minimize
+
     algo = make_algorithm(name, population, problem.n_obj, mutation_prob, crossover_prob)
     res = minimize(problem, algo, ("n_gen", generations), seed=seed, callback=_Report(problem, on_generation),
                    verbose=False, copy_algorithm=False)

@@ -52,7 +52,7 @@ def contributions_2d(F: np.ndarray, ref: np.ndarray) -> np.ndarray:
     """Exact hypervolume contribution of each point of a 2-objective front sorted by the first
     objective (ascending, so the second descends), bounded by ``ref``."""
     x, y = F[:, 0], F[:, 1]
-    return (np.append(x[1:], ref[0]) - x) * (np.insert(y[:-1], 0, ref[1]) - y)
+    return (np.concatenate([x[1:], ref[:1]]) - x) * (np.concatenate([ref[1:2], y[:-1]]) - y)
 
 
 def front_2d(F: np.ndarray) -> np.ndarray:
@@ -60,7 +60,7 @@ def front_2d(F: np.ndarray) -> np.ndarray:
     Of rows with equal objectives the first stays."""
     order = np.lexsort((F[:, 1], F[:, 0]))
     y = F[order, 1]
-    best_before = np.minimum.accumulate(np.insert(y[:-1], 0, np.inf))
+    best_before = np.minimum.accumulate(np.concatenate([[np.inf], y[:-1]]))
     return order[y < best_before]
 
 
@@ -110,11 +110,12 @@ def mutate_active(rng: np.random.Generator, space, genes: np.ndarray, n_changes:
     the others); the result is canonical."""
     mask = active_gene_mask(space, genes)
     order, pick = rng.random((2, *genes.shape))
-    rank = np.empty_like(genes)  # each row's active genes in a random order
-    np.put_along_axis(rank, np.argsort(np.where(mask, order, 2.0), axis=1), np.arange(genes.shape[1])[None, :], axis=1)
+    key = np.where(mask, order, 2.0)  # a random order of each row's active genes (the others last)
+    n_changes = np.asarray(n_changes)
+    nth = np.sort(key, axis=1)[np.arange(len(genes)), np.clip(n_changes, 1, genes.shape[1]) - 1]
     choices = space.gene_upper_bounds + 1
     shift = 1 + (pick * (choices - 1)).astype(np.int64)  # 1 .. choices - 1: never the same choice again
-    change = mask & (rank < n_changes[:, None])
+    change = mask & (key <= nth[:, None]) & (n_changes > 0)[:, None]  # the first n_changes in that order
     return space.canonicalize_genes(np.where(change, (genes + shift) % choices, genes))
 
 
@@ -161,8 +162,8 @@ class _State:
             pool = np.concatenate([X] + ([EX for EX, _ in self.elites] if self.feasible else []))
             return pool[rng.integers(0, len(pool), n)], X[rng.integers(0, len(X), n)]
         # the stretch of the front each member holds in the hypervolume, along each objective
-        width_x = np.append(F[1:, 0], self.ref[0]) - F[:, 0]
-        width_y = np.insert(F[:-1, 1], 0, self.ref[1]) - F[:, 1]
+        width_x = np.concatenate([F[1:, 0], self.ref[:1]]) - F[:, 0]
+        width_y = np.concatenate([self.ref[1:2], F[:-1, 1]]) - F[:, 1]
         w = sum(v / v.sum() for v in (np.maximum(width_x, 0), np.maximum(width_y, 0)) if v.sum() > 0)
         i = rng.choice(len(X), n, p=w / w.sum()) if np.sum(w) > 0 else rng.integers(0, len(X), n)
         partner = np.clip(i + np.where(rng.random(n) < 0.5, -1, 1), 0, len(X) - 1)
@@ -196,11 +197,9 @@ def run_pals(problem: OFAProblem, population: int, generations: int, seed: int, 
 
     def new_only(X: np.ndarray, n: int) -> np.ndarray:
         """The first ``n`` rows of ``X`` never seen before (now marked seen)."""
-        width = 2 * X.shape[1]
-        raw = np.ascontiguousarray(X, dtype=np.int16).tobytes()  # one key per row: its genes as bytes
+        raw = np.ascontiguousarray(X, dtype=np.int16)  # one key per row: its genes as bytes
         keep = []
-        for i in range(len(X)):
-            key = raw[i * width:(i + 1) * width]
+        for i, key in enumerate(raw.view(np.dtype((np.void, raw.shape[1] * 2))).ravel().tolist()):
             if key not in seen:
                 seen.add(key)
                 keep.append(i)
