@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ofa2_zoo"
 #: what ships); ``ofa2_zoo`` is the package's lazy facade and the timm hook; ``cli`` the commands.
 STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("foundation", ("_version", "errors", "constants", "progress", "_io", "_plot", "_litert", "_schema", "_text",
-                    "_threads", "defaults", "catalog")),
+                    "_threads", "_hooks", "defaults", "catalog")),
     ("assets", ("assets",)),
     ("space", ("space",)),
     ("supernet", ("supernet",)),
