@@ -107,3 +107,16 @@ def test_one_line_keeps_a_message_of_exactly_the_limit_and_cuts_one_character_mo
     cut = one_line(longer)
     assert len(cut) == MAX_MESSAGE and " ... " in cut and cut.endswith("z") and cut.startswith("a")
     assert one_line("first\n  second \n\n third") == "first second third"
+
+
+@pytest.mark.parametrize("width", [200, 40])
+def test_a_table_without_rows_prints_its_title_and_headers(width):
+    """A filter that matches nothing (``ofa2 zoo list --source local`` before any package) once
+    crashed here with an internal error: ``max()`` of no cells."""
+    out = Console(width=width, file=io.StringIO(), color_system=None)
+    _ui.print_table([_ui.Col("name", "key"), _ui.Col("arch"), _ui.Col("top1 (%)", "num")], [], title="0 rows",
+                    out=out)
+    text = out.file.getvalue()
+    assert "0 rows" in text
+    if width == 200:
+        assert "name" in text and "top1 (%)" in text

@@ -257,3 +257,9 @@ def test_zoo_list_orders_a_front_of_twelve_members_by_k(tmp_path, monkeypatch, c
     code, out, err = _cli(capsys, "zoo", "list", "ofa2_digits_cpu_front_*", "--source", "hub", "--json")
     assert code == 0, err
     assert [r["name"] for r in json.loads(out)] == [f"ofa2_digits_cpu_front_{k}" for k in range(12)]
+
+
+def test_zoo_list_of_a_source_with_nothing_in_it_is_an_empty_table(zoo_env, capsys):
+    code, out, err = _cli(capsys, "zoo", "list", "--source", "local")
+    assert code == 0, err
+    assert "ofa2 zoo: 0 model versions" in " ".join(out.split()) and "error" not in err

@@ -87,7 +87,7 @@ def _column_widths(columns: Sequence[Col], rows: list[list[str]], room: int) -> 
             least.append(min(max([_longest_word(row[i]) for row in rows] + [_longest_word(col.header)]),
                              MIN_TEXT_WIDTH))
         else:  # whole cells (a header may wrap or fold: it is not a value)
-            least.append(max(cells))
+            least.append(max(cells, default=0))  # no rows: the headers alone
     if sum(least) > room:
         return None
     if sum(natural) <= room:
