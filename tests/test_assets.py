@@ -323,3 +323,14 @@ def test_an_explicit_folder_wins_over_ofa2_assets_which_wins_over_the_cache(tmp_
     assert assets_folder() == tmp_path / "env"
     monkeypatch.delenv("OFA2_ASSETS")
     assert assets_folder() == tmp_path / "cache" / "assets"
+
+
+def test_a_corrupt_file_in_the_cache_is_refused_not_used(tmp_path, monkeypatch):
+    """Without an assets folder the cache is used, and checked like any other copy."""
+    monkeypatch.delenv("OFA2_ASSETS", raising=False)
+    monkeypatch.setenv("OFA2_CACHE", str(tmp_path))
+    name = next(n for n, sha in assets.PINNED_SHA256.items() if sha)
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / name).write_bytes(b"not the official file")
+    with pytest.raises(AssetError, match="sha256"):
+        resolve_asset(name, download=False)

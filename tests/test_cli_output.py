@@ -120,3 +120,13 @@ def test_a_table_without_rows_prints_its_title_and_headers(width):
     assert "0 rows" in text
     if width == 200:
         assert "name" in text and "top1 (%)" in text
+
+
+@pytest.mark.parametrize(("diff", "agreement", "cell"), [(6e-06, 1.0, "6e-06, 100 %"), (2.5e-3, 0.95, "3e-03, 95 %"),
+                                                         (0.0, 0.0, "0e+00, 0 %")])
+def test_the_package_tables_parity_cell_shows_agreement_in_percent(diff, agreement, cell):
+    from types import SimpleNamespace
+
+    from ofa2_zoo.cli.package import _parity_cell
+
+    assert _parity_cell(SimpleNamespace(max_abs_diff=diff, top1_agreement=agreement)) == cell

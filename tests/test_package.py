@@ -388,6 +388,9 @@ def test_front_card_states_the_images_the_members_were_measured_and_calibrated_o
     assert m["calibration_images"] < package_module.PackageOptions().calib_images  # fewer than asked for
     assert (f"Measured top-1: {m['top1_images']} images of the {m['top1_dataset']} `val` split, after BN "
             f"re-calibration on {m['calibration_images']} training images.") in card
+    member_card = (packaged.path / manifest.members[0].folder / "README.md").read_text()
+    assert f"| BN re-calibration | {m['calibration_images']} images of the " in member_card  # not the option's 2000
+    assert f"re-estimated on {m['calibration_images']} training images" in member_card
 
 
 def test_cards_and_explorer_say_which_machine_gave_the_latencies(packaged):

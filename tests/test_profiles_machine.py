@@ -271,6 +271,7 @@ def test_calibrate_fits_this_machine_and_the_profile_uses_it_here_only(tiny, tmp
     assert result.path == machine.machine_dir() / "calibrations" / f"tiny-cpu-{fp}.json"
     assert stored["fingerprint"] == fp and stored["lut_sha256"] == sha256_file(table_path)
     assert stored["calibration"] == result.calibration and stored["calibration"]["archs"] == 12
+    assert stored["check"]["networks"] == 4  # the held-out check, not the 12 fitted on
     assert stored["canary"]["ms"] == {k: 1.6 * v for k, v in TABLE_CANARY.items()}
 
     p = load_profile(tiny)
@@ -318,6 +319,7 @@ def test_calibrate_with_check_0_reports_the_fit_in_sample(tiny, tmp_path, monkey
     _foreign_networks(monkeypatch).table = tmp_path / "luts" / "tiny-cpu.json"
     result = calibration.calibrate_machine(tiny, 8, check=0)
     assert result.check_networks == 0 and result.rows[0][1].to_dict() == result.calibration["before"]
+    assert json.loads(result.path.read_text())["check"]["networks"] == 0
     assert result.rows[1][1].to_dict() == result.calibration["after"]
     with pytest.raises(ProfileError, match=r"--check needs 0 \(compare on the fitted networks\) or at least 2"):
         calibration.calibrate_machine(tiny, 8, check=1)
@@ -467,3 +469,23 @@ def test_profile_canary_times_afresh(tiny, monkeypatch, capsys):
 def test_calibrate_cli_refuses_note10_in_one_line(capsys):
     assert _run("profile", "calibrate", "note10") == 2
     assert "error: profile note10 cannot be calibrated on this machine" in capsys.readouterr().err
+
+
+def test_the_objective_cache_key_changes_with_this_machines_calibration(tiny):
+    """A search's cache (``--cache``) keys latencies by the table and by the calibration in use on
+    this machine: which machine fitted it and when, so a re-calibration never reads stale values."""
+    from ofa2_zoo.search.evaluator import objective_sources
+
+    def namespace(by):
+        p = load_profile(tiny)
+        if by is None:
+            p.table.meta.pop("calibrated_by", None)
+        else:
+            p.table.meta["calibrated_by"] = by
+        return objective_sources(p, None, ["latency_ms", "macs_m"])["latency_ms"].namespace
+
+    first = {"fingerprint": "aaaa", "created": "2026-12-08T00:00:00+00:00"}
+    names = [namespace(None), namespace(first), namespace({**first, "created": "2026-12-08T00:00:01+00:00"}),
+             namespace({**first, "fingerprint": "bbbb"})]
+    assert len(set(names)) == 4, names
+    assert namespace(dict(first)) == names[1]  # the same calibration: the same key

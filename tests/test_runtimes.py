@@ -357,3 +357,12 @@ def test_onnxruntime_export_command_writes_the_checked_file(tmp_path, capsys):
     assert record["name"] == DIGITS_MEMBER and record["split"] == "val"
     _, images, reference = _validation()
     _agrees(_own_api("onnxruntime", tmp_path / "o" / "model.onnx", images.numpy()), reference)
+
+
+def test_export_refuses_a_non_empty_folder_that_is_not_an_export_and_leaves_it(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    with pytest.raises(PackageError, match="non-empty folder that is not an ofa2 export"):
+        export_model("ofa2_digits_cpu_front_0", "onnxruntime", mine, images=4, latency=False)
+    assert [p.name for p in mine.iterdir()] == ["notes.txt"] and (mine / "notes.txt").read_text() == "keep me"

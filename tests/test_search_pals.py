@@ -179,3 +179,15 @@ def test_pals_is_the_default_of_search_the_cli_and_run():
     assert inspect.signature(run_pipeline).parameters["algorithm"].default == DEFAULT_ALGORITHM
     for command in (search_command, run_command):  # the CLI reads ofa2_zoo.defaults (no search import at start-up)
         assert inspect.signature(command).parameters["algorithm"].default.default == DEFAULT_ALGORITHM
+
+
+def test_with_nothing_feasible_the_archive_keeps_the_least_violating_archs():
+    from ofa2_zoo.search.pals import _State
+
+    state = _State(n_var=3, n_obj=2, ref=np.array([10.0, 10.0]), size=3)
+    X = np.arange(15).reshape(5, 3)
+    state.add(X, np.ones((5, 2)), np.array([5.0, 1.0, 4.0, 2.0, 3.0]))
+    assert not state.feasible
+    assert state.cv.tolist() == [1.0, 2.0, 3.0] and state.X.tolist() == X[[1, 3, 4]].tolist()
+    state.add(X[:1] + 100, np.ones((1, 2)), np.array([0.0]))  # the first feasible arch replaces them all
+    assert state.feasible and state.X.tolist() == [[100, 101, 102]]

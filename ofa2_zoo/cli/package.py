@@ -83,7 +83,7 @@ def package(
         trt_cell = row.tensorrt.engine if row.tensorrt and row.tensorrt.built else "-"
         r = row.arch["r"][0]
         rows.append([row.name, f"{r}x{r}", f"{row.measured['top1']:.2f}",
-                     f"{row.parity.max_abs_diff:.0e}, {100 * row.parity.top1_agreement:.0f} %", _runtimes_cell(row),
+                     _parity_cell(row.parity), _runtimes_cell(row),
                      trt_cell,
                      f"{timing.total:.1f}"])
     print_table([Col("timm name", "key"), Col("input", "num"), Col("top-1 % (measured)", "num"),
@@ -110,6 +110,12 @@ def _check_front(front_dir: Path, profile: Optional[str], assets: Optional[Path]
 
     front = Front.load(front_dir)
     check_this_machine(profile or front.profile_id, assets)
+
+
+def _parity_cell(parity) -> str:
+    """``6e-06, 100 %``: the largest logit difference of the ONNX file against PyTorch, and the
+    share of images whose top-1 class agrees (a fraction in the manifest, a percentage here)."""
+    return f"{parity.max_abs_diff:.0e}, {100 * parity.top1_agreement:.0f} %"
 
 
 def _runtimes_cell(row) -> str:
