@@ -217,6 +217,25 @@ def test_a_partial_table_measured_with_other_settings_is_measured_again(tiny_pro
     assert len(measured) == total  # every operator measured again
 
 
+@pytest.mark.parametrize(("change", "resumed"), [
+    ({"cpu": "Another CPU"}, False), ({"cores": 64}, False), ({"onnxruntime": "0.0.1"}, False),
+    ({"flags": ["avx2"]}, False),  # both records have flags, and they differ
+    ({"flags": None}, True),  # an older partial without flags: the other fields decide
+])
+def test_a_partial_table_from_another_machine_is_measured_again(tiny_profile, monkeypatch, change, resumed):
+    """The resume key holds the machine too: latencies timed elsewhere are never mixed in."""
+    total = len(all_ops(tiny_profile.space))
+    partial = _interrupted_build(tiny_profile)
+    data = json.loads(partial.read_text())
+    assert data["machine"].get("flags")  # this machine records its CPU flags
+    machine = {**data["machine"], **change}
+    data["machine"] = {k: v for k, v in machine.items() if v is not None}
+    partial.write_text(json.dumps(data))
+    measured = _count_measured(monkeypatch)
+    build_lut(tiny_profile, chunk=5)
+    assert len(measured) == (total - 10 if resumed else total)
+
+
 def test_fresh_build_and_changed_settings_ignore_the_partial(tiny_profile, tmp_path, monkeypatch):
     out = tiny_profile.table_path()
     partial = out.with_name(out.name + ".partial")
