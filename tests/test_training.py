@@ -133,6 +133,8 @@ def test_measured_accuracy_and_fitted_predictor_round_trip(tmp_path, trained):
     assert again.provenance.sha256 and again.provenance.source == "predicted"
 
 
+@pytest.mark.slow("torchrun starts two processes that each import torch and train all four phases, "
+                  "then the same training runs again in one process to compare the weights")
 def test_two_process_ddp_matches_one_process(tmp_path):
     """torchrun with 2 CPU processes (gloo) and the same global batch gives the same weights
     (TINY has no dropout: dropout masks are drawn per process, see training/distributed.py)."""
