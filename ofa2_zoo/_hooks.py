@@ -21,10 +21,11 @@ Hook = Callable[[ModuleType], None]
 
 def when_imported(name: str, hook: Hook) -> None:
     """Call ``hook(module)`` now if module ``name`` is imported, else right after its import
-    (once; a failed import calls nothing and the hook stays for the next try)."""
+    (once; a failed import calls nothing and the hook stays for the next try). Asking again for
+    the same hook while it waits changes nothing (the CLI asks on every ``main()`` call)."""
     if name in sys.modules:
         hook(sys.modules[name])
-    else:
+    elif not any(isinstance(f, _Finder) and f.name == name and f.hook is hook for f in sys.meta_path):
         sys.meta_path.insert(0, _Finder(name, hook))
 
 

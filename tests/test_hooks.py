@@ -66,13 +66,23 @@ def test_a_failed_import_calls_nothing_and_the_next_import_still_runs_the_hook(f
     assert seen == [3]
 
 
-def test_other_modules_import_untouched(fresh_module):
+def test_other_modules_import_untouched_and_a_waiting_hook_is_registered_once(fresh_module, tmp_path):
     name, _ = fresh_module
-    when_imported(name, lambda m: None)
-    import email.mime.text  # noqa: F401 - any module the hook does not name
-
-    assert not isinstance(sys.modules["email.mime.text"].__loader__, _Finder)
-    assert type(sys.modules["email.mime.text"].__spec__.loader).__name__ == "SourceFileLoader"
+    calls = []
+    hook = calls.append
+    for _ in range(3):  # the CLI registers its hook on every main() call
+        when_imported(name, hook)
+    assert sum(isinstance(f, _Finder) and f.name == name for f in sys.meta_path) == 1
+    other = f"{name}_other"
+    (tmp_path / f"{other}.py").write_text("VALUE = 1\n")
+    try:
+        module = __import__(other)  # a module the hook does not name: the import system's own loader
+        assert type(module.__loader__).__name__ == "SourceFileLoader" and calls == []
+    finally:
+        sys.modules.pop(other, None)
+    (tmp_path / f"{name}.py").write_text("VALUE = 2\n")
+    __import__(name)
+    assert [m.__name__ for m in calls] == [name]  # called once, not once per registration
 
 
 _PROBE = """
