@@ -247,7 +247,7 @@ def test_profile_build_lut_hands_every_option_to_build_lut(tmp_path, capsys, mon
 def test_profile_validate_hands_every_option_on(tmp_path, capsys, monkeypatch, profile_obj):
     load, p = profile_obj
     report = SimpleNamespace(raw=AGREEMENT, calibrated=AGREEMENT, extremes=None, calibration={"scale": 1.5},
-                             to_dict=lambda: {"n": 7})
+                             speed_vs_calibration=None, to_dict=lambda: {"n": 7})
     stored = tmp_path / "table.json"
     stored.write_text("{}")
     api = fake(monkeypatch, "ofa2_zoo.profiles.validate", "validate_profile", report)
@@ -266,7 +266,7 @@ def test_profile_validate_hands_every_option_on(tmp_path, capsys, monkeypatch, p
 
 def _calibration_result(**kw):
     return SimpleNamespace(rows=[("table sum", AGREEMENT)], check_networks=kw["check"], fingerprint="f00",
-                           path=Path("calibration.json"))
+                           path=Path("calibration.json"), warning=None)
 
 
 def test_profile_calibrate_hands_every_option_to_calibrate_machine(tmp_path, capsys, monkeypatch, profile_obj):
@@ -522,7 +522,7 @@ def _validate_defaults(monkeypatch, tmp_path, capsys, fronts):
     from ofa2_zoo.profiles.validate import validate_profile
 
     fake(monkeypatch, "ofa2_zoo.profiles", "load_profile", SimpleNamespace(id="p", table=SimpleNamespace(meta={})))
-    report = SimpleNamespace(raw=AGREEMENT, calibrated=None, extremes=None)
+    report = SimpleNamespace(raw=AGREEMENT, calibrated=None, extremes=None, speed_vs_calibration=None)
     rec = fake(monkeypatch, "ofa2_zoo.profiles.validate", "validate_profile", report)
     ok(capsys, "profile", "validate", "cpu-torch", "--quiet")
     return rec.only, api_defaults(validate_profile, "n", "seed", "calibrate")

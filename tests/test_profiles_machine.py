@@ -489,3 +489,103 @@ def test_the_objective_cache_key_changes_with_this_machines_calibration(tiny):
              namespace({**first, "fingerprint": "bbbb"})]
     assert len(set(names)) == 4, names
     assert namespace(dict(first)) == names[1]  # the same calibration: the same key
+
+
+# ---------------------------------------------------------------------------- an unsteady machine
+def _check_networks(monkeypatch, factors, table_path):
+    """The check networks 'measured' as the fitted machine's latency (1.6 x sum + 0.05) x ``factors``
+    (cycled): the machine's speed changed between the fit and the check."""
+    def fake(archs, space, m, **kw):
+        table = LatencyTable.from_json(table_path)
+        steady = 1.6 * table.compile(space, calibrated=False).latency_genes(space.archs_to_genes(archs)) + 0.05
+        return steady * np.resize(np.asarray(factors, float), len(archs))
+
+    monkeypatch.setattr(validate_mod, "measure_archs", fake)
+
+
+@pytest.mark.parametrize("slow, warned", [(1, False), (2, True)])
+def test_calibrate_warns_when_fewer_than_9_in_10_check_networks_agree(tiny, tmp_path, monkeypatch, capsys, slow,
+                                                                      warned):
+    FakeMachine(monkeypatch, 1.6)
+    table_path = tmp_path / "luts" / "tiny-cpu.json"
+    _foreign_networks(monkeypatch).table = table_path
+    _check_networks(monkeypatch, [1.3] * slow + [1.0] * (10 - slow), table_path)  # 9 or 8 of 10 within ±10 %
+    result = calibration.calibrate_machine(tiny, 12, check=10, seed=3)
+    assert result.rows[-1][1].within_10pct == pytest.approx((10 - slow) / 10)
+    assert result.path.is_file() and load_profile(tiny).table.meta["calibrated_by"]  # stored either way
+    assert (result.warning is not None) == warned
+    if warned:
+        assert result.warning.startswith("only 80% of the 10 check networks are within ±10 % of this machine's "
+                                         "calibration")
+        assert "speed probably changed while measuring" in result.warning
+        assert "`ofa2 profile calibrate tiny-cpu` again when the machine is idle" in result.warning
+    # the CLI prints it as one warning on stderr
+    capsys.readouterr()
+    assert _run("profile", "calibrate", tiny, "-n", 12, "--check", 10, "--seed", 3, "-q") == 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.count("warning:") == int(warned) and ("only 80% of the 10 check networks" in err) == warned
+
+
+def test_calibrate_stores_nothing_when_it_predicts_the_check_worse_than_the_table(tiny, tmp_path, monkeypatch,
+                                                                                    capsys):
+    FakeMachine(monkeypatch, 1.6)
+    table_path = tmp_path / "luts" / "tiny-cpu.json"
+    _foreign_networks(monkeypatch).table = table_path
+    _check_networks(monkeypatch, [0.55], table_path)  # the check ran nearly twice as fast: the table sum is closer
+    with pytest.raises(ProfileError, match=r"the calibration fitted here predicts the 4 check networks worse than "
+                                           r"the table sum does \(MAPE [\d.]+ % vs [\d.]+ %\), so it was not stored"):
+        calibration.calibrate_machine(tiny, 12, check=4, seed=3)
+    assert not machine.calibration_path(load_profile(tiny)).exists()
+    assert "calibrated_by" not in load_profile(tiny).table.meta
+    assert _run("profile", "calibrate", tiny, "-n", 12, "--check", 4, "--seed", 3) == 2
+    assert "so it was not stored" in " ".join(capsys.readouterr().err.split())
+
+
+def test_calibrate_stores_a_good_calibration_even_when_the_tables_own_is_better(tiny, tmp_path, monkeypatch):
+    """Refused only when it misses the target too: a calibration within ±10 % on every check network
+    is stored, although the table's own (here exact) calibration predicts them better still."""
+    FakeMachine(monkeypatch, 1.6)
+    table_path = tmp_path / "luts" / "tiny-cpu.json"
+    _write_table(table_path, calibration={"scale": 1.6, "offset": 0.05 + 1.6 * 0.001})  # exact
+    _foreign_networks(monkeypatch).table = table_path
+    _check_networks(monkeypatch, [1.0], table_path)
+    monkeypatch.setattr(build_mod, "measure_archs",  # the fit networks 5 % slower than the check ones
+                        lambda archs, space, m, **kw: 1.05 * (1.6 * LatencyTable.from_json(table_path).compile(
+                            space, calibrated=False).latency_genes(space.archs_to_genes(archs)) + 0.05))
+    result = calibration.calibrate_machine(tiny, 12, check=4, seed=3)
+    own, mine = result.rows[1][1], result.rows[2][1]
+    assert own.mape < mine.mape and mine.within_10pct == 1.0
+    assert result.path.is_file() and result.warning is None
+
+
+@pytest.mark.parametrize("factor, note", [(1.05, None), (1.06, "6% slower"), (0.94, "6% faster"), (1.0, None)])
+def test_validate_notes_how_much_the_machines_speed_changed_since_its_calibration(tiny, tmp_path, monkeypatch, capsys,
+                                                                                 factor, note):
+    FakeMachine(monkeypatch, 1.6)
+    table_path = tmp_path / "luts" / "tiny-cpu.json"
+    _foreign_networks(monkeypatch, scale=1.6, offset=0.0).table = table_path
+    calibration.calibrate_machine(tiny, 12, check=4, seed=3)
+    # now whole networks take `factor` x as long
+    monkeypatch.setattr(validate_mod, "measure_archs", lambda archs, space, m, **kw: factor * 1.6 * LatencyTable
+                        .from_json(table_path).compile(space, calibrated=False).latency_genes(space.archs_to_genes(archs)))
+    report = validate_mod.validate_profile(load_profile(tiny), 6, seed=5, extremes=False)
+    assert report.speed_vs_calibration == pytest.approx(factor, rel=1e-9)
+    assert validate_mod.validate_profile(load_profile(tiny), 6, seed=5, calibrate=8,  # a fresh fit: no comparison
+                                         extremes=False).speed_vs_calibration is None
+    assert _run("profile", "validate", tiny, "-n", 6, "--seed", 5, "-q") == 0
+    err = " ".join(capsys.readouterr().err.split())
+    if note is None:
+        assert "note:" not in err
+    else:
+        assert err.count("note:") == 1 and f"whole networks run about {note} here now than when this machine's " \
+                                           "calibration was checked" in err
+
+
+def test_validate_makes_no_speed_comparison_without_a_checked_calibration(tiny, tmp_path, monkeypatch):
+    FakeMachine(monkeypatch, 1.6)
+    table_path = tmp_path / "luts" / "tiny-cpu.json"
+    _foreign_networks(monkeypatch, scale=1.6, offset=0.0).table = table_path
+    assert validate_mod.validate_profile(load_profile(tiny), 6, seed=5).speed_vs_calibration is None  # none stored
+    calibration.calibrate_machine(tiny, 12, check=0)  # compared on the fitted networks only
+    assert load_profile(tiny).table.meta["calibrated_by"]
+    assert validate_mod.validate_profile(load_profile(tiny), 6, seed=5).speed_vs_calibration is None

@@ -353,9 +353,65 @@ def test_fit_calibration_recovers_a_known_linear_relation(tiny_profile, monkeypa
     assert cal["model"] == "scale + per_block + offset"
     assert (cal["scale"], cal["per_block"], cal["offset"]) == pytest.approx((2, 0.3, 1), abs=1e-6)
     assert cal["after"]["within_10pct"] == 1.0 and cal["after"]["mape"] < 1e-4
-    cal = fit_calibration(tiny_profile, table, 20)  # 20 networks: all five terms; MACs/weights unused here
+    assert cal["cv_mape"] < 1e-4
+    # 20 networks allow all five terms, but the three that explain the measurements exactly are
+    # chosen (leave-one-out: the simplest model within one standard error of the best)
+    cal = fit_calibration(tiny_profile, table, 20)
+    assert cal["model"] == "scale + per_block + offset"
+    assert (cal["scale"], cal["per_block"], cal["offset"]) == pytest.approx((2, 0.3, 1), abs=1e-6)
+
+
+def test_fit_calibration_uses_the_richer_model_when_the_measurements_need_it(tiny_profile, monkeypatch):
+    """measured = 2 * sum + 0.02 ms/MMAC + 0.05 ms/M weights + 0.3 * blocks + 1: all five terms."""
+    table = LatencyTable({k: 0.01 * (i + 1) for i, k in enumerate(all_ops(tiny_profile.space))}, "mem")
+    space = tiny_profile.space
+    features = {}
+
+    def fake_measure(archs, space_, m, **kw):
+        genes = space.archs_to_genes(archs)
+        f = build_mod.calibration_features(table, space, genes)
+        features["order"] = f[:, 0]
+        return f @ np.array([2, 0.02, 0.05, 0.3, 1.0])
+
+    monkeypatch.setattr(build_mod, "measure_archs", fake_measure)
+    cal = fit_calibration(tiny_profile, table, 20)
     assert cal["model"] == "scale + per_mmac + per_mweight + per_block + offset"
-    assert cal["after"]["mape"] < 1e-3 and cal["per_mmac"] >= 0 and cal["per_mweight"] >= 0
+    assert [cal[t] for t in build_mod.CALIBRATION_TERMS] == pytest.approx([2, 0.02, 0.05, 0.3, 1], abs=1e-5)
+    assert cal["cv_mape"] < 1e-3 and cal["after"]["mape"] < 1e-3
+    # measured in a shuffled order, not from the smallest network to the largest
+    graded = build_mod.calibration_genes(space, 20, np.random.default_rng(build_mod.CALIBRATION_SEED_OFFSET))
+    in_order = build_mod.calibration_features(table, space, graded)[:, 0]
+    assert sorted(features["order"]) == sorted(in_order) and not np.array_equal(features["order"], in_order)
+
+
+def test_fit_calibration_reports_its_leave_one_out_error(tiny_profile, monkeypatch):
+    """With noisy measurements the leave-one-out error exceeds the in-sample one and is stored as cv_mape."""
+    from scipy.optimize import lsq_linear
+
+    table = LatencyTable({k: 0.01 * (i + 1) for i, k in enumerate(all_ops(tiny_profile.space))}, "mem")
+    space = tiny_profile.space
+    noise = 1 + 0.05 * np.sin(np.arange(1, 13) * 1.7)
+    seen = {}
+
+    def fake_measure(archs, space_, m, **kw):
+        seen["archs"] = list(archs)
+        return (2 * table.compile(space, calibrated=False).latency_genes(space.archs_to_genes(archs)) + 1) * noise
+
+    monkeypatch.setattr(build_mod, "measure_archs", fake_measure)
+    cal = fit_calibration(tiny_profile, table, 12)
+    model = cal["model"].split(" + ")
+    f = build_mod.calibration_features(table, space, space.archs_to_genes(seen["archs"]))
+    f = f[:, [build_mod.CALIBRATION_TERMS.index(t) for t in model]]
+    y = (2 * table.compile(space, calibrated=False).latency_genes(space.archs_to_genes(seen["archs"])) + 1) * noise
+    lower = [{"scale": 0.1, "offset": -np.inf}.get(t, 0.0) for t in model]
+    upper = [{"scale": 10.0}.get(t, np.inf) for t in model]
+    errors = []
+    for j in range(12):
+        keep = np.arange(12) != j
+        x = lsq_linear(f[keep] / y[keep, None], np.ones(11), bounds=(lower, upper)).x
+        errors.append(abs(f[j] @ x / y[j] - 1))
+    assert cal["cv_mape"] == pytest.approx(100 * np.mean(errors), rel=1e-6)
+    assert cal["cv_mape"] > cal["after"]["mape"] > 0
 
 
 def test_calibration_refuses_measurements_that_fit_no_positive_scale(tiny_profile, monkeypatch):

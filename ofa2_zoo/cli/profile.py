@@ -140,6 +140,9 @@ def build_lut_cmd(name: str = NAME,
     console.print(f"wrote {path}\nsha256 {sha256_file(path)} (pin it as latency.table.sha256 in the profile)")
 
 
+SPEED_NOTE = 0.05  # validate notes a change of the machine's speed since its calibration beyond this
+
+
 @app.command("validate")
 def validate_cmd(name: str = NAME,
                  n: int = typer.Option(100, "-n", min=2, help="Random networks (mixed resolutions) measured end to end "
@@ -175,6 +178,13 @@ def validate_cmd(name: str = NAME,
         table.add_row(f"smallest/largest ({len(report.extremes['archs'])})", f"{e['within_10pct']:.1%}",
                       f"{e['mape']:.2f}", f"{e['kendall_tau']:.3f}", f"{e['bias']:+.2f}")
     console.print(table)
+    drift = report.speed_vs_calibration
+    if drift is not None and round(abs(drift - 1), 9) > SPEED_NOTE:
+        err_console.print(f"note: whole networks run about {abs(drift - 1):.0%} {'slower' if drift > 1 else 'faster'} "
+                          "here now than when this machine's calibration was checked (the table sum's bias moved "
+                          f"to {report.raw.bias:+.1f} %), so the calibrated figures are off by about that much: "
+                          "this machine's speed varies (a shared or throttled virtual machine?), not the "
+                          "calibration's fit")
     if plot:
         console.print(f"plot: {plot_validation(report, plot)}")
     if json_out:
@@ -218,6 +228,10 @@ def calibrate_cmd(name: str = NAME,
     where = f"{result.check_networks} other networks" if result.check_networks else f"the {n} fitted networks"
     console.print(f"(compared on {where}, measured here)\ncalibration of {p.id} for machine {result.fingerprint} "
                   f"saved to {result.path}; {p.id} uses it on this machine from now on")
+    if result.warning:
+        from rich.markup import escape
+
+        err_console.print(f"[yellow]warning:[/] {escape(result.warning)}")
 
 
 @app.command("canary")

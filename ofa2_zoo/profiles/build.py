@@ -175,38 +175,67 @@ def calibration_genes(space, n: int, rng: np.random.Generator) -> np.ndarray:
 def fit_calibration(profile: HardwareProfile, table: LatencyTable, n: int, seed: int = 0) -> dict:
     """Fit the table's calibration on ``n`` random whole networks measured here.
 
-    The networks come from :func:`calibration_genes`. The model (see
-    :meth:`LatencyTable.compile`) is linear in per-operator terms: the table
-    entries (``scale`` in [0.1, 10]), the operators' MACs and weights and a per-block term
-    (all non-negative: more work never makes a network faster), and a free offset; bounded
-    least squares on relative error. The richest model with at least 4 networks per
-    parameter is used; if it would make a block entry or the smallest network non-positive,
-    simpler ones are tried.
-    A calibration that does not even rank the measured networks is an error.
+    The networks come from :func:`calibration_genes` and are measured in a shuffled order, so
+    a change of the machine's speed during the measurement does not fall on the largest (or
+    smallest) networks alone. The model (see :meth:`LatencyTable.compile`) is linear in
+    per-operator terms: the table entries (``scale`` in [0.1, 10]), the operators' MACs and
+    weights and a per-block term (all non-negative: more work never makes a network faster),
+    and a free offset; bounded least squares on relative error.
+
+    Which terms are used is chosen by leave-one-out cross-validation over the models of
+    :data:`CALIBRATION_MODELS` that have at least 4 networks per parameter and keep every
+    block entry and the smallest network positive: the *simplest* model whose leave-one-out
+    error is within one standard error of the best one's (a richer model that only fits the
+    measured networks better does not carry over to others). Its error is stored as
+    ``cv_mape`` (percent). A calibration that does not even rank the measured networks is an
+    error.
     """
     from scipy.optimize import lsq_linear
 
     if n < 8:
         raise Ofa2Error(f"calibration needs at least 8 networks (4 per fitted parameter), got {n}")
     space = profile.space
-    genes = calibration_genes(space, n, np.random.default_rng(seed + CALIBRATION_SEED_OFFSET))
+    rng = np.random.default_rng(seed + CALIBRATION_SEED_OFFSET)
+    genes = calibration_genes(space, n, rng)
     features = calibration_features(table, space, genes)
     raw = table.with_calibration(None).compile(space).latency_genes(genes)
-    measured = measure_archs(space.genes_to_archs(genes), space, profile.measurement)
+    order = rng.permutation(n)
+    measured = np.empty(n)
+    measured[order] = measure_archs(space.genes_to_archs(genes[order]), space, profile.measurement)
     smallest = space.archs_to_genes([space.smallest(r) for r in space.resolutions])
 
     def positive(compiled) -> bool:  # every entry and the smallest network at every resolution
         return compiled.blocks.min() > 0 and compiled.latency_genes(smallest).min() > 0
 
-    for model in (m for m in CALIBRATION_MODELS if 4 * len(m) <= n):
+    def solve(model: tuple[str, ...], rows: np.ndarray) -> dict:
         cols = [CALIBRATION_TERMS.index(t) for t in model]
         lower = [{"scale": 0.1, "offset": -np.inf}.get(t, 0.0) for t in model]
         upper = [{"scale": 10.0}.get(t, np.inf) for t in model]
-        fit = lsq_linear(features[:, cols] / measured[:, None], np.ones(n), bounds=(lower, upper))
-        cal = {t: 0.0 for t in CALIBRATION_TERMS} | dict(zip(model, map(float, fit.x)))
+        fit = lsq_linear(features[rows][:, cols] / measured[rows, None], np.ones(len(rows)), bounds=(lower, upper))
+        return {t: 0.0 for t in CALIBRATION_TERMS} | dict(zip(model, map(float, fit.x)))
+
+    def loo_errors(model: tuple[str, ...]) -> np.ndarray:  # |relative error| of each network, fitted without it
+        everyone = np.arange(n)
+        out = np.empty(n)
+        for j in range(n):
+            cal = solve(model, np.delete(everyone, j))
+            x = np.array([cal[t] for t in CALIBRATION_TERMS])
+            out[j] = abs(features[j] @ x / measured[j] - 1)
+        return out
+
+    candidates = []  # (model, calibration, compiled table, leave-one-out errors), richest first
+    for model in (m for m in CALIBRATION_MODELS if 4 * len(m) <= n):
+        cal = solve(model, np.arange(n))
         compiled = table.with_calibration(cal).compile(space)
         if positive(compiled):
-            break
+            candidates.append((model, cal, compiled, loo_errors(model)))
+    if not candidates:  # reported below, on the simplest model
+        model, cal = CALIBRATION_MODELS[-1], solve(CALIBRATION_MODELS[-1], np.arange(n))
+        compiled, errors = table.with_calibration(cal).compile(space), np.full(n, np.nan)
+    else:
+        best = min(candidates, key=lambda c: c[3].mean())[3]
+        limit = best.mean() + best.std(ddof=1) / np.sqrt(n) + 1e-9  # one standard error (and float noise)
+        model, cal, compiled, errors = [c for c in candidates if c[3].mean() <= limit][-1]
     after = Agreement.of(compiled.latency_genes(genes), measured)
     if not after.kendall_tau > 0:
         raise Ofa2Error(f"calibration failed: the table does not rank {n} measured networks (Kendall τ "
@@ -215,7 +244,8 @@ def fit_calibration(profile: HardwareProfile, table: LatencyTable, n: int, seed:
         raise Ofa2Error(f"calibration failed: every model fitted on {n} measured networks predicts a "
                         "non-positive latency somewhere; measure more (or larger) networks")
     return {"model": " + ".join(model), **cal, "archs": n, "seed": seed + CALIBRATION_SEED_OFFSET,
-            "before": Agreement.of(raw, measured).to_dict(), "after": after.to_dict()}
+            "cv_mape": float(100 * errors.mean()), "before": Agreement.of(raw, measured).to_dict(),
+            "after": after.to_dict()}
 
 
 def ensure_lut(profile: HardwareProfile | str, progress: ProgressFn | None = None,

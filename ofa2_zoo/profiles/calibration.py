@@ -28,6 +28,7 @@ from .machine import (CALIBRATION_FORMAT, CANARY_TTL_S, _checkable, calibration_
                       measure_canary)
 
 CANARY_TOLERANCE = 0.10  # relative difference of the canary totals that counts as another machine
+CHECK_TARGET = 0.9  # share of the check networks within ±10 % below which calibrate warns
 
 
 def latency_attribution(profile: HardwareProfile) -> dict[str, str | None]:
@@ -134,6 +135,7 @@ class MachineCalibration:
     calibration: dict
     rows: list[tuple[str, Any]]  # (label, Agreement) on the check networks (or the fit networks, in-sample)
     check_networks: int
+    warning: str | None = None  # set when the check networks agree less than CHECK_TARGET
 
 
 def calibrate_machine(profile: HardwareProfile | str, n: int = 30, *, check: int = 10, seed: int = 1,
@@ -173,6 +175,7 @@ def calibrate_machine(profile: HardwareProfile | str, n: int = 30, *, check: int
                 profile.space.archs_to_genes(report.archs))
             rows.append(("table's calibration (its machine)", Agreement.of(own, measured)))
         rows.append(("this machine's calibration", report.calibrated))
+        _refuse_a_worse_calibration(profile, rows, check)
     else:
         cal = fit_calibration(profile, shipped, n, seed)
         rows = [("table sum", Agreement(**cal["before"])), ("this machine's calibration", Agreement(**cal["after"]))]
@@ -186,7 +189,30 @@ def calibrate_machine(profile: HardwareProfile | str, n: int = 30, *, check: int
     path = calibration_path(profile, fp)
     write_json_atomic(path, record)
     profile.reload()
-    return MachineCalibration(path, fp, cal, rows, check)
+    mine = rows[-1][1]
+    warning = None
+    if check and mine.within_10pct < CHECK_TARGET:
+        warning = (f"only {mine.within_10pct:.0%} of the {check} check networks are within ±10 % of this machine's "
+                   f"calibration (bias {mine.bias:+.1f} %): {_UNSTEADY}; it is stored, as it predicts them better "
+                   f"than the table, but run `ofa2 profile calibrate {profile.id}` again when the machine is idle "
+                   "(or with more networks, -n 60)")
+    return MachineCalibration(path, fp, cal, rows, check, warning)
+
+
+_UNSTEADY = ("the machine's speed probably changed while measuring (another process, a throttled or shared "
+             "virtual machine), so the fitted networks and the check networks disagree")
+
+
+def _refuse_a_worse_calibration(profile: HardwareProfile, rows: list[tuple[str, Any]], check: int) -> None:
+    """Raise (storing nothing) when the new calibration misses the check target and predicts the check
+    networks worse than the table does (its sum or its own calibration)."""
+    (label, mine), others = rows[-1], rows[:-1]
+    best_label, best = min(others, key=lambda row: row[1].mape)
+    if mine.within_10pct < CHECK_TARGET and mine.mape > best.mape:
+        raise ProfileError(f"the calibration fitted here predicts the {check} check networks worse than the "
+                           f"{best_label} does (MAPE {mine.mape:.1f} % vs {best.mape:.1f} %), so it was not stored: "
+                           f"{_UNSTEADY} (fix: run `ofa2 profile calibrate {profile.id}` again when the machine is "
+                           "idle, or with more networks, -n 60)")
 
 
 def stamp_table(profile: HardwareProfile | str, *, force: bool = False) -> tuple[Path, dict]:

@@ -38,6 +38,8 @@ class ValidationReport:
     archs: list[str]
     machine: dict
     extremes: dict | None = None  # smallest/largest network per resolution: arch, predicted, measured, agreement
+    # whole networks' latency here now / when this machine's calibration was checked (None: no such check)
+    speed_vs_calibration: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -87,10 +89,32 @@ def validate_profile(profile: HardwareProfile, n: int = 100, seed: int = 1, *, c
         m_ends = measured_all[n:]
         extreme = {"archs": [a.to_string() for a in ends], "predicted": pred.tolist(), "measured": m_ends.tolist(),
                    "agreement": Agreement.of(pred, m_ends).to_dict()}
-    return ValidationReport(profile.id, n, seed, Agreement.of(raw, measured),
+    raw_agreement = Agreement.of(raw, measured)
+    then = None if calibrate else _checked_table_sum_bias(profile, table)
+    return ValidationReport(profile.id, n, seed, raw_agreement,
                             Agreement.of(cal, measured) if calibration else None, calibration,
                             raw.tolist(), cal.tolist(), measured.tolist(), [a.r for a in archs],
-                            [a.to_string() for a in archs], machine_info(), extreme)
+                            [a.to_string() for a in archs], machine_info(), extreme,
+                            None if then is None else (1 + then / 100) / (1 + raw_agreement.bias / 100))
+
+
+def _checked_table_sum_bias(profile: HardwareProfile, table: LatencyTable) -> float | None:
+    """The table sum's bias (%) on the check networks of the machine calibration ``table`` uses, if any.
+
+    The check networks are drawn as :func:`validate_profile` draws its own, and the table's
+    entries do not change, so the ratio of ``1 + bias / 100`` then and now is how much faster
+    or slower whole networks run here now than when the calibration was checked.
+    """
+    from .lut import _is_number
+    from .machine import machine_calibration
+
+    by = table.meta.get("calibrated_by")
+    stored = machine_calibration(profile, by["fingerprint"]) if by else None
+    check = (stored or {}).get("check")
+    if not isinstance(check, dict) or not check.get("networks"):
+        return None  # none, or compared on the fitted networks (graded sizes, not drawn like these)
+    bias = ((check.get("agreement") or {}).get("table sum") or {}).get("bias")
+    return float(bias) if _is_number(bias) and bias > -100 else None
 
 
 def store_calibration(profile: HardwareProfile, calibration: dict) -> Path:
