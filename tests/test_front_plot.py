@@ -20,7 +20,7 @@ EMBEDDED = Path(ofa2_zoo.__file__).parent / "data" / "zoo" / "digits-cpu" / "fro
 @pytest.fixture
 def figures(monkeypatch):
     """Every figure plot_front draws, kept for inspection."""
-    import ofa2_zoo.front.plot as plot_module
+    import ofa2_zoo._plot as plot_module
 
     kept, make = [], plot_module.figure
 

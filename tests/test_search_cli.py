@@ -94,3 +94,47 @@ def test_help_texts(capsys):
         assert run(*args) == 0
     out = capsys.readouterr().out
     assert "--population" in out and "--generations" in out and "what changed" in out.lower()
+
+
+class _Recorded:
+    """Every BackgroundPlot made while a test runs, and what became of its child."""
+
+    def __init__(self, monkeypatch):
+        import ofa2_zoo._plot as plot_module
+
+        self.made, real = [], plot_module.BackgroundPlot
+        recorder = self
+
+        class Recording(real):
+            def __init__(self):
+                super().__init__()
+                recorder.made.append(self._proc)
+
+        monkeypatch.setattr(plot_module, "BackgroundPlot", Recording)
+
+
+@pytest.mark.parametrize("args, early", [(["search", "-p", "note10"], True), (["search", "--no-plot"], False),
+                                         (["search", "-h"], False), (["search", "--help"], False), (["run"], False),
+                                         ([], False), (["front", "plot", "search"], False)])
+def test_the_plot_process_starts_before_the_app_only_for_a_search_that_plots(monkeypatch, args, early):
+    from ofa2_zoo.cli import _start_plot_early
+
+    recorded = _Recorded(monkeypatch)
+    plotter = _start_plot_early(args)
+    assert (plotter is not None) == early and len(recorded.made) == int(early)
+    if plotter is not None:
+        plotter.close()
+        assert recorded.made[0].returncode is not None
+
+
+def test_the_search_draws_with_the_early_plot_process_and_a_failed_one_stops_it(tmp_path, monkeypatch, capsys):
+    recorded = _Recorded(monkeypatch)
+    assert run("search", "--profile", "note10", "--population", 6, "--generations", 2, "--assets", ASSETS,
+               "--out", tmp_path / "a") == 0
+    assert len(recorded.made) == 1 and recorded.made[0].returncode == 0  # one child, and it drew
+    assert (tmp_path / "a" / "front.png").read_bytes()[:4] == b"\x89PNG"
+    assert run("search", "--profile", "note10", "--population", "many") == 2  # a usage error: no search
+    assert len(recorded.made) == 2 and recorded.made[1].returncode is not None  # its child was stopped
+    assert run("search", "--profile", "note10", "--population", 6, "--generations", 2, "--assets", ASSETS,
+               "--out", tmp_path / "b", "--plot") == 0
+    assert len(recorded.made) == 3 and (tmp_path / "b" / "front.png").is_file()

@@ -22,6 +22,28 @@ COMMAND_MODULES = ("arch", "assets", "data", "profile", "train", "search", "fron
                    "run", "zoo")
 
 
+_early_plot = None  # `ofa2 search`'s plot process, started by main() before the app is built
+
+
+def _start_plot_early(args: list[str]):
+    """``ofa2 search`` (unless ``--no-plot`` or help) draws ``front.png`` in a second process that
+    imports matplotlib while the search runs (:class:`ofa2_zoo._plot.BackgroundPlot`): start it
+    before typer and the command modules are imported, about 0.15 s sooner. The search command
+    takes it (:func:`take_early_plot`)."""
+    if not args or args[0] != "search" or any(a in ("--no-plot", "-h", "--help") for a in args[1:]):
+        return None
+    from .._plot import BackgroundPlot
+
+    return BackgroundPlot()
+
+
+def take_early_plot():
+    """The plot process :func:`main` started for this ``ofa2 search``, or ``None``; taken once."""
+    global _early_plot
+    plotter, _early_plot = _early_plot, None
+    return plotter
+
+
 def build_app():
     import typer
 
@@ -66,7 +88,14 @@ def main(argv: list[str] | None = None) -> None:
             interrupt_once()
         except (ValueError, OSError):  # not the main thread: keep Python's handler
             whole_process = False
-    code = run(build_app, argv)
+    global _early_plot
+    _early_plot = _start_plot_early(sys.argv[1:] if argv is None else argv)
+    try:
+        code = run(build_app, argv)
+    finally:
+        plotter, _early_plot = _early_plot, None
+        if plotter is not None:  # not taken: the command failed before it searched
+            plotter.close()
     if whole_process and code == EXIT_INTERRUPTED:
         exit_now(code)
     sys.exit(code)

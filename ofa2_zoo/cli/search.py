@@ -53,17 +53,24 @@ def search_command(
     from contextlib import nullcontext
 
     from .._io import check_out_dir
-    from ..front.plot import BackgroundPlot
-    from ..search import search
-    from .profile import check_this_machine
+    from .._plot import BackgroundPlot
+    from . import take_early_plot
 
-    check_out_dir(out, "--out")
-    if cache is not None:
-        check_out_dir(cache, "--cache")
+    # The plot's process imports matplotlib while this one imports the search and searches (on
+    # another core, if free): started before anything heavy is imported here (by main(), when
+    # this runs as the `ofa2` command).
+    early = take_early_plot()
+    if early is not None and not plot:
+        early.close()
+    with (early or BackgroundPlot()) if plot else nullcontext() as plotter:
+        check_out_dir(out, "--out")
+        if cache is not None:
+            check_out_dir(cache, "--cache")
+        from ..front.plot import front_chart
+        from ..search import search
+        from .profile import check_this_machine
 
-    check_this_machine(profile, assets)
-    # The plot's process imports matplotlib while this one searches (on another core, if free).
-    with BackgroundPlot() if plot else nullcontext() as plotter:
+        check_this_machine(profile, assets)
         with progress(quiet, "hv") as bar:
             task = bar.add_task(f"{algorithm} on {profile}", total=generations, hv="")
             front = search(profile=profile, supernet=supernet, algorithm=algorithm, population=population,
@@ -72,11 +79,13 @@ def search_command(
                            progress=lambda step, g, total, hv: bar.update(task, completed=g, hv=f"HV {hv:.5g}"))
         path = front.save(out)
         if plotter is not None:
-            plotter.plot(front, path, out / "front.png")
-    print_summary(front, f"{front.profile_id} front: {len(front.members)} members")
-    ref = ", ".join(f"{k} {v:g}" for k, v in front.reference_point.items())
-    console.print(f"hypervolume {front.hypervolume:.6g} (reference point: {ref}); {front.evaluations} evaluations; "
-                  f"{front.timing['wall_time_s']:.2f} s")
+            plotter.send(front_chart(front), out / "front.png")  # drawn while the summary prints
+        print_summary(front, f"{front.profile_id} front: {len(front.members)} members")
+        ref = ", ".join(f"{k} {v:g}" for k, v in front.reference_point.items())
+        console.print(f"hypervolume {front.hypervolume:.6g} (reference point: {ref}); {front.evaluations} "
+                      f"evaluations; {front.timing['wall_time_s']:.2f} s")
+        if plotter is not None:
+            plotter.wait()
     console.print(f"front: {path}" + (f" (plot: {out / 'front.png'})" if plot else ""))
 
 
