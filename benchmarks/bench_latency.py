@@ -15,6 +15,11 @@ Usage:
    call read on the wall clock and on the thread's CPU clock, and how well each statistic
    (median, p10, min) of one pass reproduces the other pass. This is what chose the
    cpu-onnxruntime profile's ``statistic: min`` and ``clock: cpu``.
+4. ``--drift N``: this machine's own speed over time: the same 5 random w1.2 networks measured
+   N times in a row, each time exactly as the cpu-onnxruntime profile measures (its rounds,
+   clock and statistic), and their mean measured / table-sum ratio. The table does not change,
+   so the spread of that ratio is how much the machine's speed moves; a calibration cannot
+   predict any better than that (issue 26).
 """
 
 from __future__ import annotations
@@ -128,11 +133,30 @@ def noise(n: int, seed: int = 7) -> list[dict]:
     return rows
 
 
+def drift(n: int, seed: int = 3) -> list[dict]:
+    """The mean measured / table-sum ratio of 5 fixed networks, measured ``n`` times in a row."""
+    import numpy as np
+
+    from ofa2_zoo.profiles.measure import measure_archs
+
+    p = load_profile("cpu-onnxruntime")
+    genes = p.space.sample_genes(5, np.random.default_rng(seed))
+    archs = p.space.genes_to_archs(genes)
+    raw = p.table.compile(p.space, calibrated=False).latency_genes(genes)
+    rows, start = [], time.perf_counter()
+    for i in range(n):
+        measured = measure_archs(archs, p.space, p.measurement)
+        rows.append({"pass": i, "at_s": round(time.perf_counter() - start, 2),
+                     "ratio": float(np.mean(measured / raw)), "measured_ms": measured.tolist()})
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--assets", default=str(Path(__file__).resolve().parents[2] / "shared" / "ofa-assets"))
     ap.add_argument("--validate", type=int, default=0, help="also validate cpu-onnxruntime on N random networks")
     ap.add_argument("--noise", type=int, default=0, help="also measure test-retest noise on N networks")
+    ap.add_argument("--drift", type=int, default=0, help="also measure the same 5 networks N times in a row")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--plot", default="benchmarks/results/latency_bench_validation.png")
     ap.add_argument("--json", help="write all results to this file")
@@ -155,6 +179,14 @@ def main() -> None:
         for r in out["noise"]:
             print(f"  {r['timing']:11} {r['clock']:4} {r['statistic']:6}  within ±10 %: {r['within_10pct']:4.0%}  "
                   f"MAPE {r['mape']:6.2f} %  Kendall τ {r['kendall_tau']:.3f}")
+    if args.drift:
+        out["drift"] = drift(args.drift)
+        ratios = [r["ratio"] for r in out["drift"]]
+        print(f"\nthe machine's speed: 5 w1.2 networks measured {args.drift} times in a row (load avg "
+              f"{out['load_avg_start'][0]:.1f} -> {os.getloadavg()[0]:.1f}); measured / table sum:")
+        for r in out["drift"]:
+            print(f"  {r['at_s']:7.1f} s  {r['ratio']:.3f}")
+        print(f"  range {min(ratios):.3f} .. {max(ratios):.3f} (max / min {max(ratios) / min(ratios):.3f})")
     if args.validate:
         from ofa2_zoo.profiles.validate import plot_validation, validate_profile
 
