@@ -44,3 +44,12 @@ def test_num_images_limit_and_no_other_state_changes():
     for k, v in before.items():
         if "running_" not in k:
             assert torch.equal(v, after[k]), k
+
+
+def test_by_default_the_first_2000_images_are_used():
+    """The documented default: 2,000 images, and the statistics are theirs (not those of the next ones)."""
+    torch.manual_seed(0)
+    images = torch.cat([torch.randn(2000, 1, 2, 2), torch.randn(1000, 1, 2, 2) + 5.0])  # later images differ
+    model = torch.nn.Sequential(torch.nn.BatchNorm2d(1))
+    assert recalibrate_bn(model, images.split(300)) == 2000
+    torch.testing.assert_close(model[0].running_mean, images[:2000].mean().reshape(1))

@@ -393,6 +393,40 @@ def test_front_card_states_the_images_the_members_were_measured_and_calibrated_o
     assert f"re-estimated on {m['calibration_images']} training images" in member_card
 
 
+def test_front_card_table_rows_are_each_members_own_numbers(packaged):
+    """Every row of the front card's table, cell by cell, against the member's record in package.json:
+    measured top-1 and the search's top-1 in their own columns (they differ), latency, MACs, params, input."""
+    manifest = read_manifest(packaged.path)
+    card = (packaged.path / manifest.front_folder / "README.md").read_text()
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in card.splitlines()
+            if line.startswith("| ") and "`" in line and line.count("|") == 9]
+    assert len(rows) == len(manifest.members)
+    for row, m in zip(rows, manifest.members):
+        expected = [str(m.k), f"`{m.name}`", f"{m.measured['top1']:.2f}", f"{m.objectives['top1']:.2f}",
+                    f"{m.objectives['latency_ms']:.3f}", f"{m.objectives['macs_m']:.2f}",
+                    f"{m.objectives['params_m']:.3f}", f"1×{m.arch['r'][0]}²"]
+        assert row == expected
+    assert any(f"{m.measured['top1']:.2f}" != f"{m.objectives['top1']:.2f}" for m in manifest.members)
+
+
+def test_explorer_members_load_the_version_the_page_shows(packaged):
+    """Once published as v2, each packaged member's name and snippet on the page are ``name.v2`` from its own
+    Hub repo at v2 (not the untagged name, which loads whatever version is the default)."""
+    from ofa2_zoo.explorer import timm_snippet
+    from ofa2_zoo.package.plots import packaged_members
+
+    manifest = read_manifest(packaged.path)
+    repos = {m.k: f"owner/repo-{m.k}" for m in manifest.members}
+    published = packaged_members(manifest, tag="v2", repo_ids=repos)
+    local = packaged_members(manifest)
+    assert [p.k for p in published] == [m.k for m in manifest.members]
+    for p, l, m in zip(published, local, manifest.members):
+        assert (p.front_index, p.name, p.hub_repo) == (m.front_index, f"{m.name}.v2", f"owner/repo-{m.k}@v2")
+        assert p.snippet == timm_snippet(f"{m.name}.v2", f"owner/repo-{m.k}@v2")
+        assert f'"{m.name}.v2"' in p.snippet and f'"{m.name}"' not in p.snippet
+        assert (l.name, l.hub_repo, l.snippet) == (m.name, None, timm_snippet(m.name, None))
+
+
 def test_cards_and_explorer_say_which_machine_gave_the_latencies(packaged):
     """front.json's profile.latency_by reaches the member cards, the front card and the explorer."""
     from _package_helpers import LATENCY_BY

@@ -589,3 +589,49 @@ def test_validate_makes_no_speed_comparison_without_a_checked_calibration(tiny, 
     calibration.calibrate_machine(tiny, 12, check=0)  # compared on the fitted networks only
     assert load_profile(tiny).table.meta["calibrated_by"]
     assert validate_mod.validate_profile(load_profile(tiny), 6, seed=5).speed_vs_calibration is None
+
+
+def test_calibrate_stores_nothing_when_the_tables_own_calibration_predicts_the_check_better(tiny, tmp_path,
+                                                                                          monkeypatch):
+    """The best row compared with is the one of least MAPE, here the table's own calibration (exact), not
+    the table sum: a calibration fitted while the machine ran 20 % slow misses the check and is refused."""
+    FakeMachine(monkeypatch, 1.6)
+    table_path = tmp_path / "luts" / "tiny-cpu.json"
+    _write_table(table_path, calibration={"scale": 1.6, "offset": 0.05 + 1.6 * 0.001})  # exact
+    _foreign_networks(monkeypatch).table = table_path
+    _check_networks(monkeypatch, [1.0], table_path)
+    monkeypatch.setattr(build_mod, "measure_archs",  # the fit networks 20 % slower than the check ones
+                        lambda archs, space, m, **kw: 1.2 * (1.6 * LatencyTable.from_json(table_path).compile(
+                            space, calibrated=False).latency_genes(space.archs_to_genes(archs)) + 0.05))
+    with pytest.raises(ProfileError, match=r"predicts the 4 check networks worse than the table's calibration "
+                                           r"\(its machine\) does \(MAPE 20\.0 % vs 0\.0 %\), so it was not stored"):
+        calibration.calibrate_machine(tiny, 12, check=4, seed=3)
+    assert not machine.calibration_path(load_profile(tiny)).exists()
+
+
+def test_calibrate_without_check_networks_never_warns_about_them(tiny, tmp_path, monkeypatch, capsys):
+    """--check 0 compares on the fitted networks: however noisy they are, there is no check to warn about."""
+    FakeMachine(monkeypatch, 1.6)
+    table_path = tmp_path / "luts" / "tiny-cpu.json"
+    noise = np.resize([1.0, 1.3, 0.75], 12)
+    monkeypatch.setattr(build_mod, "measure_archs", lambda archs, space, m, **kw: noise[:len(archs)] * (
+        1.6 * LatencyTable.from_json(table_path).compile(space, calibrated=False).latency_genes(
+            space.archs_to_genes(archs)) + 0.05))
+    result = calibration.calibrate_machine(tiny, 12, check=0)
+    assert result.rows[-1][1].within_10pct < calibration.CHECK_TARGET  # the fitted networks agree badly ...
+    assert result.warning is None and result.path.is_file()  # ... but nothing was checked
+    assert _run("profile", "calibrate", tiny, "-n", 12, "--check", 0, "-q") == 0
+    assert "warning:" not in capsys.readouterr().err
+
+
+def test_the_objective_cache_key_changes_with_the_table_file_alone(tiny, tmp_path):
+    """A table re-measured (or re-calibrated) under the same profile file: the profile's own sha256 stays,
+    the table's changes, and so does the cache key, so a search's --cache never returns the old latencies."""
+    from ofa2_zoo.search.evaluator import objective_sources
+
+    before = load_profile(tiny)
+    key = objective_sources(before, None, ["latency_ms", "macs_m"])["latency_ms"].namespace
+    _write_table(tmp_path / "luts" / "tiny-cpu.json", calibration={"scale": 2.0, "offset": 0.0})
+    after = load_profile(tiny)
+    assert after.sha256 == before.sha256 and after.lut_sha256 != before.lut_sha256
+    assert objective_sources(after, None, ["latency_ms", "macs_m"])["latency_ms"].namespace != key

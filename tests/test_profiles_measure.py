@@ -384,34 +384,61 @@ def test_fit_calibration_uses_the_richer_model_when_the_measurements_need_it(tin
     assert sorted(features["order"]) == sorted(in_order) and not np.array_equal(features["order"], in_order)
 
 
-def test_fit_calibration_reports_its_leave_one_out_error(tiny_profile, monkeypatch):
-    """With noisy measurements the leave-one-out error exceeds the in-sample one and is stored as cv_mape."""
+def _loo_errors(features: np.ndarray, y: np.ndarray, model: list[str]) -> np.ndarray:
+    """|relative error| of each network under ``model`` fitted without it, computed here from scratch."""
     from scipy.optimize import lsq_linear
 
-    table = LatencyTable({k: 0.01 * (i + 1) for i, k in enumerate(all_ops(tiny_profile.space))}, "mem")
-    space = tiny_profile.space
-    noise = 1 + 0.05 * np.sin(np.arange(1, 13) * 1.7)
-    seen = {}
-
-    def fake_measure(archs, space_, m, **kw):
-        seen["archs"] = list(archs)
-        return (2 * table.compile(space, calibrated=False).latency_genes(space.archs_to_genes(archs)) + 1) * noise
-
-    monkeypatch.setattr(build_mod, "measure_archs", fake_measure)
-    cal = fit_calibration(tiny_profile, table, 12)
-    model = cal["model"].split(" + ")
-    f = build_mod.calibration_features(table, space, space.archs_to_genes(seen["archs"]))
-    f = f[:, [build_mod.CALIBRATION_TERMS.index(t) for t in model]]
-    y = (2 * table.compile(space, calibrated=False).latency_genes(space.archs_to_genes(seen["archs"])) + 1) * noise
+    f = features[:, [build_mod.CALIBRATION_TERMS.index(t) for t in model]]
     lower = [{"scale": 0.1, "offset": -np.inf}.get(t, 0.0) for t in model]
     upper = [{"scale": 10.0}.get(t, np.inf) for t in model]
     errors = []
-    for j in range(12):
-        keep = np.arange(12) != j
-        x = lsq_linear(f[keep] / y[keep, None], np.ones(11), bounds=(lower, upper)).x
+    for j in range(len(y)):
+        keep = np.arange(len(y)) != j
+        x = lsq_linear(f[keep] / y[keep, None], np.ones(len(y) - 1), bounds=(lower, upper)).x
         errors.append(abs(f[j] @ x / y[j] - 1))
+    return np.array(errors)
+
+
+def _noisy_fit(tiny_profile, monkeypatch, n: int, relation, amplitude: float):
+    """fit_calibration on measurements ``relation(sum, blocks) * (1 + amplitude * sin(1.7 i))``; returns the
+    calibration, the features of the networks in the order measured and their measurements."""
+    table = LatencyTable({k: 0.01 * (i + 1) for i, k in enumerate(all_ops(tiny_profile.space))}, "mem")
+    space = tiny_profile.space
+    seen = {}
+
+    def fake_measure(archs, space_, m, **kw):
+        genes = space.archs_to_genes(archs)
+        total = table.compile(space, calibrated=False).latency_genes(genes)
+        seen["features"] = build_mod.calibration_features(table, space, genes)
+        seen["y"] = relation(total, space.decode(genes)["active"].sum(1)) * (
+            1 + amplitude * np.sin(np.arange(1, len(archs) + 1) * 1.7))
+        return seen["y"]
+
+    monkeypatch.setattr(build_mod, "measure_archs", fake_measure)
+    return fit_calibration(tiny_profile, table, n), seen["features"], seen["y"]
+
+
+def test_fit_calibration_reports_its_leave_one_out_error(tiny_profile, monkeypatch):
+    """With noisy measurements the leave-one-out error exceeds the in-sample one and is stored as cv_mape."""
+    cal, features, y = _noisy_fit(tiny_profile, monkeypatch, 12, lambda total, blocks: 2 * total + 1, 0.05)
+    errors = _loo_errors(features, y, cal["model"].split(" + "))
     assert cal["cv_mape"] == pytest.approx(100 * np.mean(errors), rel=1e-6)
     assert cal["cv_mape"] > cal["after"]["mape"] > 0
+
+
+def test_fit_calibration_keeps_the_simplest_model_within_one_standard_error(tiny_profile, monkeypatch):
+    """Noisy measurements of a 3-term relation, 20 networks: all five terms fit them a little better
+    in-sample and about as well left-one-out; the simplest model within one standard error of the best
+    leave-one-out error is kept, not the richest (recomputed here for every model)."""
+    cal, features, y = _noisy_fit(tiny_profile, monkeypatch, 20, lambda total, blocks: 2 * total + 0.3 * blocks + 1,
+                                  0.06)
+    loo = {" + ".join(m): _loo_errors(features, y, list(m)) for m in build_mod.CALIBRATION_MODELS}
+    best = min(loo.values(), key=np.mean)
+    limit = best.mean() + best.std(ddof=1) / np.sqrt(20)
+    within = [name for name in loo if loo[name].mean() <= limit]  # richest first
+    assert within[0] == "scale + per_mmac + per_mweight + per_block + offset" and len(within) >= 2  # a real choice
+    assert cal["model"] == within[-1] == "scale + per_block + offset"
+    assert cal["cv_mape"] == pytest.approx(100 * loo[cal["model"]].mean(), rel=1e-6)
 
 
 def test_calibration_refuses_measurements_that_fit_no_positive_scale(tiny_profile, monkeypatch):

@@ -206,7 +206,7 @@ _UNSTEADY = ("the machine's speed probably changed while measuring (another proc
 def _refuse_a_worse_calibration(profile: HardwareProfile, rows: list[tuple[str, Any]], check: int) -> None:
     """Raise (storing nothing) when the new calibration misses the check target and predicts the check
     networks worse than the table does (its sum or its own calibration)."""
-    (label, mine), others = rows[-1], rows[:-1]
+    (_, mine), others = rows[-1], rows[:-1]
     best_label, best = min(others, key=lambda row: row[1].mape)
     if mine.within_10pct < CHECK_TARGET and mine.mape > best.mape:
         raise ProfileError(f"the calibration fitted here predicts the {check} check networks worse than the "
