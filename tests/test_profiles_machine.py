@@ -635,3 +635,39 @@ def test_the_objective_cache_key_changes_with_the_table_file_alone(tiny, tmp_pat
     after = load_profile(tiny)
     assert after.sha256 == before.sha256 and after.lut_sha256 != before.lut_sha256
     assert objective_sources(after, None, ["latency_ms", "macs_m"])["latency_ms"].namespace != key
+
+
+def test_right_after_calibrating_the_check_compares_with_the_canary_timed_for_it(tiny, tmp_path, monkeypatch):
+    """The canary calibrate times is also this machine's cached canary: a slower moment before calibrating
+    (cached for a day) must not bring the warning back right after calibrating."""
+    FakeMachine(monkeypatch, 1.6)
+    assert calibration.check_machine(tiny).status == "differs"  # caches a canary at 1.6 x the table's
+    fake = FakeMachine(monkeypatch, 2.0)  # the same machine, slower now
+    _foreign_networks(monkeypatch).table = tmp_path / "luts" / "tiny-cpu.json"
+    calibration.calibrate_machine(tiny, 8, check=0)
+    check = calibration.check_machine(tiny)
+    assert (check.status, check.ratio, fake.timed) == ("same", pytest.approx(1.0), 1)  # timed once, for the calibration
+
+
+def test_right_after_stamping_the_check_compares_with_the_stamped_canary(tiny, monkeypatch):
+    FakeMachine(monkeypatch, 1.6)
+    calibration.check_machine(tiny)  # caches a canary at 1.6 x the table's
+    FakeMachine(monkeypatch, 1.0, identity={**IDENTITY})
+    calibration.stamp_table(tiny, force=True)
+    check = calibration.check_machine(tiny)
+    assert (check.status, check.ratio) == ("same", pytest.approx(1.0))
+
+
+def test_the_attribution_of_a_machine_calibration_says_only_what_is_recorded(tiny, tmp_path, monkeypatch):
+    FakeMachine(monkeypatch, 1.6)
+    _foreign_networks(monkeypatch).table = tmp_path / "luts" / "tiny-cpu.json"
+    path = calibration.calibrate_machine(tiny, 8, check=0).path
+    fp = machine.fingerprint()
+    measured = "the table measured on Test CPU, 2 cores (2026-12-01), calibrated on machine " + fp
+    data = json.loads(path.read_text())
+    for created, archs, tail in ((data["created"], 8, f" ({data['created'][:10]}, 8 networks)"),
+                                 (None, 8, " (8 networks)"), (data["created"], None, f" ({data['created'][:10]})"),
+                                 (None, None, "")):
+        record = {**data, "created": created, "calibration": {**data["calibration"], "archs": archs}}
+        path.write_text(json.dumps({k: v for k, v in record.items() if v is not None}))
+        assert calibration.latency_attribution(load_profile(tiny))["latency_by"] == measured + tail

@@ -25,7 +25,7 @@ from .loader import HardwareProfile, ProfileError, load_profile
 from .lut import LatencyTable, is_canary
 from .machine import (CALIBRATION_FORMAT, CANARY_TTL_S, _checkable, calibration_path, canary_here, canary_ops,
                       canary_record, cpu_flags, describe_machine, fingerprint, machine_calibration, machine_info,
-                      measure_canary)
+                      measure_canary, remember_canary)
 
 CANARY_TOLERANCE = 0.10  # relative difference of the canary totals that counts as another machine
 CHECK_TARGET = 0.9  # share of the check networks within ±10 % below which calibrate warns
@@ -50,8 +50,9 @@ def latency_attribution(profile: HardwareProfile) -> dict[str, str | None]:
     measured = f"the table measured on {where}" + (f" ({created})" if created else "")
     by = table.meta.get("calibrated_by")
     if by:
-        return {"latency_by": f"{measured}, calibrated on machine {by['fingerprint']} "
-                              f"({str(by.get('created') or '')[:10]}, {by.get('archs')} networks)",
+        when = [str(by.get("created") or "")[:10], f"{by['archs']} networks" if by.get("archs") else ""]
+        when = ", ".join(w for w in when if w)
+        return {"latency_by": f"{measured}, calibrated on machine {by['fingerprint']}" + (f" ({when})" if when else ""),
                 "latency_calibration": f"machine:{by['fingerprint']}"}
     if table.calibration:
         return {"latency_by": f"{measured}, with its calibration from that machine", "latency_calibration": "table"}
@@ -183,7 +184,8 @@ def calibrate_machine(profile: HardwareProfile | str, n: int = 30, *, check: int
     record = {"format": CALIBRATION_FORMAT, "profile": profile.id, "lut_sha256": profile.lut_sha256,
               "fingerprint": fp, "machine": machine_info(),
               "created": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
-              "canary": canary_record(profile, measure_canary(profile)), "calibration": cal,
+              "canary": remember_canary(profile, canary_record(profile, measure_canary(profile)), fp),
+              "calibration": cal,
               "check": {"networks": check, "seed": seed,
                         "agreement": {label: a.to_dict() for label, a in rows}}}
     path = calibration_path(profile, fp)
@@ -238,7 +240,7 @@ def stamp_table(profile: HardwareProfile | str, *, force: bool = False) -> tuple
                            f"({describe_machine(here)}) with the same runtimes; a canary must be timed where the "
                            "table was measured (fix: run this there, or rebuild the table here: ofa2 profile "
                            f"build-lut {profile.id})")
-    canary = canary_record(profile, measure_canary(profile))
+    canary = remember_canary(profile, canary_record(profile, measure_canary(profile)))
     entries = data.pop("entries")
     data.update(format=FORMAT, canary=canary, machine={**(data.get("machine") or {}), "flags": cpu_flags()})
     write_table(path, data, entries)

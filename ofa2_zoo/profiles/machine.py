@@ -213,8 +213,20 @@ def canary_here(profile, fp: str | None = None, *, ttl: float = CANARY_TTL_S,
     if isinstance(hit, dict) and _is_number(hit.get("timed_at")) and 0 <= now - hit["timed_at"] < ttl \
             and is_canary(hit.get("canary")):
         return hit["canary"]
-    record = canary_record(profile, measure_canary(profile))
-    cache[fp][key] = {"timed_at": now, "profile": profile.id, "canary": record}
+    return remember_canary(profile, canary_record(profile, measure_canary(profile)), fp, now=now)
+
+
+def remember_canary(profile, record: dict, fp: str | None = None, *, now: float | None = None) -> dict:
+    """Keep ``record``, this machine's canary for ``profile`` timed just now, as :func:`canary_here`'s
+    answer for the next :data:`CANARY_TTL_S` (a calibration stores the canary it timed, so the check
+    right after it compares with the same timing). Returns ``record``."""
+    fp = fp or fingerprint()
+    path = machine_dir() / "canary.json"
+    cache = _read_json(path)
+    cache = cache if isinstance(cache, dict) and isinstance(cache.get(fp), dict) else \
+        ({**cache, fp: {}} if isinstance(cache, dict) else {fp: {}})
+    cache[fp][_canary_key(profile)] = {"timed_at": time.time() if now is None else now, "profile": profile.id,
+                                       "canary": record}
     try:
         write_json_atomic(path, cache)
     except OSError:
