@@ -85,19 +85,26 @@ def cpu_name() -> str:
     return platform.processor() or platform.machine()
 
 
-def _version(package: str) -> str | None:
+def _version(*packages: str) -> str | None:
+    """The version of the first of ``packages`` (distribution names) that is installed."""
     from importlib.metadata import PackageNotFoundError, version
 
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return None
+    for package in packages:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            pass
+    return None
+
+
+#: The distributions that install the ``onnxruntime`` module (CPU, CUDA, OpenVINO, DirectML builds).
+ONNXRUNTIME_DISTRIBUTIONS = ("onnxruntime", "onnxruntime-gpu", "onnxruntime-openvino", "onnxruntime-directml")
 
 
 def machine_identity() -> dict[str, Any]:
     """What the fingerprint is made of (read without importing torch or onnxruntime)."""
     return {"cpu": cpu_name(), "cores": os.cpu_count(), "arch": platform.machine(), "system": platform.system(),
-            "flags": cpu_flags(), "onnxruntime": _version("onnxruntime"), "torch": _version("torch")}
+            "flags": cpu_flags(), "onnxruntime": _version(*ONNXRUNTIME_DISTRIBUTIONS), "torch": _version("torch")}
 
 
 def fingerprint(identity: dict | None = None) -> str:
@@ -111,7 +118,7 @@ def describe_machine(machine: dict | None) -> str:
     if not machine:
         return "an unrecorded machine"
     cores = machine.get("cores")
-    return f"{machine.get('cpu') or 'unknown CPU'}" + (f", {cores} cores" if cores else "")
+    return f"{machine.get('cpu') or 'unknown CPU'}" + (f", {cores} core{'s' if cores != 1 else ''}" if cores else "")
 
 
 _BACKEND_MODULES = {"onnxruntime": ("onnxruntime", "torch"), "torch": ("torch",),
