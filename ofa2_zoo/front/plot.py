@@ -62,14 +62,15 @@ def front_chart(front: Front, *, highlight: int | None = None, packaged: Sequenc
     published = [r for r in refs if r.net.published_latency_ms is not None]
     meta = front.objective_meta
     return {
-        "population": [[p[x_name] for p in pop], [p[y_name] for p in pop]] if pop else None,
+        "population": [[float(p[x_name]) for p in pop], [float(p[y_name]) for p in pop]] if pop else None,
         "front": [front.values(x_name).tolist(), front.values(y_name).tolist()],
         "packaged": [int(i) for i in packaged] if packaged else [],
         "highlight": None if highlight is None else int(highlight),
-        "references": [{"label": r.label, "x": r.latency_ms, "y": r.top1,
-                        "x_high": r.latency_ms_high if r.latency_ms_high is not None else r.latency_ms}
+        "references": [{"label": r.label, "x": float(r.latency_ms), "y": float(r.top1),
+                        "x_high": float(r.latency_ms_high if r.latency_ms_high is not None else r.latency_ms)}
                        for r in placed],
-        "published": ([[r.net.published_latency_ms for r in published], [r.net.published_top1 for r in published]]
+        "published": ([[float(r.net.published_latency_ms) for r in published],
+                       [float(r.net.published_top1) for r in published]]
                       if published and x_name == "latency_ms" and y_name == "top1" else None),
         "xlabel": f"{x_name} ({meta[x_name]['unit']}, {meta[x_name]['source']})",
         "ylabel": f"{y_name} ({meta[y_name]['unit']}, {meta[y_name]['source']})",
