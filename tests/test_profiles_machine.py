@@ -541,17 +541,22 @@ def test_calibrate_stores_nothing_when_it_predicts_the_check_worse_than_the_tabl
     assert "so it was not stored" in " ".join(capsys.readouterr().err.split())
 
 
-def test_calibrate_stores_a_good_calibration_even_when_the_tables_own_is_better(tiny, tmp_path, monkeypatch):
-    """Refused only when it misses the target too: a calibration within ±10 % on every check network
-    is stored, although the table's own (here exact) calibration predicts them better still."""
+def _exact_table_and_slower_fit_networks(monkeypatch, tmp_path, slow: float) -> None:
+    """A foreign machine (1.6 x the table sum + 0.05 ms) whose table carries that exact calibration; the
+    check networks are measured at that speed, the fitted ones ``slow`` x slower."""
     FakeMachine(monkeypatch, 1.6)
     table_path = tmp_path / "luts" / "tiny-cpu.json"
     _write_table(table_path, calibration={"scale": 1.6, "offset": 0.05 + 1.6 * 0.001})  # exact
-    _foreign_networks(monkeypatch).table = table_path
     _check_networks(monkeypatch, [1.0], table_path)
-    monkeypatch.setattr(build_mod, "measure_archs",  # the fit networks 5 % slower than the check ones
-                        lambda archs, space, m, **kw: 1.05 * (1.6 * LatencyTable.from_json(table_path).compile(
-                            space, calibrated=False).latency_genes(space.archs_to_genes(archs)) + 0.05))
+    monkeypatch.setattr(build_mod, "measure_archs", lambda archs, space, m, **kw: slow * (
+        1.6 * LatencyTable.from_json(table_path).compile(space, calibrated=False).latency_genes(
+            space.archs_to_genes(archs)) + 0.05))
+
+
+def test_calibrate_stores_a_good_calibration_even_when_the_tables_own_is_better(tiny, tmp_path, monkeypatch):
+    """Refused only when it misses the target too: a calibration within ±10 % on every check network
+    is stored, although the table's own (here exact) calibration predicts them better still."""
+    _exact_table_and_slower_fit_networks(monkeypatch, tmp_path, 1.05)
     result = calibration.calibrate_machine(tiny, 12, check=4, seed=3)
     own, mine = result.rows[1][1], result.rows[2][1]
     assert own.mape < mine.mape and mine.within_10pct == 1.0
@@ -595,14 +600,7 @@ def test_calibrate_stores_nothing_when_the_tables_own_calibration_predicts_the_c
                                                                                           monkeypatch):
     """The best row compared with is the one of least MAPE, here the table's own calibration (exact), not
     the table sum: a calibration fitted while the machine ran 20 % slow misses the check and is refused."""
-    FakeMachine(monkeypatch, 1.6)
-    table_path = tmp_path / "luts" / "tiny-cpu.json"
-    _write_table(table_path, calibration={"scale": 1.6, "offset": 0.05 + 1.6 * 0.001})  # exact
-    _foreign_networks(monkeypatch).table = table_path
-    _check_networks(monkeypatch, [1.0], table_path)
-    monkeypatch.setattr(build_mod, "measure_archs",  # the fit networks 20 % slower than the check ones
-                        lambda archs, space, m, **kw: 1.2 * (1.6 * LatencyTable.from_json(table_path).compile(
-                            space, calibrated=False).latency_genes(space.archs_to_genes(archs)) + 0.05))
+    _exact_table_and_slower_fit_networks(monkeypatch, tmp_path, 1.2)
     with pytest.raises(ProfileError, match=r"predicts the 4 check networks worse than the table's calibration "
                                            r"\(its machine\) does \(MAPE 20\.0 % vs 0\.0 %\), so it was not stored"):
         calibration.calibrate_machine(tiny, 12, check=4, seed=3)
